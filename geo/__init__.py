@@ -1,0 +1,1 @@
+"""Geo layer: I/O, CRS, joins, adjacency, metrics, tiles, maps, publishing."""

@@ -1,0 +1,67 @@
+"""Settings read from the environment (all optional)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+# The committee works on Vietnam's calendar day, whatever the server's clock zone.
+TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+# A reclassify waits this long for another one to finish before giving up (seconds).
+DEFAULT_LOCK_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    lock_timeout_s: float
+    lang: str
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "zones.sqlite"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.data_dir / "rejects"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / "reclassify.lock"
+
+
+def from_env(overrides: dict | None = None) -> Settings:
+    o = overrides or {}
+    data_dir = Path(o.get("ZONES_DATA_DIR") or os.environ.get("ZONES_DATA_DIR") or "data")
+    return Settings(
+        data_dir=data_dir.resolve(),
+        lock_timeout_s=float(o.get("ZONES_LOCK_TIMEOUT") or os.environ.get("ZONES_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT_S),
+        lang=(o.get("ZONES_LANG") or os.environ.get("ZONES_LANG") or "vi"),
+    )
+
+
+def today() -> dt.date:
+    return dt.datetime.now(TIMEZONE).date()
+
+
+def parse_date(value) -> dt.date:
+    """ISO (YYYY-MM-DD) or Vietnamese dd/mm/yyyy; raises ValueError otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    s = str(value).strip()
+    if "/" in s:
+        d, m, y = s.split("/")
+        return dt.date(int(y), int(m), int(d))
+    return dt.date.fromisoformat(s[:10])

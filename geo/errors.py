@@ -1,0 +1,45 @@
+"""Error hierarchy, each class with the HTTP status it maps to (one table, used by server.py)."""
+from __future__ import annotations
+
+from .i18n import t
+
+
+class ZonesError(Exception):
+    """Base error: carries a message key and parameters, rendered in the caller's language."""
+
+    def __init__(self, key: str, **params):
+        self.key, self.params = key, params
+        super().__init__(self.text())
+
+    def text(self, language: str | None = None) -> str:
+        return t(self.key, language, **self.params)
+
+
+class InputError(ZonesError):
+    """Bad input file or parameter."""
+
+
+class MissingInputError(ZonesError):
+    """Something the command needs has not been imported yet."""
+
+
+class NotFoundError(ZonesError):
+    """No such run, date, unit or file."""
+
+
+class BusyError(ZonesError):
+    """Another writer holds the lock."""
+
+
+# The one table from error class to HTTP status (first match wins, most specific first).
+HTTP_STATUS: tuple[tuple[type[ZonesError], int], ...] = (
+    (NotFoundError, 404),
+    (InputError, 400),
+    (MissingInputError, 409),
+    (BusyError, 503),
+    (ZonesError, 500),
+)
+
+
+def http_status(exc: ZonesError) -> int:
+    return next(code for cls, code in HTTP_STATUS if isinstance(exc, cls))

@@ -1,0 +1,37 @@
+"""export: copy a published run's units out as GeoJSON, CSV or a one-layer GeoPackage."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyogrio
+
+from .errors import InputError
+
+
+def export(run_dir: Path, unit: str, fmt: str, out: str) -> int:
+    if fmt == "geojson":
+        text = (run_dir / f"{unit}.geojson").read_text(encoding="utf-8")
+        n = len(json.loads(text)["features"])
+        _write(text, out)
+        return n
+    df = pyogrio.read_dataframe(run_dir / "zones.gpkg", layer=unit)
+    if fmt == "csv":
+        _write(df.drop(columns="geometry").to_csv(index=False), out)
+        return len(df)
+    if out == "-":
+        raise InputError("export_format", fmt="gpkg (stdout)", unit=unit)
+    target = Path(out)
+    if target.exists():
+        target.unlink()
+    pyogrio.write_dataframe(df, target, layer=unit, driver="GPKG")
+    return len(df)
+
+
+def _write(text: str, out: str) -> None:
+    if out == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        Path(out).write_text(text, encoding="utf-8")

@@ -1,0 +1,71 @@
+"""Messages in Vietnamese (default) and English. Set ZONES_LANG=en (or pass lang) for English."""
+from __future__ import annotations
+
+import os
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # errors
+    "file_missing": ("Không tìm thấy tệp {path}", "File not found: {path}"),
+    "file_unreadable": ("Không đọc được tệp {path}: {detail}", "Cannot read {path}: {detail}"),
+    "no_crs": ("Tệp {path} không có hệ tọa độ; dùng --crs EPSG:xxxx", "{path} has no CRS; pass --crs EPSG:xxxx"),
+    "bad_crs": ("Hệ tọa độ không hợp lệ {crs!r}: {detail}", "Invalid CRS {crs!r}: {detail}"),
+    "missing_columns": ("Tệp {path} thiếu cột {columns}; có các cột {present}",
+                        "{path} lacks column(s) {columns}; it has {present}"),
+    "bad_column_option": ("--column phải có dạng ten=COT, nhận được {value!r}", "--column must be name=COLUMN, got {value!r}"),
+    "units_invalid": ("Tệp {path} có {n} lỗi đối tượng:\n{details}", "{path} has {n} feature error(s):\n{details}"),
+    "no_units": ("Chưa có ranh giới xã: chạy import-units trước", "No commune boundaries: run import-units first"),
+    "no_ruleset": ("Không có bộ quy tắc hiệu lực ngày {date}", "No ruleset in force on {date}"),
+    "unknown_ruleset": ("Không có bộ quy tắc {id!r}{hint}", "No ruleset {id!r}{hint}"),
+    "bad_date": ("Ngày không hợp lệ {value!r} (YYYY-MM-DD)", "Invalid date {value!r} (YYYY-MM-DD)"),
+    "bad_param": ("Tham số {name} không hợp lệ: {value!r}; chấp nhận {allowed}",
+                  "Invalid parameter {name}: {value!r}; allowed {allowed}"),
+    "no_run_for_date": ("Chưa có kết quả công bố cho ngày {date}", "No published run for {date}"),
+    "no_run": ("Chưa có kết quả nào được công bố", "No run has been published yet"),
+    "no_run_id": ("Không có lần chạy {run_id}", "No run {run_id}"),
+    "busy": ("Một lệnh reclassify khác đang chạy (khóa {lock}); thử lại sau",
+             "Another reclassify is running (lock {lock}); try again later"),
+    "line_list_needs_id": ("{path}: tệp danh sách ca cần cột case_id (hoặc cột count cho số ca theo ngày)",
+                           "{path}: a line list needs a case_id column (or a count column for daily counts)"),
+    "no_location_columns": ("{path}: cần lon+lat, commune_code hoặc commune_name+district_name+province_name",
+                            "{path}: needs lon+lat, commune_code, or commune_name+district_name+province_name"),
+    "not_found": ("Không tìm thấy {what}", "Not found: {what}"),
+    "export_format": ("Định dạng {fmt} không xuất được cho {unit}", "Format {fmt} cannot be exported for {unit}"),
+    "empty_file": ("{path}: tệp không có dòng dữ liệu", "{path}: the file has no data rows"),
+    # progress and summaries
+    "imported_units": ("Đã nhập {n} xã, {nd} huyện, {np} tỉnh (phiên bản ranh giới {version})",
+                       "Imported {n} communes, {nd} districts, {np} provinces (boundary version {version})"),
+    "repaired": ("Đã sửa {n} hình học không hợp lệ: {codes}", "Repaired {n} invalid geometries: {codes}"),
+    "topology": ("Chồng lấn: {n_overlaps} cặp xã (tổng {overlap_km2:.2f} km²); khe hở: {n_gaps} (tổng {gap_km2:.2f} km²); báo cáo: {report}",
+                 "Overlaps: {n_overlaps} commune pairs ({overlap_km2:.2f} km² in all); gaps: {n_gaps} ({gap_km2:.2f} km²); report: {report}"),
+    "adjacency": ("Kề nhau: {n} cặp ({kind}, dung sai {tol} m)", "Adjacent pairs: {n} ({kind}, tolerance {tol} m)"),
+    "import_summary": ("Nhận {accepted} dòng, loại {rejected} dòng{where}", "Accepted {accepted} rows, rejected {rejected} rows{where}"),
+    "rejects_at": ("; dòng bị loại ghi ở {path}", "; rejected rows are in {path}"),
+    "unchanged": ("Không thay đổi: {n} dòng đã có sẵn", "Unchanged: {n} rows were already stored"),
+    "run_published": ("Đã công bố lần chạy {run_id} cho ngày {date} (bộ quy tắc {ruleset})",
+                      "Published run {run_id} for {date} (ruleset {ruleset})"),
+    "level_summary": ("{unit}: {summary}", "{unit}: {summary}"),
+    "exported": ("Đã ghi {n} đơn vị vào {path}", "Wrote {n} units to {path}"),
+    "serving": ("Bản đồ: {url}", "Map: {url}"),
+    "stage": ("Bước {stage}", "Stage {stage}"),
+}
+
+UNIT_LABELS = {
+    "commune": ("Xã/phường", "Communes"),
+    "district": ("Quận/huyện", "Districts"),
+    "province": ("Tỉnh/thành phố", "Provinces"),
+}
+
+
+def lang(explicit: str | None = None) -> str:
+    value = (explicit or os.environ.get("ZONES_LANG") or "vi").lower()
+    return "en" if value.startswith("en") else "vi"
+
+
+def t(key: str, language: str | None = None, **params) -> str:
+    vi, en = MESSAGES[key]
+    return (en if lang(language) == "en" else vi).format(**params)
+
+
+def unit_label(unit: str, language: str | None = None) -> str:
+    vi, en = UNIT_LABELS[unit]
+    return en if lang(language) == "en" else vi

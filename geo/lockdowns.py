@@ -1,0 +1,158 @@
+"""import-lockdowns (polygons declared by decision) and import-flags (committee flags).
+
+A lockdown is a decision, not a computed level (RULES.md section 4): it is active on D when
+start_date <= D, D <= end_date (if given) and D < lifted_date (if given).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from .columns import FLAG_ALIASES, FLAG_NAMES, LOCKDOWN_ALIASES, FlagCol, LockdownCol as L, rename_columns
+from .errors import InputError, MissingInputError
+from .store import Store, to_wkb
+from .tables import RowErrors, parse_bool, parse_dates, read_table, write_rejects
+from .units import read_vector, sha256_file
+
+
+def _stamp() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+
+
+def _log(con, kind, path, stamp, accepted, rejected, changed, rejects):
+    con.execute("INSERT INTO imports (kind, path, sha256, imported_at, accepted, rejected, changed, rejects_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (kind, str(path), sha256_file(path), stamp, accepted, rejected,
+                                                   changed, str(rejects) if rejects else None))
+
+
+def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date, crs: str | None = None) -> dict:
+    path = Path(path)
+    gdf = read_vector(path, crs).to_crs(4326)
+    attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    attrs.columns = [str(c) for c in attrs.columns]
+    attrs = attrs.apply(lambda s: s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()))
+    attrs = attrs.rename(columns=rename_columns(attrs.columns, LOCKDOWN_ALIASES))
+    for col in L:
+        if col.value not in attrs.columns:
+            attrs[col.value] = ""
+    err = RowErrors(len(attrs))
+    err.add(attrs[L.DECISION_NO.value] == "", L.DECISION_NO.value, "missing decision_no")
+    dates = {}
+    for col in (L.START_DATE, L.END_DATE, L.LIFTED_DATE):
+        # Planned ends may lie in the future; only start and lifting dates must have happened.
+        values, e = parse_dates(attrs[col.value], dt.date.max if col is L.END_DATE else today)
+        err.add(e != "", col.value, e)
+        dates[col.value] = values
+    err.add(attrs[L.START_DATE.value] == "", L.START_DATE.value, "missing start_date")
+    start, end = dates[L.START_DATE.value], dates[L.END_DATE.value]
+    err.add(np.array([bool(s and e and e < s) for s, e in zip(start, end)]), L.END_DATE.value, "end_date before start_date")
+    geoms = gdf.geometry.to_numpy()
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    err.add(empty, "geometry", "empty geometry")
+    err.add(~empty & ~np.isin(shapely.get_type_id(geoms), (3, 6)), "geometry", "not a polygon")
+    ok = ~err.bad
+    fixed = shapely.make_valid(geoms[ok])
+    wkb = to_wkb(fixed)
+    rows = []
+    for k, w in zip(np.flatnonzero(ok), wkb):
+        a = attrs.iloc[k]
+        key = a[L.DECISION_NO.value] + "|" + hashlib.sha1(w).hexdigest()
+        vals = (a[L.DECISION_NO.value], a[L.ISSUER.value] or None, a[L.NAME.value] or None, start[k], end[k],
+                dates[L.LIFTED_DATE.value][k])
+        rows.append((key, *vals, w, hashlib.sha1(repr(vals).encode()).hexdigest()))
+    stamp = _stamp()
+    table = pd.DataFrame(attrs)
+    table["geometry_wkt"] = shapely.to_wkt(geoms, rounding_precision=6)
+    rejects = write_rejects(table, err, rejects_dir, path, stamp)
+    with store.transaction() as con:
+        before = con.total_changes
+        con.executemany(
+            "INSERT INTO lockdowns (lockdown_key, decision_no, issuer, name, start_date, end_date, lifted_date, geom, row_hash) "
+            "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(lockdown_key) DO UPDATE SET issuer = excluded.issuer, "
+            "name = excluded.name, start_date = excluded.start_date, end_date = excluded.end_date, "
+            "lifted_date = excluded.lifted_date, row_hash = excluded.row_hash WHERE lockdowns.row_hash != excluded.row_hash",
+            rows)
+        changed = con.total_changes - before
+        _log(con, "lockdowns", path, stamp, len(rows), int(err.bad.sum()), changed, rejects)
+    return {"accepted": len(rows), "rejected": int(err.bad.sum()), "changed": changed,
+            "unchanged": len(rows) - changed, "rejects_path": str(rejects) if rejects else None,
+            "reasons": [f"row {i + 2}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)[:5]]}
+
+
+def active_lockdowns(store: Store, day: dt.date):
+    """Lockdowns active on `day` as (DataFrame of attributes, geometry array)."""
+    d = day.isoformat()
+    with store.connect(readonly=True) as con:
+        df = pd.read_sql_query(
+            "SELECT decision_no, issuer, name, start_date, end_date, lifted_date, geom FROM lockdowns "
+            "WHERE start_date <= ? AND (end_date IS NULL OR end_date >= ?) AND (lifted_date IS NULL OR lifted_date > ?) "
+            "ORDER BY decision_no, lockdown_key", con, params=(d, d, d))
+    wkb = df.pop("geom").to_numpy()
+    geoms = shapely.from_wkb(wkb) if len(wkb) else np.array([], dtype=object)
+    return df, geoms
+
+
+def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) -> dict:
+    """Committee flags: code, date, flag, value, author[, end_date]. A flag holds from its date
+    until its end_date or a later row for the same commune and flag."""
+    path = Path(path)
+    version = store.current_boundary_version()
+    if version is None:
+        raise MissingInputError("no_units")
+    raw = read_table(path)
+    df = raw.rename(columns=rename_columns(raw.columns, FLAG_ALIASES))
+    missing = [c.value for c in (FlagCol.CODE, FlagCol.DATE, FlagCol.FLAG) if c.value not in df.columns]
+    if missing:
+        raise InputError("missing_columns", path=str(path), columns=", ".join(missing), present=", ".join(raw.columns))
+    for col in (FlagCol.VALUE, FlagCol.AUTHOR, FlagCol.END_DATE):
+        if col.value not in df.columns:
+            df[col.value] = ""
+    codes = set(store.load_units(version)["code"].astype(str))
+    err = RowErrors(len(df))
+    err.add(~df[FlagCol.CODE.value].isin(codes), FlagCol.CODE.value, "unknown commune code " + df[FlagCol.CODE.value])
+    err.add(df[FlagCol.DATE.value] == "", FlagCol.DATE.value, "missing date")
+    day, e = parse_dates(df[FlagCol.DATE.value], today)
+    err.add(e != "", FlagCol.DATE.value, e)
+    end, e = parse_dates(df[FlagCol.END_DATE.value], dt.date.max)
+    err.add(e != "", FlagCol.END_DATE.value, e)
+    err.add(~df[FlagCol.FLAG.value].isin(FLAG_NAMES), FlagCol.FLAG.value,
+            "unknown flag " + df[FlagCol.FLAG.value] + f" (allowed: {', '.join(FLAG_NAMES)})")
+    value, e = parse_bool(df[FlagCol.VALUE.value], True)
+    err.add(e != "", FlagCol.VALUE.value, e)
+    ok = np.flatnonzero(~err.bad)
+    rows = []
+    for k in ok:
+        vals = (df[FlagCol.CODE.value].iat[k], day[k], df[FlagCol.FLAG.value].iat[k], int(value[k]),
+                df[FlagCol.AUTHOR.value].iat[k] or None, end[k])
+        rows.append((*vals, hashlib.sha1(repr(vals).encode()).hexdigest()))
+    stamp = _stamp()
+    rejects = write_rejects(raw, err, rejects_dir, path, stamp)
+    with store.transaction() as con:
+        before = con.total_changes
+        con.executemany("INSERT INTO flags (code, date, flag, value, author, end_date, row_hash) VALUES (?,?,?,?,?,?,?) "
+                        "ON CONFLICT(code, date, flag) DO UPDATE SET value = excluded.value, author = excluded.author, "
+                        "end_date = excluded.end_date, row_hash = excluded.row_hash WHERE flags.row_hash != excluded.row_hash",
+                        rows)
+        changed = con.total_changes - before
+        _log(con, "flags", path, stamp, len(rows), int(err.bad.sum()), changed, rejects)
+    return {"accepted": len(rows), "rejected": int(err.bad.sum()), "changed": changed,
+            "unchanged": len(rows) - changed, "rejects_path": str(rejects) if rejects else None,
+            "reasons": [f"row {i + 2}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)[:5]]}
+
+
+def flags_on(store: Store, day: dt.date) -> pd.DataFrame:
+    """(code, flag) -> value in force on `day`: the latest row dated <= day, unless ended."""
+    d = day.isoformat()
+    with store.connect(readonly=True) as con:
+        df = pd.read_sql_query("SELECT code, flag, value, date, end_date FROM flags WHERE date <= ? ORDER BY date",
+                               con, params=(d,))
+    if df.empty:
+        return df
+    last = df.groupby(["code", "flag"]).tail(1)
+    live = last[(last["end_date"].isna()) | (last["end_date"] >= d)]
+    return live[live["value"] == 1][["code", "flag"]]

@@ -1,0 +1,175 @@
+"""reclassify: load -> assign -> metrics -> classify -> publish, for one day."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+import filelock
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from rules import engine, ruleset as rs_mod
+from rules.levels import SCALE, level_from_code
+from . import adjacency, metrics, publish
+from .assign import Assigner
+from .config import Settings
+from .errors import BusyError, InputError, MissingInputError
+from .lockdowns import active_lockdowns, flags_on
+from .store import Store
+
+# Attributes of the units kept in every output besides the computed ones.
+UNIT_ATTRS = ("code", "name", "district_code", "district_name", "province_code", "province_name", "population")
+
+
+@dataclass
+class Timer:
+    stages: dict[str, float] = field(default_factory=dict)
+    _t: float = field(default_factory=time.perf_counter)
+    progress: object = None
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = round(now - self._t, 4)
+        self._t = now
+        if self.progress:
+            self.progress(stage)
+
+
+def load_rulesets() -> dict[str, rs_mod.Ruleset]:
+    return rs_mod.load_all(metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+
+
+def choose_ruleset(rulesets, day: dt.date, ruleset_id: str | None) -> rs_mod.Ruleset:
+    if ruleset_id:
+        if ruleset_id not in rulesets:
+            from rules.expr import did_you_mean
+            raise InputError("unknown_ruleset", id=ruleset_id, hint=did_you_mean(ruleset_id, rulesets))
+        return rulesets[ruleset_id]
+    chosen = rs_mod.in_force(rulesets, day)
+    if chosen is None:
+        raise MissingInputError("no_ruleset", date=day.isoformat())
+    return chosen
+
+
+def neighbour_matrix(store: Store, version: str, communes: gpd.GeoDataFrame, settings: dict):
+    tol = float(settings["adjacency_tolerance_m"])
+    pairs = store.load_adjacency(version, f"tol={tol:g}")
+    codes = communes["code"].astype(str).to_numpy()
+    if pairs is None:  # a ruleset with another tolerance: measure now (not stored)
+        geoms_m = communes.to_crs(adjacency.metric_crs(communes.total_bounds)).geometry.to_numpy()
+        p = adjacency.shared_borders(geoms_m, tol)
+        pairs = pd.DataFrame({"a": codes[p["i"]], "b": codes[p["j"]], "shared_m": p["shared_m"]})
+    sel = adjacency.select(pairs, settings["adjacency"], float(settings["rook_min_shared_length_m"]))
+    pos = pd.Series(np.arange(len(codes)), index=codes)
+    return adjacency.matrix(len(codes), pos[sel["a"]].to_numpy(), pos[sel["b"]].to_numpy())
+
+
+def _frame(units: gpd.GeoDataFrame, cls: engine.Classification, ruleset, env: dict, extra: dict) -> gpd.GeoDataFrame:
+    out = units[list(UNIT_ATTRS)].copy()
+    levels = cls.levels
+    out["level"] = levels
+    out["level_vi"] = [ruleset.level(lv)["vi"] for lv in levels]
+    out["level_en"] = [ruleset.level(lv)["en"] for lv in levels]
+    out["color"] = [ruleset.level(lv)["color"] for lv in levels]
+    out["reasons"] = cls.reasons
+    for k, v in {**env, **extra}.items():
+        out[k] = v
+    return gpd.GeoDataFrame(out, geometry=units.geometry.values, crs="EPSG:4326")
+
+
+def _rollup(children: gpd.GeoDataFrame, child_cls, parents: gpd.GeoDataFrame, parent_key: str, ruleset, child_env):
+    pos = pd.Series(np.arange(len(parents)), index=parents["code"].astype(str))
+    parent_of = pos.reindex(children[parent_key].astype(str)).to_numpy()
+    env = metrics.rollup_inputs(parent_of.astype(np.int64), len(parents), child_cls.codes,
+                                child_env["population"], child_env["known_source_community_cases"])
+    cls = engine.classify(ruleset.rollup, env, ruleset.settings, len(parents))
+    lock = np.bincount(parent_of.astype(np.int64), weights=child_env["lockdown_active"], minlength=len(parents)) > 0
+    counts = {f"n_{lv.value}": np.bincount(parent_of.astype(np.int64), weights=child_cls.codes == i, minlength=len(parents)).astype(int)
+              for i, lv in enumerate(SCALE)}
+    counts["n_unknown"] = env["n_unknown"].astype(int)
+    env_out = {"known_source_community_cases": env["known_source_community_cases"],
+               "community_cases": np.bincount(parent_of.astype(np.int64), weights=child_env["community_cases"], minlength=len(parents)),
+               "lockdown_active": lock.astype(float)}
+    frame = _frame(parents, cls, ruleset, {}, {**counts, **env_out, "population": env["population"]})
+    return frame, cls, env_out | {"population": env["population"]}
+
+
+def _input_hash(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, pd.DataFrame):
+            h.update(pd.util.hash_pandas_object(p.astype(str), index=False).to_numpy().tobytes())
+        else:
+            h.update(str(p).encode())
+    return h.hexdigest()
+
+
+def reclassify(settings: Settings, day: dt.date, ruleset_id: str | None = None, progress=None) -> dict:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(settings.lock_path), timeout=settings.lock_timeout_s)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise BusyError("busy", lock=str(settings.lock_path)) from None
+    try:
+        return _reclassify(settings, day, ruleset_id, progress)
+    finally:
+        lock.release()
+
+
+def _reclassify(settings: Settings, day: dt.date, ruleset_id, progress) -> dict:
+    timer = Timer(progress=progress)
+    store = Store(settings.db_path)
+    ruleset = choose_ruleset(load_rulesets(), day, ruleset_id)
+    rset = ruleset.settings
+    version = store.current_boundary_version()
+    if version is None:
+        raise MissingInputError("no_units")
+    communes = store.load_units(version, "commune")
+    districts = store.load_units(version, "district")
+    provinces = store.load_units(version, "province")
+    with store.connect(readonly=True) as con:
+        cases = metrics.load_cases(con, day, rset)
+        src = con.execute("SELECT source_sha256 FROM boundary_versions WHERE name = ?", (version,)).fetchone()[0]
+    lock_attrs, lock_geoms = active_lockdowns(store, day)
+    flags = flags_on(store, day)
+    timer.done("load")
+
+    codes = communes["code"].astype(str).to_numpy()
+    geoms = communes.geometry.to_numpy()
+    assigner = Assigner(geoms, codes)
+    idx = metrics.commune_index(cases, codes, assigner)
+    timer.done("assign")
+
+    code_pos = {c: i for i, c in enumerate(codes)}
+    lmask = metrics.lockdown_mask(geoms, lock_geoms, assigner.tree)
+    env = metrics.commune_metrics(len(codes), communes["population"].to_numpy(float), cases, idx, rset, flags, code_pos, lmask)
+    nb = neighbour_matrix(store, version, communes, rset)
+    timer.done("metrics")
+
+    cls = engine.classify(ruleset.commune, env, rset, len(codes), nb)
+    commune_out = _frame(communes, cls, ruleset, env, {})
+    district_out, dcls, denv = _rollup(communes, cls, districts, "district_code", ruleset, env)
+    province_out, _, _ = _rollup(districts, dcls, provinces, "province_code", ruleset, denv)
+    timer.done("classify")
+
+    counts = {name: {lv: int((frame["level"] == lv).sum()) for lv in [s.value for s in SCALE] + ["unknown"]}
+              for name, frame in (("commune", commune_out), ("district", district_out), ("province", province_out))}
+    unplaced = int((cases["count"].to_numpy()[idx < 0]).sum())
+    manifest = {
+        "date": day.isoformat(), "ruleset": ruleset.id, "ruleset_sha256": ruleset.sha256,
+        "ruleset_title": ruleset.title, "boundary_version": version,
+        "window": list(metrics.window(day, rset["window_days"])),
+        "input_hashes": {"boundaries": src, "cases": _input_hash(cases), "lockdowns": _input_hash(lock_attrs),
+                         "flags": _input_hash(flags), "ruleset": ruleset.sha256},
+        "counts": counts, "community_cases_in_window": int(cases["count"].sum()),
+        "cases_not_in_boundaries": unplaced, "n_active_lockdowns": len(lock_attrs),
+    }
+    lockdown_frame = gpd.GeoDataFrame(lock_attrs, geometry=lock_geoms, crs="EPSG:4326")
+    result = publish.publish(settings, store, day, ruleset,
+                             {"commune": commune_out, "district": district_out, "province": province_out},
+                             lockdown_frame, manifest, timer)
+    return result

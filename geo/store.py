@@ -1,0 +1,140 @@
+"""The embedded store: one SQLite file (WAL) for inputs and the index of published runs.
+
+Every import is one transaction: either all its accepted rows are stored or none are. Runs are
+files under runs/<run_id>/ and become visible only when their row is committed to `published`.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS boundary_versions (
+  name TEXT PRIMARY KEY, imported_at TEXT NOT NULL, source TEXT, source_sha256 TEXT,
+  source_crs TEXT, n_communes INTEGER, report TEXT, is_current INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS units (
+  boundary_version TEXT NOT NULL, unit TEXT NOT NULL, code TEXT NOT NULL, name TEXT,
+  district_code TEXT, district_name TEXT, province_code TEXT, province_name TEXT,
+  population REAL, geom BLOB NOT NULL, PRIMARY KEY (boundary_version, unit, code));
+CREATE TABLE IF NOT EXISTS adjacency (
+  boundary_version TEXT NOT NULL, method TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
+  shared_m REAL, PRIMARY KEY (boundary_version, method, a, b));
+CREATE TABLE IF NOT EXISTS imports (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, path TEXT, sha256 TEXT,
+  imported_at TEXT NOT NULL, accepted INTEGER, rejected INTEGER, changed INTEGER, rejects_path TEXT);
+CREATE TABLE IF NOT EXISTS cases (
+  case_key TEXT PRIMARY KEY, kind TEXT NOT NULL, case_id TEXT, report_date TEXT, sample_date TEXT,
+  result_date TEXT, count INTEGER NOT NULL, community INTEGER, source_known INTEGER,
+  source_setting TEXT, cluster_id TEXT, lon REAL, lat REAL, commune_code TEXT, located_by TEXT,
+  age REAL, sex TEXT, row_hash TEXT NOT NULL, import_id INTEGER);
+CREATE INDEX IF NOT EXISTS cases_report_date ON cases(report_date);
+CREATE TABLE IF NOT EXISTS lockdowns (
+  lockdown_key TEXT PRIMARY KEY, decision_no TEXT NOT NULL, issuer TEXT, name TEXT,
+  start_date TEXT NOT NULL, end_date TEXT, lifted_date TEXT, geom BLOB NOT NULL,
+  row_hash TEXT NOT NULL, import_id INTEGER);
+CREATE TABLE IF NOT EXISTS flags (
+  code TEXT NOT NULL, date TEXT NOT NULL, flag TEXT NOT NULL, value INTEGER NOT NULL,
+  author TEXT, end_date TEXT, row_hash TEXT NOT NULL, import_id INTEGER,
+  PRIMARY KEY (code, date, flag));
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, date TEXT NOT NULL, created_at TEXT NOT NULL, ruleset TEXT NOT NULL,
+  ruleset_sha256 TEXT, boundary_version TEXT NOT NULL, manifest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS published (date TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id));
+"""
+
+CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "result_date", "count",
+               "community", "source_known", "source_setting", "cluster_id", "lon", "lat",
+               "commune_code", "located_by", "age", "sex", "row_hash")
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @contextmanager
+    def connect(self, readonly: bool = False):
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(self.path)
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=30)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(SCHEMA)
+        con.row_factory = sqlite3.Row
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self):
+        """One write transaction: committed on success, rolled back on any exception."""
+        with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    # -- boundaries --------------------------------------------------------------------
+    def current_boundary_version(self) -> str | None:
+        if not self.path.exists():
+            return None
+        with self.connect(readonly=True) as con:
+            row = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
+        return row["name"] if row else None
+
+    def load_units(self, version: str, unit: str = "commune") -> gpd.GeoDataFrame:
+        with self.connect(readonly=True) as con:
+            df = pd.read_sql_query(
+                "SELECT code, name, district_code, district_name, province_code, province_name, population, geom "
+                "FROM units WHERE boundary_version = ? AND unit = ? ORDER BY code", con, params=(version, unit))
+        geom = shapely.from_wkb(df.pop("geom").to_numpy())
+        return gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")
+
+    def load_adjacency(self, version: str, method: str) -> pd.DataFrame | None:
+        with self.connect(readonly=True) as con:
+            df = pd.read_sql_query("SELECT a, b, shared_m FROM adjacency WHERE boundary_version = ? AND method = ?",
+                                   con, params=(version, method))
+            known = con.execute("SELECT report FROM boundary_versions WHERE name = ?", (version,)).fetchone()
+        methods = json.loads(known["report"]).get("adjacency_methods", []) if known else []
+        return df if method in methods else None
+
+    # -- runs --------------------------------------------------------------------------
+    def run_for_date(self, day: str) -> dict | None:
+        return self._run("SELECT r.* FROM published p JOIN runs r USING (run_id) WHERE p.date = ?", (day,))
+
+    def latest_run(self) -> dict | None:
+        return self._run("SELECT r.* FROM published p JOIN runs r USING (run_id) ORDER BY p.date DESC LIMIT 1", ())
+
+    def run_by_id(self, run_id: str) -> dict | None:
+        return self._run("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+
+    def _run(self, sql, params) -> dict | None:
+        if not self.path.exists():
+            return None
+        with self.connect(readonly=True) as con:
+            row = con.execute(sql, params).fetchone()
+        return {**dict(row), "manifest": json.loads(row["manifest"])} if row else None
+
+    def published_runs(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        with self.connect(readonly=True) as con:
+            rows = con.execute("SELECT r.* FROM published p JOIN runs r USING (run_id) ORDER BY p.date").fetchall()
+        return [{**dict(r), "manifest": json.loads(r["manifest"])} for r in rows]
+
+
+def to_wkb(geoms) -> list[bytes]:
+    return list(shapely.to_wkb(np.asarray(geoms), output_dimension=2))

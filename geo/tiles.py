@@ -1,0 +1,62 @@
+"""Vector tiles: built once per run with tippecanoe (from the cubao-tippecanoe wheel), stored as
+MBTiles, served as-is. Nothing is encoded per request."""
+from __future__ import annotations
+
+import glob
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+# Zoom range per layer: communes are too small to see below z5; clients overzoom past maxzoom.
+# At z10 a pixel is ~150 m, already finer than the vertex spacing of the 2009 national layer.
+ZOOMS = {"province": (0, 8), "district": (0, 9), "commune": (5, 10)}
+# Properties carried by the tiles (the rest stay in GeoJSON/GPKG to keep tiles small).
+TILE_FIELDS = {"code": "String", "name": "String", "level": "String", "color": "String", "lockdown": "Boolean"}
+
+
+def tippecanoe_exe() -> str:
+    import cubao_tippecanoe
+    found = glob.glob(os.path.join(os.path.dirname(cubao_tippecanoe.__file__), "__cubao_tippecanoe_tippecanoe*"))
+    if not found:
+        raise RuntimeError("tippecanoe executable not found in the cubao-tippecanoe package")
+    return found[0]
+
+
+def start_build(geojson: Path, out: Path, layer: str) -> subprocess.Popen:
+    """Start tippecanoe in the background (it uses the other core while Python writes the rest)."""
+    lo, hi = ZOOMS[layer]
+    args = [tippecanoe_exe(), "-q", "-f", "-o", str(out), "-l", layer, "-n", layer, f"-Z{lo}", f"-z{hi}",
+            "--no-tile-compression", "--no-feature-limit", "--no-tile-size-limit"]
+    for name in TILE_FIELDS:
+        args += ["-y", name]
+    return subprocess.Popen(args + [str(geojson)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def finish_build(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"tippecanoe failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+
+
+def read_tile(mbtiles: Path, z: int, x: int, y: int) -> bytes | None:
+    """Tile bytes (MVT) for XYZ z/x/y, or None when the tile holds nothing."""
+    tms_y = (1 << z) - 1 - y
+    con = sqlite3.connect(f"file:{mbtiles}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+                          (z, x, tms_y)).fetchone()
+    finally:
+        con.close()
+    return bytes(row[0]) if row else None
+
+
+def tilejson(unit: str, tiles_url: str, bounds, name: str, attribution: str) -> dict:
+    lo, hi = ZOOMS[unit]
+    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    return {
+        "tilejson": "3.0.0", "name": name, "scheme": "xyz", "tiles": [tiles_url],
+        "minzoom": lo, "maxzoom": hi, "bounds": [round(b, 6) for b in bounds],
+        "center": [round(cx, 6), round(cy, 6), max(lo, min(hi, 7))], "attribution": attribution,
+        "vector_layers": [{"id": unit, "fields": TILE_FIELDS, "minzoom": lo, "maxzoom": hi}],
+    }

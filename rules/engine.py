@@ -1,0 +1,83 @@
+"""Evaluate a ruleset section over many units at once (pure: arrays in, arrays out).
+
+Hit policy: highest level wins. Levels are evaluated from the top down, one stage per
+level, so `borders('very_high_risk')` sees the red units of the stage before and adjacency is
+exactly one step deep (RULES.md section 2). A unit no rule puts above safe is safe, unless a
+rule of a higher level than the one it got could not be evaluated (a missing input): then it is
+`unknown`, with those rules as its reasons. Never shown as safe by default.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+from scipy import sparse
+
+from . import expr as E
+from .levels import SCALE, UNKNOWN_CODE, level_from_code
+from .ruleset import RuleSection
+
+
+# Reason id of a unit made unknown by the section's `unknown_when` (e.g. every child unknown).
+UNKNOWN_WHEN_ID = "U"
+
+
+@dataclass
+class Classification:
+    codes: np.ndarray                 # int per unit: rank on the scale, or UNKNOWN_CODE
+    truth: dict[str, np.ndarray]      # rule id -> 1/0/NaN per unit
+    reasons: list[list[str]]          # fired rule ids of the unit's level (undecidable ids if unknown)
+
+    @property
+    def levels(self) -> list[str]:
+        return [level_from_code(int(c)) for c in self.codes]
+
+
+def classify(section: RuleSection, env: Mapping[str, np.ndarray], settings: Mapping, n: int,
+             neighbours: sparse.spmatrix | None = None) -> Classification:
+    scope = {**{k: v for k, v in settings.items() if isinstance(v, (int, float))}, **env}
+    rank = {lv.value: i for i, lv in enumerate(SCALE)}
+    assigned = np.full(n, UNKNOWN_CODE, dtype=np.int8)
+    undecided_rank = np.full(n, UNKNOWN_CODE, dtype=np.int8)
+    truth: dict[str, np.ndarray] = {}
+
+    def borders(level_id: str) -> np.ndarray:
+        if neighbours is None:
+            return np.full(n, np.nan)
+        hit = (assigned == rank[level_id]).astype(np.float64)
+        return (neighbours @ hit > 0).astype(np.float64)
+
+    for r in sorted({rank[rule.level] for rule in section.rules}, reverse=True):
+        here = [rule for rule in section.rules if rank[rule.level] == r]
+        any_true = np.zeros(n, dtype=bool)
+        any_nan = np.zeros(n, dtype=bool)
+        for rule in here:
+            v = E.evaluate(rule.when, scope, n, borders)
+            truth[rule.id] = v
+            any_true |= v == 1
+            any_nan |= np.isnan(v)
+        assigned[(assigned == UNKNOWN_CODE) & any_true] = r
+        undecided_rank[any_nan & (undecided_rank < r)] = r
+
+    codes = np.where(assigned == UNKNOWN_CODE, 0, assigned).astype(np.int8)
+    codes[undecided_rank > codes] = UNKNOWN_CODE
+    if section.unknown_when is not None:
+        codes[E.evaluate(section.unknown_when, scope, n) == 1] = UNKNOWN_CODE
+    return Classification(codes=codes, truth=truth, reasons=_reasons(section, truth, codes, rank, n))
+
+
+def _reasons(section: RuleSection, truth, codes, rank, n) -> list[list[str]]:
+    ids = [rule.id for rule in section.rules]
+    if not ids:
+        return [[] for _ in range(n)]
+    mat = np.column_stack([truth[i] for i in ids])            # n x rules, 1/0/NaN
+    rule_rank = np.array([rank[rule.level] for rule in section.rules])
+    fired = (mat == 1) & (rule_rank[None, :] == codes[:, None])
+    undecided = np.isnan(mat) & (codes[:, None] == UNKNOWN_CODE)
+    pick = np.where((codes == UNKNOWN_CODE)[:, None], undecided, fired)
+    out = [[ids[j] for j in np.flatnonzero(row)] for row in pick]
+    for i in np.flatnonzero(codes == UNKNOWN_CODE):
+        if not out[i]:
+            out[i] = [UNKNOWN_WHEN_ID]
+    return out

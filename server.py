@@ -1,0 +1,337 @@
+"""Flask app factory, HTTP routes and CLI commands. Thin: the work is in geo/ and rules/.
+
+Routes serve published runs only (files written by `reclassify`); nothing heavy runs in a request.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, Response, abort, jsonify, redirect, request, send_file, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from geo import config, i18n
+from geo.errors import InputError, NotFoundError, ZonesError, http_status
+from geo.store import Store
+
+ROOT = Path(__file__).resolve().parent
+UNITS = ("commune", "district", "province")
+EXPORT_FORMATS = ("geojson", "csv", "gpkg")
+# Run-addressed URLs never change: cache for a year. "Latest"/dated URLs: a minute.
+IMMUTABLE = "public, max-age=31536000, immutable"
+SHORT = "public, max-age=60"
+RUN_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{6,64}$")
+# npm packages whose files the pages may load (everything else under node_modules stays private).
+VENDOR_PACKAGES = ("leaflet", "jquery")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(ZONES=config.from_env(test_config), VENDOR_DIR=str(ROOT / "node_modules"))
+    if test_config:
+        app.config.update({k: v for k, v in test_config.items() if not k.startswith("ZONES_")})
+    app.json.ensure_ascii = False
+    _routes(app)
+    _errors(app)
+    _cli(app)
+    return app
+
+
+def _settings(app=None) -> config.Settings:
+    from flask import current_app
+    return (app or current_app).config["ZONES"]
+
+
+def _store() -> Store:
+    return Store(_settings().db_path)
+
+
+# -- run lookup ------------------------------------------------------------------------------
+
+def _parse_day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InputError("bad_date", value=value) from None
+
+
+def _choice(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise InputError("bad_param", name=name, value=value, allowed=", ".join(allowed))
+    return value
+
+
+def _run_from_request() -> dict:
+    store = _store()
+    if "run" in request.args:
+        return _run_by_id(request.args["run"])
+    if "date" in request.args:
+        day = _parse_day(request.args["date"]).isoformat()
+        run = store.run_for_date(day)
+        if run is None:
+            raise NotFoundError("no_run_for_date", date=day)
+        return run
+    run = store.latest_run()
+    if run is None:
+        raise NotFoundError("no_run")
+    return run
+
+
+def _run_by_id(run_id: str) -> dict:
+    run = _store().run_by_id(run_id) if RUN_ID_RE.match(run_id or "") else None
+    if run is None:
+        raise NotFoundError("no_run_id", run_id=run_id)
+    return run
+
+
+def _run_dir(run: dict) -> Path:
+    return _settings().runs_dir / run["run_id"]
+
+
+def _lang() -> str:
+    return i18n.lang(request.args.get("lang") or _settings().lang)
+
+
+# -- routes ----------------------------------------------------------------------------------
+
+def _routes(app: Flask) -> None:
+    @app.get("/")
+    def index():
+        return redirect("/map")
+
+    @app.get("/map")
+    def map_page():
+        run = _run_from_request()
+        resp = send_file(_run_dir(run) / f"map_{_lang()}.html", mimetype="text/html")
+        resp.headers["Cache-Control"] = SHORT
+        return resp
+
+    @app.get("/api/zones.geojson")
+    def zones_geojson():
+        unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
+        run = _run_from_request()
+        resp = send_file(_run_dir(run) / f"{unit}.geojson", mimetype="application/geo+json", etag=True)
+        resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
+        return resp.make_conditional(request)
+
+    @app.get("/api/lockdowns.geojson")
+    def lockdowns_geojson():
+        run = _run_from_request()
+        resp = send_file(_run_dir(run) / "lockdown.geojson", mimetype="application/geo+json", etag=True)
+        resp.headers["Cache-Control"] = SHORT
+        return resp
+
+    @app.get("/runs/<run_id>/display/<unit>.geojson")
+    def display_geojson(run_id, unit):
+        _choice("unit", unit, UNITS + ("lockdown",))
+        run = _run_by_id(run_id)
+        resp = send_file(_run_dir(run) / "display" / f"{unit}.geojson", mimetype="application/geo+json", etag=True)
+        resp.headers["Cache-Control"] = IMMUTABLE
+        return resp.make_conditional(request)
+
+    @app.get("/api/runs")
+    def runs():
+        out = []
+        for r in _store().published_runs():
+            m = r["manifest"]
+            out.append({k: m.get(k) for k in ("run_id", "date", "created_at", "ruleset", "ruleset_sha256",
+                                               "boundary_version", "input_hashes", "code_version", "counts",
+                                               "community_cases_in_window", "n_active_lockdowns")})
+        return jsonify({"runs": out})
+
+    @app.get("/tiles/<unit>/tilejson.json")
+    def tilejson_latest(unit):
+        _choice("unit", unit, UNITS)
+        resp = jsonify(_tilejson(_run_from_request(), unit))
+        resp.headers["Cache-Control"] = SHORT
+        return resp
+
+    @app.get("/tiles/runs/<run_id>/<unit>/tilejson.json")
+    def tilejson_run(run_id, unit):
+        _choice("unit", unit, UNITS)
+        resp = jsonify(_tilejson(_run_by_id(run_id), unit))
+        resp.headers["Cache-Control"] = IMMUTABLE
+        return resp
+
+    @app.get("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.mvt")
+    def tile(run_id, unit, z, x, y):
+        from geo import tiles
+        _choice("unit", unit, UNITS)
+        run = _run_by_id(run_id)
+        if not (0 <= z <= 24 and 0 <= x < (1 << z) and 0 <= y < (1 << z)):
+            raise InputError("bad_param", name="z/x/y", value=f"{z}/{x}/{y}", allowed="0 <= x, y < 2^z, z <= 24")
+        data = tiles.read_tile(_run_dir(run) / "tiles" / f"{unit}.mbtiles", z, x, y)
+        etag = hashlib.sha1(f"{run_id}/{unit}/{z}/{x}/{y}".encode()).hexdigest()[:20]
+        resp = Response(data or b"", status=200 if data else 204, mimetype="application/vnd.mapbox-vector-tile")
+        resp.headers["Cache-Control"] = IMMUTABLE
+        resp.set_etag(etag)
+        return resp.make_conditional(request)
+
+    @app.get("/vendor/<package>/<path:filename>")
+    def vendor(package, filename):
+        if package not in VENDOR_PACKAGES:
+            abort(404)
+        resp = send_from_directory(Path(app.config["VENDOR_DIR"]) / package, filename)
+        resp.headers["Cache-Control"] = "public, max-age=86400"
+        return resp
+
+
+def _tilejson(run: dict, unit: str) -> dict:
+    from geo import tiles
+    m = run["manifest"]
+    base = request.host_url.rstrip("/")
+    url = f"{base}/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.mvt"
+    return tiles.tilejson(unit, url, m["bounds"][unit], f"{unit} {m['date']} ({m['ruleset']})",
+                          f"run {run['run_id']}, boundaries {m['boundary_version']}")
+
+
+def _errors(app: Flask) -> None:
+    @app.errorhandler(ZonesError)
+    def zones_error(exc: ZonesError):
+        return jsonify({"error": exc.key, "message": exc.text(_lang())}), http_status(exc)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return jsonify({"error": exc.name, "message": exc.description}), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unexpected error")
+        return jsonify({"error": "internal", "message": "internal error; see the server log"}), 500
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+def _fail(exc: ZonesError):
+    click.echo(exc.text(_settings().lang), err=True)
+    sys.exit(2)
+
+
+def _print_import(summary: dict) -> None:
+    lang = _settings().lang
+    where = i18n.t("rejects_at", lang, path=summary["rejects_path"]) if summary["rejects_path"] else ""
+    click.echo(i18n.t("import_summary", lang, accepted=summary["accepted"], rejected=summary["rejected"], where=where))
+    if summary.get("unchanged"):
+        click.echo(i18n.t("unchanged", lang, n=summary["unchanged"]))
+    for line in summary.get("reasons", []):
+        click.echo("  " + line)
+
+
+def _parse_bool_option(value):
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("true", "1", "yes", "co", "có"):
+        return True
+    if v in ("false", "0", "no", "khong", "không"):
+        return False
+    raise click.BadParameter(f"expected true or false, got {value!r}")
+
+
+def _cli(app: Flask) -> None:
+    @app.cli.command("import-units")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--boundary-version", default=None, help="Name of this boundary version (default: file name).")
+    @click.option("--column", "columns", multiple=True, help="Column mapping, e.g. code=MA_XA (repeatable).")
+    @click.option("--crs", default=None, help="CRS to assume when the file has none, e.g. EPSG:4326.")
+    def import_units_cmd(path, boundary_version, columns, crs):
+        """Nhập ranh giới xã (mọi định dạng GDAL đọc được) / import commune boundaries."""
+        from geo.units import import_units
+        s = _settings()
+        try:
+            mapping = {}
+            for item in columns:
+                if "=" not in item:
+                    raise InputError("bad_column_option", value=item)
+                k, v = item.split("=", 1)
+                mapping[k.strip()] = v.strip()
+            r = import_units(_store(), path, boundary_version, mapping, crs, s.reports_dir)
+        except ZonesError as exc:
+            _fail(exc)
+        click.echo(i18n.t("imported_units", s.lang, n=r["n_communes"], nd=r["n_districts"], np=r["n_provinces"],
+                          version=r["version"]))
+        if r["repaired"]:
+            click.echo(i18n.t("repaired", s.lang, n=len(r["repaired"]), codes=", ".join(map(str, r["repaired"][:20]))))
+        click.echo(i18n.t("topology", s.lang, report=r["report_path"], **{k: r[k] for k in
+                                                                          ("n_overlaps", "overlap_km2", "n_gaps", "gap_km2")}))
+
+    @app.cli.command("import-cases")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--community", default=None, help="true/false for rows without a community value.")
+    @click.option("--source-known", default=None, help="true/false for rows without a source_known value.")
+    def import_cases_cmd(path, community, source_known):
+        """Nhập ca bệnh (danh sách ca hoặc số ca theo ngày, CSV/XLSX) / import cases."""
+        from geo.cases import import_cases
+        s = _settings()
+        try:
+            r = import_cases(_store(), path, s.rejects_dir, config.today(),
+                             _parse_bool_option(community), _parse_bool_option(source_known))
+        except ZonesError as exc:
+            _fail(exc)
+        _print_import(r)
+
+    @app.cli.command("import-lockdowns")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--crs", default=None, help="CRS to assume when the file has none.")
+    def import_lockdowns_cmd(path, crs):
+        """Nhập vùng phong tỏa / import lockdown polygons."""
+        from geo.lockdowns import import_lockdowns
+        s = _settings()
+        try:
+            r = import_lockdowns(_store(), path, s.rejects_dir, config.today(), crs)
+        except ZonesError as exc:
+            _fail(exc)
+        _print_import(r)
+
+    @app.cli.command("import-flags")
+    @click.argument("path", type=click.Path(path_type=Path))
+    def import_flags_cmd(path):
+        """Nhập cờ của Ban Chỉ đạo (Y2) / import committee flags."""
+        from geo.lockdowns import import_flags
+        s = _settings()
+        try:
+            r = import_flags(_store(), path, s.rejects_dir, config.today())
+        except ZonesError as exc:
+            _fail(exc)
+        _print_import(r)
+
+    @app.cli.command("reclassify")
+    @click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh).")
+    @click.option("--ruleset", default=None, help="Ruleset id (default: the one in force on the date).")
+    def reclassify_cmd(day, ruleset):
+        """Phân loại lại và công bố kết quả cho một ngày / reclassify and publish a day."""
+        from geo.pipeline import reclassify
+        s = _settings()
+        try:
+            d = _parse_day(day) if day else config.today()
+            r = reclassify(s, d, ruleset, progress=lambda st: click.echo(i18n.t("stage", s.lang, stage=st), err=True))
+        except ZonesError as exc:
+            _fail(exc)
+        click.echo(i18n.t("run_published", s.lang, run_id=r["run_id"], date=r["date"], ruleset=r["ruleset"]))
+        for unit in UNITS:
+            summary = ", ".join(f"{k}={v}" for k, v in r["counts"][unit].items())
+            click.echo(i18n.t("level_summary", s.lang, unit=i18n.unit_label(unit, s.lang), summary=summary))
+
+    @app.cli.command("export")
+    @click.option("--date", "day", required=True, help="YYYY-MM-DD of a published run.")
+    @click.option("--unit", type=click.Choice(UNITS), default="commune")
+    @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="geojson")
+    @click.option("--out", required=True, help="Output file, or - for standard output.")
+    def export_cmd(day, unit, fmt, out):
+        """Xuất kết quả đã công bố / export a published run."""
+        from geo.export import export
+        s = _settings()
+        try:
+            run = _store().run_for_date(_parse_day(day).isoformat())
+            if run is None:
+                raise NotFoundError("no_run_for_date", date=day)
+            n = export(s.runs_dir / run["run_id"], unit, fmt, out)
+        except ZonesError as exc:
+            _fail(exc)
+        if out != "-":
+            click.echo(i18n.t("exported", s.lang, n=n, path=out))
