@@ -36,6 +36,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update({k: v for k, v in test_config.items() if not k.startswith("ZONES_")})
     app.json.ensure_ascii = False
+    # Rulesets are checked when the app starts: a broken file stops it with file, line and reason.
+    from geo.pipeline import load_rulesets
+    app.config["RULESETS"] = load_rulesets(app.config["ZONES"].ruleset_dir)
     _routes(app)
     _errors(app)
     _cli(app)

@@ -18,6 +18,7 @@ class Settings:
     data_dir: Path
     lock_timeout_s: float
     lang: str
+    ruleset_dir: Path | None = None   # operators' own ruleset files, beside the shipped ones
 
     @property
     def db_path(self) -> Path:
@@ -47,7 +48,12 @@ def from_env(overrides: dict | None = None) -> Settings:
         data_dir=data_dir.resolve(),
         lock_timeout_s=float(o.get("ZONES_LOCK_TIMEOUT") or os.environ.get("ZONES_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT_S),
         lang=(o.get("ZONES_LANG") or os.environ.get("ZONES_LANG") or "vi"),
+        ruleset_dir=_path(o.get("ZONES_RULESETS") or os.environ.get("ZONES_RULESETS")),
     )
+
+
+def _path(value) -> Path | None:
+    return Path(value).resolve() if value else None
 
 
 def today() -> dt.date:

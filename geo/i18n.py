@@ -15,6 +15,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "units_invalid": ("Tệp {path} có {n} lỗi đối tượng:\n{details}", "{path} has {n} feature error(s):\n{details}"),
     "no_units": ("Chưa có ranh giới xã: chạy import-units trước", "No commune boundaries: run import-units first"),
     "no_ruleset": ("Không có bộ quy tắc hiệu lực ngày {date}", "No ruleset in force on {date}"),
+    "ruleset_invalid": ("Bộ quy tắc không hợp lệ: {detail}", "Invalid ruleset: {detail}"),
     "unknown_ruleset": ("Không có bộ quy tắc {id!r}{hint}", "No ruleset {id!r}{hint}"),
     "bad_date": ("Ngày không hợp lệ {value!r} (YYYY-MM-DD)", "Invalid date {value!r} (YYYY-MM-DD)"),
     "bad_param": ("Tham số {name} không hợp lệ: {value!r}; chấp nhận {allowed}",

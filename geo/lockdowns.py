@@ -16,7 +16,7 @@ import shapely
 from .columns import FLAG_ALIASES, FLAG_NAMES, LOCKDOWN_ALIASES, FlagCol, LockdownCol as L, rename_columns
 from .errors import InputError, MissingInputError
 from .store import Store, to_wkb
-from .tables import RowErrors, parse_bool, parse_dates, read_table, write_rejects
+from .tables import RowErrors, cell, parse_bool, parse_dates, read_table, write_rejects
 from .units import read_vector, sha256_file
 
 
@@ -35,7 +35,7 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
     gdf = read_vector(path, crs).to_crs(4326)
     attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     attrs.columns = [str(c) for c in attrs.columns]
-    attrs = attrs.apply(lambda s: s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()))
+    attrs = attrs.apply(lambda s: s.map(cell))
     attrs = attrs.rename(columns=rename_columns(attrs.columns, LOCKDOWN_ALIASES))
     for col in L:
         if col.value not in attrs.columns:

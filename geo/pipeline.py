@@ -38,8 +38,18 @@ class Timer:
             self.progress(stage)
 
 
-def load_rulesets() -> dict[str, rs_mod.Ruleset]:
-    return rs_mod.load_all(metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+def load_rulesets(extra_dir=None) -> dict[str, rs_mod.Ruleset]:
+    """Shipped rulesets plus an operator's directory (ZONES_RULESETS); ids must be unique."""
+    try:
+        out = rs_mod.load_all(metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+        if extra_dir is not None:
+            for rid, rs in rs_mod.load_all(metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS, extra_dir).items():
+                if rid in out:
+                    raise rs_mod.RulesetError(rs.path, None, f"ruleset id {rid!r} is already shipped; give the copy a new id")
+                out[rid] = rs
+    except rs_mod.RulesetError as exc:
+        raise InputError("ruleset_invalid", detail=str(exc)) from None
+    return out
 
 
 def choose_ruleset(rulesets, day: dt.date, ruleset_id: str | None) -> rs_mod.Ruleset:
@@ -123,7 +133,7 @@ def reclassify(settings: Settings, day: dt.date, ruleset_id: str | None = None, 
 def _reclassify(settings: Settings, day: dt.date, ruleset_id, progress) -> dict:
     timer = Timer(progress=progress)
     store = Store(settings.db_path)
-    ruleset = choose_ruleset(load_rulesets(), day, ruleset_id)
+    ruleset = choose_ruleset(load_rulesets(settings.ruleset_dir), day, ruleset_id)
     rset = ruleset.settings
     version = store.current_boundary_version()
     if version is None:

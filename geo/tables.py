@@ -42,11 +42,12 @@ def read_table(path: Path) -> pd.DataFrame:
     if df.empty:
         raise InputError("empty_file", path=str(path))
     df.columns = [str(c) for c in df.columns]
-    return df.apply(lambda s: s.map(_cell)).reset_index(drop=True)
+    return df.apply(lambda s: s.map(cell)).reset_index(drop=True)
 
 
-def _cell(v) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+def cell(v) -> str:
+    """One cell as text: empty for None/NaN/NaT, ISO for dates, '12' for 12.0."""
+    if v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
         return ""
     if isinstance(v, (dt.datetime, pd.Timestamp)):
         return v.date().isoformat()
