@@ -87,9 +87,10 @@ def parse_cases(raw: pd.DataFrame, path: Path, units, today: dt.date,
 
     kind = "count" if is_counts else "case"
     if is_counts:
-        key = ("count:" + out[C.REPORT_DATE.value].astype(str) + "|" + out[C.COMMUNE_CODE.value].astype(str)
-               + "|" + out[C.COMMUNITY.value].astype(str) + "|" + out[C.SOURCE_KNOWN.value].astype(str)
-               + "|" + out[C.SOURCE_SETTING.value].astype(str) + "|" + out[C.CLUSTER_ID.value].astype(str))
+        parts = out[[c.value for c in (C.REPORT_DATE, C.COMMUNE_CODE, C.COMMUNITY, C.SOURCE_KNOWN,
+                                        C.SOURCE_SETTING, C.CLUSTER_ID)]]
+        key = pd.Series(["count:" + "|".join("" if v is None or v != v else str(v) for v in row)
+                         for row in parts.itertuples(index=False)], index=out.index)
         dup = key.duplicated() & ~err.bad
         first_row = key.map({v: i + 2 for i, v in reversed(list(enumerate(key)))})
         err.add(dup.to_numpy(), C.COUNT.value,

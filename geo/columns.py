@@ -66,6 +66,9 @@ UNIT_ALIASES: dict[str, str] = {
     "ma_tinh": "province_code", "matinh": "province_code",
     "ten_tinh": "province_name", "tentinh": "province_name",
     "dan_so": "population", "danso": "population", "pop": "population",
+    # Shapefile truncates field names to 10 characters
+    "district_c": "district_code", "district_n": "district_name",
+    "province_c": "province_code", "province_n": "province_name", "populatio": "population",
 }
 
 CASE_ALIASES: dict[str, str] = {

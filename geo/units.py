@@ -81,7 +81,7 @@ def prepare_communes(gdf: gpd.GeoDataFrame, path: Path, column_map: dict[str, st
     problems: list[str] = []
 
     def feature(i):
-        return f"feature {i + 1} (code={gdf[UnitCol.CODE.value].iat[i]!r}, name={gdf[UnitCol.NAME.value].iat[i]!r})"
+        return f"feature {i + 1} (code={code_str(gdf[UnitCol.CODE.value].iat[i])!r}, name={gdf[UnitCol.NAME.value].iat[i]!r})"
 
     for col in (UnitCol.CODE, UnitCol.DISTRICT_CODE, UnitCol.PROVINCE_CODE):
         for i in np.flatnonzero(gdf[col.value].isna().to_numpy()):
