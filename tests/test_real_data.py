@@ -1,0 +1,92 @@
+"""The real national 2009 layer and the MoH commune announcements of 2021 (../shared/data)."""
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import SHARED, invoke, published
+
+COMMUNES = SHARED / "vn_communes_2009_census" / "communes_2009.geojson"
+MOH = SHARED / "vn_covid_2021_moh_announcements" / "cases_by_unit_and_date_2021-04-27_2021-07-13.csv"
+pytestmark = pytest.mark.skipif(not (COMMUNES.exists() and MOH.exists()),
+                                reason=f"shared data not found at {SHARED} (tests on real data need ../shared/data)")
+DAY = "2021-07-13"
+MAPPING = ["--column", "code=commune_id", "--column", "name=commune_vn", "--column", "district_code=district_id",
+           "--column", "district_name=district_vn", "--column", "province_code=province_id",
+           "--column", "province_name=province_vn", "--column", "population=population"]
+
+
+@pytest.fixture(scope="module")
+def national(tmp_path_factory):
+    from server import create_app
+    tmp = tmp_path_factory.mktemp("national")
+    app = create_app({"ZONES_DATA_DIR": str(tmp / "data")})
+    runner = app.test_cli_runner()
+    res = invoke(runner, "import-units", COMMUNES, "--boundary-version", "vn2009", *MAPPING)
+    assert res.exit_code == 0, res.output
+    # The MoH file is commune names per day: daily counts, community and known source for the file.
+    moh = pd.read_csv(MOH, dtype=str, keep_default_na=False)
+    xa = moh[moh["level"] == "xa"].rename(columns={"commune": "commune_name", "district": "district_name",
+                                                   "province": "province_name", "date": "report_date", "cases": "count"})
+    path = tmp / "moh_communes.csv"
+    xa[["report_date", "province_name", "district_name", "commune_name", "count"]].to_csv(path, index=False)
+    imp = invoke(runner, "import-cases", path, "--community", "true", "--source-known", "true")
+    assert imp.exit_code == 0, imp.output
+    res = invoke(runner, "reclassify", "--date", DAY)
+    assert res.exit_code == 0, res.output
+    return app, runner, res.output, imp.output, xa
+
+
+def test_national_layer_imports_with_its_topology_measured(national):
+    app, _, out, _, _ = national
+    report = json.loads((app.config["ZONES"].reports_dir / "units-vn2009.json").read_text())
+    assert (report["n_communes"], report["n_districts"], report["n_provinces"]) == (11163, 703, 63)
+    # SOURCE.md: 16,273 commune pairs overlap by more than 1 ha; we count every overlap above 1 m²
+    assert report["n_overlaps"] > 16_273 and 900 < report["overlap_km2"] < 1200
+    assert report["n_gaps"] > 1000 and report["repaired"] == []
+    assert "Tỉnh/thành phố:" in out
+
+
+def test_moh_announcements_are_placed_or_rejected_with_reasons(national):
+    _, _, _, imp, xa = national
+    accepted = int(imp.split("Nhận ")[1].split(" dòng")[0])
+    rejected = int(imp.split("loại ")[1].split(" dòng")[0])
+    assert accepted + rejected == len(xa)
+    assert accepted / len(xa) > 0.7                    # 2009 names still match most 2021 announcements
+    rejects = pd.read_csv(imp.split("dòng bị loại ghi ở ")[1].split("\n")[0].strip(), dtype=str, keep_default_na=False)
+    assert len(rejects) == rejected
+    assert rejects["reason"].str.contains("unknown commune|ambiguous name|same date, commune").all()
+
+
+def test_every_commune_classified_and_case_rates_respected(national):
+    app, _, _, imp, xa = national
+    communes = published(app, DAY, "commune")
+    assert len(communes) == 11163
+    units = gpd.read_file(COMMUNES, columns=["commune_id", "population"], ignore_geometry=True)
+    pop = dict(zip(units["commune_id"].astype(str), units["population"]))
+    # independent recount of the 14-day window from what the store accepted
+    from geo.store import Store
+    import sqlite3
+    with sqlite3.connect(Store(app.config["ZONES"].db_path).path) as con:
+        cases = pd.read_sql_query("SELECT commune_code, count FROM cases WHERE report_date BETWEEN '2021-06-30' AND ?",
+                                  con, params=(DAY,))
+    per = cases.groupby("commune_code")["count"].sum()
+    assert per.sum() == sum(c["community_cases"] for c in communes.values())
+    for code, n in per.items():
+        p = pop[code]
+        props = communes[code]
+        if p > 0 and n * 100_000 > p:        # Y1 holds: at least yellow, and yellow because of Y1
+            assert props["level"] in ("risk", "high_risk", "very_high_risk"), code
+            assert props["level"] != "risk" or "Y1" in props["reasons"], code
+        if p <= 0 or np.isnan(p):
+            assert props["level"] != "safe", code
+    zero_pop = [c for c, p in pop.items() if not p > 0]
+    assert zero_pop and all(communes[c]["level"] != "safe" for c in zero_pop)
+    districts = published(app, DAY, "district")
+    assert len(districts) == 703
+    assert sum(d["n_unknown"] + d["n_safe"] + d["n_risk"] + d["n_high_risk"] + d["n_very_high_risk"]
+               for d in districts.values()) == 11163
