@@ -216,3 +216,26 @@ def test_english_on_request(tmp_path, monkeypatch):
     app = create_app({"ZONES_DATA_DIR": str(tmp_path / "d")})
     res = invoke(app.test_cli_runner(), "reclassify", "--date", DAY)
     assert res.exit_code != 0 and "No commune boundaries: run import-units first" in res.output
+
+
+def test_crash_while_publishing_leaves_the_previous_run_served(runner, app, tmp_path, monkeypatch, client):
+    run_scenario(runner, app, tmp_path, grid(1, 2), [], DAY)
+    settings = app.config["ZONES"]
+    store = Store(settings.db_path)
+    before = store.run_for_date(DAY)["run_id"]
+    from geo import tiles
+
+    def crash(proc):
+        proc.kill()
+        raise RuntimeError("power cut")
+    monkeypatch.setattr(tiles, "finish_build", crash)
+    invoke(runner, "import-cases", write_cases(numbered([case("10001", DAY, setting="school")]), tmp_path / "c.csv"))
+    res = runner.invoke(args=["reclassify", "--date", DAY])
+    assert res.exit_code != 0
+    assert store.run_for_date(DAY)["run_id"] == before
+    assert client.get(f"/api/zones.geojson?date={DAY}").get_json(force=True)["features"][0]["properties"]["run_id"] == before
+    assert [p.name for p in settings.runs_dir.iterdir() if p.name.startswith(".staging-")]   # half-written, not visible
+    monkeypatch.undo()
+    assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0
+    assert store.run_for_date(DAY)["run_id"] != before
+    assert not [p for p in settings.runs_dir.iterdir() if p.name.startswith(".staging-")]

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import case, grid, invoke, numbered, published, run_scenario
+from helpers import case, grid, invoke, numbered, published, run_scenario, write_units
 from rules import engine, ruleset
 from rules.levels import RANK, UNKNOWN_CODE
 from geo import metrics
@@ -204,3 +204,59 @@ def test_operator_copy_of_ruleset_reaches_runs(tmp_path):
     shutil.copy(ruleset.RULESET_DIR / "qd2686.yaml", tmp_path / "copy.yaml")
     rs = ruleset.load(tmp_path / "copy.yaml", metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
     assert rs.settings["window_days"] == 14 and [r.id for r in rs.commune.rules][:2] == ["R1", "R2"]
+
+
+# -- lockdowns (RULES.md section 4) ----------------------------------------------------------
+
+def _lockdowns(tmp_path, units):
+    import geopandas as gpd
+    import shapely
+    cells = units.set_index("code").geometry
+    inner = cells["10001"].centroid.buffer(200)                        # inside 10001 only
+    edge = shapely.box(*cells["10003"].bounds).exterior.buffer(0.001)  # hugs 10003's outline
+    x0, _, x1, y1 = cells["10004"].bounds
+    toucher = shapely.box(x0, y1, x1, y1 + 300)                        # outside the grid, touching 10004's north edge
+    rows = [
+        {"decision_no": "01/QĐ-UBND", "issuer": "UBND", "start_date": "2021-07-20", "end_date": "", "lifted_date": "", "geometry": inner},
+        {"decision_no": "02/QĐ-UBND", "issuer": "UBND", "start_date": "2021-07-01", "end_date": "2021-07-14", "lifted_date": "", "geometry": edge},
+        {"decision_no": "03/QĐ-UBND", "issuer": "UBND", "start_date": "2021-07-20", "end_date": "", "lifted_date": "", "geometry": toucher},
+        {"decision_no": "04/QĐ-UBND", "issuer": "UBND", "start_date": "2021-07-20", "end_date": "", "lifted_date": "2021-07-30",
+         "geometry": cells["10005"].centroid.buffer(100)},
+        {"decision_no": "", "issuer": "UBND", "start_date": "2021-07-20", "end_date": "", "lifted_date": "", "geometry": inner},
+    ]
+    path = tmp_path / "lockdowns.gpkg"
+    gpd.GeoDataFrame(rows, crs=units.crs).to_file(path, engine="pyogrio")
+    return path
+
+
+def test_lockdowns_are_shown_not_computed_by_default(runner, app, tmp_path):
+    units = grid(1, 5)
+    res = invoke(runner, "import-units", write_units(units, tmp_path / "u.geojson"))
+    assert res.exit_code == 0
+    res = invoke(runner, "import-lockdowns", _lockdowns(tmp_path, units))
+    assert "Nhận 4 dòng, loại 1 dòng" in res.output and "missing decision_no" in res.output
+    again = invoke(runner, "import-lockdowns", _lockdowns(tmp_path, units))
+    assert "Không thay đổi: 4 dòng" in again.output
+    assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0
+    out = published(app, DAY, "commune")
+    # 10001 holds an active lockdown; 02 ended on 14/7, 04 was lifted on 30/7; 03 only touches 10004
+    assert [out[c]["lockdown"] for c in ("10001", "10002", "10003", "10004", "10005")] == [True, False, False, False, False]
+    assert all(p["level"] == "safe" for p in out.values())     # a decision, not a level
+    assert published(app, DAY, "district")["101"]["lockdown"] is True
+
+
+def test_lockdown_forces_red_when_the_province_sets_it(runner, app, tmp_path):
+    units = grid(1, 3)
+    invoke(runner, "import-units", write_units(units, tmp_path / "u.geojson"))
+    invoke(runner, "import-lockdowns", _lockdowns(tmp_path, grid(1, 5)))
+    rdir = tmp_path / "rs"
+    rdir.mkdir()
+    text = (ruleset.RULESET_DIR / "qd2686.yaml").read_text(encoding="utf-8")
+    (rdir / "kh.yaml").write_text(text.replace("id: qd2686", "id: khanh-hoa-2021").replace(
+        "lockdown_forces_very_high_risk: false", "lockdown_forces_very_high_risk: true"), encoding="utf-8")
+    from server import create_app
+    app2 = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(rdir)})
+    assert invoke(app2.test_cli_runner(), "reclassify", "--date", DAY, "--ruleset", "khanh-hoa-2021").exit_code == 0
+    out = published(app2, DAY, "commune")
+    assert [out[c]["level"] for c in ("10001", "10002", "10003")] == ["very_high_risk", "high_risk", "risk"]
+    assert out["10001"]["reasons"] == ["L1"]
