@@ -253,7 +253,8 @@ def _cli(app: Flask) -> None:
                     raise InputError("bad_column_option", value=item)
                 k, v = item.split("=", 1)
                 mapping[k.strip()] = v.strip()
-            r = import_units(_store(), path, boundary_version, mapping, crs, s.reports_dir)
+            r = import_units(_store(), path, boundary_version, mapping, crs, s.reports_dir,
+                             progress=lambda st: click.echo(i18n.t("stage", s.lang, stage=st), err=True))
         except ZonesError as exc:
             _fail(exc)
         click.echo(i18n.t("imported_units", s.lang, n=r["n_communes"], nd=r["n_districts"], np=r["n_provinces"],

@@ -13,6 +13,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "{path} lacks column(s) {columns}; it has {present}"),
     "bad_column_option": ("--column phải có dạng ten=COT, nhận được {value!r}", "--column must be name=COLUMN, got {value!r}"),
     "units_invalid": ("Tệp {path} có {n} lỗi đối tượng:\n{details}", "{path} has {n} feature error(s):\n{details}"),
+    "no_cases": ("Chưa nhập dữ liệu ca bệnh: chạy import-cases trước (tệp số ca bằng 0 nếu không có ca)",
+                 "No case data imported: run import-cases first (a file of zero counts if there were no cases)"),
     "no_units": ("Chưa có ranh giới xã: chạy import-units trước", "No commune boundaries: run import-units first"),
     "no_ruleset": ("Không có bộ quy tắc hiệu lực ngày {date}", "No ruleset in force on {date}"),
     "ruleset_invalid": ("Bộ quy tắc không hợp lệ: {detail}", "Invalid ruleset: {detail}"),

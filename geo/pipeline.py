@@ -142,6 +142,8 @@ def _reclassify(settings: Settings, day: dt.date, ruleset_id, progress) -> dict:
     districts = store.load_units(version, "district")
     provinces = store.load_units(version, "province")
     with store.connect(readonly=True) as con:
+        if con.execute("SELECT 1 FROM imports WHERE kind = 'cases' LIMIT 1").fetchone() is None:
+            raise MissingInputError("no_cases")   # no data is not the same as no cases: never publish "safe"
         cases = metrics.load_cases(con, day, rset)
         src = con.execute("SELECT source_sha256 FROM boundary_versions WHERE name = ?", (version,)).fetchone()[0]
     lock_attrs, lock_geoms = active_lockdowns(store, day)

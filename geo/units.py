@@ -169,14 +169,19 @@ def topology(communes_m: np.ndarray, codes: np.ndarray, pairs: pd.DataFrame, cou
 
 
 def import_units(store: Store, path: Path, version: str | None = None, column_map=None, crs=None,
-                 reports_dir: Path | None = None, tolerance_m: float = DEFAULT_TOLERANCE_M) -> dict:
+                 reports_dir: Path | None = None, tolerance_m: float = DEFAULT_TOLERANCE_M, progress=None) -> dict:
+    step = progress or (lambda stage: None)
     path = Path(path)
+    step("read")
     raw = read_vector(path, crs)
     source_crs = raw.crs.to_string()
+    step("validate")
     communes, repaired = prepare_communes(raw, path, column_map)
     version = version or path.stem
+    step("districts_provinces")
     districts = derive_parents(communes, Unit.DISTRICT)
     provinces = derive_parents(communes, Unit.PROVINCE)
+    step("adjacency_topology")
 
     mcrs = adjacency.metric_crs(communes.total_bounds)
     geoms_m = communes.to_crs(mcrs).geometry.to_numpy()
@@ -188,6 +193,7 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
               "n_provinces": len(provinces), "adjacency_methods": [f"tol={tolerance_m:g}"],
               "n_candidate_pairs": len(pairs), **topology(geoms_m, codes, pairs, country_m)}
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    step("store")
     with store.transaction() as con:
         con.execute("DELETE FROM units WHERE boundary_version = ?", (version,))
         con.execute("DELETE FROM adjacency WHERE boundary_version = ?", (version,))

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)

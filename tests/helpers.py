@@ -57,15 +57,23 @@ def run_scenario(runner, app, tmp_path, units: gpd.GeoDataFrame, cases: list[dic
     """import-units, import-cases (and flags), reclassify `day`; -> {code: properties} of communes."""
     res = invoke(runner, "import-units", write_units(units, tmp_path / "units.geojson"))
     assert res.exit_code == 0, res.output
-    if cases:
-        res = invoke(runner, "import-cases", write_cases(cases, tmp_path / "cases.csv"), *extra_import_args)
-        assert res.exit_code == 0, res.output
+    if not cases:   # "no cases" is reported as a file of zero counts, not by importing nothing
+        cases = [{"report_date": day, "commune_code": units["code"].iloc[0], "count": 0,
+                  "community": "true", "source_known": "true"}]
+    res = invoke(runner, "import-cases", write_cases(cases, tmp_path / "cases.csv"), *extra_import_args)
+    assert res.exit_code == 0, res.output
     if flags:
         res = invoke(runner, "import-flags", write_cases(flags, tmp_path / "flags.csv"))
         assert res.exit_code == 0, res.output
     res = invoke(runner, "reclassify", "--date", day)
     assert res.exit_code == 0, res.output
     return published(app, day, "commune")
+
+
+def zero_counts(runner, tmp_path, code: str, day: str) -> None:
+    rows = [{"report_date": day, "commune_code": code, "count": 0, "community": "true", "source_known": "true"}]
+    res = invoke(runner, "import-cases", write_cases(rows, tmp_path / "zero.csv"))
+    assert res.exit_code == 0 and "loại 0 dòng" in res.output, res.output
 
 
 def published(app, day: str, unit: str) -> dict[str, dict]:

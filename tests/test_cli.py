@@ -148,9 +148,13 @@ def test_personal_fields_never_leave_the_store(runner, app, tmp_path, units):
     assert published(app, DAY, "commune")["10001"]["reasons"] == ["R1"]
 
 
-def test_reclassify_without_inputs_fails_cleanly(runner, app):
+def test_reclassify_without_inputs_fails_cleanly(runner, app, tmp_path):
     res = invoke(runner, "reclassify", "--date", DAY)
     assert res.exit_code != 0 and "import-units" in res.output
+    invoke(runner, "import-units", write_units(grid(1, 2), tmp_path / "u.geojson"))
+    res = invoke(runner, "reclassify", "--date", DAY)      # boundaries but no case data: not "all safe"
+    assert res.exit_code != 0 and "Chưa nhập dữ liệu ca bệnh" in res.output
+    assert Store(app.config["ZONES"].db_path).latest_run() is None
     res = invoke(runner, "reclassify", "--date", "2021-02-30")
     assert res.exit_code != 0 and "Ngày không hợp lệ" in res.output
 

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import case, grid, invoke, numbered, published, run_scenario, write_units
+from helpers import case, grid, invoke, numbered, published, run_scenario, write_units, zero_counts
 from rules import engine, ruleset
 from rules.levels import RANK, UNKNOWN_CODE
 from geo import metrics
@@ -237,6 +237,7 @@ def test_lockdowns_are_shown_not_computed_by_default(runner, app, tmp_path):
     assert "Nhận 4 dòng, loại 1 dòng" in res.output and "missing decision_no" in res.output
     again = invoke(runner, "import-lockdowns", _lockdowns(tmp_path, units))
     assert "Không thay đổi: 4 dòng" in again.output
+    zero_counts(runner, tmp_path, "10001", DAY)
     assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0
     out = published(app, DAY, "commune")
     # 10001 holds an active lockdown; 02 ended on 14/7, 04 was lifted on 30/7; 03 only touches 10004
@@ -249,6 +250,7 @@ def test_lockdown_forces_red_when_the_province_sets_it(runner, app, tmp_path):
     units = grid(1, 3)
     invoke(runner, "import-units", write_units(units, tmp_path / "u.geojson"))
     invoke(runner, "import-lockdowns", _lockdowns(tmp_path, grid(1, 5)))
+    zero_counts(runner, tmp_path, "10001", DAY)
     rdir = tmp_path / "rs"
     rdir.mkdir()
     text = (ruleset.RULESET_DIR / "qd2686.yaml").read_text(encoding="utf-8")

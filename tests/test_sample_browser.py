@@ -1,0 +1,107 @@
+"""README command (1) as a user runs it: the sample through scripts/run-sample.sh, served by
+gunicorn (the production command), opened in Chromium with every non-local host blocked."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT
+
+VENV_BIN = Path(sys.executable).parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DAY = "2021-07-31"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    data = tmp_path_factory.mktemp("sample") / "data"
+    env = {**os.environ, "ZONES_DATA_DIR": str(data), "NO_SERVE": "1", "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    out = subprocess.run(["bash", "scripts/run-sample.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr + out.stdout
+    return data, out.stdout
+
+
+@pytest.fixture(scope="module")
+def served(sample, tmp_path_factory):
+    data, _ = sample
+    port = free_port()
+    log = tmp_path_factory.mktemp("gunicorn") / "access.log"
+    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
+                             "--access-logfile", str(log), "server:create_app()"],
+                            cwd=ROOT, env={**os.environ, "ZONES_DATA_DIR": str(data)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/api/runs", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield base, log
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_sample_imports_cleanly_and_publishes(sample):
+    data, out = sample
+    assert "Đã nhập 289 xã, 17 huyện, 2 tỉnh" in out
+    assert out.count("loại 0 dòng") == 3          # cases, lockdowns and flags: nothing rejected
+    assert "Bản đồ / map: http://127.0.0.1:8000/map?date=2021-07-31" in out
+    run = next((data / "runs").glob(f"{DAY}_*"))
+    communes = json.loads((run / "commune.geojson").read_text(encoding="utf-8"))["features"]
+    props = {f["properties"]["code"]: f["properties"] for f in communes}
+    assert len(props) == 289
+    levels = {p["level"] for p in props.values()}
+    assert {"safe", "risk", "high_risk", "very_high_risk"} <= levels
+    assert sum(p["lockdown"] for p in props.values()) >= 2            # SYN-01 and SYN-02 are active on 31/7
+    assert any("R2" in p["reasons"] for p in props.values())          # the industrial-zone cases
+
+
+def test_gunicorn_serves_the_api(served):
+    base, _ = served
+    runs = json.load(urllib.request.urlopen(base + "/api/runs"))["runs"]
+    assert [r["date"] for r in runs] == [DAY]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/setup.sh installs it)")
+def test_map_renders_in_chromium_with_the_network_blocked(served, tmp_path):
+    from PIL import Image
+    base, log = served
+    shot = tmp_path / "map.png"
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--enable-logging=stderr", "--v=0", "--window-size=1200,900", "--virtual-time-budget=10000"]
+    dom = subprocess.run(args + ["--dump-dom", f"{base}/map?date={DAY}"], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
+    assert not [line for line in console if "Uncaught" in line or "Error" in line], console
+    assert 'id="zones-legend"' in dom.stdout and "leaflet-container" in dom.stdout
+    assert "Vùng nguy cơ rất cao (đỏ)" in dom.stdout
+    subprocess.run(args + [f"--screenshot={shot}", f"{base}/map?date={DAY}"], capture_output=True, timeout=120)
+    requested = [line.split('"')[1].split()[1] for line in log.read_text().splitlines() if '"GET ' in line]
+    for layer in ("commune", "district", "province", "lockdown"):
+        assert any(u.endswith(f"/display/{layer}.geojson") for u in requested), requested
+    img = Image.open(shot).convert("RGB")
+    img.paste((255, 255, 255), (0, img.height - 260, 320, img.height))   # hide the legend's swatches
+    colours = {rgb for _, rgb in img.getcolors(1_000_000)}
+    # fill colours are drawn at 75 % opacity over the grey background: look for blends of each level
+    def near(target):
+        return any(all(abs(c - t) < 40 for c, t in zip(rgb, target)) for rgb in colours)
+    assert near((215, 25, 28)) or near((221, 74, 72)), "no red commune drawn"
+    assert near((46, 158, 68)) or near((90, 174, 106)), "no green commune drawn"
