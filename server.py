@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 import sys
 from pathlib import Path

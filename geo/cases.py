@@ -19,7 +19,7 @@ from .columns import CASE_ALIASES, PERSONAL_COLUMNS, CaseCol as C, rename_column
 from .errors import InputError, MissingInputError
 from .names import NameIndex
 from .store import CASE_FIELDS, Store
-from .tables import RowErrors, parse_bool, parse_dates, read_table, write_rejects
+from .tables import RowErrors, log_import, parse_bool, parse_dates, read_table, summary, write_rejects
 from .units import sha256_file
 
 # Vietnam's extent with a margin (lon, lat): a point outside is a typing error, not a case.
@@ -185,17 +185,7 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
         con.executemany(
             f"INSERT INTO cases ({cols}, import_id) VALUES ({', '.join('?' * len(CASE_FIELDS))}, NULL) "
             f"ON CONFLICT(case_key) DO UPDATE SET {updates} WHERE cases.row_hash != excluded.row_hash", rows)
-        changed = con.total_changes - before
-        cur = con.execute("INSERT INTO imports (kind, path, sha256, imported_at, accepted, rejected, changed, rejects_path) "
-                          "VALUES ('cases', ?, ?, ?, ?, ?, ?, ?)",
-                          (str(path), sha256_file(path), stamp, len(acc), int(err.bad.sum()), changed,
-                           str(rejects) if rejects else None))
-        con.execute("UPDATE cases SET import_id = ? WHERE import_id IS NULL", (cur.lastrowid,))
-    return {"accepted": len(acc), "rejected": int(err.bad.sum()), "changed": changed,
-            "unchanged": len(acc) - changed, "rejects_path": str(rejects) if rejects else None,
-            "reasons": _top_reasons(err)}
-
-
-def _top_reasons(err: RowErrors, k: int = 5) -> list[str]:
-    bad = np.flatnonzero(err.bad)
-    return [f"row {i + 2}, {err.field[i]}: {err.reason[i]}" for i in bad[:k]]
+        result = summary(len(acc), err, con.total_changes - before, rejects)
+        import_id = log_import(con, "cases", path, sha256_file(path), stamp, result)
+        con.execute("UPDATE cases SET import_id = ? WHERE import_id IS NULL", (import_id,))
+    return result

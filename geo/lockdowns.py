@@ -16,18 +16,12 @@ import shapely
 from .columns import FLAG_ALIASES, FLAG_NAMES, LOCKDOWN_ALIASES, FlagCol, LockdownCol as L, rename_columns
 from .errors import InputError, MissingInputError
 from .store import Store, to_wkb
-from .tables import RowErrors, cell, parse_bool, parse_dates, read_table, write_rejects
+from .tables import RowErrors, cell, log_import, parse_bool, parse_dates, read_table, summary, write_rejects
 from .units import read_vector, sha256_file
 
 
 def _stamp() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-
-
-def _log(con, kind, path, stamp, accepted, rejected, changed, rejects):
-    con.execute("INSERT INTO imports (kind, path, sha256, imported_at, accepted, rejected, changed, rejects_path) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (kind, str(path), sha256_file(path), stamp, accepted, rejected,
-                                                   changed, str(rejects) if rejects else None))
 
 
 def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date, crs: str | None = None) -> dict:
@@ -77,11 +71,9 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
             "name = excluded.name, start_date = excluded.start_date, end_date = excluded.end_date, "
             "lifted_date = excluded.lifted_date, row_hash = excluded.row_hash WHERE lockdowns.row_hash != excluded.row_hash",
             rows)
-        changed = con.total_changes - before
-        _log(con, "lockdowns", path, stamp, len(rows), int(err.bad.sum()), changed, rejects)
-    return {"accepted": len(rows), "rejected": int(err.bad.sum()), "changed": changed,
-            "unchanged": len(rows) - changed, "rejects_path": str(rejects) if rejects else None,
-            "reasons": [f"row {i + 2}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)[:5]]}
+        result = summary(len(rows), err, con.total_changes - before, rejects)
+        log_import(con, "lockdowns", path, sha256_file(path), stamp, result)
+    return result
 
 
 def active_lockdowns(store: Store, day: dt.date):
@@ -138,11 +130,9 @@ def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) ->
                         "ON CONFLICT(code, date, flag) DO UPDATE SET value = excluded.value, author = excluded.author, "
                         "end_date = excluded.end_date, row_hash = excluded.row_hash WHERE flags.row_hash != excluded.row_hash",
                         rows)
-        changed = con.total_changes - before
-        _log(con, "flags", path, stamp, len(rows), int(err.bad.sum()), changed, rejects)
-    return {"accepted": len(rows), "rejected": int(err.bad.sum()), "changed": changed,
-            "unchanged": len(rows) - changed, "rejects_path": str(rejects) if rejects else None,
-            "reasons": [f"row {i + 2}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)[:5]]}
+        result = summary(len(rows), err, con.total_changes - before, rejects)
+        log_import(con, "flags", path, sha256_file(path), stamp, result)
+    return result
 
 
 def flags_on(store: Store, day: dt.date) -> pd.DataFrame:

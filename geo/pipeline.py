@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from rules import engine, ruleset as rs_mod
-from rules.levels import SCALE, level_from_code
+from rules.levels import SCALE
 from . import adjacency, metrics, publish
 from .assign import Assigner
 from .config import Settings

@@ -113,6 +113,21 @@ def parse_bool(values: pd.Series, default: bool | None) -> tuple[np.ndarray, np.
     return out, err
 
 
+def summary(accepted: int, errors: "RowErrors", changed: int, rejects: Path | None, shown: int = 5) -> dict:
+    """What an import reports: counts, where the rejects are, and the first few reasons."""
+    bad = np.flatnonzero(errors.bad)
+    return {"accepted": accepted, "rejected": len(bad), "changed": changed, "unchanged": accepted - changed,
+            "rejects_path": str(rejects) if rejects else None,
+            "reasons": [f"row {i + 2}, {errors.field[i]}: {errors.reason[i]}" for i in bad[:shown]]}
+
+
+def log_import(con, kind: str, path: Path, sha256: str, stamp: str, result: dict) -> int:
+    cur = con.execute("INSERT INTO imports (kind, path, sha256, imported_at, accepted, rejected, changed, rejects_path) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (kind, str(path), sha256, stamp, result["accepted"],
+                                                         result["rejected"], result["changed"], result["rejects_path"]))
+    return cur.lastrowid
+
+
 def write_rejects(df: pd.DataFrame, errors: RowErrors, rejects_dir: Path, source: Path, stamp: str) -> Path | None:
     bad = errors.bad
     if not bad.any():
