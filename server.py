@@ -253,7 +253,7 @@ def _cli(app: Flask) -> None:
                 k, v = item.split("=", 1)
                 mapping[k.strip()] = v.strip()
             r = import_units(_store(), path, boundary_version, mapping, crs, s.reports_dir,
-                             progress=lambda st: click.echo(i18n.t("stage", s.lang, stage=st), err=True))
+                             progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True))
         except ZonesError as exc:
             _fail(exc)
         click.echo(i18n.t("imported_units", s.lang, n=r["n_communes"], nd=r["n_districts"], np=r["n_provinces"],
@@ -312,7 +312,7 @@ def _cli(app: Flask) -> None:
         s = _settings()
         try:
             d = _parse_day(day) if day else config.today()
-            r = reclassify(s, d, ruleset, progress=lambda st: click.echo(i18n.t("stage", s.lang, stage=st), err=True))
+            r = reclassify(s, d, ruleset, progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True))
         except ZonesError as exc:
             _fail(exc)
         click.echo(i18n.t("run_published", s.lang, run_id=r["run_id"], date=r["date"], ruleset=r["ruleset"]))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyogrio
 
 from .errors import InputError
+from .formats import GPKG_OPTIONS
 
 
 def export(run_dir: Path, unit: str, fmt: str, out: str) -> int:
@@ -25,7 +26,7 @@ def export(run_dir: Path, unit: str, fmt: str, out: str) -> int:
     target = Path(out)
     if target.exists():
         target.unlink()
-    pyogrio.write_dataframe(df, target, layer=unit, driver="GPKG")
+    pyogrio.write_dataframe(df, target, layer=unit, driver="GPKG", **GPKG_OPTIONS)
     return len(df)
 
 

@@ -13,30 +13,61 @@ import shapely
 # Properties every published unit carries, in this order (the rest follow).
 LEAD_PROPS = ("code", "name", "level", "level_vi", "level_en", "color", "reasons", "explanation", "lockdown",
               "date", "run_id", "ruleset", "boundary_version")
+# GeoPackage 1.2: read without warnings by the GDAL 3.6 of Debian 12 and by older QGIS.
+GPKG_OPTIONS = {"dataset_options": {"VERSION": "1.2"}}
 # Decimal places kept in GeoJSON coordinates: 1e-7 degree is about 1 cm.
 COORD_DECIMALS = 7
 
 
+# Columns carrying precomputed geometry JSON (see geometry_json); never written as properties.
+GEOJSON_COL, DISPLAY_COL = "_geojson", "_display"
+# Display geometry for the map page, simplified in degrees (~30 m for communes, ~100 m for outlines)
+# and rounded to 1e-5 degree (~1 m): plenty on screen, half the bytes.
+DISPLAY_SIMPLIFY_DEG = {"commune": 0.0003, "district": 0.001, "province": 0.001, "lockdown": 0.0}
+DISPLAY_PRECISION = 1e-5
+
+
+def geometry_json(geoms, display_unit: str | None = None) -> np.ndarray:
+    """GeoJSON geometry strings: RFC 7946 (counter-clockwise exteriors, 1e-7 degree), or the map's
+    simplified display version when `display_unit` is given. Computed once per boundary version."""
+    geoms = np.asarray(geoms)
+    if display_unit is None:
+        geoms = shapely.set_precision(shapely.orient_polygons(geoms, exterior_cw=False),
+                                      10 ** -COORD_DECIMALS, mode="pointwise")
+    else:
+        if DISPLAY_SIMPLIFY_DEG[display_unit]:
+            geoms = shapely.simplify(geoms, DISPLAY_SIMPLIFY_DEG[display_unit], preserve_topology=True)
+        geoms = shapely.set_precision(geoms, DISPLAY_PRECISION, mode="pointwise")
+    return shapely.to_geojson(geoms)
+
+
 def properties(frame: gpd.GeoDataFrame) -> pd.DataFrame:
-    df = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    df = pd.DataFrame(frame.drop(columns=[frame.geometry.name] + [c for c in (GEOJSON_COL, DISPLAY_COL) if c in frame]))
     order = [c for c in LEAD_PROPS if c in df.columns] + [c for c in df.columns if c not in LEAD_PROPS]
     return df[order]
 
 
-def _records(df: pd.DataFrame) -> list[str]:
-    # pandas' JSON writer turns NaN into null and numpy scalars into plain numbers.
-    rows = json.loads(df.to_json(orient="records", force_ascii=False, double_precision=10))
-    return [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in rows]
+def records(df: pd.DataFrame) -> list[str]:
+    """One JSON object per row, by pandas' C writer (NaN -> null, numpy scalars -> numbers).
+    JSON strings escape newlines, so splitting the line-delimited output on newlines is exact."""
+    if df.empty:
+        return []
+    return df.to_json(orient="records", lines=True, force_ascii=False, double_precision=10).rstrip("\n").split("\n")
+
+
+def feature_collection(props: list[str], geometries, name: str | None = None, ids: bool = False) -> str:
+    """Assemble a FeatureCollection from property and geometry JSON strings."""
+    feats = []
+    for i, (p, g) in enumerate(zip(props, geometries)):
+        fid = f'"id":{i},' if ids else ""
+        feats.append(f'{{"type":"Feature",{fid}"properties":{p},"geometry":{g}}}')
+    head = f'"name":{json.dumps(name)},' if name else ""
+    return f'{{"type":"FeatureCollection",{head}"features":[\n' + ",\n".join(feats) + "\n]}\n"
 
 
 def geojson_text(frame: gpd.GeoDataFrame, name: str) -> str:
-    geoms = frame.geometry.to_crs(4326).values if frame.crs and frame.crs.to_epsg() != 4326 else frame.geometry.values
-    geoms = shapely.orient_polygons(np.asarray(geoms), exterior_cw=False)  # RFC 7946 right-hand rule
-    geoms = shapely.set_precision(geoms, 10 ** -COORD_DECIMALS, mode="pointwise")
-    gj = shapely.to_geojson(geoms)
-    props = _records(properties(frame)) if len(frame) else []
-    feats = ",\n".join(f'{{"type":"Feature","properties":{p},"geometry":{g}}}' for p, g in zip(props, gj))
-    return f'{{"type":"FeatureCollection","name":{json.dumps(name)},"features":[\n{feats}\n]}}\n'
+    geoms = frame[GEOJSON_COL] if GEOJSON_COL in frame else geometry_json(frame.geometry.values)
+    return feature_collection(records(properties(frame)), geoms, name)
 
 
 def flat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -56,7 +87,7 @@ def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path) -> None:
         if "lockdown" in gdf.columns:
             gdf["lockdown"] = gdf["lockdown"].astype(bool)
         pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", append=path.exists(),
-                                promote_to_multi=True, geometry_type="MultiPolygon")
+                                promote_to_multi=True, geometry_type="MultiPolygon", **GPKG_OPTIONS)
 
 
 def csv_text(frame: gpd.GeoDataFrame) -> str:

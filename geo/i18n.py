@@ -49,7 +49,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "level_summary": ("{unit}: {summary}", "{unit}: {summary}"),
     "exported": ("Đã ghi {n} đơn vị vào {path}", "Wrote {n} units to {path}"),
     "serving": ("Bản đồ: {url}", "Map: {url}"),
-    "stage": ("Bước {stage}", "Stage {stage}"),
+    "stage": ("… {stage}", "… {stage}"),
+}
+
+STAGES = {
+    "read": ("đọc tệp", "reading the file"),
+    "validate": ("kiểm tra và sửa hình học", "checking and repairing geometry"),
+    "districts_provinces": ("dựng huyện và tỉnh từ xã", "deriving districts and provinces"),
+    "adjacency_topology": ("đo kề nhau, chồng lấn, khe hở", "measuring adjacency, overlaps, gaps"),
+    "store": ("lưu", "storing"),
+    "load": ("đọc dữ liệu đầu vào", "loading inputs"),
+    "assign": ("gán ca bệnh vào xã", "assigning cases to communes"),
+    "metrics": ("tính chỉ số theo xã", "computing commune metrics"),
+    "classify": ("phân loại xã, huyện, tỉnh", "classifying communes, districts, provinces"),
+    "publish_geojson": ("ghi GeoJSON", "writing GeoJSON"),
+    "publish_gpkg": ("ghi GeoPackage", "writing GeoPackage"),
+    "publish_map": ("dựng bản đồ", "building the map"),
+    "publish_tiles": ("dựng vector tiles", "building vector tiles"),
+    "publish_commit": ("công bố", "publishing"),
 }
 
 UNIT_LABELS = {
@@ -67,6 +84,11 @@ def lang(explicit: str | None = None) -> str:
 def t(key: str, language: str | None = None, **params) -> str:
     vi, en = MESSAGES[key]
     return (en if lang(language) == "en" else vi).format(**params)
+
+
+def stage_label(stage: str, language: str | None = None) -> str:
+    vi, en = STAGES.get(stage, (stage, stage))
+    return t("stage", language, stage=en if lang(language) == "en" else vi)
 
 
 def unit_label(unit: str, language: str | None = None) -> str:

@@ -6,19 +6,14 @@ import json
 
 import folium
 import geopandas as gpd
-import numpy as np
-import shapely
+import pandas as pd
 from branca.element import Element, MacroElement, Template
 
-from .formats import properties
+from .formats import DISPLAY_COL, feature_collection, geometry_json, properties, records
 
 # Local asset paths (installed from npm at set-up, served by server.py under /vendor).
 ASSET_JS = [("leaflet", "/vendor/leaflet/dist/leaflet.js"), ("jquery", "/vendor/jquery/dist/jquery.min.js")]
 ASSET_CSS = [("leaflet_css", "/vendor/leaflet/dist/leaflet.css")]
-# Simplification for display only, in degrees (~30 m for communes, ~100 m for outlines).
-SIMPLIFY_DEG = {"commune": 0.0003, "district": 0.001, "province": 0.001, "lockdown": 0.0}
-# Coordinates in the page are rounded to 1e-5 degree (~1 m): enough for display, half the size.
-PAGE_PRECISION = 1e-5
 
 TEXT = {
     "vi": {"title": "Phân vùng nguy cơ COVID-19", "date": "Ngày", "ruleset": "Bộ quy tắc",
@@ -70,16 +65,13 @@ class RemoteGeoJson(folium.GeoJson):
 
 
 def _display(frame: gpd.GeoDataFrame, unit: str, cols: list[str], style: dict, fill: bool = True) -> str:
-    geoms = np.asarray(frame.geometry.values)
-    if SIMPLIFY_DEG[unit]:
-        geoms = shapely.simplify(geoms, SIMPLIFY_DEG[unit], preserve_topology=True)
-    geoms = shapely.set_precision(geoms, PAGE_PRECISION, mode="pointwise")
-    rows = json.loads(properties(frame)[cols].to_json(orient="records", force_ascii=False)) if len(frame) else []
-    feats = []
-    for i, (p, g) in enumerate(zip(rows, shapely.to_geojson(geoms))):
-        p["style"] = {**style, "fillColor": p.get("color", "#9e9e9e")} if fill else style
-        feats.append(f'{{"type":"Feature","id":{i},"properties":{json.dumps(p, ensure_ascii=False)},"geometry":{g}}}')
-    return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
+    """The layer's display GeoJSON: chosen columns plus a Leaflet `style` per feature (which
+    Folium applies when no style_function is given), geometry simplified for the screen."""
+    props = properties(frame)[cols].copy() if len(frame) else pd.DataFrame(columns=cols)
+    colours = props["color"] if fill else pd.Series([None] * len(props), index=props.index)
+    props["style"] = [{**style, "fillColor": c} if fill else style for c in colours]
+    geoms = frame[DISPLAY_COL] if DISPLAY_COL in frame else geometry_json(frame.geometry.values, unit)
+    return feature_collection(records(props), geoms, ids=True)
 
 
 # Per-layer display: the columns shown and the static part of the style (fill = level colour).

@@ -17,11 +17,14 @@ from . import adjacency, metrics, publish
 from .assign import Assigner
 from .config import Settings
 from .errors import BusyError, InputError, MissingInputError
+from .formats import DISPLAY_COL, GEOJSON_COL
 from .lockdowns import active_lockdowns, flags_on
 from .store import Store
 
-# Attributes of the units kept in every output besides the computed ones.
-UNIT_ATTRS = ("code", "name", "district_code", "district_name", "province_code", "province_name", "population")
+# Attributes of the units kept in every output besides the computed ones (the last two are the
+# geometry JSON strings computed once at import, see formats.geometry_json).
+UNIT_ATTRS = ("code", "name", "district_code", "district_name", "province_code", "province_name", "population",
+              GEOJSON_COL, DISPLAY_COL)
 
 
 @dataclass

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS boundary_versions (
 CREATE TABLE IF NOT EXISTS units (
   boundary_version TEXT NOT NULL, unit TEXT NOT NULL, code TEXT NOT NULL, name TEXT,
   district_code TEXT, district_name TEXT, province_code TEXT, province_name TEXT,
-  population REAL, geom BLOB NOT NULL, PRIMARY KEY (boundary_version, unit, code));
+  population REAL, geom BLOB NOT NULL, geojson TEXT, display TEXT,
+  PRIMARY KEY (boundary_version, unit, code));
 CREATE TABLE IF NOT EXISTS adjacency (
   boundary_version TEXT NOT NULL, method TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
   shared_m REAL, PRIMARY KEY (boundary_version, method, a, b));
@@ -98,7 +99,8 @@ class Store:
     def load_units(self, version: str, unit: str = "commune") -> gpd.GeoDataFrame:
         with self.connect(readonly=True) as con:
             df = pd.read_sql_query(
-                "SELECT code, name, district_code, district_name, province_code, province_name, population, geom "
+                "SELECT code, name, district_code, district_name, province_code, province_name, population, geom, "
+                "geojson AS _geojson, display AS _display "
                 "FROM units WHERE boundary_version = ? AND unit = ? ORDER BY code", con, params=(version, unit))
         geom = shapely.from_wkb(df.pop("geom").to_numpy())
         return gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")

@@ -17,6 +17,7 @@ import shapely
 from . import adjacency
 from .columns import UNIT_ALIASES, Unit, UnitCol, rename_columns
 from .errors import InputError
+from .formats import geometry_json
 from .store import Store, to_wkb
 
 REQUIRED = (UnitCol.CODE, UnitCol.NAME, UnitCol.DISTRICT_CODE, UnitCol.PROVINCE_CODE)
@@ -199,10 +200,11 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
         con.execute("DELETE FROM adjacency WHERE boundary_version = ?", (version,))
         for unit, df in ((Unit.COMMUNE, communes), (Unit.DISTRICT, districts), (Unit.PROVINCE, provinces)):
             pop = [None if pd.isna(v) else float(v) for v in df[UnitCol.POPULATION.value]]
+            geoms = df.geometry.values
             rows = zip([version] * len(df), [unit.value] * len(df),
                        *(df[c.value].tolist() for c in UnitCol if c is not UnitCol.POPULATION),
-                       pop, to_wkb(df.geometry.values))
-            con.executemany("INSERT INTO units VALUES (?,?,?,?,?,?,?,?,?,?)", list(rows))
+                       pop, to_wkb(geoms), geometry_json(geoms), geometry_json(geoms, unit.value))
+            con.executemany("INSERT INTO units VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", list(rows))
         con.executemany("INSERT INTO adjacency VALUES (?,?,?,?,?)",
                         [(version, f"tol={tolerance_m:g}", str(codes[a]), str(codes[b]), float(s))
                          for a, b, s in pairs.itertuples(index=False)])
