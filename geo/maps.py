@@ -78,11 +78,11 @@ def _display(frame: gpd.GeoDataFrame, unit: str, cols: list[str], style: dict, f
 LAYERS = {
     "commune": (["code", "name", "level_vi", "level_en", "reasons_text", "community_cases", "known_source_community_cases",
                  "unknown_source_community_cases", "population", "color", "lockdown"],
-                {"color": "#555555", "weight": 0.5, "fillOpacity": 0.75}),
+                {"color": "#666666", "weight": 0.3, "opacity": 0.8, "fillOpacity": 0.75}),
     "district": (["code", "name", "level_vi", "level_en", "reasons_text", "color"],
-                 {"fill": False, "color": "#222222", "weight": 1.5}),
+                 {"fill": False, "color": "#333333", "weight": 0.8, "opacity": 0.8}),
     "province": (["code", "name", "level_vi", "level_en", "reasons_text", "color"],
-                 {"fill": False, "color": "#222222", "weight": 3.0}),
+                 {"fill": False, "color": "#000000", "weight": 1.8}),
     "lockdown": (["decision_no", "issuer", "start_date", "end_date"],
                  {"color": "#000000", "weight": 2, "dashArray": "6 4", "fillColor": "#7b3294", "fillOpacity": 0.35}),
 }
