@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask.cli import AppGroup
 from flask import Flask, Response, abort, jsonify, redirect, request, send_file, send_from_directory
 from werkzeug.exceptions import HTTPException
 
@@ -91,6 +92,15 @@ def _run_by_id(run_id: str) -> dict:
     return run
 
 
+def _ruleset(ruleset_id: str):
+    from flask import current_app
+    from rules.expr import did_you_mean
+    found = current_app.config["RULESETS"].get(ruleset_id)
+    if found is None:
+        raise NotFoundError("unknown_ruleset", id=ruleset_id, hint=did_you_mean(ruleset_id, current_app.config["RULESETS"]))
+    return found
+
+
 def _run_dir(run: dict) -> Path:
     return _settings().runs_dir / run["run_id"]
 
@@ -135,6 +145,21 @@ def _routes(app: Flask) -> None:
         resp = send_file(_run_dir(run) / "display" / f"{unit}.geojson", mimetype="application/geo+json", etag=True)
         resp.headers["Cache-Control"] = IMMUTABLE
         return resp.make_conditional(request)
+
+    @app.get("/api/rulesets")
+    def rulesets():
+        from geo import rulesinfo
+        return jsonify({"rulesets": [rulesinfo.summary(rs) for rs in app.config["RULESETS"].values()]})
+
+    @app.get("/api/rulesets/<ruleset_id>")
+    def ruleset_detail(ruleset_id):
+        from geo import rulesinfo
+        return jsonify(rulesinfo.describe(_ruleset(ruleset_id)))
+
+    @app.get("/rulesets/<ruleset_id>")
+    def ruleset_page(ruleset_id):
+        from geo import rulesinfo
+        return Response(rulesinfo.page(_ruleset(ruleset_id), _lang()), mimetype="text/html")
 
     @app.get("/api/runs")
     def runs():
@@ -208,6 +233,11 @@ def _errors(app: Flask) -> None:
 
 
 # -- CLI -------------------------------------------------------------------------------------
+
+def _ruleset_or_fail(app, ruleset_id):
+    from rules.expr import did_you_mean
+    raise InputError("unknown_ruleset", id=ruleset_id, hint=did_you_mean(ruleset_id, app.config["RULESETS"]))
+
 
 def _fail(exc: ZonesError):
     click.echo(exc.text(_settings().lang), err=True)
@@ -319,6 +349,55 @@ def _cli(app: Flask) -> None:
         for unit in UNITS:
             summary = ", ".join(f"{k}={v}" for k, v in r["counts"][unit].items())
             click.echo(i18n.t("level_summary", s.lang, unit=i18n.unit_label(unit, s.lang), summary=summary))
+
+    rules_cli = AppGroup("rules", help="Bộ quy tắc: kiểm tra, liệt kê, đánh giá bảng / rulesets.")
+    app.cli.add_command(rules_cli)
+
+    @rules_cli.command("check")
+    @click.argument("path", type=click.Path(path_type=Path))
+    def rules_check(path):
+        """Kiểm tra một tệp bộ quy tắc (tên, cấp, chu trình, ví dụ) / check a ruleset file."""
+        from geo import metrics
+        from rules import examples, ruleset as rs_mod
+        s = _settings()
+        try:
+            rs = rs_mod.load(path, metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+        except rs_mod.RulesetError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(2)
+        click.echo(i18n.t("ruleset_ok", s.lang, path=path, id=rs.id, n_rules=sum(len(x.rules) for _, x in rs.sections()),
+                          n_examples=examples.check(rs)))
+
+    @rules_cli.command("list")
+    def rules_list():
+        """Liệt kê mọi tiêu chí và căn cứ pháp lý / list every rule with its legal reference."""
+        from geo import rulesinfo
+        for line in rulesinfo.list_lines(app.config["RULESETS"], i18n.lang(_settings().lang)):
+            click.echo(line)
+
+    @rules_cli.command("evaluate")
+    @click.option("--ruleset", "ruleset_id", required=True)
+    @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path))
+    @click.option("--output", "output_path", required=True, help="CSV file, or - for standard output.")
+    def rules_evaluate(ruleset_id, input_path, output_path):
+        """Đánh giá một bảng chỉ số (không hình học) / evaluate a ruleset on a plain table."""
+        from geo.evaluate import evaluate_table
+        s = _settings()
+        try:
+            rs = app.config["RULESETS"].get(ruleset_id) or _ruleset_or_fail(app, ruleset_id)
+            table, skipped = evaluate_table(rs, input_path)
+        except ZonesError as exc:
+            _fail(exc)
+        text = table.to_csv(index=False)
+        if output_path == "-":
+            click.echo(text, nl=False)
+            return
+        Path(output_path).write_text(text, encoding="utf-8")
+        counts = table["level"].value_counts()
+        summary = ", ".join(f"{lv}={int(counts.get(lv, 0))}" for lv in rs.level_ids + ["unknown"])
+        if skipped:
+            click.echo(i18n.t("skipped_adjacency", s.lang, ids=", ".join(skipped)))
+        click.echo(i18n.t("evaluated", s.lang, n=len(table), id=rs.id, summary=summary, path=output_path))
 
     @app.cli.command("export")
     @click.option("--date", "day", required=True, help="YYYY-MM-DD of a published run.")

@@ -21,13 +21,13 @@ TEXT = {
            "lockdown": "Vùng phong tỏa", "name": "Tên", "level": "Mức", "reasons": "Lý do",
            "cases": "Ca cộng đồng (cửa sổ)", "known": "Rõ nguồn", "unknown_src": "Chưa rõ nguồn",
            "population": "Dân số", "decision": "Quyết định", "issuer": "Cơ quan", "start": "Từ ngày",
-           "end": "Đến ngày", "legend": "Chú giải", "lockdown_flag": "Có phong tỏa"},
+           "end": "Đến ngày", "legend": "Chú giải", "rules": "Tiêu chí", "lockdown_flag": "Có phong tỏa"},
     "en": {"title": "COVID-19 risk zones", "date": "Date", "ruleset": "Ruleset",
            "commune": "Communes", "district": "District outlines", "province": "Province outlines",
            "lockdown": "Lockdowns", "name": "Name", "level": "Level", "reasons": "Reasons",
            "cases": "Community cases (window)", "known": "Known source", "unknown_src": "Unknown source",
            "population": "Population", "decision": "Decision", "issuer": "Issuer", "start": "From",
-           "end": "Until", "legend": "Legend", "lockdown_flag": "Lockdown"},
+           "end": "Until", "legend": "Legend", "rules": "Rules", "lockdown_flag": "Lockdown"},
 }
 
 LEGEND = """{% macro html(this, kwargs) %}
@@ -37,16 +37,18 @@ LEGEND = """{% macro html(this, kwargs) %}
  {% for item in this.items %}<span style="display:inline-block;width:14px;height:14px;background:{{ item.color }};
  border:1px solid #555;vertical-align:middle;margin-right:6px"></span>{{ item.label }} ({{ item.count }})<br>{% endfor %}
  <span style="display:inline-block;width:14px;height:14px;border:2px dashed #000;background:rgba(123,50,148,.35);
- vertical-align:middle;margin-right:6px"></span>{{ this.lockdown }}
+ vertical-align:middle;margin-right:6px"></span>{{ this.lockdown }}<br>
+ <a href="{{ this.rules_url }}" target="_blank">{{ this.rules_label }}</a>
 </div>{% endmacro %}"""
 
 
 class Legend(MacroElement):
     _template = Template(LEGEND)
 
-    def __init__(self, heading, items, lockdown):
+    def __init__(self, heading, items, lockdown, rules_url, rules_label):
         super().__init__()
         self.heading, self.items, self.lockdown = heading, items, lockdown
+        self.rules_url, self.rules_label = rules_url, rules_label
 
 
 class RemoteGeoJson(folium.GeoJson):
@@ -151,7 +153,8 @@ def build(frames: dict[str, gpd.GeoDataFrame], display: dict, ruleset, manifest:
              for lv in reversed(ruleset.levels)]
     items.append({"color": ruleset.unknown["color"], "label": ruleset.unknown["en" if lang == "en" else "vi"],
                   "count": counts.get("unknown", 0)})
-    m.get_root().add_child(Legend(tx["legend"], items, tx["lockdown"]))
+    m.get_root().add_child(Legend(tx["legend"], items, tx["lockdown"], f"/rulesets/{ruleset.id}?lang={lang}",
+                                  f"{tx['rules']}: {ruleset.id}"))
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
     return m.get_root().render()

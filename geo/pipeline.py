@@ -60,6 +60,8 @@ def choose_ruleset(rulesets, day: dt.date, ruleset_id: str | None) -> rs_mod.Rul
         if ruleset_id not in rulesets:
             from rules.expr import did_you_mean
             raise InputError("unknown_ruleset", id=ruleset_id, hint=did_you_mean(ruleset_id, rulesets))
+        if rulesets[ruleset_id].scope != "communes":
+            raise InputError("ruleset_not_for_communes", id=ruleset_id)
         return rulesets[ruleset_id]
     chosen = rs_mod.in_force(rulesets, day)
     if chosen is None:

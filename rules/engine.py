@@ -9,13 +9,13 @@ rule of a higher level than the one it got could not be evaluated (a missing inp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 from scipy import sparse
 
 from . import expr as E
-from .levels import SCALE, UNKNOWN_CODE, level_from_code
+from .levels import SCALE, UNKNOWN_CODE, Level
 from .ruleset import RuleSection
 
 
@@ -23,26 +23,39 @@ from .ruleset import RuleSection
 UNKNOWN_WHEN_ID = "U"
 
 
+# Reason prefix for a unit made unknown by a missing input under the "unknown" policy.
+MISSING_PREFIX = "missing:"
+STANDARD_LEVELS = tuple(lv.value for lv in SCALE)
+
+
 @dataclass
 class Classification:
-    codes: np.ndarray                 # int per unit: rank on the scale, or UNKNOWN_CODE
+    codes: np.ndarray                 # int per unit: rank on the ruleset's scale, or UNKNOWN_CODE
     truth: dict[str, np.ndarray]      # rule id -> 1/0/NaN per unit
     reasons: list[list[str]]          # fired rule ids of the unit's level (undecidable ids if unknown)
+    level_ids: tuple[str, ...] = STANDARD_LEVELS
 
     @property
     def levels(self) -> list[str]:
-        return [level_from_code(int(c)) for c in self.codes]
+        return [Level.UNKNOWN.value if c < 0 else self.level_ids[c] for c in self.codes.tolist()]
 
 
 def classify(section: RuleSection, env: Mapping[str, np.ndarray], settings: Mapping, n: int,
-             neighbours: sparse.spmatrix | None = None) -> Classification:
+             neighbours: sparse.spmatrix | None = None, level_ids=STANDARD_LEVELS,
+             borders_override: Callable[[str], np.ndarray] | None = None,
+             missing_unknown: bool = False) -> Classification:
+    """`borders_override` replaces the adjacency lookup (worked examples give neighbour levels);
+    `missing_unknown` makes any unit with a missing input unknown (policy `missing_inputs: unknown`)."""
     scope = {**{k: v for k, v in settings.items() if isinstance(v, (int, float))}, **env}
-    rank = {lv.value: i for i, lv in enumerate(SCALE)}
+    level_ids = tuple(level_ids)
+    rank = {lv: i for i, lv in enumerate(level_ids)}
     assigned = np.full(n, UNKNOWN_CODE, dtype=np.int8)
     undecided_rank = np.full(n, UNKNOWN_CODE, dtype=np.int8)
     truth: dict[str, np.ndarray] = {}
 
     def borders(level_id: str) -> np.ndarray:
+        if borders_override is not None:
+            return np.broadcast_to(np.asarray(borders_override(level_id), dtype=np.float64), (n,))
         if neighbours is None:
             return np.full(n, np.nan)
         hit = (assigned == rank[level_id]).astype(np.float64)
@@ -62,9 +75,21 @@ def classify(section: RuleSection, env: Mapping[str, np.ndarray], settings: Mapp
 
     codes = np.where(assigned == UNKNOWN_CODE, 0, assigned).astype(np.int8)
     codes[undecided_rank > codes] = UNKNOWN_CODE
+    declared_unknown = np.zeros(n, dtype=bool)
     if section.unknown_when is not None:
-        codes[E.evaluate(section.unknown_when, scope, n) == 1] = UNKNOWN_CODE
-    return Classification(codes=codes, truth=truth, reasons=_reasons(section, truth, codes, rank, n))
+        declared_unknown = E.evaluate(section.unknown_when, scope, n) == 1
+        codes[declared_unknown] = UNKNOWN_CODE
+    reasons = _reasons(section, truth, codes, rank, n)
+    for i in np.flatnonzero(declared_unknown):
+        reasons[i] = [UNKNOWN_WHEN_ID]
+    if missing_unknown:
+        names = [k for k in section.inputs if k in env]
+        gaps = np.column_stack([np.isnan(np.broadcast_to(np.asarray(env[k], float), (n,))) for k in names]) \
+            if names else np.zeros((n, 0), dtype=bool)
+        for i in np.flatnonzero(gaps.any(axis=1)):
+            codes[i] = UNKNOWN_CODE
+            reasons[i] = [MISSING_PREFIX + names[j] for j in np.flatnonzero(gaps[i])]
+    return Classification(codes=codes, truth=truth, reasons=reasons, level_ids=level_ids)
 
 
 def _reasons(section: RuleSection, truth, codes, rank, n) -> list[list[str]]:

@@ -2,9 +2,13 @@
 
 Everything a province may want to change (thresholds, the window, adjacency tolerance, the
 set of hard-to-trace settings, roll-up shares) is a named setting in the file. Loading fails
-with the file, the line and a "did you mean" on any unknown name, undeclared level, a rule
-that references a level that is not above its own through borders() (a cycle), or a
-missing required setting.
+with the file, the line and a "did you mean" on any unknown key or name, an undeclared level,
+a rule that looks through borders() at a level not above its own (a cycle), a missing required
+setting, or a worked example that does not give the level it states.
+
+Two scopes: `communes` rulesets classify the service's units on the standard scale (RULES.md
+section 1) and need the service settings; `table` rulesets (e.g. the CDC framework) only
+evaluate plain tables with their own levels.
 """
 from __future__ import annotations
 
@@ -32,6 +36,16 @@ SERVICE_SETTINGS: dict[str, type | tuple] = {
 }
 DATE_COLUMNS = ("report_date", "result_date", "sample_date")
 ADJACENCY_KINDS = ("rook", "queen")
+SCOPES = ("communes", "table")
+HIT_POLICIES = ("highest_level",)
+# evaluate: three-valued logic decides what it can; unknown: any missing input makes the unit unknown.
+MISSING_INPUT_POLICIES = ("evaluate", "unknown")
+TOP_KEYS = {"id", "title", "title_en", "legal_source", "scope", "effective_from", "effective_until", "hit_policy",
+            "missing_inputs", "levels", "unknown", "settings", "commune", "rollup", "units", "notes", "unverified"}
+SECTION_KEYS = {"inputs", "rules", "unknown_when", "examples"}
+RULE_KEYS = {"id", "level", "when", "ref", "vi", "en", "examples", "unverified"}
+EXAMPLE_KEYS = {"inputs", "neighbours", "level", "reasons", "note"}
+INPUT_TYPES = ("number", "count", "bool")
 
 
 class RulesetError(ValueError):
@@ -54,6 +68,15 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 
 
 @dataclass
+class Example:
+    inputs: dict[str, Any]
+    neighbours: list[str]
+    level: str
+    reasons: list[str] | None
+    line: int
+
+
+@dataclass
 class Rule:
     id: str
     level: str
@@ -62,31 +85,41 @@ class Rule:
     vi: str
     en: str
     line: int
+    examples: list[Example] = field(default_factory=list)
+    unverified: bool = False
 
 
 @dataclass
 class RuleSection:
-    """The rules for one kind of unit (communes, or parents in the roll-up)."""
+    """The rules for one kind of unit (communes, parents in the roll-up, or table rows)."""
     inputs: dict[str, dict]
     rules: list[Rule]
     unknown_when: E.Expr | None = None
+    examples: list[Example] = field(default_factory=list)
 
 
 @dataclass
 class Ruleset:
     id: str
     title: str
+    title_en: str
     legal_source: str
+    scope: str
     effective_from: dt.date
     effective_until: dt.date | None
     levels: list[dict]
     unknown: dict
     settings: dict[str, Any]
     commune: RuleSection
-    rollup: RuleSection
+    rollup: RuleSection | None
+    missing_inputs: str
     path: str
     sha256: str
     raw: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def level_ids(self) -> list[str]:
+        return [lv["id"] for lv in self.levels]
 
     def level(self, level_id: str) -> dict:
         if level_id == Level.UNKNOWN.value:
@@ -95,6 +128,20 @@ class Ruleset:
 
     def in_force(self, day: dt.date) -> bool:
         return self.effective_from <= day and (self.effective_until is None or day <= self.effective_until)
+
+    def sections(self) -> list[tuple[str, RuleSection]]:
+        first = "commune" if self.scope == "communes" else "units"
+        return [(first, self.commune)] + ([("rollup", self.rollup)] if self.rollup else [])
+
+
+def _clean(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k != "__line__"}
+
+
+def _keys(d: dict, allowed: set[str], path, what: str) -> None:
+    for key in d:
+        if key != "__line__" and key not in allowed:
+            raise RulesetError(path, d.get("__line__"), f"unknown key {key!r} in {what}{E.did_you_mean(key, allowed)}")
 
 
 def _req(d: dict, key: str, path, kind=str):
@@ -115,15 +162,45 @@ def _date(val, path, line, key):
         raise RulesetError(path, line, f"'{key}' is not a date (YYYY-MM-DD): {val!r}") from None
 
 
-def _section(doc: dict, path, settings: dict, level_ids: list[str], known_inputs) -> RuleSection:
+def _examples(items, path, line, inputs: dict, level_ids: list[str], rule_ids: set[str]) -> list[Example]:
+    out = []
+    for ex in items or []:
+        if not isinstance(ex, dict):
+            raise RulesetError(path, line, "an example is a mapping with inputs and level")
+        el = ex.get("__line__", line)
+        _keys(ex, EXAMPLE_KEYS, path, "example")
+        given = _clean(ex.get("inputs") or {})
+        for name in given:
+            if name not in inputs:
+                raise RulesetError(path, el, f"example input {name!r} is not declared{E.did_you_mean(name, inputs)}")
+        level = _req(ex, "level", path)
+        if level not in level_ids and level != Level.UNKNOWN.value:
+            raise RulesetError(path, el, f"example level {level!r} is not declared{E.did_you_mean(level, level_ids)}")
+        neighbours = list(ex.get("neighbours") or [])
+        for nb in neighbours:
+            if nb not in level_ids:
+                raise RulesetError(path, el, f"example neighbour level {nb!r} is not declared{E.did_you_mean(nb, level_ids)}")
+        reasons = ex.get("reasons")
+        for r in reasons or []:
+            if r.startswith("missing:") and r[len("missing:"):] in inputs:
+                continue
+            if r not in rule_ids and r != "U":
+                raise RulesetError(path, el, f"example reason {r!r} is not a rule{E.did_you_mean(r, rule_ids)}")
+        out.append(Example(given, neighbours, level, list(reasons) if reasons is not None else None, el))
+    return out
+
+
+def _section(doc: dict, path, settings: dict, level_ids: list[str], known_inputs, name: str) -> RuleSection:
     line = doc.get("__line__")
-    inputs = {k: v for k, v in _req(doc, "inputs", path, dict).items() if k != "__line__"}
-    for name, spec in inputs.items():
-        if known_inputs is not None and name not in known_inputs:
-            raise RulesetError(path, spec.get("__line__", line) if isinstance(spec, dict) else line,
-                               f"input {name!r} is not a metric the service computes{E.did_you_mean(name, known_inputs)}")
-        if not isinstance(spec, dict) or spec.get("type") not in ("number", "count", "bool"):
-            raise RulesetError(path, line, f"input {name!r} needs type number, count or bool")
+    _keys(doc, SECTION_KEYS, path, f"section '{name}'")
+    inputs = _clean(_req(doc, "inputs", path, dict))
+    for iname, spec in inputs.items():
+        sl = spec.get("__line__", line) if isinstance(spec, dict) else line
+        if known_inputs is not None and iname not in known_inputs:
+            raise RulesetError(path, sl, f"input {iname!r} is not a metric the service computes{E.did_you_mean(iname, known_inputs)}")
+        if not isinstance(spec, dict) or spec.get("type") not in INPUT_TYPES:
+            raise RulesetError(path, sl, f"input {iname!r} needs type number, count or bool")
+        inputs[iname] = _clean(spec)
     clash = set(inputs) & set(settings)
     if clash:
         raise RulesetError(path, line, f"names used both as input and setting: {sorted(clash)}")
@@ -134,10 +211,14 @@ def _section(doc: dict, path, settings: dict, level_ids: list[str], known_inputs
         elif isinstance(v, (int, float)):
             types[k] = E.NUM
     rank = {lv: i for i, lv in enumerate(level_ids)}
-    rules, seen = [], set()
-    for r in _req(doc, "rules", path, list):
+    raw_rules = _req(doc, "rules", path, list)
+    rule_ids = {r.get("id") for r in raw_rules if isinstance(r, dict)}
+    rules = []
+    seen: set[str] = set()
+    for r in raw_rules:
         rl = r.get("__line__", line)
-        rid = _req(r, "id", path)
+        _keys(r, RULE_KEYS, path, "rule")
+        rid = str(_req(r, "id", path))
         if rid in seen:
             raise RulesetError(path, rl, f"rule id {rid!r} used twice")
         seen.add(rid)
@@ -153,17 +234,40 @@ def _section(doc: dict, path, settings: dict, level_ids: list[str], known_inputs
             if rank[b] <= rank[lvl]:
                 raise RulesetError(path, rl, f"rule {rid} at level {lvl!r} depends on borders({b!r}): "
                                    "adjacency may only look at a higher level (otherwise the rules form a cycle)")
-        rules.append(Rule(rid, lvl, cond, str(r.get("ref", "")), str(r.get("vi", "")), str(r.get("en", "")), rl))
+        rules.append(Rule(rid, lvl, cond, str(r.get("ref", "")), str(r.get("vi", "")), str(r.get("en", "")), rl,
+                          _examples(r.get("examples"), path, rl, inputs, level_ids, rule_ids),
+                          bool(r.get("unverified", False))))
     unknown_when = None
     if "unknown_when" in doc:
         try:
             unknown_when = E.parse(doc["unknown_when"], types, rank)
         except E.ExprError as exc:
             raise RulesetError(path, line, f"unknown_when: {exc}") from None
-    return RuleSection(inputs, rules, unknown_when)
+    return RuleSection(inputs, rules, unknown_when, _examples(doc.get("examples"), path, line, inputs, level_ids, rule_ids))
 
 
-def load(path: str | Path, commune_inputs=None, rollup_inputs=None) -> Ruleset:
+def _service_settings(settings: dict, path, line) -> None:
+    for key, kind in SERVICE_SETTINGS.items():
+        if key not in settings:
+            raise RulesetError(path, line, f"missing setting {key!r}{E.did_you_mean(key, settings)}")
+        if not isinstance(settings[key], kind) or isinstance(settings[key], bool):
+            raise RulesetError(path, line, f"setting {key!r} has the wrong type: {settings[key]!r}")
+    if settings["date_column"] not in DATE_COLUMNS:
+        raise RulesetError(path, line, f"date_column must be one of {DATE_COLUMNS}")
+    if settings["adjacency"] not in ADJACENCY_KINDS:
+        raise RulesetError(path, line, f"adjacency must be one of {ADJACENCY_KINDS}")
+    if settings["window_days"] < 1:
+        raise RulesetError(path, line, "window_days must be at least 1")
+
+
+def _choice(doc, key, allowed, default, path):
+    value = doc.get(key, default)
+    if value not in allowed:
+        raise RulesetError(path, doc.get("__line__"), f"{key} must be one of {allowed}{E.did_you_mean(str(value), allowed)}")
+    return value
+
+
+def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_examples: bool = True) -> Ruleset:
     """Load and check one ruleset file. `*_inputs`: names the service can compute (None: any)."""
     path = Path(path)
     try:
@@ -177,36 +281,40 @@ def load(path: str | Path, commune_inputs=None, rollup_inputs=None) -> Ruleset:
         raise RulesetError(path, mark.line + 1 if mark else None, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(doc, dict):
         raise RulesetError(path, None, "a ruleset file is a YAML mapping")
+    _keys(doc, TOP_KEYS, path, "the ruleset")
+    scope = _choice(doc, "scope", SCOPES, "communes", path)
+    _choice(doc, "hit_policy", HIT_POLICIES, "highest_level", path)
+    missing = _choice(doc, "missing_inputs", MISSING_INPUT_POLICIES, "evaluate", path)
     levels = _req(doc, "levels", path, list)
-    level_ids = [_req(lv, "id", path) for lv in levels]
-    if level_ids != [lv.value for lv in SCALE]:
-        raise RulesetError(path, doc.get("__line__"), f"levels must be, in order, {[lv.value for lv in SCALE]}")
+    level_ids = [str(_req(lv, "id", path)) for lv in levels]
+    if len(set(level_ids)) != len(level_ids) or len(level_ids) < 2 or Level.UNKNOWN.value in level_ids:
+        raise RulesetError(path, doc.get("__line__"), "levels need at least two distinct ids, none of them 'unknown'")
+    if scope == "communes" and level_ids != [lv.value for lv in SCALE]:
+        raise RulesetError(path, doc.get("__line__"), f"a communes ruleset has the levels, in order, {[lv.value for lv in SCALE]}")
     for lv in levels:
         for key in ("vi", "en", "color"):
             _req(lv, key, path)
-    settings = {k: v for k, v in _req(doc, "settings", path, dict).items() if k != "__line__"}
-    sline = doc["settings"].get("__line__")
-    for key, kind in SERVICE_SETTINGS.items():
-        if key not in settings:
-            raise RulesetError(path, sline, f"missing setting {key!r}{E.did_you_mean(key, settings)}")
-        if not isinstance(settings[key], kind) or isinstance(settings[key], bool):
-            raise RulesetError(path, sline, f"setting {key!r} has the wrong type: {settings[key]!r}")
-    if settings["date_column"] not in DATE_COLUMNS:
-        raise RulesetError(path, sline, f"date_column must be one of {DATE_COLUMNS}")
-    if settings["adjacency"] not in ADJACENCY_KINDS:
-        raise RulesetError(path, sline, f"adjacency must be one of {ADJACENCY_KINDS}")
-    if settings["window_days"] < 1:
-        raise RulesetError(path, sline, "window_days must be at least 1")
-    commune = _section(_req(doc, "commune", path, dict), path, settings, level_ids, commune_inputs)
-    rollup = _section(_req(doc, "rollup", path, dict), path, settings, level_ids, rollup_inputs)
-    unknown = {"id": Level.UNKNOWN.value, **{k: v for k, v in _req(doc, "unknown", path, dict).items() if k != "__line__"}}
-    return Ruleset(
-        id=_req(doc, "id", path), title=_req(doc, "title", path), legal_source=_req(doc, "legal_source", path),
+    settings = _clean(doc.get("settings") or {})
+    if scope == "communes":
+        _service_settings(settings, path, (doc.get("settings") or {}).get("__line__"))
+    main_key = "commune" if scope == "communes" else "units"
+    commune = _section(_req(doc, main_key, path, dict), path, settings, level_ids,
+                       commune_inputs if scope == "communes" else None, main_key)
+    rollup = None
+    if scope == "communes":
+        rollup = _section(_req(doc, "rollup", path, dict), path, settings, level_ids, rollup_inputs, "rollup")
+    unknown = {"id": Level.UNKNOWN.value, **_clean(_req(doc, "unknown", path, dict))}
+    rs = Ruleset(
+        id=str(_req(doc, "id", path)), title=_req(doc, "title", path), title_en=str(doc.get("title_en", "")),
+        legal_source=_req(doc, "legal_source", path), scope=scope,
         effective_from=_date(_req(doc, "effective_from", path, None), path, doc["__line__"], "effective_from"),
         effective_until=_date(doc.get("effective_until"), path, doc["__line__"], "effective_until"),
-        levels=[{k: v for k, v in lv.items() if k != "__line__"} for lv in levels], unknown=unknown,
-        settings=settings, commune=commune, rollup=rollup, path=str(path),
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), raw=doc)
+        levels=[_clean(lv) for lv in levels], unknown=unknown, settings=settings, commune=commune, rollup=rollup,
+        missing_inputs=missing, path=str(path), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), raw=doc)
+    if check_examples:
+        from .examples import check
+        check(rs)
+    return rs
 
 
 def available(directory: Path = RULESET_DIR) -> list[Path]:
@@ -224,6 +332,6 @@ def load_all(commune_inputs=None, rollup_inputs=None, directory: Path = RULESET_
 
 
 def in_force(rulesets: dict[str, Ruleset], day: dt.date) -> Ruleset | None:
-    """The ruleset in force on `day` (latest effective_from wins when periods overlap)."""
-    candidates = [rs for rs in rulesets.values() if rs.in_force(day)]
+    """The communes ruleset in force on `day` (latest effective_from wins when periods overlap)."""
+    candidates = [rs for rs in rulesets.values() if rs.scope == "communes" and rs.in_force(day)]
     return max(candidates, key=lambda rs: rs.effective_from) if candidates else None
