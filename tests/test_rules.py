@@ -181,7 +181,7 @@ def test_typo_in_condition_names_line_and_suggests(tmp_path):
 
 def test_undeclared_level_and_cycle_are_rejected(tmp_path):
     with pytest.raises(ruleset.RulesetError, match="not a declared level"):
-        ruleset.load(_broken(tmp_path, "level: high_risk", "level: orange"))
+        ruleset.load(_broken(tmp_path, "- id: O1\n      level: high_risk", "- id: O1\n      level: orange"))
     with pytest.raises(ruleset.RulesetError, match="cycle"):
         ruleset.load(_broken(tmp_path, "when: \"borders('high_risk')\"", "when: \"borders('risk')\""))
 
