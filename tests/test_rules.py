@@ -254,8 +254,12 @@ def test_lockdown_forces_red_when_the_province_sets_it(runner, app, tmp_path):
     rdir = tmp_path / "rs"
     rdir.mkdir()
     text = (ruleset.RULESET_DIR / "qd2686.yaml").read_text(encoding="utf-8")
-    (rdir / "kh.yaml").write_text(text.replace("id: qd2686", "id: khanh-hoa-2021").replace(
-        "lockdown_forces_very_high_risk: false", "lockdown_forces_very_high_risk: true"), encoding="utf-8")
+    text = text.replace("id: qd2686", "id: khanh-hoa-2021").replace(
+        "lockdown_forces_very_high_risk: false", "lockdown_forces_very_high_risk: true")
+    # the worked example of L1 must follow the setting, or the file is refused
+    text = text.replace("{inputs: {lockdown_active: true, population: 1000}, level: safe, reasons: []}",
+                        "{inputs: {lockdown_active: true, population: 1000}, level: very_high_risk, reasons: [L1]}")
+    (rdir / "kh.yaml").write_text(text, encoding="utf-8")
     from server import create_app
     app2 = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(rdir)})
     assert invoke(app2.test_cli_runner(), "reclassify", "--date", DAY, "--ruleset", "khanh-hoa-2021").exit_code == 0
