@@ -38,7 +38,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     # Rulesets are checked when the app starts: a broken file stops it with file, line and reason.
     from geo.pipeline import load_rulesets
-    app.config["RULESETS"] = load_rulesets(app.config["ZONES"].ruleset_dir)
+    try:
+        app.config["RULESETS"] = load_rulesets(app.config["ZONES"].ruleset_dir)
+    except ZonesError as exc:     # a broken ruleset file stops the app with file, line and reason
+        raise SystemExit(exc.text(app.config["ZONES"].lang)) from None
     _routes(app)
     _errors(app)
     _cli(app)
@@ -329,6 +332,18 @@ def _cli(app: Flask) -> None:
         s = _settings()
         try:
             r = import_flags(_store(), path, s.rejects_dir, config.today())
+        except ZonesError as exc:
+            _fail(exc)
+        _print_import(r)
+
+    @app.cli.command("import-indicators")
+    @click.argument("path", type=click.Path(path_type=Path))
+    def import_indicators_cmd(path):
+        """Nhập độ bao phủ vắc xin, năng lực điều trị... theo đơn vị và ngày / import indicators."""
+        from geo.indicators import import_indicators
+        s = _settings()
+        try:
+            r = import_indicators(_store(), path, s.rejects_dir, config.today())
         except ZonesError as exc:
             _fail(exc)
         _print_import(r)

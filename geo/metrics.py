@@ -13,24 +13,37 @@ import pandas as pd
 import shapely
 
 from rules.levels import RANK, UNKNOWN_CODE
+from .indicators import INDICATORS
 
+# Figures imported per unit and date (geo/indicators.py), usable by commune and roll-up rules.
+INDICATOR_INPUTS = tuple(INDICATORS)
 COMMUNE_INPUTS = (
     "population", "community_cases", "known_source_community_cases", "unknown_source_community_cases",
     "largest_unknown_source_cluster", "hard_to_trace_setting_cases", "flag_community_f1",
     "flag_illegal_entry_risk", "flag_large_quarantine_site", "lockdown_active",
+    "community_cases_7d", "community_cases_per_100k_7d", *INDICATOR_INPUTS,
 )
 ROLLUP_INPUTS = (
     "n_children", "n_unknown", "n_risk_or_worse", "n_high_risk_or_worse", "n_very_high_risk",
-    "population", "known_source_community_cases",
+    "population", "known_source_community_cases", "community_cases_7d", "community_cases_per_100k_7d",
+    *INDICATOR_INPUTS,
 )
+# Counts that add up from communes to districts and provinces.
+SUMMED = ("community_cases", "known_source_community_cases", "community_cases_7d")
 
 
 def window(day: dt.date, days: int) -> tuple[str, str]:
     return (day - dt.timedelta(days=days - 1)).isoformat(), day.isoformat()
 
 
+def per_100k(cases: np.ndarray, population: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(population > 0, cases * 100_000.0 / population, np.nan)
+
+
 def load_cases(con, day: dt.date, settings: dict) -> pd.DataFrame:
-    start, end = window(day, settings["window_days"])
+    """Community cases in the longer of the rule window and the weekly-rate window."""
+    start, end = window(day, max(settings["window_days"], settings["rate_window_days"]))
     col = settings["date_column"]
     return pd.read_sql_query(
         f"SELECT {col} AS day, count, community, source_known, source_setting, cluster_id, lon, lat, "
@@ -50,8 +63,11 @@ def commune_index(cases: pd.DataFrame, codes: np.ndarray, assigner) -> np.ndarra
 
 
 def commune_metrics(n: int, population: np.ndarray, cases: pd.DataFrame, idx: np.ndarray, settings: dict,
-                    flags: pd.DataFrame, code_pos: dict, lockdown: np.ndarray) -> dict[str, np.ndarray]:
-    ok = idx >= 0
+                    flags: pd.DataFrame, code_pos: dict, lockdown: np.ndarray, day: dt.date) -> dict[str, np.ndarray]:
+    rate_start = window(day, settings["rate_window_days"])[0]
+    recent = (idx >= 0) & (cases["day"] >= rate_start).to_numpy()
+    week = np.bincount(idx[recent], weights=cases["count"].to_numpy(np.float64)[recent], minlength=n)
+    ok = (idx >= 0) & (cases["day"] >= window(day, settings["window_days"])[0]).to_numpy()
     c, at = cases[ok], idx[ok]
     count = c["count"].to_numpy(np.float64)
     known = c["source_known"].to_numpy() == 1
@@ -65,6 +81,8 @@ def commune_metrics(n: int, population: np.ndarray, cases: pd.DataFrame, idx: np
         "hard_to_trace_setting_cases": np.bincount(at[hard], weights=count[hard], minlength=n),
         "largest_unknown_source_cluster": np.zeros(n),
         "lockdown_active": lockdown.astype(np.float64),
+        "community_cases_7d": week,
+        "community_cases_per_100k_7d": per_100k(week, population),
     }
     clustered = unknown & c["cluster_id"].notna().to_numpy()
     if clustered.any():
@@ -93,7 +111,7 @@ def lockdown_mask(unit_geoms: np.ndarray, lockdown_geoms: np.ndarray, tree=None)
 
 def rollup_inputs(parent_of_child: np.ndarray, n_parents: int, child_codes: np.ndarray,
                   child_population: np.ndarray, child_known_cases: np.ndarray) -> dict[str, np.ndarray]:
-    """Counts of children per level (by parent index) plus summed population and cases."""
+    """Counts of children per level (by parent index) plus summed population and known cases."""
     def count(mask):
         return np.bincount(parent_of_child[mask], minlength=n_parents).astype(np.float64)
     pop = np.bincount(parent_of_child, weights=np.nan_to_num(child_population), minlength=n_parents)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from rules import engine, ruleset as rs_mod
 from rules.levels import SCALE
-from . import adjacency, metrics, publish
+from . import adjacency, indicators, metrics, publish
 from .assign import Assigner
 from .config import Settings
 from .errors import BusyError, InputError, MissingInputError
@@ -95,21 +95,29 @@ def _frame(units: gpd.GeoDataFrame, cls: engine.Classification, ruleset, env: di
     return gpd.GeoDataFrame(out, geometry=units.geometry.values, crs="EPSG:4326")
 
 
-def _rollup(children: gpd.GeoDataFrame, child_cls, parents: gpd.GeoDataFrame, parent_key: str, ruleset, child_env):
+def _rollup(children: gpd.GeoDataFrame, child_cls, parents: gpd.GeoDataFrame, parent_key: str, ruleset,
+            child_env: dict, indicator_table):
+    """Parents from their children (RULES.md section 3): level counts, summed counts, rates and
+    indicators (the parent's own imported figure, else derived from its children)."""
     pos = pd.Series(np.arange(len(parents)), index=parents["code"].astype(str))
-    parent_of = pos.reindex(children[parent_key].astype(str)).to_numpy()
-    env = metrics.rollup_inputs(parent_of.astype(np.int64), len(parents), child_cls.codes,
-                                child_env["population"], child_env["known_source_community_cases"])
-    cls = engine.classify(ruleset.rollup, env, ruleset.settings, len(parents))
-    lock = np.bincount(parent_of.astype(np.int64), weights=child_env["lockdown_active"], minlength=len(parents)) > 0
-    counts = {f"n_{lv.value}": np.bincount(parent_of.astype(np.int64), weights=child_cls.codes == i, minlength=len(parents)).astype(int)
+    parent_of = pos.reindex(children[parent_key].astype(str)).to_numpy().astype(np.int64)
+    n = len(parents)
+    env = metrics.rollup_inputs(parent_of, n, child_cls.codes, child_env["population"],
+                                child_env["known_source_community_cases"])
+    for name in metrics.SUMMED:
+        env[name] = np.bincount(parent_of, weights=child_env[name], minlength=n)
+    env["community_cases_per_100k_7d"] = metrics.per_100k(env["community_cases_7d"], env["population"])
+    own = indicators.for_units(indicator_table, parents["code"].astype(str).to_numpy())
+    env.update(indicators.roll_up(parent_of, n, {k: child_env[k] for k in indicators.INDICATORS},
+                                  child_env["population"], own))
+    env["lockdown_active"] = (np.bincount(parent_of, weights=child_env["lockdown_active"], minlength=n) > 0).astype(float)
+    cls = engine.classify(ruleset.rollup, env, ruleset.settings, n)
+    counts = {f"n_{lv.value}": np.bincount(parent_of, weights=child_cls.codes == i, minlength=n).astype(int)
               for i, lv in enumerate(SCALE)}
     counts["n_unknown"] = env["n_unknown"].astype(int)
-    env_out = {"known_source_community_cases": env["known_source_community_cases"],
-               "community_cases": np.bincount(parent_of.astype(np.int64), weights=child_env["community_cases"], minlength=len(parents)),
-               "lockdown_active": lock.astype(float)}
-    frame = _frame(parents, cls, ruleset, {}, {**counts, **env_out, "population": env["population"]})
-    return frame, cls, env_out | {"population": env["population"]}
+    shown = {k: env[k] for k in ("population", "lockdown_active", "community_cases_per_100k_7d", *metrics.SUMMED,
+                                 *indicators.INDICATORS)}
+    return _frame(parents, cls, ruleset, {}, {**counts, **shown}), cls, env
 
 
 def _input_hash(*parts) -> str:
@@ -163,14 +171,17 @@ def _reclassify(settings: Settings, day: dt.date, ruleset_id, progress) -> dict:
 
     code_pos = {c: i for i, c in enumerate(codes)}
     lmask = metrics.lockdown_mask(geoms, lock_geoms, assigner.tree)
-    env = metrics.commune_metrics(len(codes), communes["population"].to_numpy(float), cases, idx, rset, flags, code_pos, lmask)
+    env = metrics.commune_metrics(len(codes), communes["population"].to_numpy(float), cases, idx, rset, flags,
+                                  code_pos, lmask, day)
+    indicator_table = indicators.indicators_on(store, day)
+    env.update(indicators.for_units(indicator_table, codes))
     nb = neighbour_matrix(store, version, communes, rset)
     timer.done("metrics")
 
     cls = engine.classify(ruleset.commune, env, rset, len(codes), nb)
     commune_out = _frame(communes, cls, ruleset, env, {})
-    district_out, dcls, denv = _rollup(communes, cls, districts, "district_code", ruleset, env)
-    province_out, _, _ = _rollup(districts, dcls, provinces, "province_code", ruleset, denv)
+    district_out, dcls, denv = _rollup(communes, cls, districts, "district_code", ruleset, env, indicator_table)
+    province_out, _, _ = _rollup(districts, dcls, provinces, "province_code", ruleset, denv, indicator_table)
     timer.done("classify")
 
     counts = {name: {lv: int((frame["level"] == lv).sum()) for lv in [s.value for s in SCALE] + ["unknown"]}
@@ -181,8 +192,10 @@ def _reclassify(settings: Settings, day: dt.date, ruleset_id, progress) -> dict:
         "ruleset_title": ruleset.title, "boundary_version": version,
         "window": list(metrics.window(day, rset["window_days"])),
         "input_hashes": {"boundaries": src, "cases": _input_hash(cases), "lockdowns": _input_hash(lock_attrs),
-                         "flags": _input_hash(flags), "ruleset": ruleset.sha256},
-        "counts": counts, "community_cases_in_window": int(cases["count"].sum()),
+                         "flags": _input_hash(flags), "indicators": _input_hash(indicator_table.reset_index()),
+                         "ruleset": ruleset.sha256},
+        "counts": counts,
+        "community_cases_in_window": int(cases.loc[cases["day"] >= metrics.window(day, rset["window_days"])[0], "count"].sum()),
         "cases_not_in_boundaries": unplaced, "n_active_lockdowns": len(lock_attrs),
     }
     lockdown_frame = gpd.GeoDataFrame(lock_attrs, geometry=lock_geoms, crs="EPSG:4326")

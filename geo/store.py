@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS flags (
   code TEXT NOT NULL, date TEXT NOT NULL, flag TEXT NOT NULL, value INTEGER NOT NULL,
   author TEXT, end_date TEXT, row_hash TEXT NOT NULL, import_id INTEGER,
   PRIMARY KEY (code, date, flag));
+CREATE TABLE IF NOT EXISTS indicators (
+  code TEXT NOT NULL, date TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, row_hash TEXT NOT NULL,
+  PRIMARY KEY (code, date, name));
 CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY, date TEXT NOT NULL, created_at TEXT NOT NULL, ruleset TEXT NOT NULL,
   ruleset_sha256 TEXT, boundary_version TEXT NOT NULL, manifest TEXT NOT NULL);

@@ -28,6 +28,7 @@ RULESET_DIR = Path(__file__).parent / "rulesets"
 # Settings the service itself reads (beyond what conditions use), with their expected types.
 SERVICE_SETTINGS: dict[str, type | tuple] = {
     "window_days": int,
+    "rate_window_days": int,
     "date_column": str,
     "adjacency": str,
     "adjacency_tolerance_m": (int, float),
@@ -256,8 +257,8 @@ def _service_settings(settings: dict, path, line) -> None:
         raise RulesetError(path, line, f"date_column must be one of {DATE_COLUMNS}")
     if settings["adjacency"] not in ADJACENCY_KINDS:
         raise RulesetError(path, line, f"adjacency must be one of {ADJACENCY_KINDS}")
-    if settings["window_days"] < 1:
-        raise RulesetError(path, line, "window_days must be at least 1")
+    if settings["window_days"] < 1 or settings["rate_window_days"] < 1:
+        raise RulesetError(path, line, "window_days and rate_window_days must be at least 1")
 
 
 def _choice(doc, key, allowed, default, path):
