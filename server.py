@@ -134,6 +134,18 @@ def _routes(app: Flask) -> None:
         resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
         return resp.make_conditional(request)
 
+    @app.get("/api/zones/<code>")
+    def zone(code):
+        from geo.export import unit_properties
+        unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
+        run = _run_from_request()
+        props = unit_properties(_run_dir(run), unit, code)
+        if props is None:
+            raise NotFoundError("not_found", what=f"{unit} {code}")
+        resp = jsonify(props)
+        resp.headers["Cache-Control"] = SHORT
+        return resp
+
     @app.get("/api/lockdowns.geojson")
     def lockdowns_geojson():
         run = _run_from_request()
@@ -344,6 +356,31 @@ def _cli(app: Flask) -> None:
         s = _settings()
         try:
             r = import_indicators(_store(), path, s.rejects_dir, config.today())
+        except ZonesError as exc:
+            _fail(exc)
+        _print_import(r)
+
+    @app.cli.command("declare")
+    @click.option("--unit", "unit_code", default=None, help="Mã đơn vị (xã, huyện hoặc tỉnh) / unit code.")
+    @click.option("--level", default=None, help="safe | risk | high_risk | very_high_risk")
+    @click.option("--from", "valid_from", default=None, help="YYYY-MM-DD or dd/mm/yyyy")
+    @click.option("--until", "valid_until", default="", help="optional end date")
+    @click.option("--decision", default=None, help='số quyết định, e.g. "123/QĐ-UBND"')
+    @click.option("--by", "by", default=None, help="người ghi / who records it")
+    @click.option("--reason", default="")
+    @click.option("--file", "path", default=None, type=click.Path(path_type=Path), help="CSV/XLSX batch instead.")
+    def declare_cmd(unit_code, level, valid_from, valid_until, decision, by, reason, path):
+        """Ghi cấp độ Ban Chỉ đạo đã công bố / record an officially declared level."""
+        import pandas as pd
+        from geo import declared
+        s = _settings()
+        try:
+            if path is not None:
+                r = declared.declare_file(_store(), path, s.rejects_dir, config.today())
+            else:
+                row = {"unit": unit_code or "", "level": level or "", "from": valid_from or "", "until": valid_until,
+                       "decision": decision or "", "by": by or "", "reason": reason}
+                r = declared.declare_table(_store(), pd.DataFrame([row]), None, s.rejects_dir, config.today())
         except ZonesError as exc:
             _fail(exc)
         _print_import(r)

@@ -30,6 +30,22 @@ def export(run_dir: Path, unit: str, fmt: str, out: str) -> int:
     return len(df)
 
 
+def unit_properties(run_dir: Path, unit: str, code: str) -> dict | None:
+    """One unit's published properties (reasons and other lists decoded), read from the run's GPKG."""
+    safe = code.replace("'", "''")
+    df = pyogrio.read_dataframe(run_dir / "zones.gpkg", layer=unit, where=f"code = '{safe}'", read_geometry=False)
+    if df.empty:
+        return None
+    row = json.loads(df.iloc[[0]].to_json(orient="records", force_ascii=False))[0]
+    for key in ("reasons", "adjacent_to"):
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    for key in ("lockdown", "level_differs"):
+        if key in row and row[key] is not None:
+            row[key] = bool(row[key])
+    return row
+
+
 def _write(text: str, out: str) -> None:
     if out == "-":
         sys.stdout.write(text)

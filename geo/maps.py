@@ -21,13 +21,13 @@ TEXT = {
            "lockdown": "Vùng phong tỏa", "name": "Tên", "level": "Mức", "reasons": "Lý do",
            "cases": "Ca cộng đồng (cửa sổ)", "known": "Rõ nguồn", "unknown_src": "Chưa rõ nguồn",
            "population": "Dân số", "decision": "Quyết định", "issuer": "Cơ quan", "start": "Từ ngày",
-           "end": "Đến ngày", "legend": "Chú giải", "rules": "Tiêu chí", "lockdown_flag": "Có phong tỏa"},
+           "end": "Đến ngày", "declared": "Cấp độ đã công bố", "legend": "Chú giải", "rules": "Tiêu chí", "lockdown_flag": "Có phong tỏa"},
     "en": {"title": "COVID-19 risk zones", "date": "Date", "ruleset": "Ruleset",
            "commune": "Communes", "district": "District outlines", "province": "Province outlines",
            "lockdown": "Lockdowns", "name": "Name", "level": "Level", "reasons": "Reasons",
            "cases": "Community cases (window)", "known": "Known source", "unknown_src": "Unknown source",
            "population": "Population", "decision": "Decision", "issuer": "Issuer", "start": "From",
-           "end": "Until", "legend": "Legend", "rules": "Rules", "lockdown_flag": "Lockdown"},
+           "end": "Until", "declared": "Declared level", "legend": "Legend", "rules": "Rules", "lockdown_flag": "Lockdown"},
 }
 
 LEGEND = """{% macro html(this, kwargs) %}
@@ -70,6 +70,8 @@ def _display(frame: gpd.GeoDataFrame, unit: str, cols: list[str], style: dict, f
     """The layer's display GeoJSON: chosen columns plus a Leaflet `style` per feature (which
     Folium applies when no style_function is given), geometry simplified for the screen."""
     props = properties(frame)[cols].copy() if len(frame) else pd.DataFrame(columns=cols)
+    if "declared_level_vi" in props:
+        props["declared_level_vi"] = props["declared_level_vi"].fillna("—")
     colours = props["color"] if fill else pd.Series([None] * len(props), index=props.index)
     props["style"] = [{**style, "fillColor": c} if fill else style for c in colours]
     geoms = frame[DISPLAY_COL] if DISPLAY_COL in frame else geometry_json(frame.geometry.values, unit)
@@ -78,8 +80,9 @@ def _display(frame: gpd.GeoDataFrame, unit: str, cols: list[str], style: dict, f
 
 # Per-layer display: the columns shown and the static part of the style (fill = level colour).
 LAYERS = {
-    "commune": (["code", "name", "level_vi", "level_en", "reasons_text", "community_cases", "known_source_community_cases",
-                 "unknown_source_community_cases", "population", "color", "lockdown"],
+    "commune": (["code", "name", "level_vi", "level_en", "declared_level_vi", "explanation", "explanation_en",
+                 "community_cases", "known_source_community_cases", "unknown_source_community_cases", "population",
+                 "color", "lockdown"],
                 {"color": "#666666", "weight": 0.3, "opacity": 0.8, "fillOpacity": 0.75}),
     "district": (["code", "name", "level_vi", "level_en", "reasons_text", "color"],
                  {"fill": False, "color": "#333333", "weight": 0.8, "opacity": 0.8}),
@@ -133,9 +136,10 @@ def build(frames: dict[str, gpd.GeoDataFrame], display: dict, ruleset, manifest:
         f'padding:4px 10px;border:1px solid #888;border-radius:4px;font:bold 15px sans-serif">{title}</div>'))
     url = f"/runs/{manifest['run_id']}/display"
     popups = {
-        "commune": (["name", label, "reasons_text", "community_cases", "known_source_community_cases",
-                     "unknown_source_community_cases", "population"],
-                    [tx["name"], tx["level"], tx["reasons"], tx["cases"], tx["known"], tx["unknown_src"], tx["population"]]),
+        "commune": (["name", label, "declared_level_vi", "explanation_en" if lang == "en" else "explanation",
+                     "community_cases", "known_source_community_cases", "unknown_source_community_cases", "population"],
+                    [tx["name"], tx["level"], tx["declared"], tx["reasons"], tx["cases"], tx["known"], tx["unknown_src"],
+                     tx["population"]]),
         "district": (["name", label, "reasons_text"], [tx["name"], tx["level"], tx["reasons"]]),
         "province": (["name", label, "reasons_text"], [tx["name"], tx["level"], tx["reasons"]]),
         "lockdown": (["decision_no", "issuer", "start_date", "end_date"], [tx["decision"], tx["issuer"], tx["start"], tx["end"]]),

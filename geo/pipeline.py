@@ -13,7 +13,7 @@ import pandas as pd
 
 from rules import engine, ruleset as rs_mod
 from rules.levels import SCALE
-from . import adjacency, indicators, metrics, publish
+from . import adjacency, declared, explain, indicators, metrics, publish
 from .assign import Assigner
 from .config import Settings
 from .errors import BusyError, InputError, MissingInputError
@@ -120,6 +120,18 @@ def _rollup(children: gpd.GeoDataFrame, child_cls, parents: gpd.GeoDataFrame, pa
     return _frame(parents, cls, ruleset, {}, {**counts, **shown}), cls, env
 
 
+def _explain_frame(frame, section, env: dict, cls, triggers: list[list[str]]) -> None:
+    """`explanation` (Vietnamese), `explanation_en` and `adjacent_to` columns, in place."""
+    n = len(frame)
+    keys = [k for k in section.inputs if k in env]
+    cols = {k: np.broadcast_to(np.asarray(env[k], float), (n,)) for k in keys}
+    levels = cls.levels
+    for lang, column in (("vi", "explanation"), ("en", "explanation_en")):
+        frame[column] = [explain.explain(section, {k: cols[k][i] for k in keys}, levels[i], cls.reasons[i], triggers[i], lang)
+                         for i in range(n)]
+    frame["adjacent_to"] = triggers
+
+
 def _input_hash(*parts) -> str:
     h = hashlib.sha256()
     for p in parts:
@@ -181,7 +193,15 @@ def _reclassify(settings: Settings, day: dt.date, ruleset_id, progress) -> dict:
     cls = engine.classify(ruleset.commune, env, rset, len(codes), nb)
     commune_out = _frame(communes, cls, ruleset, env, {})
     district_out, dcls, denv = _rollup(communes, cls, districts, "district_code", ruleset, env, indicator_table)
-    province_out, _, _ = _rollup(districts, dcls, provinces, "province_code", ruleset, denv, indicator_table)
+    province_out, pcls, penv = _rollup(districts, dcls, provinces, "province_code", ruleset, denv, indicator_table)
+    labels = [f"{n} ({c})" for n, c in zip(communes["name"], codes)]
+    triggers = explain.adjacency_triggers(ruleset.commune, cls.reasons, codes, cls.codes, nb, labels, ruleset.level_ids)
+    _explain_frame(commune_out, ruleset.commune, env, cls, triggers)
+    for frame, c, e in ((district_out, dcls, denv), (province_out, pcls, penv)):
+        _explain_frame(frame, ruleset.rollup, e, c, [[] for _ in range(len(frame))])
+    declared_table = declared.declared_on(store, day)
+    for frame in (commune_out, district_out, province_out):
+        declared.annotate(frame, declared_table, ruleset)
     timer.done("classify")
 
     counts = {name: {lv: int((frame["level"] == lv).sum()) for lv in [s.value for s in SCALE] + ["unknown"]}
@@ -193,8 +213,11 @@ def _reclassify(settings: Settings, day: dt.date, ruleset_id, progress) -> dict:
         "window": list(metrics.window(day, rset["window_days"])),
         "input_hashes": {"boundaries": src, "cases": _input_hash(cases), "lockdowns": _input_hash(lock_attrs),
                          "flags": _input_hash(flags), "indicators": _input_hash(indicator_table.reset_index()),
+                         "declarations": _input_hash(declared_table.reset_index()),
                          "ruleset": ruleset.sha256},
         "counts": counts,
+        "n_declared_differs": {name: int(frame["level_differs"].sum()) for name, frame in
+                               (("commune", commune_out), ("district", district_out), ("province", province_out))},
         "community_cases_in_window": int(cases.loc[cases["day"] >= metrics.window(day, rset["window_days"])[0], "count"].sum()),
         "cases_not_in_boundaries": unplaced, "n_active_lockdowns": len(lock_attrs),
     }

@@ -71,7 +71,6 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
              "boundary_version": manifest["boundary_version"]}
     for unit, frame in frames.items():
         frame["lockdown"] = frame.pop("lockdown_active").astype(bool)
-        frame["explanation"] = [_explain(ruleset, unit, row) for row in frame.itertuples(index=False)]
         for k, v in stamp.items():
             frame[k] = v
     procs = []
@@ -111,25 +110,3 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     timer.done("publish_commit")
     full["stages_s"] = dict(timer.stages)
     return full
-
-
-def _explain(ruleset, unit: str, row) -> str:
-    """Plain Vietnamese: the fired factors, or for `unknown` the inputs that were missing."""
-    section = ruleset.commune if unit == "commune" else ruleset.rollup
-    rules = {r.id: r for r in section.rules}
-    values = row._asdict()
-    if row.level != "unknown":
-        return "; ".join(f"{r}: {rules[r].vi}" for r in row.reasons if r in rules)
-    parts = []
-    for r in row.reasons:
-        if r not in rules:
-            parts.append("mọi đơn vị trực thuộc chưa đánh giá")
-            continue
-        missing = sorted(n for n in rules[r].when.names if n in section.inputs and _is_nan(values.get(n)))
-        labels = ", ".join(section.inputs[n].get("vi", n) for n in missing) or "dữ liệu"
-        parts.append(f"{r}: thiếu {labels}")
-    return "Chưa đánh giá được — " + "; ".join(parts)
-
-
-def _is_nan(v) -> bool:
-    return v is None or (isinstance(v, float) and v != v)

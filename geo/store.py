@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS flags (
 CREATE TABLE IF NOT EXISTS indicators (
   code TEXT NOT NULL, date TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, row_hash TEXT NOT NULL,
   PRIMARY KEY (code, date, name));
+CREATE TABLE IF NOT EXISTS declarations (
+  unit TEXT NOT NULL, level TEXT NOT NULL, valid_from TEXT NOT NULL, valid_until TEXT, decision TEXT NOT NULL,
+  by TEXT NOT NULL, reason TEXT, recorded_at TEXT NOT NULL, row_hash TEXT NOT NULL,
+  PRIMARY KEY (unit, valid_from, decision));
 CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY, date TEXT NOT NULL, created_at TEXT NOT NULL, ruleset TEXT NOT NULL,
   ruleset_sha256 TEXT, boundary_version TEXT NOT NULL, manifest TEXT NOT NULL);

@@ -134,6 +134,8 @@ def write_rejects(df: pd.DataFrame, errors: RowErrors, rejects_dir: Path, source
         return None
     rejects_dir.mkdir(parents=True, exist_ok=True)
     out = df[bad].copy()
+    # The file's own columns named like ours keep their values under another name.
+    out = out.rename(columns={c: f"{c}_in_file" for c in ("file", "row", "field", "reason") if c in out.columns})
     out.insert(0, "reason", errors.reason[bad])
     out.insert(0, "field", errors.field[bad])
     out.insert(0, "row", np.flatnonzero(bad) + 2)

@@ -107,5 +107,5 @@ def test_runs_list(published_app, client):
     assert len(runs) == 1
     r = runs[0]
     assert r["date"] == DAY and r["ruleset"] == "qd2686" and r["boundary_version"] == "units"
-    assert set(r["input_hashes"]) == {"boundaries", "cases", "lockdowns", "flags", "indicators", "ruleset"}
+    assert set(r["input_hashes"]) == {"boundaries", "cases", "lockdowns", "flags", "indicators", "declarations", "ruleset"}
     assert r["counts"]["commune"]["very_high_risk"] == 1 and sum(r["counts"]["commune"].values()) == 6

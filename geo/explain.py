@@ -1,0 +1,79 @@
+"""Explanations in plain words: the factors that fired, the input values they read, the
+neighbours that triggered adjacency, or for `unknown` the inputs that were missing."""
+from __future__ import annotations
+
+import numpy as np
+
+from rules.engine import MISSING_PREFIX, UNKNOWN_WHEN_ID
+
+WORDS = {
+    "vi": {"unknown": "Chưa đánh giá được", "missing": "thiếu", "data": "dữ liệu", "borders": "giáp",
+           "all_unknown": "mọi đơn vị trực thuộc chưa đánh giá", "none": "Không có yếu tố nào"},
+    "en": {"unknown": "Not assessed", "missing": "missing", "data": "data", "borders": "borders",
+           "all_unknown": "every unit below is not assessed", "none": "No factor holds"},
+}
+
+
+def _number(v, lang: str) -> str:
+    """96000 -> '96.000' in Vietnamese, '96,000' in English; one decimal for fractions."""
+    text = f"{int(v):,}" if float(v).is_integer() else f"{v:,.1f}"
+    return text.translate(str.maketrans(",.", ".,")) if lang == "vi" else text
+
+
+def _is_nan(v) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def _value(spec: dict, v, lang: str) -> str:
+    if spec.get("type") == "bool":
+        return ("có" if v else "không") if lang == "vi" else ("yes" if v else "no")
+    return _number(v, lang)
+
+
+def explain(section, values: dict, level: str, reasons: list[str], triggers: list[str], lang: str) -> str:
+    w = WORDS[lang]
+    rules = {r.id: r for r in section.rules}
+    if level == "unknown":
+        parts = []
+        for rid in reasons:
+            if rid == UNKNOWN_WHEN_ID:
+                parts.append(w["all_unknown"] if "n_children" in section.inputs else w["unknown"])
+            elif rid.startswith(MISSING_PREFIX):
+                name = rid[len(MISSING_PREFIX):]
+                parts.append(f"{w['missing']} {section.inputs.get(name, {}).get(lang, name)}")
+            elif rid in rules:
+                missing = sorted(n for n in rules[rid].when.names if n in section.inputs and _is_nan(values.get(n)))
+                labels = ", ".join(section.inputs[n].get(lang, n) for n in missing) or w["data"]
+                parts.append(f"{rid}: {w['missing']} {labels}")
+        return f"{w['unknown']} — " + "; ".join(parts)
+    parts = []
+    for rid in reasons:
+        rule = rules.get(rid)
+        if rule is None:
+            continue
+        read = [f"{section.inputs[n].get(lang, n)} = {_value(section.inputs[n], values[n], lang)}"
+                for n in sorted(rule.when.names) if n in section.inputs and not _is_nan(values.get(n))]
+        text = f"{rid}: {rule.en if lang == 'en' else rule.vi}"
+        if read:
+            text += f" ({'; '.join(read)})"
+        if rule.when.borders and triggers:
+            text += f" — {w['borders']} {', '.join(triggers)}"
+        parts.append(text)
+    return "; ".join(parts) if parts else w["none"]
+
+
+def adjacency_triggers(section, reasons: list[list[str]], codes: np.ndarray, level_codes: np.ndarray,
+                       neighbours, labels: list[str], level_ids) -> list[list[str]]:
+    """For each unit whose reasons include a borders() rule, the neighbours at the bordered level."""
+    rank = {lv: i for i, lv in enumerate(level_ids)}
+    looks = {r.id: [rank[b] for b in r.when.borders] for r in section.rules if r.when.borders}
+    out: list[list[str]] = [[] for _ in range(len(reasons))]
+    if neighbours is None or not looks:
+        return out
+    csr = neighbours.tocsr()
+    for i, rs in enumerate(reasons):
+        wanted = {lv for rid in rs for lv in looks.get(rid, [])}
+        if wanted:
+            nbrs = csr.indices[csr.indptr[i]:csr.indptr[i + 1]]
+            out[i] = [labels[j] for j in nbrs if level_codes[j] in wanted]
+    return out

@@ -1,0 +1,60 @@
+"""Declared vs computed levels, and explanations (values read, neighbours that triggered adjacency)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from helpers import case, grid, invoke, numbered, published, run_scenario
+
+DAY = "2021-07-31"
+
+
+def test_declared_level_travels_with_the_computed_one(runner, app, tmp_path, client):
+    cases = numbered([case("10001", DAY, setting="school")])
+    run_scenario(runner, app, tmp_path, grid(1, 3), cases, DAY)
+    res = invoke(runner, "declare", "--unit", "10002", "--level", "very_high_risk", "--from", "2021-07-30",
+                 "--decision", "45/QĐ-UBND", "--by", "Nguyễn Văn A", "--reason", "ổ dịch chợ")
+    assert res.exit_code == 0 and "Nhận 1 dòng, loại 0 dòng" in res.output
+    bad = invoke(runner, "declare", "--unit", "10002", "--level", "red", "--from", DAY, "--decision", "1/QĐ", "--by", "x")
+    assert bad.exit_code != 0 and "level must be one of" in bad.output
+    batch = pd.DataFrame([
+        {"unit": "10003", "level": "risk", "from": "2021-07-20", "decision": "40/QĐ-UBND", "by": "B"},
+        {"unit": "10003", "level": "safe", "from": "2021-08-05", "decision": "50/QĐ-UBND", "by": "B"},   # later: not yet
+        {"unit": "101", "level": "high_risk", "from": "2021-07-01", "decision": "30/QĐ-UBND", "by": "B"},
+        {"unit": "nope", "level": "risk", "from": "2021-07-01", "decision": "x", "by": "B"},
+    ])
+    path = tmp_path / "declared.xlsx"
+    batch.to_excel(path, index=False)
+    res = invoke(runner, "declare", "--file", path)
+    assert "Nhận 3 dòng, loại 1 dòng" in res.output and "unknown unit code nope" in res.output
+    # the run published before the declarations keeps what the committee saw; a new run carries them
+    assert published(app, DAY, "commune")["10002"]["declared_level"] is None
+    assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0
+    out = published(app, DAY, "commune")
+    assert out["10002"]["level"] == "high_risk" and out["10002"]["declared_level"] == "very_high_risk"
+    assert out["10002"]["declared_decision"] == "45/QĐ-UBND" and out["10002"]["level_differs"] is True
+    assert out["10003"]["declared_level"] == "risk" and out["10003"]["level_differs"] is False
+    assert out["10001"]["declared_level"] is None and out["10001"]["level_differs"] is False
+    district = published(app, DAY, "district")["101"]
+    assert district["declared_level"] == "high_risk" and district["level_differs"] is True
+    one = client.get(f"/api/zones/10002?date={DAY}").get_json()
+    assert one["declared_level"] == "very_high_risk" and one["reasons"] == ["O2"] and one["level_differs"] is True
+    assert client.get(f"/api/zones/99999?date={DAY}").status_code == 404
+
+
+def test_explanations_name_values_and_neighbours(runner, app, tmp_path, client):
+    pops = {"10001": 96_000, "10002": 50_000, "10003": 50_000, "10004": 50_000}
+    cases = numbered([case("10001", DAY), case("10001", DAY), case("10001", DAY),
+                      case("10003", DAY, known=False, cluster="K"), case("10003", "2021-07-25", known=False, cluster="K")])
+    out = run_scenario(runner, app, tmp_path, grid(1, 4, population=pops), cases, DAY)
+    assert out["10001"]["level"] == "risk"
+    assert out["10001"]["explanation"] == ("Y1: Số ca cộng đồng rõ nguồn lây vượt 1/100.000 dân "
+                                           "(ca cộng đồng rõ nguồn lây = 3; dân số = 96.000); "
+                                           "Y3: Giáp ranh vùng nguy cơ cao — giáp Xã Ô 10002 (10002)")
+    assert out["10001"]["explanation_en"].startswith("Y1: Known-source community cases exceed 1 per 100,000 population "
+                                                     "(known-source community cases = 3; population = 96,000)")
+    assert out["10002"]["reasons"] == ["O2"] and out["10002"]["adjacent_to"] == ["Xã Ô 10003 (10003)"]
+    assert "giáp Xã Ô 10003 (10003)" in out["10002"]["explanation"]
+    assert out["10003"]["explanation"].startswith("R1: Có chùm ca bệnh") and "chùm ca chưa rõ nguồn lớn nhất = 2" in out["10003"]["explanation"]
+    assert out["10004"]["explanation"] == "O2: Giáp ranh vùng nguy cơ rất cao — giáp Xã Ô 10003 (10003)"
+    one = client.get(f"/api/zones/10001?date={DAY}").get_json()
+    assert one["explanation"] == out["10001"]["explanation"] and one["known_source_community_cases"] == 3
