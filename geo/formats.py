@@ -71,6 +71,12 @@ def geojson_text(frame: gpd.GeoDataFrame, name: str) -> str:
     return feature_collection(records(properties(frame)), geoms, name)
 
 
+def tile_input_text(frame: gpd.GeoDataFrame, fields: list[str]) -> str:
+    """The few properties vector tiles carry, with the RFC 7946 geometry: tippecanoe's input."""
+    geoms = frame[GEOJSON_COL] if GEOJSON_COL in frame else geometry_json(frame.geometry.values)
+    return feature_collection(records(pd.DataFrame(frame[fields])), geoms)
+
+
 def flat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     """Properties with list values as JSON text, for CSV and GeoPackage."""
     df = properties(frame).copy()

@@ -73,11 +73,15 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
         frame["lockdown"] = frame.pop("lockdown_active").astype(bool)
         for k, v in stamp.items():
             frame[k] = v
-    procs = []
+    procs, tile_inputs = [], []
     for unit in UNITS:
-        path = stage / f"{unit}.geojson"
-        path.write_text(formats.geojson_text(frames[unit], unit), encoding="utf-8")
-        procs.append(tiles.start_build(path, stage / "tiles" / f"{unit}.mbtiles", unit))
+        # tippecanoe first, on a lean copy holding only the tile fields, so it runs beside the rest
+        lean = stage / "tiles" / f".{unit}-input.geojson"
+        lean.write_text(formats.tile_input_text(frames[unit], list(tiles.TILE_FIELDS)), encoding="utf-8")
+        tile_inputs.append(lean)
+        procs.append(tiles.start_build(lean, stage / "tiles" / f"{unit}.mbtiles", unit))
+    for unit in UNITS:
+        (stage / f"{unit}.geojson").write_text(formats.geojson_text(frames[unit], unit), encoding="utf-8")
     lk = gpd.GeoDataFrame(lockdowns.copy(), geometry=lockdowns.geometry.values, crs="EPSG:4326")
     for k, v in stamp.items():
         lk[k] = v
@@ -93,6 +97,8 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     timer.done("publish_map")
     for p in procs:
         tiles.finish_build(p)
+    for p in tile_inputs:
+        p.unlink()
     timer.done("publish_tiles")
     full["bounds"] = {u: [float(b) for b in frames[u].total_bounds] for u in UNITS}
     full["files"] = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file()) + ["manifest.json"]
