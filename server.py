@@ -66,6 +66,13 @@ def _parse_day(value: str) -> dt.date:
         raise InputError("bad_date", value=value) from None
 
 
+def _parse_as_of(value: str) -> str:
+    try:
+        return config.parse_instant(value)
+    except (TypeError, ValueError):
+        raise InputError("bad_param", name="as_of", value=value, allowed="ISO time, e.g. 2021-08-01T07:00") from None
+
+
 def _choice(name: str, value: str, allowed) -> str:
     if value not in allowed:
         raise InputError("bad_param", name=name, value=value, allowed=", ".join(allowed))
@@ -78,9 +85,10 @@ def _run_from_request() -> dict:
         return _run_by_id(request.args["run"])
     if "date" in request.args:
         day = _parse_day(request.args["date"]).isoformat()
-        run = store.run_for_date(day)
+        as_of = _parse_as_of(request.args["as_of"]) if "as_of" in request.args else None
+        run = store.run_for_date(day, as_of)
         if run is None:
-            raise NotFoundError("no_run_for_date", date=day)
+            raise NotFoundError("no_run_for_date", date=day + (f" (as of {request.args['as_of']})" if as_of else ""))
         return run
     run = store.latest_run()
     if run is None:
@@ -254,6 +262,17 @@ def _ruleset_or_fail(app, ruleset_id):
     raise InputError("unknown_ruleset", id=ruleset_id, hint=did_you_mean(ruleset_id, app.config["RULESETS"]))
 
 
+def _parse_overrides(items) -> dict:
+    import yaml
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError("bad_param", name="--set", value=item, allowed="name=value")
+        name, value = item.split("=", 1)
+        out[name.strip()] = yaml.safe_load(value)
+    return out
+
+
 def _fail(exc: ZonesError):
     click.echo(exc.text(_settings().lang), err=True)
     sys.exit(2)
@@ -388,15 +407,36 @@ def _cli(app: Flask) -> None:
     @app.cli.command("reclassify")
     @click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh).")
     @click.option("--ruleset", default=None, help="Ruleset id (default: the one in force on the date).")
-    def reclassify_cmd(day, ruleset):
+    @click.option("--dry-run", is_flag=True, help="Do not publish: print the difference against the published run.")
+    @click.option("--set", "overrides", multiple=True, help="With --dry-run: change a setting, e.g. window_days=7.")
+    @click.option("--out", default=None, help="With --dry-run: write the differences as CSV (- for stdout).")
+    def reclassify_cmd(day, ruleset, dry_run, overrides, out):
         """Phân loại lại và công bố kết quả cho một ngày / reclassify and publish a day."""
-        from geo.pipeline import reclassify
+        from geo.pipeline import evaluate, reclassify
         s = _settings()
+        progress = lambda st: click.echo(i18n.stage_label(st, s.lang), err=True)  # noqa: E731
         try:
             d = _parse_day(day) if day else config.today()
-            r = reclassify(s, d, ruleset, progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True))
+            if not dry_run:
+                if overrides or out:
+                    raise InputError("bad_param", name="--set/--out", value=" ".join(overrides) or out,
+                                     allowed="only with --dry-run")
+                r = reclassify(s, d, ruleset, progress=progress)
+            else:
+                from geo.whatif import diff
+                ev = evaluate(s, d, ruleset, _parse_overrides(overrides), progress=progress)
+                changes = diff(_store(), s.runs_dir, ev)
         except ZonesError as exc:
             _fail(exc)
+        if dry_run:
+            click.echo(i18n.t("whatif", s.lang, date=d.isoformat(), ruleset=ev.ruleset.id, n=len(changes)))
+            for row in changes.head(50).itertuples(index=False):
+                click.echo(f"  {row.unit} {row.code} {row.name}: {row.published_level} → {row.new_level}  {row.new_explanation}")
+            if out == "-":
+                click.echo(changes.to_csv(index=False), nl=False)
+            elif out:
+                changes.to_csv(out, index=False)
+            return
         click.echo(i18n.t("run_published", s.lang, run_id=r["run_id"], date=r["date"], ruleset=r["ruleset"]))
         for unit in UNITS:
             summary = ", ".join(f"{k}={v}" for k, v in r["counts"][unit].items())
@@ -456,12 +496,13 @@ def _cli(app: Flask) -> None:
     @click.option("--unit", type=click.Choice(UNITS), default="commune")
     @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="geojson")
     @click.option("--out", required=True, help="Output file, or - for standard output.")
-    def export_cmd(day, unit, fmt, out):
+    @click.option("--as-of", "as_of", default=None, help="What had been published at this time (ISO, Vietnam time).")
+    def export_cmd(day, unit, fmt, out, as_of):
         """Xuất kết quả đã công bố / export a published run."""
         from geo.export import export
         s = _settings()
         try:
-            run = _store().run_for_date(_parse_day(day).isoformat())
+            run = _store().run_for_date(_parse_day(day).isoformat(), _parse_as_of(as_of) if as_of else None)
             if run is None:
                 raise NotFoundError("no_run_for_date", date=day)
             n = export(s.runs_dir / run["run_id"], unit, fmt, out)

@@ -60,6 +60,14 @@ def today() -> dt.date:
     return dt.datetime.now(TIMEZONE).date()
 
 
+def parse_instant(value: str) -> str:
+    """An as-of time as UTC ISO text; a time without zone is Vietnam time. Raises ValueError."""
+    t = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=TIMEZONE)
+    return t.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
 def parse_date(value) -> dt.date:
     """ISO (YYYY-MM-DD) or Vietnamese dd/mm/yyyy; raises ValueError otherwise."""
     if isinstance(value, dt.datetime):

@@ -26,6 +26,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                   "Evaluated {n} rows with {id}: {summary}; written to {path}"),
     "skipped_adjacency": ("Bỏ qua tiêu chí giáp ranh (không có hình học): {ids}",
                           "Adjacency rules skipped (no geometry): {ids}"),
+    "whatif": ("Thử nghiệm ngày {date} với {ruleset}: {n} đơn vị đổi cấp so với kết quả đã công bố (không công bố)",
+               "What-if for {date} with {ruleset}: {n} units change level against the published run (not published)"),
     "unknown_ruleset": ("Không có bộ quy tắc {id!r}{hint}", "No ruleset {id!r}{hint}"),
     "bad_date": ("Ngày không hợp lệ {value!r} (YYYY-MM-DD)", "Invalid date {value!r} (YYYY-MM-DD)"),
     "bad_param": ("Tham số {name} không hợp lệ: {value!r}; chấp nhận {allowed}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import filelock
 import geopandas as gpd
@@ -150,15 +150,43 @@ def reclassify(settings: Settings, day: dt.date, ruleset_id: str | None = None, 
     except filelock.Timeout:
         raise BusyError("busy", lock=str(settings.lock_path)) from None
     try:
-        return _reclassify(settings, day, ruleset_id, progress)
+        ev = evaluate(settings, day, ruleset_id, progress=progress)
+        return publish.publish(settings, ev.store, day, ev.ruleset, ev.frames, ev.lockdowns, ev.manifest, ev.timer)
     finally:
         lock.release()
 
 
-def _reclassify(settings: Settings, day: dt.date, ruleset_id, progress) -> dict:
+@dataclass
+class Evaluation:
+    ruleset: rs_mod.Ruleset
+    frames: dict[str, gpd.GeoDataFrame]
+    lockdowns: gpd.GeoDataFrame
+    manifest: dict
+    timer: Timer
+    store: Store
+
+
+def with_settings(ruleset: rs_mod.Ruleset, overrides: dict | None) -> rs_mod.Ruleset:
+    """A what-if copy of the ruleset with some settings changed (same names and types only)."""
+    if not overrides:
+        return ruleset
+    from rules.expr import did_you_mean
+    new = dict(ruleset.settings)
+    for name, value in overrides.items():
+        if name not in new:
+            raise InputError("bad_param", name="--set", value=name, allowed=f"a setting of {ruleset.id}{did_you_mean(name, new)}")
+        old = new[name]
+        if isinstance(old, bool) != isinstance(value, bool) or not isinstance(value, type(old) if not isinstance(old, (int, float)) else (int, float)):
+            raise InputError("bad_param", name=name, value=value, allowed=f"a value like {old!r}")
+        new[name] = value
+    return replace(ruleset, settings=new, id=f"{ruleset.id}+what-if")
+
+
+def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, progress=None) -> Evaluation:
+    """Everything up to publishing: inputs -> assignment -> metrics -> levels and explanations."""
     timer = Timer(progress=progress)
     store = Store(settings.db_path)
-    ruleset = choose_ruleset(load_rulesets(settings.ruleset_dir), day, ruleset_id)
+    ruleset = with_settings(choose_ruleset(load_rulesets(settings.ruleset_dir), day, ruleset_id), overrides)
     rset = ruleset.settings
     version = store.current_boundary_version()
     if version is None:
@@ -222,7 +250,5 @@ def _reclassify(settings: Settings, day: dt.date, ruleset_id, progress) -> dict:
         "cases_not_in_boundaries": unplaced, "n_active_lockdowns": len(lock_attrs),
     }
     lockdown_frame = gpd.GeoDataFrame(lock_attrs, geometry=lock_geoms, crs="EPSG:4326")
-    result = publish.publish(settings, store, day, ruleset,
-                             {"commune": commune_out, "district": district_out, "province": province_out},
-                             lockdown_frame, manifest, timer)
-    return result
+    frames = {"commune": commune_out, "district": district_out, "province": province_out}
+    return Evaluation(ruleset, frames, lockdown_frame, manifest, timer, store)

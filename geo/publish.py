@@ -113,6 +113,8 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
                      full["boundary_version"], json.dumps(full, ensure_ascii=False)))
         con.execute("INSERT INTO published (date, run_id) VALUES (?, ?) "
                     "ON CONFLICT(date) DO UPDATE SET run_id = excluded.run_id", (day.isoformat(), run_id))
+        con.execute("INSERT INTO publications (date, run_id, published_at) VALUES (?, ?, ?)",
+                    (day.isoformat(), run_id, dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")))
     timer.done("publish_commit")
     full["stages_s"] = dict(timer.stages)
     return full

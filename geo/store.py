@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY, date TEXT NOT NULL, created_at TEXT NOT NULL, ruleset TEXT NOT NULL,
   ruleset_sha256 TEXT, boundary_version TEXT NOT NULL, manifest TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS published (date TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id));
+CREATE TABLE IF NOT EXISTS publications (
+  date TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(run_id), published_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS publications_date ON publications(date, published_at);
 """
 
 CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "result_date", "count",
@@ -121,8 +124,12 @@ class Store:
         return df if method in methods else None
 
     # -- runs --------------------------------------------------------------------------
-    def run_for_date(self, day: str) -> dict | None:
-        return self._run("SELECT r.* FROM published p JOIN runs r USING (run_id) WHERE p.date = ?", (day,))
+    def run_for_date(self, day: str, as_of: str | None = None) -> dict | None:
+        """The run published for `day`; with `as_of` (UTC ISO time), the one published at that time."""
+        if as_of is None:
+            return self._run("SELECT r.* FROM published p JOIN runs r USING (run_id) WHERE p.date = ?", (day,))
+        return self._run("SELECT r.* FROM publications p JOIN runs r USING (run_id) WHERE p.date = ? "
+                         "AND p.published_at <= ? ORDER BY p.published_at DESC LIMIT 1", (day, as_of))
 
     def latest_run(self) -> dict | None:
         return self._run("SELECT r.* FROM published p JOIN runs r USING (run_id) ORDER BY p.date DESC LIMIT 1", ())

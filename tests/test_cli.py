@@ -243,3 +243,26 @@ def test_crash_while_publishing_leaves_the_previous_run_served(runner, app, tmp_
     assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0
     assert store.run_for_date(DAY)["run_id"] != before
     assert not [p for p in settings.runs_dir.iterdir() if p.name.startswith(".staging-")]
+
+
+def test_as_of_gives_what_had_been_published_then(runner, app, tmp_path, client):
+    import datetime as dt
+    import time
+    run_scenario(runner, app, tmp_path, grid(1, 2), [], DAY)
+    store = Store(app.config["ZONES"].db_path)
+    first = store.run_for_date(DAY)["run_id"]
+    seen_at = dt.datetime.now(dt.timezone.utc).isoformat()
+    time.sleep(0.01)
+    invoke(runner, "import-cases", write_cases(numbered([case("10001", DAY, known=False)]), tmp_path / "late.csv"))
+    assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0
+    second = store.run_for_date(DAY)["run_id"]
+    assert second != first
+    morning = client.get("/api/zones.geojson", query_string={"date": DAY, "as_of": seen_at}).get_json(force=True)
+    assert {f["properties"]["run_id"] for f in morning["features"]} == {first}
+    assert {f["properties"]["level"] for f in morning["features"]} == {"safe"}
+    now = client.get(f"/api/zones.geojson?date={DAY}").get_json(force=True)
+    assert {f["properties"]["run_id"] for f in now["features"]} == {second}
+    assert client.get(f"/api/zones.geojson?date={DAY}&as_of=2001-01-01T00:00").status_code == 404
+    assert client.get(f"/api/zones.geojson?date={DAY}&as_of=yesterday").status_code == 400
+    res = invoke(runner, "export", "--date", DAY, "--format", "csv", "--out", "-", "--as-of", seen_at)
+    assert res.exit_code == 0 and first in res.output and second not in res.output

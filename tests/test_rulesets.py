@@ -139,3 +139,25 @@ def test_cdc_ruleset_reproduces_every_complete_published_row(runner, tmp_path):
     incomplete = got[(got[CDC_INPUTS] == "").any(axis=1)]
     assert (incomplete["level"] == "unknown").all()
     assert all(r.startswith('["missing:') for r in incomplete["reasons"])
+
+
+def test_what_if_lists_changes_without_publishing(runner, app, tmp_path):
+    from geo.store import Store
+    day = "2021-07-31"
+    pops = {"10001": 100_000, "10002": 1_000_000, "10003": 1_000_000}
+    run_scenario(runner, app, tmp_path, grid(1, 3, population=pops), numbered([case("10001", day)]), day)
+    store = Store(app.config["ZONES"].db_path)
+    before = store.run_for_date(day)["run_id"]
+    out = tmp_path / "diff.csv"
+    res = invoke(runner, "reclassify", "--date", day, "--dry-run", "--set", "population_per_case=200000", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "qd2686+what-if: 3 đơn vị đổi cấp" in res.output
+    diff = pd.read_csv(out, dtype=str, keep_default_na=False)
+    # the province has a single district: 100 % of its children at risk or worse makes it orange (RH2)
+    assert set(zip(diff["unit"], diff["code"], diff["published_level"], diff["new_level"])) == {
+        ("commune", "10001", "safe", "risk"), ("district", "101", "safe", "risk"), ("province", "1", "safe", "high_risk")}
+    assert "ca cộng đồng rõ nguồn lây = 1; dân số = 100.000" in diff.loc[diff["code"] == "10001", "new_explanation"].iat[0]
+    assert store.run_for_date(day)["run_id"] == before and len(store.published_runs()) == 1
+    bad = invoke(runner, "reclassify", "--date", day, "--dry-run", "--set", "population_per_cas=1")
+    assert bad.exit_code != 0 and "did you mean 'population_per_case'" in bad.output
+    assert invoke(runner, "reclassify", "--date", day, "--set", "window_days=7").exit_code != 0   # only with --dry-run
