@@ -42,8 +42,9 @@ def per_100k(cases: np.ndarray, population: np.ndarray) -> np.ndarray:
 
 
 def load_cases(con, day: dt.date, settings: dict) -> pd.DataFrame:
-    """Community cases in the longer of the rule window and the weekly-rate window."""
-    start, end = window(day, max(settings["window_days"], settings["rate_window_days"]))
+    """Community cases over the longest span any setting needs (rule window, weekly rate, clean days)."""
+    span = max(settings["window_days"], settings["rate_window_days"], int(settings.get("min_clean_days_before_downgrade", 0)))
+    start, end = window(day, span)
     col = settings["date_column"]
     return pd.read_sql_query(
         f"SELECT {col} AS day, count, community, source_known, source_setting, cluster_id, lon, lat, "

@@ -13,7 +13,7 @@ import pandas as pd
 
 from rules import engine, ruleset as rs_mod
 from rules.levels import SCALE
-from . import adjacency, declared, explain, indicators, metrics, publish
+from . import adjacency, declared, explain, hysteresis, indicators, metrics, publish
 from .assign import Assigner
 from .config import Settings
 from .errors import BusyError, InputError, MissingInputError
@@ -120,16 +120,32 @@ def _rollup(children: gpd.GeoDataFrame, child_cls, parents: gpd.GeoDataFrame, pa
     return _frame(parents, cls, ruleset, {}, {**counts, **shown}), cls, env
 
 
-def _explain_frame(frame, section, env: dict, cls, triggers: list[list[str]]) -> None:
-    """`explanation` (Vietnamese), `explanation_en` and `adjacent_to` columns, in place."""
+def _explain_frame(frame, section, env: dict, cls, triggers: list[list[str]], states=None) -> None:
+    """`explanation` (Vietnamese), `explanation_en` and `adjacent_to` columns, in place.
+    `states`: per unit None or the hysteresis figures ({lang: {prev, clean, need, step, computed}})."""
     n = len(frame)
     keys = [k for k in section.inputs if k in env]
     cols = {k: np.broadcast_to(np.asarray(env[k], float), (n,)) for k in keys}
     levels = cls.levels
+    states = states or [None] * n
     for lang, column in (("vi", "explanation"), ("en", "explanation_en")):
-        frame[column] = [explain.explain(section, {k: cols[k][i] for k in keys}, levels[i], cls.reasons[i], triggers[i], lang)
-                         for i in range(n)]
+        frame[column] = [explain.explain(section, {**{k: cols[k][i] for k in keys}, "hysteresis": states[i]},
+                                         levels[i], cls.reasons[i], triggers[i], lang) for i in range(n)]
     frame["adjacent_to"] = triggers
+
+
+def _hysteresis_states(ruleset, state, previous, clean, computed) -> list:
+    need = int(ruleset.settings.get("min_clean_days_before_downgrade", 0))
+    step = int(ruleset.settings.get("max_step_down_per_run", len(SCALE)))
+    out = []
+    for i, s in enumerate(state):
+        if not s:
+            out.append(None)
+            continue
+        prev = SCALE[previous[i]].value
+        out.append({lang: {"prev": ruleset.level(prev)[lang], "computed": ruleset.level(computed[i])[lang],
+                           "clean": int(clean[i]), "need": need, "step": step} for lang in ("vi", "en")})
+    return out
 
 
 def _input_hash(*parts) -> str:
@@ -219,12 +235,21 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
     timer.done("metrics")
 
     cls = engine.classify(ruleset.commune, env, rset, len(codes), nb)
-    commune_out = _frame(communes, cls, ruleset, env, {})
+    computed = cls.levels
+    previous = hysteresis.previous_levels(store, settings.runs_dir, day, codes)
+    horizon = max(rset["window_days"], rset["rate_window_days"], int(rset.get("min_clean_days_before_downgrade", 0)))
+    clean = hysteresis.clean_days(cases, idx, day, len(codes), horizon)
+    final, state = hysteresis.apply(cls.codes, previous, clean, rset)
+    for i in np.flatnonzero(state != ""):
+        cls.reasons[i] = [state[i]]
+    cls.codes = final
+    commune_out = _frame(communes, cls, ruleset, env, {"computed_level": computed, "clean_days": clean})
     district_out, dcls, denv = _rollup(communes, cls, districts, "district_code", ruleset, env, indicator_table)
     province_out, pcls, penv = _rollup(districts, dcls, provinces, "province_code", ruleset, denv, indicator_table)
     labels = [f"{n} ({c})" for n, c in zip(communes["name"], codes)]
     triggers = explain.adjacency_triggers(ruleset.commune, cls.reasons, codes, cls.codes, nb, labels, ruleset.level_ids)
-    _explain_frame(commune_out, ruleset.commune, env, cls, triggers)
+    _explain_frame(commune_out, ruleset.commune, env, cls, triggers,
+                   _hysteresis_states(ruleset, state, previous, clean, computed))
     for frame, c, e in ((district_out, dcls, denv), (province_out, pcls, penv)):
         _explain_frame(frame, ruleset.rollup, e, c, [[] for _ in range(len(frame))])
     declared_table = declared.declared_on(store, day)

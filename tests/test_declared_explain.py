@@ -58,3 +58,33 @@ def test_explanations_name_values_and_neighbours(runner, app, tmp_path, client):
     assert out["10004"]["explanation"] == "O2: Giáp ranh vùng nguy cơ rất cao — giáp Xã Ô 10003 (10003)"
     one = client.get(f"/api/zones/10001?date={DAY}").get_json()
     assert one["explanation"] == out["10001"]["explanation"] and one["known_source_community_cases"] == 3
+
+
+def test_hysteresis_holds_then_steps_down_one_level(runner, app, tmp_path):
+    from rules import ruleset
+    from server import create_app
+    rdir = tmp_path / "rs"
+    rdir.mkdir()
+    text = (ruleset.RULESET_DIR / "qd2686.yaml").read_text(encoding="utf-8")
+    text = (text.replace("id: qd2686", "id: hcmc-2021").replace("window_days: 14", "window_days: 5")
+            .replace("min_clean_days_before_downgrade: 0", "min_clean_days_before_downgrade: 14")
+            .replace("max_step_down_per_run: 3", "max_step_down_per_run: 1"))
+    (rdir / "hcmc.yaml").write_text(text, encoding="utf-8")
+    app2 = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(rdir)})
+    cli = app2.test_cli_runner()
+    run_scenario(runner, app, tmp_path, grid(1, 4), numbered([case("10001", "2021-07-20", setting="school")]), "2021-07-20")
+    for day in ("2021-07-20", "2021-07-27", "2021-08-05"):
+        res = invoke(cli, "reclassify", "--date", day, "--ruleset", "hcmc-2021")
+        assert res.exit_code == 0, res.output
+    first = published(app2, "2021-07-20", "commune")
+    assert [first[c]["level"] for c in ("10001", "10002", "10003", "10004")] == ["very_high_risk", "high_risk", "risk", "safe"]
+    held = published(app2, "2021-07-27", "commune")["10001"]
+    # the case of 20/7 is outside the 5-day window, but only 7 of the 14 clean days have passed
+    assert held["computed_level"] == "safe" and held["level"] == "very_high_risk" and held["reasons"] == ["HOLD"]
+    assert held["explanation"] == ("giữ cấp Vùng nguy cơ rất cao (đỏ) — ngày 7/14 không có ca mới "
+                                   "(cần 14 ngày liên tiếp để hạ cấp)")
+    later = published(app2, "2021-08-05", "commune")
+    # 16 clean days (counted up to the 14 that matter): allowed down, but one level per run
+    assert later["10001"]["computed_level"] == "safe" and later["10001"]["level"] == "high_risk"
+    assert later["10001"]["reasons"] == ["STEP"] and later["10001"]["clean_days"] == 14
+    assert later["10003"]["level"] == "safe" and later["10003"]["reasons"] == []

@@ -1,0 +1,61 @@
+"""Going down again (RULES.md section 5): settings of the ruleset, applied to communes after the
+day's evaluation. [default] they are off: the level is the day's evaluation.
+
+- min_clean_days_before_downgrade: a commune keeps its previous level until it has had no new
+  community case for that many consecutive days (HCMC practice: 14).
+- max_step_down_per_run: at most this many steps down per run.
+Upgrades always apply at once, and `unknown` is never hidden behind an older level.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from rules.levels import RANK, UNKNOWN_CODE
+
+HOLD, STEP = "HOLD", "STEP"
+
+
+def previous_levels(store, runs_dir, day: dt.date, codes: np.ndarray) -> np.ndarray:
+    """Level codes published for the latest date before `day` (UNKNOWN_CODE where none)."""
+    with store.connect(readonly=True) as con:
+        row = con.execute("SELECT run_id FROM published WHERE date < ? ORDER BY date DESC LIMIT 1",
+                          (day.isoformat(),)).fetchone()
+    out = np.full(len(codes), UNKNOWN_CODE, dtype=np.int8)
+    if row is None:
+        return out
+    prev = pyogrio.read_dataframe(runs_dir / row[0] / "zones.gpkg", layer="commune", read_geometry=False,
+                                  columns=["code", "level"])
+    level = prev.set_index("code")["level"].reindex(codes)
+    out[:] = [RANK.get(v, UNKNOWN_CODE) if isinstance(v, str) else UNKNOWN_CODE for v in level]
+    return out
+
+
+def clean_days(cases: pd.DataFrame, idx: np.ndarray, day: dt.date, n: int, horizon: int) -> np.ndarray:
+    """Days since the last community case of each commune, capped at `horizon` (cases loaded so far)."""
+    out = np.full(n, float(horizon))
+    ok = idx >= 0
+    if ok.any():
+        ages = (pd.Timestamp(day) - pd.to_datetime(cases["day"].to_numpy()[ok])).days.to_numpy()
+        last = pd.Series(ages).groupby(idx[ok]).min()
+        out[last.index.to_numpy()] = last.to_numpy()
+    return out
+
+
+def apply(computed: np.ndarray, previous: np.ndarray, clean: np.ndarray, settings: dict):
+    """-> (final level codes, state per unit: '' or a reason id HOLD/STEP)."""
+    min_clean = int(settings.get("min_clean_days_before_downgrade", 0))
+    max_step = int(settings.get("max_step_down_per_run", len(RANK)))
+    final = computed.copy()
+    state = np.full(len(computed), "", dtype=object)
+    down = (computed >= 0) & (previous >= 0) & (computed < previous)
+    hold = down & (clean < min_clean)
+    final[hold] = previous[hold]
+    state[hold] = HOLD
+    limited = down & ~hold & (previous - computed > max_step)
+    final[limited] = previous[limited] - max_step
+    state[limited] = STEP
+    return final, state
