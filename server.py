@@ -278,6 +278,16 @@ def _fail(exc: ZonesError):
     sys.exit(2)
 
 
+def _run_import(do) -> None:
+    """Run one import (`do(settings)` returns its summary), print the summary, or fail cleanly."""
+    s = _settings()
+    try:
+        summary = do(s)
+    except ZonesError as exc:
+        _fail(exc)
+    _print_import(summary)
+
+
 def _print_import(summary: dict) -> None:
     lang = _settings().lang
     where = i18n.t("rejects_at", lang, path=summary["rejects_path"]) if summary["rejects_path"] else ""
@@ -334,13 +344,8 @@ def _cli(app: Flask) -> None:
     def import_cases_cmd(path, community, source_known):
         """Nhập ca bệnh (danh sách ca hoặc số ca theo ngày, CSV/XLSX) / import cases."""
         from geo.cases import import_cases
-        s = _settings()
-        try:
-            r = import_cases(_store(), path, s.rejects_dir, config.today(),
-                             _parse_bool_option(community), _parse_bool_option(source_known))
-        except ZonesError as exc:
-            _fail(exc)
-        _print_import(r)
+        _run_import(lambda s: import_cases(_store(), path, s.rejects_dir, config.today(),
+                                           _parse_bool_option(community), _parse_bool_option(source_known)))
 
     @app.cli.command("import-lockdowns")
     @click.argument("path", type=click.Path(path_type=Path))
@@ -348,36 +353,21 @@ def _cli(app: Flask) -> None:
     def import_lockdowns_cmd(path, crs):
         """Nhập vùng phong tỏa / import lockdown polygons."""
         from geo.lockdowns import import_lockdowns
-        s = _settings()
-        try:
-            r = import_lockdowns(_store(), path, s.rejects_dir, config.today(), crs)
-        except ZonesError as exc:
-            _fail(exc)
-        _print_import(r)
+        _run_import(lambda s: import_lockdowns(_store(), path, s.rejects_dir, config.today(), crs))
 
     @app.cli.command("import-flags")
     @click.argument("path", type=click.Path(path_type=Path))
     def import_flags_cmd(path):
         """Nhập cờ của Ban Chỉ đạo (Y2) / import committee flags."""
         from geo.lockdowns import import_flags
-        s = _settings()
-        try:
-            r = import_flags(_store(), path, s.rejects_dir, config.today())
-        except ZonesError as exc:
-            _fail(exc)
-        _print_import(r)
+        _run_import(lambda s: import_flags(_store(), path, s.rejects_dir, config.today()))
 
     @app.cli.command("import-indicators")
     @click.argument("path", type=click.Path(path_type=Path))
     def import_indicators_cmd(path):
         """Nhập độ bao phủ vắc xin, năng lực điều trị... theo đơn vị và ngày / import indicators."""
         from geo.indicators import import_indicators
-        s = _settings()
-        try:
-            r = import_indicators(_store(), path, s.rejects_dir, config.today())
-        except ZonesError as exc:
-            _fail(exc)
-        _print_import(r)
+        _run_import(lambda s: import_indicators(_store(), path, s.rejects_dir, config.today()))
 
     @app.cli.command("declare")
     @click.option("--unit", "unit_code", default=None, help="Mã đơn vị (xã, huyện hoặc tỉnh) / unit code.")
@@ -392,17 +382,12 @@ def _cli(app: Flask) -> None:
         """Ghi cấp độ Ban Chỉ đạo đã công bố / record an officially declared level."""
         import pandas as pd
         from geo import declared
-        s = _settings()
-        try:
-            if path is not None:
-                r = declared.declare_file(_store(), path, s.rejects_dir, config.today())
-            else:
-                row = {"unit": unit_code or "", "level": level or "", "from": valid_from or "", "until": valid_until,
-                       "decision": decision or "", "by": by or "", "reason": reason}
-                r = declared.declare_table(_store(), pd.DataFrame([row]), None, s.rejects_dir, config.today())
-        except ZonesError as exc:
-            _fail(exc)
-        _print_import(r)
+        if path is not None:
+            _run_import(lambda s: declared.declare_file(_store(), path, s.rejects_dir, config.today()))
+            return
+        row = {"unit": unit_code or "", "level": level or "", "from": valid_from or "", "until": valid_until,
+               "decision": decision or "", "by": by or "", "reason": reason}
+        _run_import(lambda s: declared.declare_table(_store(), pd.DataFrame([row]), None, s.rejects_dir, config.today()))
 
     @app.cli.command("reclassify")
     @click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh).")

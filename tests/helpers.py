@@ -97,3 +97,17 @@ def numbered(rows: list[dict]) -> list[dict]:
         if not r.get("case_id"):
             r["case_id"] = f"T{i + 1}"
     return rows
+
+
+def operator_copy(app, tmp_path, new_id: str, replacements: dict[str, str]):
+    """An app that also sees an operator's edited copy of qd2686 (ZONES_RULESETS), on the same data."""
+    from rules import ruleset
+    from server import create_app
+    text = (ruleset.RULESET_DIR / "qd2686.yaml").read_text(encoding="utf-8").replace("id: qd2686", f"id: {new_id}")
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    folder = tmp_path / f"rulesets-{new_id}"
+    folder.mkdir()
+    (folder / f"{new_id}.yaml").write_text(text, encoding="utf-8")
+    return create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(folder)}), folder

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers import case, grid, invoke, numbered, published, run_scenario
+from helpers import case, grid, invoke, numbered, operator_copy, published, run_scenario
 
 DAY = "2021-07-31"
 
@@ -61,16 +61,9 @@ def test_explanations_name_values_and_neighbours(runner, app, tmp_path, client):
 
 
 def test_hysteresis_holds_then_steps_down_one_level(runner, app, tmp_path):
-    from rules import ruleset
-    from server import create_app
-    rdir = tmp_path / "rs"
-    rdir.mkdir()
-    text = (ruleset.RULESET_DIR / "qd2686.yaml").read_text(encoding="utf-8")
-    text = (text.replace("id: qd2686", "id: hcmc-2021").replace("window_days: 14", "window_days: 5")
-            .replace("min_clean_days_before_downgrade: 0", "min_clean_days_before_downgrade: 14")
-            .replace("max_step_down_per_run: 3", "max_step_down_per_run: 1"))
-    (rdir / "hcmc.yaml").write_text(text, encoding="utf-8")
-    app2 = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(rdir)})
+    app2, _ = operator_copy(app, tmp_path, "hcmc-2021", {
+        "window_days: 14": "window_days: 5", "min_clean_days_before_downgrade: 0": "min_clean_days_before_downgrade: 14",
+        "max_step_down_per_run: 3": "max_step_down_per_run: 1"})
     cli = app2.test_cli_runner()
     run_scenario(runner, app, tmp_path, grid(1, 4), numbered([case("10001", "2021-07-20", setting="school")]), "2021-07-20")
     for day in ("2021-07-20", "2021-07-27", "2021-08-05"):

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import case, grid, invoke, numbered, published, run_scenario, write_units, zero_counts
+from helpers import case, grid, invoke, numbered, published, operator_copy, run_scenario, write_units, zero_counts
 from rules import engine, ruleset
 from rules.levels import RANK, UNKNOWN_CODE
 from geo import metrics
@@ -108,13 +108,7 @@ def test_corner_touch_is_not_a_border_but_queen_setting_makes_it_one(runner, app
     out = run_scenario(runner, app, tmp_path, grid(2, 2), cases, DAY)
     assert out["10004"]["level"] == "risk" and out["10004"]["reasons"] == ["Y3"]   # diagonal: corner only
     # An operator's copy of the ruleset with queen contiguity, selected by id.
-    rdir = tmp_path / "my-rulesets"
-    rdir.mkdir()
-    text = (ruleset.RULESET_DIR / "qd2686.yaml").read_text(encoding="utf-8")
-    text = text.replace("id: qd2686", "id: qd2686-queen").replace("adjacency: rook", "adjacency: queen")
-    (rdir / "queen.yaml").write_text(text, encoding="utf-8")
-    from server import create_app
-    app2 = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(rdir)})
+    app2, _ = operator_copy(app, tmp_path, "qd2686-queen", {"adjacency: rook": "adjacency: queen"})
     res = invoke(app2.test_cli_runner(), "reclassify", "--date", DAY, "--ruleset", "qd2686-queen")
     assert res.exit_code == 0, res.output
     out = published(app2, DAY, "commune")
@@ -251,17 +245,11 @@ def test_lockdown_forces_red_when_the_province_sets_it(runner, app, tmp_path):
     invoke(runner, "import-units", write_units(units, tmp_path / "u.geojson"))
     invoke(runner, "import-lockdowns", _lockdowns(tmp_path, grid(1, 5)))
     zero_counts(runner, tmp_path, "10001", DAY)
-    rdir = tmp_path / "rs"
-    rdir.mkdir()
-    text = (ruleset.RULESET_DIR / "qd2686.yaml").read_text(encoding="utf-8")
-    text = text.replace("id: qd2686", "id: khanh-hoa-2021").replace(
-        "lockdown_forces_very_high_risk: false", "lockdown_forces_very_high_risk: true")
-    # the worked example of L1 must follow the setting, or the file is refused
-    text = text.replace("{inputs: {lockdown_active: true, population: 1000}, level: safe, reasons: []}",
-                        "{inputs: {lockdown_active: true, population: 1000}, level: very_high_risk, reasons: [L1]}")
-    (rdir / "kh.yaml").write_text(text, encoding="utf-8")
-    from server import create_app
-    app2 = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(rdir)})
+    app2, _ = operator_copy(app, tmp_path, "khanh-hoa-2021", {
+        "lockdown_forces_very_high_risk: false": "lockdown_forces_very_high_risk: true",
+        # the worked example of L1 must follow the setting, or the file is refused
+        "{inputs: {lockdown_active: true, population: 1000}, level: safe, reasons: []}":
+            "{inputs: {lockdown_active: true, population: 1000}, level: very_high_risk, reasons: [L1]}"})
     assert invoke(app2.test_cli_runner(), "reclassify", "--date", DAY, "--ruleset", "khanh-hoa-2021").exit_code == 0
     out = published(app2, DAY, "commune")
     assert [out[c]["level"] for c in ("10001", "10002", "10003")] == ["very_high_risk", "high_risk", "risk"]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from geo import metrics
-from helpers import SHARED, case, grid, invoke, numbered, published, run_scenario
+from helpers import SHARED, case, grid, invoke, numbered, operator_copy, published, run_scenario
 from rules import examples, ruleset
 
 CDC = SHARED / "us_cdc_community_levels_2022" / "United_States_COVID-19_Community_Levels_by_County.csv"
@@ -60,14 +60,8 @@ def test_operator_changes_a_threshold_in_a_copy_checks_it_and_reruns_a_date(runn
     districts = published(app, day, "district")
     # A: 1 red of 4 (25 %), 2 of 4 at risk or worse (50 %): orange by RH2 and RH3, not red (25 % < 30 %)
     assert districts["A"]["level"] == "high_risk" and districts["A"]["reasons"] == ["RH2", "RH3"]
-    rdir = tmp_path / "province-rules"
-    rdir.mkdir()
-    text = (ruleset.RULESET_DIR / "qd2686.yaml").read_text(encoding="utf-8")
-    text = text.replace("id: qd2686", "id: qd2686-strict").replace("share_very_high_pct: 30", "share_very_high_pct: 25")
-    (rdir / "strict.yaml").write_text(text, encoding="utf-8")
-    assert invoke(runner, "rules", "check", rdir / "strict.yaml").exit_code == 0
-    from server import create_app
-    app2 = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(rdir)})
+    app2, rdir = operator_copy(app, tmp_path, "qd2686-strict", {"share_very_high_pct: 30": "share_very_high_pct: 25"})
+    assert invoke(runner, "rules", "check", rdir / "qd2686-strict.yaml").exit_code == 0
     res = invoke(app2.test_cli_runner(), "reclassify", "--date", day, "--ruleset", "qd2686-strict")
     assert res.exit_code == 0, res.output
     districts = published(app2, day, "district")
