@@ -126,10 +126,12 @@ def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) ->
     rejects = write_rejects(raw, err, rejects_dir, path, stamp)
     with store.transaction() as con:
         before = con.total_changes
-        con.executemany("INSERT INTO flags (code, date, flag, value, author, end_date, row_hash) VALUES (?,?,?,?,?,?,?) "
-                        "ON CONFLICT(code, date, flag) DO UPDATE SET value = excluded.value, author = excluded.author, "
-                        "end_date = excluded.end_date, row_hash = excluded.row_hash WHERE flags.row_hash != excluded.row_hash",
-                        rows)
+        recorded = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        con.executemany("INSERT INTO flags (code, date, flag, value, author, end_date, row_hash, recorded_at) "
+                        "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(code, date, flag) DO UPDATE SET value = excluded.value, "
+                        "author = excluded.author, end_date = excluded.end_date, row_hash = excluded.row_hash, "
+                        "recorded_at = excluded.recorded_at WHERE flags.row_hash != excluded.row_hash",
+                        [(*r, recorded) for r in rows])
         result = summary(len(rows), err, con.total_changes - before, rejects)
         log_import(con, "flags", path, sha256_file(path), stamp, result)
     return result

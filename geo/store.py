@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS lockdowns (
   row_hash TEXT NOT NULL, import_id INTEGER);
 CREATE TABLE IF NOT EXISTS flags (
   code TEXT NOT NULL, date TEXT NOT NULL, flag TEXT NOT NULL, value INTEGER NOT NULL,
-  author TEXT, end_date TEXT, row_hash TEXT NOT NULL, import_id INTEGER,
+  author TEXT, end_date TEXT, row_hash TEXT NOT NULL, import_id INTEGER, recorded_at TEXT,
   PRIMARY KEY (code, date, flag));
 CREATE TABLE IF NOT EXISTS indicators (
   code TEXT NOT NULL, date TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, row_hash TEXT NOT NULL,
