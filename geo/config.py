@@ -66,16 +66,3 @@ def parse_instant(value: str) -> str:
     if t.tzinfo is None:
         t = t.replace(tzinfo=TIMEZONE)
     return t.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def parse_date(value) -> dt.date:
-    """ISO (YYYY-MM-DD) or Vietnamese dd/mm/yyyy; raises ValueError otherwise."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    s = str(value).strip()
-    if "/" in s:
-        d, m, y = s.split("/")
-        return dt.date(int(y), int(m), int(d))
-    return dt.date.fromisoformat(s[:10])

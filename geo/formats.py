@@ -95,7 +95,3 @@ def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path) -> None:
             gdf["lockdown"] = gdf["lockdown"].astype(bool)
         pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", append=path.exists(),
                                 promote_to_multi=True, geometry_type="MultiPolygon", **GPKG_OPTIONS)
-
-
-def csv_text(frame: gpd.GeoDataFrame) -> str:
-    return flat(frame).to_csv(index=False)

@@ -22,7 +22,6 @@ from .store import Store
 
 UNITS = ("commune", "district", "province")
 LANGS = ("vi", "en")
-ATTRIBUTION = "Ranh giới: censusVN2009 (MIT, Marc Choisy) hoặc tệp do tỉnh cung cấp"
 
 
 def code_version() -> str:

@@ -21,7 +21,3 @@ SCALE: tuple[Level, ...] = (Level.SAFE, Level.RISK, Level.HIGH_RISK, Level.VERY_
 RANK: dict[str, int] = {lvl.value: i for i, lvl in enumerate(SCALE)}
 # Integer code used in arrays for `unknown` (negative so `>= RANK[...]` tests never include it).
 UNKNOWN_CODE = -1
-
-
-def level_from_code(code: int) -> str:
-    return Level.UNKNOWN.value if code < 0 else SCALE[code].value
