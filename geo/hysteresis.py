@@ -4,6 +4,8 @@ day's evaluation. [default] they are off: the level is the day's evaluation.
 - min_clean_days_before_downgrade: a commune keeps its previous level until it has had no new
   community case for that many consecutive days (HCMC practice: 14).
 - max_step_down_per_run: at most this many steps down per run.
+- notice_hours: a downgrade is announced that long before it takes effect (NQ 128 practice: 48 h):
+  the published level is the highest level decided over the last ceil(notice_hours / 24) days.
 Upgrades always apply at once, and `unknown` is never hidden behind an older level.
 """
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pyogrio
 
 from rules.levels import RANK, UNKNOWN_CODE
 
-HOLD, STEP = "HOLD", "STEP"
+HOLD, STEP, NOTICE = "HOLD", "STEP", "NOTICE"
+HOURS_PER_DAY = 24
 
 
 def previous_levels(store, runs_dir, day: dt.date, codes: np.ndarray) -> np.ndarray:
@@ -32,6 +35,38 @@ def previous_levels(store, runs_dir, day: dt.date, codes: np.ndarray) -> np.ndar
     level = prev.set_index("code")["level"].reindex(codes)
     out[:] = [RANK.get(v, UNKNOWN_CODE) if isinstance(v, str) else UNKNOWN_CODE for v in level]
     return out
+
+
+def _levels_of_run(runs_dir, run_id: str, codes: np.ndarray, column: str) -> np.ndarray:
+    cols = pyogrio.read_info(runs_dir / run_id / "zones.gpkg", layer="commune")["fields"]
+    col = column if column in cols else "level"
+    df = pyogrio.read_dataframe(runs_dir / run_id / "zones.gpkg", layer="commune", read_geometry=False,
+                                columns=["code", col])
+    level = df.set_index("code")[col].reindex(codes)
+    return np.array([RANK.get(v, UNKNOWN_CODE) if isinstance(v, str) else UNKNOWN_CODE for v in level], dtype=np.int8)
+
+
+def notice_days(settings: dict) -> int:
+    return int(np.ceil(float(settings.get("notice_hours", 0)) / HOURS_PER_DAY))
+
+
+def decided_before(store, runs_dir, day: dt.date, codes: np.ndarray, days: int) -> list[np.ndarray]:
+    """Levels decided (before notice) by the runs of the `days` previous dates that have one."""
+    out = []
+    for k in range(1, days + 1):
+        run = store.run_for_date((day - dt.timedelta(days=k)).isoformat())
+        if run is not None:
+            out.append(_levels_of_run(runs_dir, run["run_id"], codes, "decided_level"))
+    return out
+
+
+def with_notice(decided: np.ndarray, earlier: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """-> (published levels, mask of units whose announced downgrade has not taken effect yet)."""
+    effective = decided.copy()
+    known = decided >= 0
+    for e in earlier:
+        effective = np.where(known & (e > effective), e, effective).astype(np.int8)
+    return effective, known & (effective > decided)
 
 
 def clean_days(cases: pd.DataFrame, idx: np.ndarray, day: dt.date, n: int, horizon: int) -> np.ndarray:

@@ -134,17 +134,20 @@ def _explain_frame(frame, section, env: dict, cls, triggers: list[list[str]], st
     frame["adjacent_to"] = triggers
 
 
-def _hysteresis_states(ruleset, state, previous, clean, computed) -> list:
+def _hysteresis_states(ruleset, state, previous, clean, decided, final, day: dt.date) -> list:
     need = int(ruleset.settings.get("min_clean_days_before_downgrade", 0))
     step = int(ruleset.settings.get("max_step_down_per_run", len(SCALE)))
+    days = hysteresis.notice_days(ruleset.settings)
     out = []
     for i, s in enumerate(state):
         if not s:
             out.append(None)
             continue
-        prev = SCALE[previous[i]].value
-        out.append({lang: {"prev": ruleset.level(prev)[lang], "computed": ruleset.level(computed[i])[lang],
-                           "clean": int(clean[i]), "need": need, "step": step} for lang in ("vi", "en")})
+        prev = SCALE[(final if s == hysteresis.NOTICE else previous)[i]].value
+        out.append({lang: {"prev": ruleset.level(prev)[lang], "computed": ruleset.level(decided[i])[lang],
+                           "clean": int(clean[i]), "need": need, "step": step,
+                           "hours": ruleset.settings.get("notice_hours", 0),
+                           "effective": (day + dt.timedelta(days=days)).isoformat()} for lang in ("vi", "en")})
     return out
 
 
@@ -239,17 +242,23 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
     previous = hysteresis.previous_levels(store, settings.runs_dir, day, codes)
     horizon = max(rset["window_days"], rset["rate_window_days"], int(rset.get("min_clean_days_before_downgrade", 0)))
     clean = hysteresis.clean_days(cases, idx, day, len(codes), horizon)
-    final, state = hysteresis.apply(cls.codes, previous, clean, rset)
+    computed_codes = cls.codes.copy()
+    decided, state = hysteresis.apply(cls.codes, previous, clean, rset)
+    final, noticed = hysteresis.with_notice(decided, hysteresis.decided_before(
+        store, settings.runs_dir, day, codes, hysteresis.notice_days(rset)))
+    state[noticed] = hysteresis.NOTICE
     for i in np.flatnonzero(state != ""):
         cls.reasons[i] = [state[i]]
     cls.codes = final
-    commune_out = _frame(communes, cls, ruleset, env, {"computed_level": computed, "clean_days": clean})
+    decided_levels = [SCALE[c].value if c >= 0 else "unknown" for c in decided.tolist()]
+    commune_out = _frame(communes, cls, ruleset, env, {"computed_level": computed, "decided_level": decided_levels,
+                                                        "clean_days": clean})
     district_out, dcls, denv = _rollup(communes, cls, districts, "district_code", ruleset, env, indicator_table)
     province_out, pcls, penv = _rollup(districts, dcls, provinces, "province_code", ruleset, denv, indicator_table)
     labels = [f"{n} ({c})" for n, c in zip(communes["name"], codes)]
-    triggers = explain.adjacency_triggers(ruleset.commune, cls.reasons, codes, cls.codes, nb, labels, ruleset.level_ids)
+    triggers = explain.adjacency_triggers(ruleset.commune, cls.reasons, codes, computed_codes, nb, labels, ruleset.level_ids)
     _explain_frame(commune_out, ruleset.commune, env, cls, triggers,
-                   _hysteresis_states(ruleset, state, previous, clean, computed))
+                   _hysteresis_states(ruleset, state, previous, clean, decided_levels, final, day))
     for frame, c, e in ((district_out, dcls, denv), (province_out, pcls, penv)):
         _explain_frame(frame, ruleset.rollup, e, c, [[] for _ in range(len(frame))])
     declared_table = declared.declared_on(store, day)

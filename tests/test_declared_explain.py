@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers import case, grid, invoke, numbered, operator_copy, published, run_scenario
+from helpers import case, grid, invoke, numbered, operator_copy, published, run_scenario, write_cases
 
 DAY = "2021-07-31"
 
@@ -81,3 +81,24 @@ def test_hysteresis_holds_then_steps_down_one_level(runner, app, tmp_path):
     assert later["10001"]["computed_level"] == "safe" and later["10001"]["level"] == "high_risk"
     assert later["10001"]["reasons"] == ["STEP"] and later["10001"]["clean_days"] == 14
     assert later["10003"]["level"] == "safe" and later["10003"]["reasons"] == []
+
+
+def test_downgrade_announced_48_hours_ahead(runner, app, tmp_path):
+    app2, _ = operator_copy(app, tmp_path, "nq-notice", {"window_days: 14": "window_days: 1",
+                                                         "notice_hours: 0": "notice_hours: 48"})
+    cli = app2.test_cli_runner()
+    run_scenario(runner, app, tmp_path, grid(1, 2), numbered([case("10001", "2021-07-20", setting="school")]), "2021-07-20")
+    levels = {}
+    for day in ("2021-07-20", "2021-07-21", "2021-07-22", "2021-07-23"):
+        assert invoke(cli, "reclassify", "--date", day, "--ruleset", "nq-notice").exit_code == 0
+        levels[day] = published(app2, day, "commune")["10001"]
+    assert [levels[d]["level"] for d in levels] == ["very_high_risk", "very_high_risk", "very_high_risk", "safe"]
+    assert [levels[d]["decided_level"] for d in levels] == ["very_high_risk", "safe", "safe", "safe"]
+    assert levels["2021-07-21"]["reasons"] == ["NOTICE"]
+    assert levels["2021-07-21"]["explanation"].startswith("giữ Vùng nguy cơ rất cao (đỏ): đã thông báo hạ xuống "
+                                                          "Vùng xanh (bình thường mới), có hiệu lực sau 48 giờ")
+    # going up is never delayed
+    invoke(runner, "import-cases", write_cases(numbered([case("10002", "2021-07-24", setting="school", case_id="Z")]),
+                                                tmp_path / "up.csv"))
+    assert invoke(cli, "reclassify", "--date", "2021-07-24", "--ruleset", "nq-notice").exit_code == 0
+    assert published(app2, "2021-07-24", "commune")["10002"]["level"] == "very_high_risk"
