@@ -43,9 +43,11 @@ class Classification:
 def classify(section: RuleSection, env: Mapping[str, np.ndarray], settings: Mapping, n: int,
              neighbours: sparse.spmatrix | None = None, level_ids=STANDARD_LEVELS,
              borders_override: Callable[[str], np.ndarray] | None = None,
-             missing_unknown: bool = False) -> Classification:
+             missing_unknown: bool = False, days: int = 1, with_reasons: bool = True) -> Classification:
     """`borders_override` replaces the adjacency lookup (worked examples give neighbour levels);
-    `missing_unknown` makes any unit with a missing input unknown (policy `missing_inputs: unknown`)."""
+    `missing_unknown` makes any unit with a missing input unknown (policy `missing_inputs: unknown`).
+    Many days at once: arrays of n = units x days in unit-major order (unit i, day t at i * days + t);
+    adjacency then applies within each day. `with_reasons=False` skips the per-unit reason lists."""
     scope = {**{k: v for k, v in settings.items() if isinstance(v, (int, float))}, **env}
     level_ids = tuple(level_ids)
     rank = {lv: i for i, lv in enumerate(level_ids)}
@@ -58,8 +60,8 @@ def classify(section: RuleSection, env: Mapping[str, np.ndarray], settings: Mapp
             return np.broadcast_to(np.asarray(borders_override(level_id), dtype=np.float64), (n,))
         if neighbours is None:
             return np.full(n, np.nan)
-        hit = (assigned == rank[level_id]).astype(np.float64)
-        return (neighbours @ hit > 0).astype(np.float64)
+        hit = (assigned == rank[level_id]).astype(np.float64).reshape(-1, days)
+        return (neighbours @ hit > 0).astype(np.float64).reshape(-1)
 
     for r in sorted({rank[rule.level] for rule in section.rules}, reverse=True):
         here = [rule for rule in section.rules if rank[rule.level] == r]
@@ -79,16 +81,18 @@ def classify(section: RuleSection, env: Mapping[str, np.ndarray], settings: Mapp
     if section.unknown_when is not None:
         declared_unknown = E.evaluate(section.unknown_when, scope, n) == 1
         codes[declared_unknown] = UNKNOWN_CODE
+    names = [k for k in section.inputs if k in env] if missing_unknown else []
+    gaps = np.column_stack([np.isnan(np.broadcast_to(np.asarray(env[k], float), (n,))) for k in names]) \
+        if names else np.zeros((n, 0), dtype=bool)
+    missing = gaps.any(axis=1)
+    codes[missing] = UNKNOWN_CODE
+    if not with_reasons:
+        return Classification(codes=codes, truth=truth, reasons=[], level_ids=level_ids)
     reasons = _reasons(section, truth, codes, rank, n)
     for i in np.flatnonzero(declared_unknown):
         reasons[i] = [UNKNOWN_WHEN_ID]
-    if missing_unknown:
-        names = [k for k in section.inputs if k in env]
-        gaps = np.column_stack([np.isnan(np.broadcast_to(np.asarray(env[k], float), (n,))) for k in names]) \
-            if names else np.zeros((n, 0), dtype=bool)
-        for i in np.flatnonzero(gaps.any(axis=1)):
-            codes[i] = UNKNOWN_CODE
-            reasons[i] = [MISSING_PREFIX + names[j] for j in np.flatnonzero(gaps[i])]
+    for i in np.flatnonzero(missing):
+        reasons[i] = [MISSING_PREFIX + names[j] for j in np.flatnonzero(gaps[i])]
     return Classification(codes=codes, truth=truth, reasons=reasons, level_ids=level_ids)
 
 
