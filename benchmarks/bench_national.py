@@ -25,6 +25,7 @@ import shapely
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from geo import config  # noqa: E402
 from geo.assign import Assigner  # noqa: E402
@@ -32,6 +33,7 @@ from geo.cases import import_cases  # noqa: E402
 from geo.pipeline import reclassify  # noqa: E402
 from geo.store import Store  # noqa: E402
 from geo.units import import_units  # noqa: E402
+from results import write_section  # noqa: E402
 
 DAY = dt.date(2021, 7, 31)
 N_CASES = 100_000
@@ -112,32 +114,32 @@ def main() -> None:
     total = statistics.median(r[0] for r in runs)
     stages = {k: statistics.median(r[1][k] for r in runs) for k in runs[0][1]}
     lines = [
-        "# Benchmark results", "",
+        "## National daily run", "",
         f"Written by `benchmarks/bench_national.py` on {dt.date.today().isoformat()}: "
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
         f"median of {args.repeat} runs.", "",
         f"National 2009 layer: {report['n_communes']:,} communes, {report['n_districts']} districts, "
         f"{report['n_provinces']} provinces; {imp['accepted']:,} synthetic community cases over 14 days "
         f"(seed {SEED}).", "",
-        "## reclassify, national, one day", "",
+        "### reclassify, national, one day", "",
         "| stage | seconds |", "|---|---:|",
         *[f"| {k} | {v:.3f} |" for k, v in stages.items()],
         f"| **whole run (wall clock)** | **{total:.2f}** |", "",
         f"Target: whole run <= {TARGET_RUN_S:.0f} s: **{'met' if total <= TARGET_RUN_S else 'NOT met'}**.", "",
         "Publishing writes GeoJSON, GeoPackage, two map pages and three MBTiles sets; tippecanoe runs",
         "on the second core while Python writes the rest, so `publish_tiles` is only the wait left.", "",
-        "## Case assignment vs a bare STRtree query (same points, same process)", "",
+        "### Case assignment vs a bare STRtree query (same points, same process)", "",
         "| | seconds |", "|---|---:|",
         f"| bare `STRtree.query(points, predicate='intersects')` | {assign['bare_s']:.4f} |",
         f"| ours: the same query + lowest-code tie-break | {assign['ours_s']:.4f} |",
         f"| **ratio** | **{assign['ratio']:.2f}x** |", "",
         f"{assign['points']:,} points ({assign['placed']:,} inside a commune after rounding to 6 decimals). Target <= {TARGET_ASSIGN_RATIO}x: "
         f"**{'met' if assign['ratio'] <= TARGET_ASSIGN_RATIO else 'NOT met'}**.", "",
-        "## One-off imports (not part of the daily run)", "",
+        "### One-off imports (not part of the daily run)", "",
         f"- import-units (validate, derive districts/provinces, topology, adjacency): {t_units:.1f} s",
         f"- import-cases ({imp['accepted']:,} rows, located by lon/lat): {t_cases:.1f} s", "",
     ]
-    (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines), encoding="utf-8")
+    write_section("national", lines)
     print("\n".join(lines))
 
 
