@@ -19,7 +19,6 @@ from rules.levels import SCALE
 from . import hysteresis, indicators, metrics
 from .assign import Assigner
 from .config import Settings
-from .errors import MissingInputError
 from .lockdowns import flags_on
 from .store import Store
 
@@ -149,13 +148,9 @@ def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=No
     """Levels for every unit and each of `days` (consecutive) under one ruleset."""
     step = progress or (lambda stage: None)
     store = Store(settings.db_path)
-    version = store.current_boundary_version()
-    if version is None:
-        raise MissingInputError("no_units")
     from .pipeline import neighbour_matrix
-    communes = store.load_units(version, "commune")
-    districts = store.load_units(version, "district")
-    provinces = store.load_units(version, "province")
+    version, communes, districts, provinces = store.current_units()
+    store.require_case_data()
     codes = communes["code"].astype(str).to_numpy()
     assigner = Assigner(communes.geometry.to_numpy(), codes)
     rset = ruleset.settings

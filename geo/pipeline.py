@@ -207,15 +207,9 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
     store = Store(settings.db_path)
     ruleset = with_settings(choose_ruleset(load_rulesets(settings.ruleset_dir), day, ruleset_id), overrides)
     rset = ruleset.settings
-    version = store.current_boundary_version()
-    if version is None:
-        raise MissingInputError("no_units")
-    communes = store.load_units(version, "commune")
-    districts = store.load_units(version, "district")
-    provinces = store.load_units(version, "province")
+    version, communes, districts, provinces = store.current_units()
+    store.require_case_data()
     with store.connect(readonly=True) as con:
-        if con.execute("SELECT 1 FROM imports WHERE kind = 'cases' LIMIT 1").fetchone() is None:
-            raise MissingInputError("no_cases")   # no data is not the same as no cases: never publish "safe"
         cases = metrics.load_cases(con, day, rset)
         src = con.execute("SELECT source_sha256 FROM boundary_versions WHERE name = ?", (version,)).fetchone()[0]
     lock_attrs, lock_geoms = active_lockdowns(store, day)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .errors import MissingInputError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS boundary_versions (
   name TEXT PRIMARY KEY, imported_at TEXT NOT NULL, source TEXT, source_sha256 TEXT,
@@ -105,6 +107,19 @@ class Store:
         with self.connect(readonly=True) as con:
             row = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
         return row["name"] if row else None
+
+    def current_units(self):
+        """(boundary version, communes, districts, provinces) of the current boundaries."""
+        version = self.current_boundary_version()
+        if version is None:
+            raise MissingInputError("no_units")
+        return (version, *(self.load_units(version, unit) for unit in ("commune", "district", "province")))
+
+    def require_case_data(self) -> None:
+        """No case file ever imported is not the same as no cases: never classify (and show "safe") on it."""
+        with self.connect(readonly=True) as con:
+            if con.execute("SELECT 1 FROM imports WHERE kind = 'cases' LIMIT 1").fetchone() is None:
+                raise MissingInputError("no_cases")
 
     def load_units(self, version: str, unit: str = "commune") -> gpd.GeoDataFrame:
         with self.connect(readonly=True) as con:
