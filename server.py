@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -116,6 +118,19 @@ def _run_dir(run: dict) -> Path:
     return _settings().runs_dir / run["run_id"]
 
 
+def _full_run_file(run: dict, name: str) -> Path:
+    """A file only full runs have (map, tiles): a backfilled day has its levels, not its pictures."""
+    path = _run_dir(run) / name
+    if not path.exists():
+        raise NotFoundError("levels_run", run_id=run["run_id"], date=run["date"])
+    return path
+
+
+def _geojson(run: dict, unit: str) -> Path:
+    from geo.runfiles import geojson_path
+    return geojson_path(_store(), _run_dir(run), unit, _settings().cache_dir)
+
+
 def _lang() -> str:
     return i18n.lang(request.args.get("lang") or _settings().lang)
 
@@ -130,7 +145,7 @@ def _routes(app: Flask) -> None:
     @app.get("/map")
     def map_page():
         run = _run_from_request()
-        resp = send_file(_run_dir(run) / f"map_{_lang()}.html", mimetype="text/html")
+        resp = send_file(_full_run_file(run, f"map_{_lang()}.html"), mimetype="text/html")
         resp.headers["Cache-Control"] = SHORT
         return resp
 
@@ -138,13 +153,13 @@ def _routes(app: Flask) -> None:
     def zones_geojson():
         unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
         run = _run_from_request()
-        resp = send_file(_run_dir(run) / f"{unit}.geojson", mimetype="application/geo+json", etag=True)
+        resp = send_file(_geojson(run, unit), mimetype="application/geo+json", etag=True)
         resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
         return resp.make_conditional(request)
 
     @app.get("/api/zones/<code>")
     def zone(code):
-        from geo.export import unit_properties
+        from geo.runfiles import unit_properties
         unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
         run = _run_from_request()
         props = unit_properties(_run_dir(run), unit, code)
@@ -157,7 +172,7 @@ def _routes(app: Flask) -> None:
     @app.get("/api/lockdowns.geojson")
     def lockdowns_geojson():
         run = _run_from_request()
-        resp = send_file(_run_dir(run) / "lockdown.geojson", mimetype="application/geo+json", etag=True)
+        resp = send_file(_geojson(run, "lockdown"), mimetype="application/geo+json", etag=True)
         resp.headers["Cache-Control"] = SHORT
         return resp
 
@@ -165,7 +180,7 @@ def _routes(app: Flask) -> None:
     def display_geojson(run_id, unit):
         _choice("unit", unit, UNITS + ("lockdown",))
         run = _run_by_id(run_id)
-        resp = send_file(_run_dir(run) / "display" / f"{unit}.geojson", mimetype="application/geo+json", etag=True)
+        resp = send_file(_full_run_file(run, f"display/{unit}.geojson"), mimetype="application/geo+json", etag=True)
         resp.headers["Cache-Control"] = IMMUTABLE
         return resp.make_conditional(request)
 
@@ -183,6 +198,38 @@ def _routes(app: Flask) -> None:
     def ruleset_page(ruleset_id):
         from geo import rulesinfo
         return Response(rulesinfo.page(_ruleset(ruleset_id), _lang()), mimetype="text/html")
+
+    @app.get("/report")
+    def report_page():
+        from geo import report
+        fmt = _choice("format", request.args.get("format", "html"), tuple(report.FORMATS))
+        run = _run_from_request()
+        s = _settings()
+        path = report.render(_store(), s.runs_dir, s.cache_dir, dt.date.fromisoformat(run["date"]), fmt, _lang(),
+                             app.config["RULESETS"])
+        resp = send_file(path, mimetype=report.FORMATS[fmt], etag=True, as_attachment=fmt != "html",
+                         download_name=f"bao-cao-{run['date']}.{fmt}")
+        resp.headers["Cache-Control"] = SHORT
+        return resp.make_conditional(request)
+
+    @app.get("/api/changes")
+    def changes_api():
+        from geo import changes
+        if "to" not in request.args:
+            raise InputError("bad_param", name="to", value="", allowed="a date YYYY-MM-DD")
+        to_day = _parse_day(request.args["to"])
+        from_day = _parse_day(request.args["from"]) if "from" in request.args else None
+        unit = request.args.get("unit")
+        units = (_choice("unit", unit, UNITS),) if unit else UNITS
+        rows, after, before = changes.changes(_store(), _settings().runs_dir, to_day, from_day, units)
+        if request.args.get("all", "false").lower() not in ("1", "true", "yes"):
+            rows = rows[rows["change"] != "same"]
+        body = {"from": before["date"] if before else None, "to": after["date"],
+                "run_from": before["run_id"] if before else None, "run_to": after["run_id"],
+                "changes": json.loads(rows.to_json(orient="records", force_ascii=False))}
+        resp = jsonify(body)
+        resp.headers["Cache-Control"] = SHORT
+        return resp
 
     @app.get("/api/runs")
     def runs():
@@ -215,7 +262,7 @@ def _routes(app: Flask) -> None:
         run = _run_by_id(run_id)
         if not (0 <= z <= 24 and 0 <= x < (1 << z) and 0 <= y < (1 << z)):
             raise InputError("bad_param", name="z/x/y", value=f"{z}/{x}/{y}", allowed="0 <= x, y < 2^z, z <= 24")
-        data = tiles.read_tile(_run_dir(run) / "tiles" / f"{unit}.mbtiles", z, x, y)
+        data = tiles.read_tile(_full_run_file(run, f"tiles/{unit}.mbtiles"), z, x, y)
         etag = hashlib.sha1(f"{run_id}/{unit}/{z}/{x}/{y}".encode()).hexdigest()[:20]
         resp = Response(data or b"", status=200 if data else 204, mimetype="application/vnd.mapbox-vector-tile")
         resp.headers["Cache-Control"] = IMMUTABLE
@@ -233,6 +280,7 @@ def _routes(app: Flask) -> None:
 
 def _tilejson(run: dict, unit: str) -> dict:
     from geo import tiles
+    _full_run_file(run, f"tiles/{unit}.mbtiles")
     m = run["manifest"]
     base = request.host_url.rstrip("/")
     url = f"{base}/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.mvt"
@@ -427,6 +475,46 @@ def _cli(app: Flask) -> None:
             summary = ", ".join(f"{k}={v}" for k, v in r["counts"][unit].items())
             click.echo(i18n.t("level_summary", s.lang, unit=i18n.unit_label(unit, s.lang), summary=summary))
 
+    @app.cli.command("backfill")
+    @click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
+    @click.option("--to", "end", required=True, help="Last day, YYYY-MM-DD.")
+    @click.option("--ruleset", default=None, help="Ruleset id for every day (default: the one in force on each day).")
+    def backfill_cmd(start, end, ruleset):
+        """Phân loại lại và công bố từng ngày của một khoảng / reclassify and publish a date range."""
+        from tqdm import tqdm
+        from geo.backfill import backfill, days_between
+        s = _settings()
+        try:
+            d1, d2 = _parse_day(start), _parse_day(end)
+            bar = tqdm(total=len(days_between(d1, d2)), desc=i18n.t("backfill_bar", s.lang), unit=i18n.t("day_unit", s.lang),
+                       file=sys.stderr, disable=None)
+            runs = backfill(s, d1, d2, ruleset, progress=lambda st: bar.set_postfix_str(i18n.stage_label(st, s.lang)),
+                            day_done=lambda run: (bar.set_postfix_str(run["date"]), bar.update()))
+            bar.close()
+        except ZonesError as exc:
+            _fail(exc)
+        click.echo(i18n.t("backfilled", s.lang, n=len(runs), start=d1.isoformat(), end=d2.isoformat(),
+                          rulesets=", ".join(sorted({r["ruleset"] for r in runs}))))
+        for unit in UNITS:
+            summary = ", ".join(f"{k}={sum(r['counts'][unit][k] for r in runs)}" for k in runs[-1]["counts"][unit])
+            click.echo(i18n.t("level_summary_days", s.lang, unit=i18n.unit_label(unit, s.lang), summary=summary))
+
+    @app.cli.command("report")
+    @click.option("--date", "day", default=None, help="YYYY-MM-DD of a published run (default: today).")
+    @click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "pdf"]), default="html")
+    @click.option("--out", required=True, help="Output file.")
+    def report_cmd(day, fmt, out):
+        """Báo cáo buổi sáng: thay đổi so với lần trước / the morning report."""
+        from geo import report
+        s = _settings()
+        try:
+            d = _parse_day(day) if day else config.today()
+            path = report.render(_store(), s.runs_dir, s.cache_dir, d, fmt, i18n.lang(s.lang), app.config["RULESETS"])
+        except ZonesError as exc:
+            _fail(exc)
+        shutil.copyfile(path, out)
+        click.echo(i18n.t("report_written", s.lang, date=d.isoformat(), fmt=fmt, path=out))
+
     rules_cli = AppGroup("rules", help="Bộ quy tắc: kiểm tra, liệt kê, đánh giá bảng / rulesets.")
     app.cli.add_command(rules_cli)
 
@@ -490,7 +578,7 @@ def _cli(app: Flask) -> None:
             run = _store().run_for_date(_parse_day(day).isoformat(), _parse_as_of(as_of) if as_of else None)
             if run is None:
                 raise NotFoundError("no_run_for_date", date=day)
-            n = export(s.runs_dir / run["run_id"], unit, fmt, out)
+            n = export(_store(), s.runs_dir / run["run_id"], unit, fmt, out, s.cache_dir)
         except ZonesError as exc:
             _fail(exc)
         if out != "-":

@@ -37,6 +37,11 @@ class Settings:
         return self.data_dir / "reports"
 
     @property
+    def cache_dir(self) -> Path:
+        """Files derived from published runs on first use (e.g. GeoJSON of a backfilled day)."""
+        return self.data_dir / "cache"
+
+    @property
     def lock_path(self) -> Path:
         return self.data_dir / "reclassify.lock"
 

@@ -70,6 +70,18 @@ def explain(section, values: dict, level: str, reasons: list[str], triggers: lis
     return "; ".join(parts) if parts else w["none"]
 
 
+def inputs_read(section, reasons, available) -> list[str]:
+    """The inputs explain() reads for these reason ids (those of the rules named, or of the missing)."""
+    rules = {r.id: r for r in section.rules}
+    names = set()
+    for rid in reasons:
+        if rid in rules:
+            names |= rules[rid].when.names
+        elif rid.startswith(MISSING_PREFIX):
+            names.add(rid[len(MISSING_PREFIX):])
+    return [k for k in available if k in names]
+
+
 def adjacency_triggers(section, reasons: list[list[str]], codes: np.ndarray, level_codes: np.ndarray,
                        neighbours, labels: list[str], level_ids) -> list[list[str]]:
     """For each unit whose reasons include a borders() rule, the neighbours at the bordered level."""

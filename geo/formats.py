@@ -42,8 +42,10 @@ def geometry_json(geoms, display_unit: str | None = None) -> np.ndarray:
     return shapely.to_geojson(geoms)
 
 
-def properties(frame: gpd.GeoDataFrame) -> pd.DataFrame:
-    df = pd.DataFrame(frame.drop(columns=[frame.geometry.name] + [c for c in (GEOJSON_COL, DISPLAY_COL) if c in frame]))
+def properties(frame: pd.DataFrame) -> pd.DataFrame:
+    """The published properties in order (geometry and geometry JSON columns left out)."""
+    geometry = [frame.geometry.name] if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame else []
+    df = pd.DataFrame(frame.drop(columns=geometry + [c for c in (GEOJSON_COL, DISPLAY_COL) if c in frame]))
     order = [c for c in LEAD_PROPS if c in df.columns] + [c for c in df.columns if c not in LEAD_PROPS]
     return df[order]
 
@@ -83,8 +85,21 @@ def flat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     for col in df.columns[df.dtypes == object]:
         first = df[col].dropna()
         if len(first) and isinstance(first.iat[0], (list, dict)):
-            df[col] = [json.dumps(v, ensure_ascii=False) for v in df[col]]
+            df[col] = _json_texts(df[col])
     return df
+
+
+def _json_texts(values) -> list[str]:
+    """JSON text of each list; the few distinct lists (reasons) repeat over thousands of units."""
+    seen: dict[str, str] = {}
+    out = []
+    for v in values:
+        key = repr(v)
+        text = seen.get(key)
+        if text is None:
+            text = seen[key] = json.dumps(v, ensure_ascii=False)
+        out.append(text)
+    return out
 
 
 def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path) -> None:

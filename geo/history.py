@@ -16,7 +16,7 @@ import shapely
 
 from rules import engine
 from rules.levels import SCALE
-from . import hysteresis, indicators, metrics
+from . import frames, hysteresis, indicators, metrics
 from .assign import Assigner
 from .config import Settings
 from .lockdowns import flags_on
@@ -40,6 +40,28 @@ class RangeResult:
     commune: Levels            # communes, after hysteresis
     district: Levels
     province: Levels
+    detail: dict | None = None  # what the day's published tables are built from (see day())
+
+
+def day(res: RangeResult, k: int) -> tuple[frames.CommuneDay, frames.ParentDay, frames.ParentDay]:
+    """The arrays of day k, as the single-day evaluation makes them (for frames.build)."""
+    det, t = res.detail, len(res.days)
+
+    def column(env: dict, n: int) -> dict:
+        return {name: np.asarray(v).reshape(n, t)[:, k] for name, v in env.items()}
+
+    n = len(res.commune.codes)
+    rows = np.arange(n) * t + k
+    c = frames.CommuneDay(column(det["env"], n), res.computed.levels[:, k],
+                          engine.reasons_at(det["section"], det["cls"], rows), det["decided"][:, k],
+                          res.commune.levels[:, k], det["state"][:, k], det["previous"][:, k], det["clean"][:, k])
+    parents = []
+    for unit in ("district", "province"):
+        m = len(getattr(res, unit).codes)
+        rows = np.arange(m) * t + k
+        cls, env = det[unit]
+        parents.append(frames.ParentDay(column(env, m), cls.codes[rows], engine.reasons_at(det["rollup"], cls, rows)))
+    return c, parents[0], parents[1]
 
 
 def _rolling(daily: np.ndarray, width: int, offset: int, days: int) -> np.ndarray:
@@ -81,7 +103,7 @@ def _clean_days(daily: np.ndarray, offset: int, days: int, cap: int) -> np.ndarr
 def commune_env(store: Store, communes, days: list[dt.date], rset: dict, assigner, nb_codes) -> tuple[dict, np.ndarray]:
     """Inputs of the commune rules for every unit and day, flattened unit-major; and clean days."""
     n, t = len(communes), len(days)
-    span = max(rset["window_days"], rset["rate_window_days"], int(rset.get("min_clean_days_before_downgrade", 0)))
+    span = metrics.lookback_days(rset)
     first = days[0] - dt.timedelta(days=span - 1)
     width, offset = (days[-1] - first).days + 1, span - 1
     col = rset["date_column"]
@@ -130,22 +152,16 @@ def commune_env(store: Store, communes, days: list[dt.date], rset: dict, assigne
     return {k: np.ascontiguousarray(v).reshape(-1) for k, v in env.items()}, _clean_days(every, offset, t, span)
 
 
-def _parents(children_codes_flat, parent_of: np.ndarray, m: int, t: int, ruleset, child_env: dict, own_table_days):
+def _parents(parent_of: np.ndarray, m: int, t: int, ruleset, child_codes_flat, child_env: dict, own_table_days):
+    """Roll-up for every day at once: parent p on day k is row p * t + k."""
     flat_parent = (parent_of[:, None] * t + np.arange(t)[None, :]).reshape(-1)
-    env = metrics.rollup_inputs(flat_parent, m * t, children_codes_flat, child_env["population"],
-                                child_env["known_source_community_cases"])
-    for name in metrics.SUMMED:
-        env[name] = np.bincount(flat_parent, weights=child_env[name], minlength=m * t)
-    env["community_cases_per_100k_7d"] = metrics.per_100k(env["community_cases_7d"], env["population"])
-    env.update(indicators.roll_up(flat_parent, m * t, {k: child_env[k] for k in indicators.INDICATORS},
-                                  child_env["population"], own_table_days))
-    env["lockdown_active"] = (np.bincount(flat_parent, weights=child_env["lockdown_active"], minlength=m * t) > 0).astype(float)
-    cls = engine.classify(ruleset.rollup, env, ruleset.settings, m * t, with_reasons=False)
-    return cls.codes, env
+    env = frames.parent_env(flat_parent, m * t, child_codes_flat, child_env, own_table_days)
+    return engine.classify(ruleset.rollup, env, ruleset.settings, m * t, with_reasons=False), env
 
 
-def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=None) -> RangeResult:
-    """Levels for every unit and each of `days` (consecutive) under one ruleset."""
+def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=None, detail=False) -> RangeResult:
+    """Levels for every unit and each of `days` (consecutive) under one ruleset; with `detail`,
+    also what each day's published tables are built from (inputs, reasons, hysteresis state)."""
     step = progress or (lambda stage: None)
     store = Store(settings.db_path)
     from .pipeline import neighbour_matrix
@@ -159,16 +175,20 @@ def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=No
     env, clean = commune_env(store, communes, days, rset, assigner, codes)
     nb = neighbour_matrix(store, version, communes, rset)
     step("metrics")
-    computed = engine.classify(ruleset.commune, env, rset, n * t, nb, days=t, with_reasons=False).codes.reshape(n, t)
+    cls = engine.classify(ruleset.commune, env, rset, n * t, nb, days=t, with_reasons=False)
+    computed = cls.codes.reshape(n, t)
     step("classify")
     final = np.empty_like(computed)
+    decided_all, state_all, previous_all = np.empty_like(computed), np.empty((n, t), dtype=object), np.empty_like(computed)
     previous = hysteresis.previous_levels(store, settings.runs_dir, days[0], codes)
     notice = hysteresis.notice_days(rset)
     decided_hist = hysteresis.decided_before(store, settings.runs_dir, days[0], codes, notice)[::-1]
     for k in range(t):
-        decided, _ = hysteresis.apply(computed[:, k], previous, clean[:, k], rset)
+        decided, state = hysteresis.apply(computed[:, k], previous, clean[:, k], rset)
         recent = decided_hist[len(decided_hist) - notice:] if notice else []
-        final[:, k], _ = hysteresis.with_notice(decided, recent)
+        final[:, k], noticed = hysteresis.with_notice(decided, recent)
+        state[noticed] = hysteresis.NOTICE
+        decided_all[:, k], state_all[:, k], previous_all[:, k] = decided, state, previous
         decided_hist.append(decided)
         previous = final[:, k]
     step("hysteresis")
@@ -182,13 +202,19 @@ def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=No
 
     dcodes = districts["code"].astype(str).to_numpy()
     d_of = pd.Series(np.arange(len(dcodes)), index=dcodes).reindex(communes["district_code"].astype(str)).to_numpy()
-    dlev, denv = _parents(final.reshape(-1), d_of, len(dcodes), t, ruleset, env, own(dcodes))
+    dcls, denv = _parents(d_of, len(dcodes), t, ruleset, final.reshape(-1), env, own(dcodes))
     pcodes = provinces["code"].astype(str).to_numpy()
     p_of = pd.Series(np.arange(len(pcodes)), index=pcodes).reindex(districts["province_code"].astype(str)).to_numpy()
-    plev, _ = _parents(dlev, p_of, len(pcodes), t, ruleset, denv, own(pcodes))
+    pcls, penv = _parents(p_of, len(pcodes), t, ruleset, dcls.codes, denv, own(pcodes))
     step("rollup")
-    return RangeResult(days, ruleset.id, Levels(codes, computed), Levels(codes, final),
-                       Levels(dcodes, dlev.reshape(-1, t)), Levels(pcodes, plev.reshape(-1, t)))
+    res = RangeResult(days, ruleset.id, Levels(codes, computed), Levels(codes, final),
+                      Levels(dcodes, dcls.codes.reshape(-1, t)), Levels(pcodes, pcls.codes.reshape(-1, t)))
+    if detail:
+        res.detail = {"env": env, "cls": cls, "section": ruleset.commune, "rollup": ruleset.rollup,
+                      "decided": decided_all, "state": state_all, "previous": previous_all, "clean": clean,
+                      "district": (dcls, denv), "province": (pcls, penv), "neighbours": nb,
+                      "units": frames.Units(version, communes, districts, provinces)}
+    return res
 
 
 def level_names(levels: np.ndarray) -> np.ndarray:

@@ -14,9 +14,9 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-import pyogrio
 
 from rules.levels import RANK, UNKNOWN_CODE
+from . import runfiles
 
 HOLD, STEP, NOTICE = "HOLD", "STEP", "NOTICE"
 HOURS_PER_DAY = 24
@@ -27,23 +27,9 @@ def previous_levels(store, runs_dir, day: dt.date, codes: np.ndarray) -> np.ndar
     with store.connect(readonly=True) as con:
         row = con.execute("SELECT run_id FROM published WHERE date < ? ORDER BY date DESC LIMIT 1",
                           (day.isoformat(),)).fetchone()
-    out = np.full(len(codes), UNKNOWN_CODE, dtype=np.int8)
     if row is None:
-        return out
-    prev = pyogrio.read_dataframe(runs_dir / row[0] / "zones.gpkg", layer="commune", read_geometry=False,
-                                  columns=["code", "level"])
-    level = prev.set_index("code")["level"].reindex(codes)
-    out[:] = [RANK.get(v, UNKNOWN_CODE) if isinstance(v, str) else UNKNOWN_CODE for v in level]
-    return out
-
-
-def _levels_of_run(runs_dir, run_id: str, codes: np.ndarray, column: str) -> np.ndarray:
-    cols = pyogrio.read_info(runs_dir / run_id / "zones.gpkg", layer="commune")["fields"]
-    col = column if column in cols else "level"
-    df = pyogrio.read_dataframe(runs_dir / run_id / "zones.gpkg", layer="commune", read_geometry=False,
-                                columns=["code", col])
-    level = df.set_index("code")[col].reindex(codes)
-    return np.array([RANK.get(v, UNKNOWN_CODE) if isinstance(v, str) else UNKNOWN_CODE for v in level], dtype=np.int8)
+        return np.full(len(codes), UNKNOWN_CODE, dtype=np.int8)
+    return runfiles.levels(runs_dir / row[0], "commune", codes)
 
 
 def notice_days(settings: dict) -> int:
@@ -56,7 +42,7 @@ def decided_before(store, runs_dir, day: dt.date, codes: np.ndarray, days: int) 
     for k in range(1, days + 1):
         run = store.run_for_date((day - dt.timedelta(days=k)).isoformat())
         if run is not None:
-            out.append(_levels_of_run(runs_dir, run["run_id"], codes, "decided_level"))
+            out.append(runfiles.levels(runs_dir / run["run_id"], "commune", codes, "decided_level"))
     return out
 
 

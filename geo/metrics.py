@@ -28,6 +28,9 @@ ROLLUP_INPUTS = (
     "population", "known_source_community_cases", "community_cases_7d", "community_cases_per_100k_7d",
     *INDICATOR_INPUTS,
 )
+# QĐ 07/2020/QĐ-TTg: an outbreak is over after this many days without a new case (RULES.md section 5);
+# a ruleset may set `outbreak_over_days` otherwise.
+OUTBREAK_OVER_DAYS = 28
 # Counts that add up from communes to districts and provinces.
 SUMMED = ("community_cases", "known_source_community_cases", "community_cases_7d")
 
@@ -41,10 +44,19 @@ def per_100k(cases: np.ndarray, population: np.ndarray) -> np.ndarray:
         return np.where(population > 0, cases * 100_000.0 / population, np.nan)
 
 
+def outbreak_over_days(settings: dict) -> int:
+    return int(settings.get("outbreak_over_days", OUTBREAK_OVER_DAYS))
+
+
+def lookback_days(settings: dict) -> int:
+    """The longest span any setting needs: rule window, weekly rate, clean days, outbreak over."""
+    return max(settings["window_days"], settings["rate_window_days"],
+               int(settings.get("min_clean_days_before_downgrade", 0)), outbreak_over_days(settings))
+
+
 def load_cases(con, day: dt.date, settings: dict) -> pd.DataFrame:
-    """Community cases over the longest span any setting needs (rule window, weekly rate, clean days)."""
-    span = max(settings["window_days"], settings["rate_window_days"], int(settings.get("min_clean_days_before_downgrade", 0)))
-    start, end = window(day, span)
+    """Community cases over lookback_days()."""
+    start, end = window(day, lookback_days(settings))
     col = settings["date_column"]
     return pd.read_sql_query(
         f"SELECT {col} AS day, count, community, source_known, source_setting, cluster_id, lon, lat, "

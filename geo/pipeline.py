@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import filelock
@@ -12,20 +13,12 @@ import numpy as np
 import pandas as pd
 
 from rules import engine, ruleset as rs_mod
-from rules.levels import SCALE
-from . import adjacency, declared, explain, hysteresis, indicators, metrics, publish
+from . import adjacency, declared, frames, hysteresis, indicators, metrics, publish
 from .assign import Assigner
 from .config import Settings
 from .errors import BusyError, InputError, MissingInputError
-from .formats import DISPLAY_COL, GEOJSON_COL
 from .lockdowns import active_lockdowns, flags_on
 from .store import Store
-
-# Attributes of the units kept in every output besides the computed ones (the last two are the
-# geometry JSON strings computed once at import, see formats.geometry_json).
-UNIT_ATTRS = ("code", "name", "district_code", "district_name", "province_code", "province_name", "population",
-              GEOJSON_COL, DISPLAY_COL)
-
 
 @dataclass
 class Timer:
@@ -82,75 +75,6 @@ def neighbour_matrix(store: Store, version: str, communes: gpd.GeoDataFrame, set
     return adjacency.matrix(len(codes), pos[sel["a"]].to_numpy(), pos[sel["b"]].to_numpy())
 
 
-def _frame(units: gpd.GeoDataFrame, cls: engine.Classification, ruleset, env: dict, extra: dict) -> gpd.GeoDataFrame:
-    out = units[list(UNIT_ATTRS)].copy()
-    levels = cls.levels
-    out["level"] = levels
-    out["level_vi"] = [ruleset.level(lv)["vi"] for lv in levels]
-    out["level_en"] = [ruleset.level(lv)["en"] for lv in levels]
-    out["color"] = [ruleset.level(lv)["color"] for lv in levels]
-    out["reasons"] = cls.reasons
-    for k, v in {**env, **extra}.items():
-        out[k] = v
-    return gpd.GeoDataFrame(out, geometry=units.geometry.values, crs="EPSG:4326")
-
-
-def _rollup(children: gpd.GeoDataFrame, child_cls, parents: gpd.GeoDataFrame, parent_key: str, ruleset,
-            child_env: dict, indicator_table):
-    """Parents from their children (RULES.md section 3): level counts, summed counts, rates and
-    indicators (the parent's own imported figure, else derived from its children)."""
-    pos = pd.Series(np.arange(len(parents)), index=parents["code"].astype(str))
-    parent_of = pos.reindex(children[parent_key].astype(str)).to_numpy().astype(np.int64)
-    n = len(parents)
-    env = metrics.rollup_inputs(parent_of, n, child_cls.codes, child_env["population"],
-                                child_env["known_source_community_cases"])
-    for name in metrics.SUMMED:
-        env[name] = np.bincount(parent_of, weights=child_env[name], minlength=n)
-    env["community_cases_per_100k_7d"] = metrics.per_100k(env["community_cases_7d"], env["population"])
-    own = indicators.for_units(indicator_table, parents["code"].astype(str).to_numpy())
-    env.update(indicators.roll_up(parent_of, n, {k: child_env[k] for k in indicators.INDICATORS},
-                                  child_env["population"], own))
-    env["lockdown_active"] = (np.bincount(parent_of, weights=child_env["lockdown_active"], minlength=n) > 0).astype(float)
-    cls = engine.classify(ruleset.rollup, env, ruleset.settings, n)
-    counts = {f"n_{lv.value}": np.bincount(parent_of, weights=child_cls.codes == i, minlength=n).astype(int)
-              for i, lv in enumerate(SCALE)}
-    counts["n_unknown"] = env["n_unknown"].astype(int)
-    shown = {k: env[k] for k in ("population", "lockdown_active", "community_cases_per_100k_7d", *metrics.SUMMED,
-                                 *indicators.INDICATORS)}
-    return _frame(parents, cls, ruleset, {}, {**counts, **shown}), cls, env
-
-
-def _explain_frame(frame, section, env: dict, cls, triggers: list[list[str]], states=None) -> None:
-    """`explanation` (Vietnamese), `explanation_en` and `adjacent_to` columns, in place.
-    `states`: per unit None or the hysteresis figures ({lang: {prev, clean, need, step, computed}})."""
-    n = len(frame)
-    keys = [k for k in section.inputs if k in env]
-    cols = {k: np.broadcast_to(np.asarray(env[k], float), (n,)) for k in keys}
-    levels = cls.levels
-    states = states or [None] * n
-    for lang, column in (("vi", "explanation"), ("en", "explanation_en")):
-        frame[column] = [explain.explain(section, {**{k: cols[k][i] for k in keys}, "hysteresis": states[i]},
-                                         levels[i], cls.reasons[i], triggers[i], lang) for i in range(n)]
-    frame["adjacent_to"] = triggers
-
-
-def _hysteresis_states(ruleset, state, previous, clean, decided, final, day: dt.date) -> list:
-    need = int(ruleset.settings.get("min_clean_days_before_downgrade", 0))
-    step = int(ruleset.settings.get("max_step_down_per_run", len(SCALE)))
-    days = hysteresis.notice_days(ruleset.settings)
-    out = []
-    for i, s in enumerate(state):
-        if not s:
-            out.append(None)
-            continue
-        prev = SCALE[(final if s == hysteresis.NOTICE else previous)[i]].value
-        out.append({lang: {"prev": ruleset.level(prev)[lang], "computed": ruleset.level(decided[i])[lang],
-                           "clean": int(clean[i]), "need": need, "step": step,
-                           "hours": ruleset.settings.get("notice_hours", 0),
-                           "effective": (day + dt.timedelta(days=days)).isoformat()} for lang in ("vi", "en")})
-    return out
-
-
 def _input_hash(*parts) -> str:
     h = hashlib.sha256()
     for p in parts:
@@ -161,7 +85,9 @@ def _input_hash(*parts) -> str:
     return h.hexdigest()
 
 
-def reclassify(settings: Settings, day: dt.date, ruleset_id: str | None = None, progress=None) -> dict:
+@contextmanager
+def writer_lock(settings: Settings):
+    """One writer of runs at a time (reclassify, backfill); others wait, then fail with BusyError."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(settings.lock_path), timeout=settings.lock_timeout_s)
     try:
@@ -169,10 +95,15 @@ def reclassify(settings: Settings, day: dt.date, ruleset_id: str | None = None, 
     except filelock.Timeout:
         raise BusyError("busy", lock=str(settings.lock_path)) from None
     try:
-        ev = evaluate(settings, day, ruleset_id, progress=progress)
-        return publish.publish(settings, ev.store, day, ev.ruleset, ev.frames, ev.lockdowns, ev.manifest, ev.timer)
+        yield
     finally:
         lock.release()
+
+
+def reclassify(settings: Settings, day: dt.date, ruleset_id: str | None = None, progress=None) -> dict:
+    with writer_lock(settings):
+        ev = evaluate(settings, day, ruleset_id, progress=progress)
+        return publish.publish(settings, ev.store, day, ev.ruleset, ev.frames, ev.lockdowns, ev.manifest, ev.timer)
 
 
 @dataclass
@@ -232,51 +163,33 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
     timer.done("metrics")
 
     cls = engine.classify(ruleset.commune, env, rset, len(codes), nb)
-    computed = cls.levels
     previous = hysteresis.previous_levels(store, settings.runs_dir, day, codes)
-    horizon = max(rset["window_days"], rset["rate_window_days"], int(rset.get("min_clean_days_before_downgrade", 0)))
+    horizon = metrics.lookback_days(rset)
     clean = hysteresis.clean_days(cases, idx, day, len(codes), horizon)
-    computed_codes = cls.codes.copy()
     decided, state = hysteresis.apply(cls.codes, previous, clean, rset)
     final, noticed = hysteresis.with_notice(decided, hysteresis.decided_before(
         store, settings.runs_dir, day, codes, hysteresis.notice_days(rset)))
     state[noticed] = hysteresis.NOTICE
-    for i in np.flatnonzero(state != ""):
-        cls.reasons[i] = [state[i]]
-    cls.codes = final
-    decided_levels = [SCALE[c].value if c >= 0 else "unknown" for c in decided.tolist()]
-    commune_out = _frame(communes, cls, ruleset, env, {"computed_level": computed, "decided_level": decided_levels,
-                                                        "clean_days": clean})
-    district_out, dcls, denv = _rollup(communes, cls, districts, "district_code", ruleset, env, indicator_table)
-    province_out, pcls, penv = _rollup(districts, dcls, provinces, "province_code", ruleset, denv, indicator_table)
-    labels = [f"{n} ({c})" for n, c in zip(communes["name"], codes)]
-    triggers = explain.adjacency_triggers(ruleset.commune, cls.reasons, codes, computed_codes, nb, labels, ruleset.level_ids)
-    _explain_frame(commune_out, ruleset.commune, env, cls, triggers,
-                   _hysteresis_states(ruleset, state, previous, clean, decided_levels, final, day))
-    for frame, c, e in ((district_out, dcls, denv), (province_out, pcls, penv)):
-        _explain_frame(frame, ruleset.rollup, e, c, [[] for _ in range(len(frame))])
+    units = frames.Units(version, communes, districts, provinces)
+    c = frames.CommuneDay(env, cls.codes, cls.reasons, decided, final, state, previous, clean)
+    d_own = indicators.for_units(indicator_table, districts["code"].astype(str).to_numpy())
+    d = frames.classify_parents(ruleset, units.parent_index(communes, "district_code", districts), len(districts),
+                                final, env, d_own)
+    p_own = indicators.for_units(indicator_table, provinces["code"].astype(str).to_numpy())
+    p = frames.classify_parents(ruleset, units.parent_index(districts, "province_code", provinces), len(provinces),
+                                d.codes, d.env, p_own)
     declared_table = declared.declared_on(store, day)
-    for frame in (commune_out, district_out, province_out):
-        declared.annotate(frame, declared_table, ruleset)
+    out = frames.build(day, ruleset, units, c, d, p, nb, declared_table)
     timer.done("classify")
 
-    counts = {name: {lv: int((frame["level"] == lv).sum()) for lv in [s.value for s in SCALE] + ["unknown"]}
-              for name, frame in (("commune", commune_out), ("district", district_out), ("province", province_out))}
     unplaced = int((cases["count"].to_numpy()[idx < 0]).sum())
     manifest = {
-        "date": day.isoformat(), "ruleset": ruleset.id, "ruleset_sha256": ruleset.sha256,
-        "ruleset_title": ruleset.title, "boundary_version": version,
-        "window": list(metrics.window(day, rset["window_days"])),
+        **frames.summary(day, ruleset, version, out),
         "input_hashes": {"boundaries": src, "cases": _input_hash(cases), "lockdowns": _input_hash(lock_attrs),
                          "flags": _input_hash(flags), "indicators": _input_hash(indicator_table.reset_index()),
                          "declarations": _input_hash(declared_table.reset_index()),
                          "ruleset": ruleset.sha256},
-        "counts": counts,
-        "n_declared_differs": {name: int(frame["level_differs"].sum()) for name, frame in
-                               (("commune", commune_out), ("district", district_out), ("province", province_out))},
-        "community_cases_in_window": int(cases.loc[cases["day"] >= metrics.window(day, rset["window_days"])[0], "count"].sum()),
         "cases_not_in_boundaries": unplaced, "n_active_lockdowns": len(lock_attrs),
     }
     lockdown_frame = gpd.GeoDataFrame(lock_attrs, geometry=lock_geoms, crs="EPSG:4326")
-    frames = {"commune": commune_out, "district": district_out, "province": province_out}
-    return Evaluation(ruleset, frames, lockdown_frame, manifest, timer, store)
+    return Evaluation(ruleset, out, lockdown_frame, manifest, timer, store)

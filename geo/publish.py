@@ -7,6 +7,7 @@ run served; a stale staging folder is removed by the next run (which holds the l
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import secrets
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from . import formats, maps, tiles
+from . import formats, maps, runfiles, tiles
 from .config import Settings
 from .store import Store
 
@@ -24,6 +25,7 @@ UNITS = ("commune", "district", "province")
 LANGS = ("vi", "en")
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
     here = Path(__file__).resolve().parent.parent
     try:
@@ -58,6 +60,51 @@ def clean_staging(runs_dir: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
+def _stamped_lockdowns(lockdowns: gpd.GeoDataFrame, stamp: dict) -> gpd.GeoDataFrame:
+    lk = gpd.GeoDataFrame(lockdowns.copy(), geometry=lockdowns.geometry.values, crs="EPSG:4326")
+    for k, v in stamp.items():
+        lk[k] = v
+    return lk
+
+
+def _stamp(frames: dict, stamp: dict) -> None:
+    for frame in frames.values():
+        frame["lockdown"] = frame.pop("lockdown_active").astype(bool)
+        for k, v in stamp.items():
+            frame[k] = v
+
+
+def _finish(store: Store, stage: Path, run_id: str, day: dt.date, ruleset, full: dict) -> None:
+    full["files"] = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file()) + ["manifest.json"]
+    (stage / "manifest.json").write_text(json.dumps(full, ensure_ascii=False, indent=1), encoding="utf-8")
+    _fsync_tree(stage)
+    os.rename(stage, stage.parent / run_id)
+    store.record_run(run_id, day.isoformat(), ruleset, full)
+
+
+def stage_levels(settings: Settings, day: dt.date, ruleset, frames: dict[str, gpd.GeoDataFrame],
+                 lockdowns: gpd.GeoDataFrame, manifest: dict, backfill: dict) -> tuple[Path, dict]:
+    """Write a levels run (a backfilled day: the day's tables and lockdowns, no map or tiles, see
+    geo/runfiles.py) into a staging folder; commit_staged() makes it visible."""
+    run_id = new_run_id(day)
+    stage = settings.runs_dir / f".staging-{run_id}"
+    stage.mkdir(parents=True)
+    stamp = {"date": day.isoformat(), "run_id": run_id, "ruleset": ruleset.id,
+             "boundary_version": manifest["boundary_version"]}
+    _stamp(frames, stamp)
+    lk = _stamped_lockdowns(lockdowns, stamp)
+    (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
+    full = {**manifest, "run_id": run_id, "kind": runfiles.LEVELS, "backfill": backfill, "code_version": code_version(),
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "columns": runfiles.write_tables(frames, stage)}
+    return stage, full
+
+
+def commit_staged(store: Store, stage: Path, ruleset, full: dict) -> dict:
+    _finish(store, stage, full["run_id"], dt.date.fromisoformat(full["date"]), ruleset, full)
+    return full
+
+
 def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dict[str, gpd.GeoDataFrame],
             lockdowns: gpd.GeoDataFrame, manifest: dict, timer) -> dict:
     runs_dir = settings.runs_dir
@@ -68,10 +115,7 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     (stage / "tiles").mkdir(parents=True)
     stamp = {"date": day.isoformat(), "run_id": run_id, "ruleset": ruleset.id,
              "boundary_version": manifest["boundary_version"]}
-    for unit, frame in frames.items():
-        frame["lockdown"] = frame.pop("lockdown_active").astype(bool)
-        for k, v in stamp.items():
-            frame[k] = v
+    _stamp(frames, stamp)
     procs, tile_inputs = [], []
     for unit in UNITS:
         # tippecanoe first, on a lean copy holding only the tile fields, so it runs beside the rest
@@ -81,14 +125,12 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
         procs.append(tiles.start_build(lean, stage / "tiles" / f"{unit}.mbtiles", unit))
     for unit in UNITS:
         (stage / f"{unit}.geojson").write_text(formats.geojson_text(frames[unit], unit), encoding="utf-8")
-    lk = gpd.GeoDataFrame(lockdowns.copy(), geometry=lockdowns.geometry.values, crs="EPSG:4326")
-    for k, v in stamp.items():
-        lk[k] = v
+    lk = _stamped_lockdowns(lockdowns, stamp)
     (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
     timer.done("publish_geojson")
     formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
     timer.done("publish_gpkg")
-    full = {**manifest, "run_id": run_id, "code_version": code_version(),
+    full = {**manifest, "run_id": run_id, "kind": runfiles.FULL, "code_version": code_version(),
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     display = maps.write_display(frames, lk, stage / "display")
     for lang in LANGS:
@@ -100,20 +142,8 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
         p.unlink()
     timer.done("publish_tiles")
     full["bounds"] = {u: [float(b) for b in frames[u].total_bounds] for u in UNITS}
-    full["files"] = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file()) + ["manifest.json"]
     full["stages_s"] = dict(timer.stages)
-    (stage / "manifest.json").write_text(json.dumps(full, ensure_ascii=False, indent=1), encoding="utf-8")
-    _fsync_tree(stage)
-    final = runs_dir / run_id
-    os.rename(stage, final)
-    with store.transaction() as con:
-        con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?)",
-                    (run_id, day.isoformat(), full["created_at"], ruleset.id, ruleset.sha256,
-                     full["boundary_version"], json.dumps(full, ensure_ascii=False)))
-        con.execute("INSERT INTO published (date, run_id) VALUES (?, ?) "
-                    "ON CONFLICT(date) DO UPDATE SET run_id = excluded.run_id", (day.isoformat(), run_id))
-        con.execute("INSERT INTO publications (date, run_id, published_at) VALUES (?, ?, ?)",
-                    (day.isoformat(), run_id, dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")))
+    _finish(store, stage, run_id, day, ruleset, full)
     timer.done("publish_commit")
     full["stages_s"] = dict(timer.stages)
     return full

@@ -130,6 +130,13 @@ class Store:
         geom = shapely.from_wkb(df.pop("geom").to_numpy())
         return gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")
 
+    def unit_geojson(self, version: str, unit: str) -> pd.Series:
+        """RFC 7946 geometry JSON per unit code (computed once at import)."""
+        with self.connect(readonly=True) as con:
+            df = pd.read_sql_query("SELECT code, geojson FROM units WHERE boundary_version = ? AND unit = ?",
+                                   con, params=(version, unit))
+        return df.set_index("code")["geojson"]
+
     def load_adjacency(self, version: str, method: str) -> pd.DataFrame | None:
         with self.connect(readonly=True) as con:
             df = pd.read_sql_query("SELECT a, b, shared_m FROM adjacency WHERE boundary_version = ? AND method = ?",
@@ -139,6 +146,18 @@ class Store:
         return df if method in methods else None
 
     # -- runs --------------------------------------------------------------------------
+    def record_run(self, run_id: str, day: str, ruleset, manifest: dict) -> None:
+        """Make a run visible: its row, the date's pointer, the publication log (one transaction)."""
+        import datetime as dt
+        with self.transaction() as con:
+            con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?)",
+                        (run_id, day, manifest["created_at"], ruleset.id, ruleset.sha256,
+                         manifest["boundary_version"], json.dumps(manifest, ensure_ascii=False)))
+            con.execute("INSERT INTO published (date, run_id) VALUES (?, ?) "
+                        "ON CONFLICT(date) DO UPDATE SET run_id = excluded.run_id", (day, run_id))
+            con.execute("INSERT INTO publications (date, run_id, published_at) VALUES (?, ?, ?)",
+                        (day, run_id, dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")))
+
     def run_for_date(self, day: str, as_of: str | None = None) -> dict | None:
         """The run published for `day`; with `as_of` (UTC ISO time), the one published at that time."""
         if as_of is None:

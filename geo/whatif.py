@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pyogrio
 
+from . import runfiles
 from .errors import NotFoundError
 from .store import Store
 
@@ -21,12 +21,11 @@ def diff(store: Store, runs_dir: Path, ev) -> pd.DataFrame:
         raise NotFoundError("no_run_for_date", date=day)
     out = []
     for unit, frame in ev.frames.items():
-        old = pyogrio.read_dataframe(runs_dir / run["run_id"] / "zones.gpkg", layer=unit, read_geometry=False,
-                                     columns=["code", "level", "reasons"]).set_index("code")
+        old = runfiles.attributes(runs_dir / run["run_id"], unit, ["code", "level", "reasons"]).set_index("code")
         new = pd.DataFrame({"code": frame["code"].astype(str), "name": frame["name"], "level": frame["level"],
                             "reasons": [json.dumps(r) for r in frame["reasons"]],
                             "explanation": frame["explanation"]}).set_index("code")
-        both = new.join(old, rsuffix="_published", how="left")
+        both = new.join(old.add_suffix("_published"), how="left")
         changed = both[both["level"] != both["level_published"]]
         for code, row in changed.iterrows():
             out.append({"unit": unit, "code": code, "name": row["name"], "published_level": row["level_published"],

@@ -34,6 +34,9 @@ class Classification:
     truth: dict[str, np.ndarray]      # rule id -> 1/0/NaN per unit
     reasons: list[list[str]]          # fired rule ids of the unit's level (undecidable ids if unknown)
     level_ids: tuple[str, ...] = STANDARD_LEVELS
+    declared_unknown: np.ndarray | None = None   # units made unknown by `unknown_when`
+    gaps: np.ndarray | None = None               # units x gap_names: inputs missing (policy "unknown")
+    gap_names: tuple[str, ...] = ()
 
     @property
     def levels(self) -> list[str]:
@@ -86,21 +89,31 @@ def classify(section: RuleSection, env: Mapping[str, np.ndarray], settings: Mapp
         if names else np.zeros((n, 0), dtype=bool)
     missing = gaps.any(axis=1)
     codes[missing] = UNKNOWN_CODE
-    if not with_reasons:
-        return Classification(codes=codes, truth=truth, reasons=[], level_ids=level_ids)
-    reasons = _reasons(section, truth, codes, rank, n)
-    for i in np.flatnonzero(declared_unknown):
+    cls = Classification(codes=codes, truth=truth, reasons=[], level_ids=level_ids,
+                         declared_unknown=declared_unknown, gaps=gaps, gap_names=tuple(names))
+    if with_reasons:
+        cls.reasons = reasons_at(section, cls, np.arange(n))
+    return cls
+
+
+def reasons_at(section: RuleSection, cls: Classification, idx: np.ndarray) -> list[list[str]]:
+    """Reason lists of the units at `idx` (e.g. one day's rows of a many-day classification)."""
+    rank = {lv: i for i, lv in enumerate(cls.level_ids)}
+    codes = cls.codes[idx]
+    reasons = _reasons(section, {k: v[idx] for k, v in cls.truth.items()}, codes, rank, len(idx))
+    for i in np.flatnonzero(cls.declared_unknown[idx]):
         reasons[i] = [UNKNOWN_WHEN_ID]
-    for i in np.flatnonzero(missing):
-        reasons[i] = [MISSING_PREFIX + names[j] for j in np.flatnonzero(gaps[i])]
-    return Classification(codes=codes, truth=truth, reasons=reasons, level_ids=level_ids)
+    gaps = cls.gaps[idx]
+    for i in np.flatnonzero(gaps.any(axis=1)):
+        reasons[i] = [MISSING_PREFIX + cls.gap_names[j] for j in np.flatnonzero(gaps[i])]
+    return reasons
 
 
 def _reasons(section: RuleSection, truth, codes, rank, n) -> list[list[str]]:
     ids = [rule.id for rule in section.rules]
     if not ids:
         return [[] for _ in range(n)]
-    mat = np.column_stack([truth[i] for i in ids])            # n x rules, 1/0/NaN
+    mat = np.column_stack([np.broadcast_to(truth[i], (n,)) for i in ids])            # n x rules, 1/0/NaN
     rule_rank = np.array([rank[rule.level] for rule in section.rules])
     fired = (mat == 1) & (rule_rank[None, :] == codes[:, None])
     undecided = np.isnan(mat) & (codes[:, None] == UNKNOWN_CODE)

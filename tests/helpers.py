@@ -111,3 +111,15 @@ def operator_copy(app, tmp_path, new_id: str, replacements: dict[str, str]):
     folder.mkdir()
     (folder / f"{new_id}.yaml").write_text(text, encoding="utf-8")
     return create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(folder)}), folder
+
+
+def flag_and_lockdown(runner, tmp_path, units: gpd.GeoDataFrame, flag: tuple[str, str, str], lockdown: tuple[int, str, str, str]):
+    """A community_f1 flag (code, from, to) and a 100 m lockdown (unit index, decision, from, to) imported."""
+    code, start, end = flag
+    rows = [{"code": code, "date": start, "flag": "community_f1", "value": "true", "end_date": end, "author": "t"}]
+    assert invoke(runner, "import-flags", write_cases(rows, tmp_path / "flags.csv")).exit_code == 0
+    at, decision, start, end = lockdown
+    lk = gpd.GeoDataFrame([{"decision_no": decision, "start_date": start, "end_date": end,
+                            "geometry": units.geometry.iloc[at].centroid.buffer(100)}], crs=units.crs)
+    lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
+    assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0

@@ -66,7 +66,7 @@ def test_hysteresis_holds_then_steps_down_one_level(runner, app, tmp_path):
         "max_step_down_per_run: 3": "max_step_down_per_run: 1"})
     cli = app2.test_cli_runner()
     run_scenario(runner, app, tmp_path, grid(1, 4), numbered([case("10001", "2021-07-20", setting="school")]), "2021-07-20")
-    for day in ("2021-07-20", "2021-07-27", "2021-08-05"):
+    for day in ("2021-07-20", "2021-07-27", "2021-08-05", "2021-08-16", "2021-08-17"):
         res = invoke(cli, "reclassify", "--date", day, "--ruleset", "hcmc-2021")
         assert res.exit_code == 0, res.output
     first = published(app2, "2021-07-20", "commune")
@@ -77,10 +77,15 @@ def test_hysteresis_holds_then_steps_down_one_level(runner, app, tmp_path):
     assert held["explanation"] == ("giữ cấp Vùng nguy cơ rất cao (đỏ) — ngày 7/14 không có ca mới "
                                    "(cần 14 ngày liên tiếp để hạ cấp)")
     later = published(app2, "2021-08-05", "commune")
-    # 16 clean days (counted up to the 14 that matter): allowed down, but one level per run
+    # 16 clean days: allowed down, but one level per run
     assert later["10001"]["computed_level"] == "safe" and later["10001"]["level"] == "high_risk"
-    assert later["10001"]["reasons"] == ["STEP"] and later["10001"]["clean_days"] == 14
+    assert later["10001"]["reasons"] == ["STEP"] and later["10001"]["clean_days"] == 16
     assert later["10003"]["level"] == "safe" and later["10003"]["reasons"] == []
+    # the outbreak is over after 28 days without a new case (QĐ 07/2020/QĐ-TTg), not after 27
+    assert not later["10001"]["outbreak_over"]
+    day27, day28 = (published(app2, d, "commune")["10001"] for d in ("2021-08-16", "2021-08-17"))
+    assert (day27["clean_days"], day27["outbreak_over"]) == (27, False)
+    assert (day28["clean_days"], day28["outbreak_over"]) == (28, True)
 
 
 def test_downgrade_announced_48_hours_ahead(runner, app, tmp_path):

@@ -4,12 +4,11 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from geo import history
 from geo.pipeline import evaluate, load_rulesets
-from helpers import case, grid, invoke, numbered, run_scenario, write_cases, write_units
+from helpers import case, flag_and_lockdown, grid, invoke, run_scenario
 
 
 def _single_day_levels(app, day):
@@ -29,14 +28,8 @@ def test_range_equals_single_days(runner, app, tmp_path, population):
         known = bool(rng.random() < 0.6)
         rows.append(case(code, day, known=known, cluster="K1" if not known and rng.random() < 0.7 else "",
                          setting="school" if rng.random() < 0.05 else "", case_id=f"H{k}"))
-    run_scenario(runner, app, tmp_path, units, rows, "2021-07-31",
-                 flags=[{"code": "10005", "date": "2021-07-10", "flag": "community_f1", "value": "true",
-                         "end_date": "2021-07-20", "author": "t"}])
-    import geopandas as gpd
-    lk = gpd.GeoDataFrame([{"decision_no": "1/QĐ", "start_date": "2021-07-12", "end_date": "2021-07-25",
-                            "geometry": units.geometry.iloc[6].centroid.buffer(100)}], crs=units.crs)
-    lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
-    assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0
+    run_scenario(runner, app, tmp_path, units, rows, "2021-07-31")
+    flag_and_lockdown(runner, tmp_path, units, ("10005", "2021-07-10", "2021-07-20"), (6, "1/QĐ", "2021-07-12", "2021-07-25"))
     days = [dt.date(2021, 7, 1) + dt.timedelta(days=k) for k in range(45)]
     ruleset = load_rulesets()["qd2686"]
     res = history.evaluate_range(app.config["ZONES"], days, ruleset)
