@@ -243,14 +243,12 @@ def _routes(app: Flask) -> None:
 
     @app.get("/tiles/<unit>/tilejson.json")
     def tilejson_latest(unit):
-        _choice("unit", unit, UNITS)
         resp = jsonify(_tilejson(_run_from_request(), unit))
         resp.headers["Cache-Control"] = SHORT
         return resp
 
     @app.get("/tiles/runs/<run_id>/<unit>/tilejson.json")
     def tilejson_run(run_id, unit):
-        _choice("unit", unit, UNITS)
         resp = jsonify(_tilejson(_run_by_id(run_id), unit))
         resp.headers["Cache-Control"] = IMMUTABLE
         return resp
@@ -260,14 +258,18 @@ def _routes(app: Flask) -> None:
         from geo import tiles
         _choice("unit", unit, UNITS)
         run = _run_by_id(run_id)
-        if not (0 <= z <= 24 and 0 <= x < (1 << z) and 0 <= y < (1 << z)):
-            raise InputError("bad_param", name="z/x/y", value=f"{z}/{x}/{y}", allowed="0 <= x, y < 2^z, z <= 24")
+        _check_tile(z, x, y, 24)
         data = tiles.read_tile(_full_run_file(run, f"tiles/{unit}.mbtiles"), z, x, y)
-        etag = hashlib.sha1(f"{run_id}/{unit}/{z}/{x}/{y}".encode()).hexdigest()[:20]
-        resp = Response(data or b"", status=200 if data else 204, mimetype="application/vnd.mapbox-vector-tile")
-        resp.headers["Cache-Control"] = IMMUTABLE
-        resp.set_etag(etag)
-        return resp.make_conditional(request)
+        return _tile_response(data, "application/vnd.mapbox-vector-tile", f"{run_id}/{unit}/{z}/{x}/{y}")
+
+    @app.get("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.png")
+    def raster_tile(run_id, unit, z, x, y):
+        from geo import raster
+        _choice("unit", unit, raster.LAYERS)
+        run = _run_by_id(run_id)
+        _check_tile(z, x, y, raster.MAX_ZOOM)
+        data = raster.tile(_store(), _run_dir(run), run["boundary_version"], unit, z, x, y, _settings().cache_dir)
+        return _tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png")
 
     @app.get("/vendor/<package>/<path:filename>")
     def vendor(package, filename):
@@ -278,11 +280,32 @@ def _routes(app: Flask) -> None:
         return resp
 
 
+def _check_tile(z: int, x: int, y: int, max_zoom: int) -> None:
+    if not (0 <= z <= max_zoom and 0 <= x < (1 << z) and 0 <= y < (1 << z)):
+        raise InputError("bad_param", name="z/x/y", value=f"{z}/{x}/{y}", allowed=f"0 <= x, y < 2^z, z <= {max_zoom}")
+
+
+def _tile_response(data: bytes | None, mimetype: str, key: str) -> Response:
+    """Run-addressed tiles never change: immutable, with an ETag; an empty tile is 204."""
+    resp = Response(data or b"", status=200 if data else 204, mimetype=mimetype)
+    resp.headers["Cache-Control"] = IMMUTABLE
+    resp.set_etag(hashlib.sha1(key.encode()).hexdigest()[:20])
+    return resp.make_conditional(request)
+
+
 def _tilejson(run: dict, unit: str) -> dict:
-    from geo import tiles
-    _full_run_file(run, f"tiles/{unit}.mbtiles")
+    """TileJSON 3.0.0 of a run's vector tiles, or with ?format=png of its raster tiles."""
+    from geo import raster, tiles
     m = run["manifest"]
     base = request.host_url.rstrip("/")
+    if _choice("format", request.args.get("format", "mvt"), ("mvt", "png")) == "png":
+        _choice("unit", unit, raster.LAYERS)
+        url = f"{base}/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.png"
+        return tiles.raster_tilejson(url, raster.bounds(_store(), m["boundary_version"]), raster.MAX_ZOOM,
+                                     f"{unit} {m['date']} ({m['ruleset']})",
+                                     f"run {run['run_id']}, boundaries {m['boundary_version']}")
+    _choice("unit", unit, UNITS)
+    _full_run_file(run, f"tiles/{unit}.mbtiles")
     url = f"{base}/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.mvt"
     return tiles.tilejson(unit, url, m["bounds"][unit], f"{unit} {m['date']} ({m['ruleset']})",
                           f"run {run['run_id']}, boundaries {m['boundary_version']}")

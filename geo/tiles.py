@@ -60,3 +60,10 @@ def tilejson(unit: str, tiles_url: str, bounds, name: str, attribution: str) -> 
         "center": [round(cx, 6), round(cy, 6), max(lo, min(hi, 7))], "attribution": attribution,
         "vector_layers": [{"id": unit, "fields": TILE_FIELDS, "minzoom": lo, "maxzoom": hi}],
     }
+
+
+def raster_tilejson(tiles_url: str, bounds, maxzoom: int, name: str, attribution: str) -> dict:
+    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    return {"tilejson": "3.0.0", "name": name, "scheme": "xyz", "tiles": [tiles_url], "minzoom": 0,
+            "maxzoom": maxzoom, "bounds": [round(b, 6) for b in bounds], "center": [round(cx, 6), round(cy, 6), 7],
+            "attribution": attribution}

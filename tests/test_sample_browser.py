@@ -62,6 +62,7 @@ def test_sample_imports_cleanly_and_publishes(sample):
     assert "Đã nhập 289 xã, 17 huyện, 2 tỉnh" in out
     assert out.count("loại 0 dòng") == 3          # cases, lockdowns and flags: nothing rejected
     assert "Bản đồ / map: http://127.0.0.1:8000/map?date=2021-07-31" in out
+    assert "Đã công bố 14 ngày từ 2021-07-17 đến 2021-07-30" in out and (data / f"bao-cao-{DAY}.html").exists()
     run = next((data / "runs").glob(f"{DAY}_*"))
     communes = json.loads((run / "commune.geojson").read_text(encoding="utf-8"))["features"]
     props = {f["properties"]["code"]: f["properties"] for f in communes}
@@ -75,7 +76,10 @@ def test_sample_imports_cleanly_and_publishes(sample):
 def test_gunicorn_serves_the_api(served):
     base, _ = served
     runs = json.load(urllib.request.urlopen(base + "/api/runs"))["runs"]
-    assert [r["date"] for r in runs] == [DAY]
+    # two weeks backfilled (17-30 July), then the daily run of the 31st
+    assert [r["date"] for r in runs] == [f"2021-07-{d}" for d in range(17, 32)]
+    report = urllib.request.urlopen(f"{base}/report?date={DAY}").read().decode("utf-8")
+    assert f"Báo cáo phân vùng nguy cơ — {DAY}" in report and "So với ngày: 2021-07-30" in report
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/setup.sh installs it)")

@@ -1,0 +1,100 @@
+"""The morning report and the change list: what changed since the previous published day."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import geopandas as gpd
+import pytest
+from openpyxl import load_workbook
+
+from helpers import case, grid, invoke, run_scenario, write_cases
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def week(runner, app, tmp_path):
+    """A school case in 10001 on 3 July (red for 14 days, neighbours orange/yellow), a lockdown from
+    3 to 8 July named like a spreadsheet formula, days 1-6 July published by backfill."""
+    units = grid(3, 4, district_of=lambda c: "A" if int(c) <= 10006 else "B")
+    run_scenario(runner, app, tmp_path, units, [case("10001", "2021-07-03", setting="school", case_id="s1")], "2021-06-30")
+    lk = gpd.GeoDataFrame([{"decision_no": "9/QĐ-UBND", "name": "=HYPERLINK(\"http://x\")", "start_date": "2021-07-03",
+                            "end_date": "2021-07-08", "geometry": units.geometry.iloc[0].centroid.buffer(150)}], crs=units.crs)
+    lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
+    assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0
+    res = invoke(runner, "backfill", "--from", "2021-07-01", "--to", "2021-07-06")
+    assert res.exit_code == 0, res.output
+    return units
+
+
+def test_changes_api_lists_units_that_moved(week, client):
+    body = client.get("/api/changes?from=2021-07-02&to=2021-07-03").get_json()
+    assert (body["from"], body["to"]) == ("2021-07-02", "2021-07-03")
+    moved = {(r["unit"], r["code"]): r for r in body["changes"]}
+    red = moved[("commune", "10001")]
+    assert (red["level_from"], red["level_to"], red["change"], red["newly_red"]) == ("safe", "very_high_risk", "up", True)
+    # neighbours by adjacency: 10002 and 10005 orange (O2), one more step yellow (Y3)
+    assert moved[("commune", "10002")]["level_to"] == "high_risk" and not moved[("commune", "10002")]["newly_red"]
+    assert moved[("commune", "10003")]["level_to"] == "risk"
+    assert ("commune", "10004") not in moved or moved[("commune", "10004")]["change"] != "same"
+    assert all(r["change"] != "same" for r in body["changes"])
+    everything = client.get("/api/changes?from=2021-07-02&to=2021-07-03&all=true&unit=commune").get_json()["changes"]
+    assert len(everything) == 12 and {r["unit"] for r in everything} == {"commune"}
+    # without `from`: the previous published day; a red commune held since the 3rd
+    held = {r["code"]: r for r in client.get("/api/changes?to=2021-07-06&all=1&unit=commune").get_json()["changes"]}
+    assert held["10001"]["change"] == "same" and held["10001"]["unchanged_days"] == 4
+    assert held["10012"]["level_to"] == "safe" and held["10012"]["unchanged_days"] == 7   # 30 June to 6 July
+    assert client.get("/api/changes?to=2021-08-01").status_code == 404
+    assert client.get("/api/changes?to=July").status_code == 400
+
+
+def test_report_html_is_a_printable_offline_page(week, client):
+    r = client.get("/report?date=2021-07-03")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    page = r.get_data(as_text=True)
+    assert "Báo cáo phân vùng nguy cơ — 2021-07-03" in page and "size: A4" in page
+    assert re.search(r'id="n-newly-red">1<', page)
+    assert "Xã Ô 10001 (10001)" in page and "R2:" in page                     # the change with its reason
+    assert "9/QĐ-UBND" in page and "Bắt đầu" in page                          # lockdown started that day
+    assert len(re.findall(r"<path d=\"M", page)) == 12 + 1                    # 12 communes + the lockdown
+    assert "<script" not in page and not re.search(r'(src|href)="(https?:)?//', page)
+    assert "Huyện A" in page and "Huyện B" in page
+    en = client.get("/report?date=2021-07-06&lang=en").get_data(as_text=True)
+    assert "Risk zone report — 2021-07-06" in en and "Held at a high level" in en and "4 days" in en
+    assert "Ending" in en                                                     # the lockdown ends on the 8th
+
+
+def test_report_warns_about_rejected_rows_and_stale_data(week, runner, app, tmp_path, client):
+    bad = [case("10001", "2021-07-06", case_id="ok1"), case("99999", "2021-07-06", case_id="bad1")]
+    assert invoke(runner, "import-cases", write_cases(bad, tmp_path / "late.csv")).exit_code == 0
+    assert invoke(runner, "reclassify", "--date", "2021-07-09").exit_code == 0
+    page = client.get("/report?date=2021-07-09").get_data(as_text=True)
+    assert "late.csv" in page and "bị loại 1 dòng" in page
+    assert "Không có dữ liệu ca bệnh mới từ 2021-07-06" in page
+
+
+def test_report_xlsx_and_cli(week, runner, tmp_path):
+    out = tmp_path / "r.xlsx"
+    res = invoke(runner, "report", "--date", "2021-07-03", "--format", "xlsx", "--out", out)
+    assert res.exit_code == 0 and "Đã ghi báo cáo ngày 2021-07-03" in res.output, res.output
+    wb = load_workbook(out)
+    assert wb.sheetnames[:2] == ["Số đơn vị theo mức", "Thay đổi"]
+    changes = list(wb["Thay đổi"].values)
+    head = changes[0]
+    rows = [dict(zip(head, r)) for r in changes[1:]]
+    assert any(r["code"] == "10001" and r["level_to"] == "very_high_risk" for r in rows)
+    names = [r[2] for r in wb["Phong tỏa"].values][1:]
+    assert names and all(not str(n).startswith("=") for n in names)           # formula injection neutralised
+    assert names[0] == "'=HYPERLINK(\"http://x\")"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/setup.sh installs it)")
+def test_report_pdf_printed_by_chromium(week, runner, client, tmp_path):
+    out = tmp_path / "r.pdf"
+    res = invoke(runner, "report", "--date", "2021-07-03", "--format", "pdf", "--out", out)
+    assert res.exit_code == 0, res.output
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 1
+    r = client.get("/report?date=2021-07-03&format=pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
