@@ -23,6 +23,7 @@ from geo.store import Store
 
 ROOT = Path(__file__).resolve().parent
 UNITS = ("commune", "district", "province")
+LEVEL_IDS = ("safe", "risk", "high_risk", "very_high_risk", "unknown")
 EXPORT_FORMATS = ("geojson", "csv", "gpkg")
 # Run-addressed URLs never change: cache for a year. "Latest"/dated URLs: a minute.
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -169,6 +170,33 @@ def _routes(app: Flask) -> None:
         resp.headers["Cache-Control"] = SHORT
         return resp
 
+    @app.get("/api/level")
+    def level_at():
+        from geo import lookup
+        lon, lat = _float_arg("lon", -180, 180), _float_arg("lat", -90, 90)
+        run = _run_from_request()
+        resp = jsonify(lookup.at_point(_store(), _run_dir(run), run["boundary_version"], lon, lat))
+        resp.headers["Cache-Control"] = SHORT
+        return resp
+
+    @app.get("/api/search")
+    def search():
+        from geo import lookup
+        version = _store().current_boundary_version()
+        if version is None:
+            raise NotFoundError("no_run")
+        return jsonify({"results": lookup.search(_store(), version, request.args.get("q", "")[:100])})
+
+    @app.get("/api/zones/<code>/history")
+    def zone_history(code):
+        from geo import lookup
+        unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
+        end = _parse_day(request.args["date"]) if "date" in request.args else dt.date.fromisoformat(_run_from_request()["date"])
+        days = int(_float_arg("days", 1, lookup.MAX_DAYS)) if "days" in request.args else lookup.HISTORY_DAYS
+        resp = jsonify(lookup.unit_history(_store(), _settings().runs_dir, unit, code, end, days))
+        resp.headers["Cache-Control"] = SHORT
+        return resp
+
     @app.get("/api/lockdowns.geojson")
     def lockdowns_geojson():
         run = _run_from_request()
@@ -268,8 +296,13 @@ def _routes(app: Flask) -> None:
         _choice("unit", unit, raster.LAYERS)
         run = _run_by_id(run_id)
         _check_tile(z, x, y, raster.MAX_ZOOM)
-        data = raster.tile(_store(), _run_dir(run), run["boundary_version"], unit, z, x, y, _settings().cache_dir)
-        return _tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png")
+        palette = _choice("palette", request.args.get("palette", "official"), tuple(raster.PALETTES))
+        levels = None
+        if request.args.get("levels"):
+            levels = frozenset(_choice("levels", v, LEVEL_IDS) for v in request.args["levels"].split(","))
+        data = raster.tile(_store(), _run_dir(run), run["boundary_version"], unit, z, x, y, _settings().cache_dir,
+                           palette, levels)
+        return _tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png?{request.query_string.decode()}")
 
     @app.get("/vendor/<package>/<path:filename>")
     def vendor(package, filename):
@@ -278,6 +311,16 @@ def _routes(app: Flask) -> None:
         resp = send_from_directory(Path(app.config["VENDOR_DIR"]) / package, filename)
         resp.headers["Cache-Control"] = "public, max-age=86400"
         return resp
+
+
+def _float_arg(name: str, lo: float, hi: float) -> float:
+    try:
+        v = float(request.args[name])
+    except (KeyError, ValueError):
+        raise InputError("bad_param", name=name, value=request.args.get(name, ""), allowed=f"a number in [{lo}, {hi}]") from None
+    if not lo <= v <= hi:
+        raise InputError("bad_param", name=name, value=v, allowed=f"a number in [{lo}, {hi}]")
+    return v
 
 
 def _check_tile(z: int, x: int, y: int, max_zoom: int) -> None:

@@ -41,6 +41,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_chromium": ("Chưa cài Chromium để in PDF: chạy scripts/setup.sh", "Chromium is not installed for PDF: run scripts/setup.sh"),
     "pdf_failed": ("Chromium không in được PDF: {detail}", "Chromium could not print the PDF: {detail}"),
     "report_written": ("Đã ghi báo cáo ngày {date} ({fmt}) vào {path}", "Wrote the {date} report ({fmt}) to {path}"),
+    "outside_communes": ("Điểm ({lon}, {lat}) không thuộc xã nào", "The point ({lon}, {lat}) lies in no commune"),
     "no_run_id": ("Không có lần chạy {run_id}", "No run {run_id}"),
     "busy": ("Một lệnh reclassify khác đang chạy (khóa {lock}); thử lại sau",
              "Another reclassify is running (lock {lock}); try again later"),
