@@ -31,6 +31,8 @@ SHORT = "public, max-age=60"
 RUN_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{6,64}$")
 # npm packages whose files the pages may load (everything else under node_modules stays private).
 VENDOR_PACKAGES = ("leaflet", "jquery")
+# The committee page's own script and style (geo/static).
+ASSETS = ("committee.js", "committee.css")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -145,9 +147,27 @@ def _routes(app: Flask) -> None:
 
     @app.get("/map")
     def map_page():
+        from geo import raster, viewer
         run = _run_from_request()
-        resp = send_file(_full_run_file(run, f"map_{_lang()}.html"), mimetype="text/html")
+        s = _settings()
+        rulesets = app.config["RULESETS"]
+        ruleset = rulesets.get(run["manifest"]["ruleset"]) or rulesets["qd2686"]
+        text = viewer.page(run, ruleset, _lang(), raster.bounds(_store(), run["boundary_version"]),
+                           s.basemap_url, s.basemap_attribution)
+        resp = Response(text, mimetype="text/html")
         resp.headers["Cache-Control"] = SHORT
+        return resp
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return Response(status=204)
+
+    @app.get("/assets/<name>")
+    def assets(name):
+        if name not in ASSETS:
+            abort(404)
+        resp = send_from_directory(ROOT / "geo" / "static", name)
+        resp.headers["Cache-Control"] = "public, max-age=3600"
         return resp
 
     @app.get("/api/zones.geojson")

@@ -19,6 +19,8 @@ class Settings:
     lock_timeout_s: float
     lang: str
     ruleset_dir: Path | None = None   # operators' own ruleset files, beside the shipped ones
+    basemap_url: str | None = None    # an intranet XYZ tile server under the levels ({z}/{x}/{y}); none by default
+    basemap_attribution: str = ""
 
     @property
     def db_path(self) -> Path:
@@ -54,6 +56,8 @@ def from_env(overrides: dict | None = None) -> Settings:
         lock_timeout_s=float(o.get("ZONES_LOCK_TIMEOUT") or os.environ.get("ZONES_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT_S),
         lang=(o.get("ZONES_LANG") or os.environ.get("ZONES_LANG") or "vi"),
         ruleset_dir=_path(o.get("ZONES_RULESETS") or os.environ.get("ZONES_RULESETS")),
+        basemap_url=o.get("ZONES_BASEMAP_URL") or os.environ.get("ZONES_BASEMAP_URL") or None,
+        basemap_attribution=o.get("ZONES_BASEMAP_ATTRIBUTION") or os.environ.get("ZONES_BASEMAP_ATTRIBUTION") or "",
     )
 
 

@@ -62,3 +62,20 @@ def test_unit_history_has_daily_cases_and_levels(place, runner, tmp_path, client
     assert d["cases"] == [0, 0, 0, 0, 1, 0, 0] and d["levels"][-1] is not None
     assert len(client.get("/api/zones/10002/history").get_json()["dates"]) == 60
     assert client.get("/api/zones/99999/history").status_code == 404
+
+
+def test_map_page_is_light_and_loads_only_from_our_server(place, app, client):
+    import re
+
+    from geo.store import Store
+    from server import create_app
+    run = Store(app.config["ZONES"].db_path).run_for_date("2021-07-04")
+    page = client.get("/map?date=2021-07-04").get_data(as_text=True)
+    assert len(page.encode()) < 100_000                        # data comes as tiles, never inside the page
+    assert f"/tiles/runs/{run['run_id']}/commune/{{z}}/{{x}}/{{y}}.png" in page
+    assert not re.search(r'(src|href)="(https?:)?//', page) and "http://" not in page.replace("http://www.w3.org", "")
+    assert client.get("/assets/committee.js").status_code == 200 and client.get("/assets/../server.py").status_code == 404
+    intranet = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir),
+                           "ZONES_BASEMAP_URL": "http://gis.tinh.local/tiles/{z}/{x}/{y}.png"})
+    with_basemap = intranet.test_client().get("/map?date=2021-07-04").get_data(as_text=True)
+    assert "http://gis.tinh.local/tiles/{z}/{x}/{y}.png" in with_basemap

@@ -96,16 +96,88 @@ def test_map_renders_in_chromium_with_the_network_blocked(served, tmp_path):
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     assert not [line for line in console if "Uncaught" in line or "Error" in line], console
     assert 'id="zones-legend"' in dom.stdout and "leaflet-container" in dom.stdout
-    assert "Vùng nguy cơ rất cao (đỏ)" in dom.stdout
+    assert "Vùng nguy cơ rất cao (đỏ)" in dom.stdout and 'data-zones-ready="1"' in dom.stdout
     subprocess.run(args + [f"--screenshot={shot}", f"{base}/map?date={DAY}"], capture_output=True, timeout=120)
     requested = [line.split('"')[1].split()[1] for line in log.read_text().splitlines() if '"GET ' in line]
-    for layer in ("commune", "district", "province", "lockdown"):
-        assert any(u.endswith(f"/display/{layer}.geojson") for u in requested), requested
+    for layer in ("commune", "province", "lockdown", "differs"):
+        assert any(f"/{layer}/" in u and u.endswith(".png") for u in requested), requested
     img = Image.open(shot).convert("RGB")
-    img.paste((255, 255, 255), (0, img.height - 260, 320, img.height))   # hide the legend's swatches
+    img.paste((255, 255, 255), (0, img.height - 300, 320, img.height))   # hide the legend's swatches
     colours = {rgb for _, rgb in img.getcolors(1_000_000)}
     # fill colours are drawn at 75 % opacity over the grey background: look for blends of each level
     def near(target):
         return any(all(abs(c - t) < 40 for c, t in zip(rgb, target)) for rgb in colours)
     assert near((215, 25, 28)) or near((221, 74, 72)), "no red commune drawn"
     assert near((46, 158, 68)) or near((90, 174, 106)), "no green commune drawn"
+
+
+def _playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    return sync_playwright
+
+
+@pytest.mark.skipif(CHROMIUM is None or _playwright() is None, reason="chromium or playwright not installed (scripts/setup.sh)")
+def test_committee_uses_the_page_offline(served):
+    """Search, click a commune, pick a date, filter levels, switch palette and language, play: in
+    Debian's Chromium driven by Playwright, with every request outside our server refused."""
+    base, _ = served
+    runs = json.load(urllib.request.urlopen(base + "/api/runs"))["runs"]
+    by_date = {r["date"]: r for r in runs}
+    with _playwright()() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        errors, outside, tiles = [], [], []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+        def gate(route):
+            if route.request.url.startswith(base):
+                if ".png" in route.request.url:
+                    tiles.append(route.request.url)
+                return route.continue_()
+            outside.append(route.request.url)
+            return route.abort()
+        page.route("**/*", gate)
+        page.goto(f"{base}/map?date={DAY}")
+        page.wait_for_selector("body[data-zones-ready='1']")
+        counts = {el.get_attribute("data-level"): int(el.inner_text().replace(".", ""))
+                  for el in page.query_selector_all(".zones-count")}
+        assert counts == by_date[DAY]["counts"]["commune"]
+        # search without diacritics, jump there
+        zoom = page.evaluate("() => window[JSON.parse(document.getElementById('zones-config').textContent).map].getZoom()")
+        page.fill("#zones-search", "cam ranh")
+        page.wait_for_selector(".zones-hit")
+        assert page.inner_text(".zones-hit >> nth=0").startswith("Thành phố Cam Ranh")
+        page.click(".zones-hit >> nth=0")
+        page.wait_for_timeout(500)
+        assert page.evaluate("() => window[JSON.parse(document.getElementById('zones-config').textContent).map].getZoom()") > zoom
+        # a click on the map: the unit's panel with its level, reasons and the 60-day chart
+        page.mouse.click(650, 450)
+        page.wait_for_selector("#zones-panel:not([hidden]) svg.zones-chart")
+        body = page.inner_text("#zones-panel-body")
+        assert "Lý do" in body and "Dân số" in body and "Thành phố Cam Ranh" in body
+        assert len(page.query_selector_all("svg.zones-chart rect")) == 120      # 60 bars + 60 level cells
+        # another date: every layer now reads that day's run
+        page.select_option("#zones-date", "2021-07-20")
+        page.wait_for_timeout(800)
+        assert page.url.endswith("date=2021-07-20")
+        assert any(by_date["2021-07-20"]["run_id"] in u for u in tiles)
+        # only red and orange communes, colour-blind palette
+        page.uncheck('input[data-level="safe"]')
+        page.uncheck('input[data-level="risk"]')
+        page.select_option("#zones-palette", "cb")
+        page.wait_for_timeout(800)
+        assert any("levels=" in u and "palette=cb" in u and "safe" not in u.split("levels=")[1] for u in tiles)
+        # play through the days after the 20th
+        page.click("#zones-play")
+        page.wait_for_function("() => document.getElementById('zones-date').value > '2021-07-21'", timeout=10000)
+        page.click("#zones-play")
+        # English on request
+        page.click("#zones-lang")
+        page.wait_for_selector("body[data-zones-ready='1']")
+        assert "Legend" in page.inner_text("#zones-legend") and "lang=en" in page.url
+        browser.close()
+    assert outside == [] and errors == [], (outside, errors)
