@@ -34,10 +34,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                   "Invalid parameter {name}: {value!r}; allowed {allowed}"),
     "no_run_for_date": ("Chưa có kết quả công bố cho ngày {date}", "No published run for {date}"),
     "no_run": ("Chưa có kết quả nào được công bố", "No run has been published yet"),
-    "levels_run": ("Ngày {date} được tính lại hàng loạt (lần chạy {run_id}): có cấp độ, bảng và GeoJSON nhưng không có "
-                   "bản đồ/tiles; chạy reclassify --date {date} để có bản đầy đủ",
-                   "{date} was backfilled (run {run_id}): it has levels, tables and GeoJSON but no map or tiles; "
-                   "run reclassify --date {date} for a full run"),
+    "levels_run": ("Ngày {date} được tính lại hàng loạt (lần chạy {run_id}): có cấp độ, bảng, GeoJSON và ảnh tiles "
+                   "nhưng không có vector tiles; chạy reclassify --date {date} để có bản đầy đủ",
+                   "{date} was backfilled (run {run_id}): it has levels, tables, GeoJSON and PNG tiles but no vector "
+                   "tiles; run reclassify --date {date} for a full run"),
     "no_chromium": ("Chưa cài Chromium để in PDF: chạy scripts/setup.sh", "Chromium is not installed for PDF: run scripts/setup.sh"),
     "pdf_failed": ("Chromium không in được PDF: {detail}", "Chromium could not print the PDF: {detail}"),
     "report_written": ("Đã ghi báo cáo ngày {date} ({fmt}) vào {path}", "Wrote the {date} report ({fmt}) to {path}"),
@@ -89,6 +89,7 @@ STAGES = {
     "publish_gpkg": ("ghi GeoPackage", "writing GeoPackage"),
     "publish_map": ("dựng bản đồ", "building the map"),
     "publish_tiles": ("dựng vector tiles", "building vector tiles"),
+    "publish_png": ("dựng ảnh tiles tổng quan", "building overview PNG tiles"),
     "publish_commit": ("công bố", "publishing"),
 }
 

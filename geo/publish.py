@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import multiprocessing
 import os
 import secrets
 import shutil
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from . import formats, maps, runfiles, tiles
+from . import formats, maps, raster, runfiles, tiles
 from .config import Settings
 from .store import Store
 
@@ -128,6 +129,10 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     lk = _stamped_lockdowns(lockdowns, stamp)
     (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
     timer.done("publish_geojson")
+    # overview PNG tiles in a forked process, beside the GeoPackage and the map pages
+    png = multiprocessing.get_context("fork").Process(
+        target=raster.prerender, args=(store, stage, manifest["boundary_version"], frames, frames["commune"].total_bounds))
+    png.start()
     formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
     timer.done("publish_gpkg")
     full = {**manifest, "run_id": run_id, "kind": runfiles.FULL, "code_version": code_version(),
@@ -141,6 +146,10 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     for p in tile_inputs:
         p.unlink()
     timer.done("publish_tiles")
+    png.join()
+    if png.exitcode != 0:
+        raise RuntimeError(f"overview PNG tiles failed (exit code {png.exitcode})")
+    timer.done("publish_png")
     full["bounds"] = {u: [float(b) for b in frames[u].total_bounds] for u in UNITS}
     full["stages_s"] = dict(timer.stages)
     _finish(store, stage, run_id, day, ruleset, full)

@@ -1,7 +1,8 @@
 """Raster PNG tiles (XYZ, Web Mercator) of a run's levels, for Folium's TileLayer, QGIS or any
 XYZ client: units filled with their level colour (outlines from z9), lockdowns hatched.
 
-Rendered with rasterio.features (GDAL's rasteriser) and encoded by Pillow, on first request,
+Rendered with rasterio.features (GDAL's rasteriser) and encoded by Pillow (imported only when a
+tile is rendered), on first request,
 then kept under data/cache/tiles/<run_id>/: a run never changes, so neither do its tiles. Any run
 has them, a backfilled day too (its levels table and the stored geometry are all it needs).
 """
@@ -16,9 +17,6 @@ from pathlib import Path
 import mercantile
 import numpy as np
 import shapely
-from PIL import Image
-from pyproj import Transformer
-from rasterio.features import rasterize
 from affine import Affine
 
 from . import runfiles
@@ -44,11 +42,19 @@ PALETTES = {"official": None,
                    "unknown": "#bdbdbd"}}
 # Rendered on request, so any zoom a client asks for up to street level.
 MAX_ZOOM = 18
-_TO_3857 = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+# Below z5 a commune is smaller than a pixel: the commune layers start there (as their vector
+# tiles do), the province layer shows the country below.
+MIN_ZOOM = {"commune": 5, "differs": 5, "district": 0, "province": 0, "lockdown": 0}
+# Published with each full run: the overview a national or regional view opens on.
+PRERENDER_MAX_ZOOM = 6
+PRERENDER_LAYERS = ("commune", "province", "lockdown", "differs")
+PRERENDER_DIR = "tiles/png"
 
 
 def _project(geoms: np.ndarray) -> np.ndarray:
-    return shapely.transform(geoms, lambda c: np.column_stack(_TO_3857.transform(c[:, 0], c[:, 1])))
+    from pyproj import Transformer
+    to_3857 = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    return shapely.transform(geoms, lambda c: np.column_stack(to_3857.transform(c[:, 0], c[:, 1])))
 
 
 @lru_cache(maxsize=8)
@@ -58,6 +64,53 @@ def _units(store_path: str, version: str, unit: str):
     units = Store(Path(store_path)).load_units(version, unit)
     geoms = _project(units.geometry.to_numpy())
     return units["code"].astype(str).to_numpy(), geoms, shapely.STRtree(geoms)
+
+
+# Up to this zoom a simplified copy of the whole layer is kept per zoom (overview tiles hold thousands
+# of units; simplifying once instead of per tile is what makes a cold national view fast).
+CACHED_SIMPLIFY_MAX_ZOOM = 10
+WEB_MERCATOR_WIDTH_M = 2 * 20037508.342789244
+
+
+def _tolerance(z: int) -> float:
+    return WEB_MERCATOR_WIDTH_M / (1 << z) / SIZE * SIMPLIFY_PX
+
+
+@lru_cache(maxsize=3 * (CACHED_SIMPLIFY_MAX_ZOOM + 1))
+def _simplified(store_path: str, version: str, unit: str, z: int) -> np.ndarray:
+    """The layer simplified for zoom z; overview zooms from the next zoom's copy (the tolerance
+    doubles at each step down, and simplifying an already simple copy is cheap)."""
+    base = _simplified(store_path, version, unit, z + 1) if z < PRERENDER_MAX_ZOOM else _units(store_path, version, unit)[1]
+    return _drop_specks(shapely.simplify(base, _tolerance(z), preserve_topology=True), (_tolerance(z) / SIMPLIFY_PX) ** 2)
+
+
+def _drop_specks(geoms: np.ndarray, min_area: float) -> np.ndarray:
+    """Holes and parts smaller than a pixel left out (outlines derived from a layer with gaps carry
+    thousands of pinholes and slivers); a unit keeps its largest part whatever its size."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    if not len(parts):
+        return geoms
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    shell = np.ones(len(rings), dtype=bool)
+    shell[1:] = ring_part[1:] != ring_part[:-1]
+    keep_ring = shell | (shapely.area(shapely.polygons(rings)) >= min_area)
+    parts = shapely.polygons(rings[keep_ring], indices=ring_part[keep_ring])
+    area = shapely.area(parts)
+    largest = np.zeros(len(parts), dtype=bool)
+    order = np.lexsort((-area, owner))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = owner[order][1:] != owner[order][:-1]
+    largest[order[first]] = True
+    keep = (area >= min_area) | largest
+    out = np.array(geoms, dtype=object)
+    shapely.multipolygons(parts[keep], indices=owner[keep], out=out)
+    return out
+
+
+def _shown(store, version: str, unit: str, z: int, hit: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    if z <= CACHED_SIMPLIFY_MAX_ZOOM:
+        return _simplified(str(store.path), version, unit, z)[hit]
+    return shapely.simplify(geoms[hit], _tolerance(z), preserve_topology=True)
 
 
 @lru_cache(maxsize=8)
@@ -71,11 +124,23 @@ def bounds(store, version: str) -> tuple:
     return _bounds(str(store.path), version)
 
 
-@lru_cache(maxsize=32)
+# Tables given in memory (a run being published has no readable tables yet): (run_dir, unit) -> frame.
+_PRESET: dict = {}
+
+
 def _table(run_dir: str, unit: str, codes: tuple):
+    preset = _PRESET.get((run_dir, unit))
+    return _table_of(preset, codes) if preset is not None else _run_table(run_dir, unit, codes)
+
+
+@lru_cache(maxsize=32)
+def _run_table(run_dir: str, unit: str, codes: tuple):
+    return _table_of(runfiles.attributes(Path(run_dir), unit, ["code", "level", "color", "level_differs"]), codes)
+
+
+def _table_of(t, codes: tuple):
     """(level, colour, level_differs) per unit in `codes` order."""
-    t = runfiles.attributes(Path(run_dir), unit, ["code", "level", "color", "level_differs"]).set_index("code")
-    t = t.reindex(list(codes))
+    t = t.set_index("code").reindex(list(codes))
     return (t["level"].fillna("unknown").to_numpy(object), t["color"].fillna("#9e9e9e").to_numpy(object),
             t["level_differs"].fillna(False).astype(bool).to_numpy())
 
@@ -100,10 +165,44 @@ def _lockdowns(run_dir: str) -> np.ndarray:
     return _project(np.asarray(geoms, dtype=object))
 
 
+def _as_geojson(geoms: np.ndarray) -> list[dict]:
+    """GeoJSON-like MultiPolygon dicts for rasterio, built with a few vectorised calls (shapely's
+    per-geometry __geo_interface__ walks every coordinate in Python and dominated tile time)."""
+    polys, owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_poly = shapely.get_rings(polys, return_index=True)
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    cuts = (np.flatnonzero(np.diff(ring_of)) + 1).tolist()
+    starts, ends = [0] + cuts, cuts + [len(xy)]
+    points = xy.tolist()
+    out = [{"type": "MultiPolygon", "coordinates": []} for _ in range(len(geoms))]
+    owner, ring_poly = owner.tolist(), ring_poly.tolist()
+    last_poly, poly_rings = -1, None
+    for ring, a, b in zip(ring_of[starts].tolist(), starts, ends):
+        p = ring_poly[ring]
+        if p != last_poly:
+            poly_rings, last_poly = [], p
+            out[owner[p]]["coordinates"].append(poly_rings)
+        poly_rings.append(points[a:b])
+    return out
+
+
+def _edges(index: np.ndarray) -> np.ndarray:
+    """Pixels where the unit changes to the right or below: the outlines, from the fill raster itself."""
+    edge = np.zeros(index.shape, dtype=bool)
+    edge[:, :-1] |= index[:, :-1] != index[:, 1:]
+    edge[:-1, :] |= index[:-1, :] != index[1:, :]
+    return edge
+
+
 def render(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int, palette: str = "official",
            levels: frozenset | None = None) -> bytes | None:
     """PNG bytes of one tile, or None when nothing of the layer lies on it. `levels` keeps only
     units at those levels; `palette` is a key of PALETTES."""
+    if z < MIN_ZOOM[unit]:
+        return None
+    # imported here: serving a published or cached tile (most requests) needs neither
+    from PIL import Image
+    from rasterio.features import rasterize
     b = mercantile.xy_bounds(x, y, z)
     box = shapely.box(b.left, b.bottom, b.right, b.top)
     transform = Affine((b.right - b.left) / SIZE, 0, b.left, 0, -(b.top - b.bottom) / SIZE, b.top)
@@ -126,7 +225,7 @@ def render(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int
         hit = hit[_table(str(run_dir), "commune", tuple(codes))[2][hit]]
         if not len(hit):
             return None
-        ring = shapely.buffer(shapely.boundary(shapely.simplify(geoms[hit], tol)), 1.5 * tol / SIMPLIFY_PX)
+        ring = shapely.buffer(shapely.boundary(_shown(store, version, "commune", z, hit, geoms)), 1.5 * tol / SIMPLIFY_PX)
         mask = rasterize(((g, 1) for g in ring), out_shape=(SIZE, SIZE), transform=transform, fill=0, dtype=np.uint8,
                          all_touched=True)
         img[mask == 1] = DIFFERS_RGBA
@@ -135,16 +234,14 @@ def render(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int
         hit = tree.query(box, predicate="intersects")
         if not len(hit):
             return None
-        shown = shapely.simplify(geoms[hit], tol, preserve_topology=True)
+        shown = _shown(store, version, unit, z, hit, geoms)
         colours = _colours(str(run_dir), unit, tuple(codes), palette, levels)
-        index = rasterize(zip(shown, range(1, len(hit) + 1)), out_shape=(SIZE, SIZE), transform=transform,
-                          fill=0, dtype=np.int32)
+        index = rasterize(zip(_as_geojson(shown), range(1, len(hit) + 1)), out_shape=(SIZE, SIZE),
+                          transform=transform, fill=0, dtype=np.int32)
         filled = index > 0
         img[filled] = colours[hit[index[filled] - 1]]
         if z >= OUTLINE_MIN_ZOOM or unit != "commune":
-            edge = rasterize(((shapely.boundary(g), 1) for g in shown), out_shape=(SIZE, SIZE), transform=transform,
-                             fill=0, dtype=np.uint8)
-            img[edge == 1] = OUTLINE_RGBA
+            img[_edges(index)] = OUTLINE_RGBA
     if not img[..., 3].any():
         return None
     out = io.BytesIO()
@@ -152,17 +249,40 @@ def render(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int
     return out.getvalue()
 
 
-def tile(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int, cache_dir: Path,
-         palette: str = "official", levels: frozenset | None = None) -> bytes | None:
-    """A tile from the cache, rendering it the first time (empty tiles are remembered as empty files)."""
-    style = palette + ("" if levels is None else "-" + "-".join(sorted(levels)))
-    path = cache_dir / "tiles" / run_dir.name / f"{unit}.{style}" / str(z) / str(x) / f"{y}.png"
-    if path.exists():
-        data = path.read_bytes()
-        return data or None
-    data = render(store, run_dir, version, unit, z, x, y, palette, levels)
+def _path(root: Path, unit: str, style: str, z: int, x: int, y: int) -> Path:
+    return root / f"{unit}.{style}" / str(z) / str(x) / f"{y}.png"
+
+
+def _save(path: Path, data: bytes | None) -> None:
+    """Atomically; an empty file remembers an empty tile."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{y}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data or b"")
     os.replace(tmp, path)
+
+
+def tile(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int, cache_dir: Path,
+         palette: str = "official", levels: frozenset | None = None) -> bytes | None:
+    """A tile the run was published with (overview zooms), else from the cache, rendering it the first time."""
+    style = palette + ("" if levels is None else "-" + "-".join(sorted(levels)))
+    for path in (_path(run_dir / PRERENDER_DIR, unit, style, z, x, y),
+                 _path(cache_dir / "tiles" / run_dir.name, unit, style, z, x, y)):
+        if path.exists():
+            return path.read_bytes() or None
+    data = render(store, run_dir, version, unit, z, x, y, palette, levels)
+    _save(path, data)
     return data
+
+
+def prerender(store, stage: Path, version: str, tables: dict, bounds) -> int:
+    """Overview tiles (zooms 0..PRERENDER_MAX_ZOOM over `bounds`, official colours) into a run being
+    published, from its tables in memory; the first national view then needs no rendering."""
+    for unit in ("commune", "district", "province"):
+        _PRESET[(str(stage), unit)] = tables[unit][["code", "level", "color", "level_differs"]]
+    n = 0
+    for t in mercantile.tiles(*bounds, range(PRERENDER_MAX_ZOOM + 1)):
+        for unit in PRERENDER_LAYERS:
+            _save(_path(stage / PRERENDER_DIR, unit, "official", t.z, t.x, t.y),
+                  render(store, stage, version, unit, t.z, t.x, t.y))
+            n += 1
+    return n

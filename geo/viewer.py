@@ -13,10 +13,10 @@ import html
 import json
 
 import folium
-from branca.element import Element
+from branca.element import Element, MacroElement, Template
 
 from .maps import ASSET_CSS, ASSET_JS
-from .raster import PALETTES
+from .raster import MIN_ZOOM, PALETTES
 
 TEXT = {
     "vi": {"title": "Phân vùng nguy cơ COVID-19", "date": "Ngày", "play": "▶ Chạy", "stop": "■ Dừng",
@@ -53,6 +53,7 @@ def page(run: dict, ruleset, lang: str, bounds, basemap: str | None = None, base
         name = tx[unit] if unit in tx else unit
         layer = folium.TileLayer(tiles=f"/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.png", attr="BCĐ",
                                  name=name, overlay=True, control=True, show=shown, max_zoom=18,
+                                 min_zoom=MIN_ZOOM[unit],
                                  opacity=1.0 if unit != "district" else 0.6)
         layer.add_to(m)
         layers[unit] = layer.get_name()
@@ -71,9 +72,15 @@ def page(run: dict, ruleset, lang: str, bounds, basemap: str | None = None, base
     # the configuration is data (JSON in a non-executed script element), read by committee.js
     cfg = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     root.html.add_child(Element(f'<script type="application/json" id="zones-config">{cfg}</script>'))
-    root.script.add_child(Element("window.addEventListener('load', function () { zonesCommittee(); });"))
+    # started right after the map and its layers are made (not at window load, which waits for
+    # every first tile): a child of the map renders after it
+    _Start().add_to(m)
     root.header.add_child(Element('<script src="/assets/committee.js"></script>'))
     return root.render()
+
+
+class _Start(MacroElement):
+    _template = Template("{% macro script(this, kwargs) %}zonesCommittee();{% endmacro %}")
 
 
 _PANEL = """

@@ -35,7 +35,10 @@ function zonesCommittee() {
     return "/tiles/runs/" + state.run + "/" + unit + "/{z}/{x}/{y}.png" + (q.length ? "?" + q.join("&") : "");
   }
   function redraw() {
-    Object.keys(layers).forEach(function (k) { layers[k].setUrl(tileUrl(k)); });
+    Object.keys(layers).forEach(function (k) {
+      var url = tileUrl(k);
+      if (layers[k]._url !== url) { layers[k].setUrl(url); }   // same URL: keep the tiles already shown
+    });
     legend();
     var params = new URLSearchParams(window.location.search);
     params.set("date", state.date);
