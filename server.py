@@ -304,10 +304,13 @@ def _routes(app: Flask) -> None:
     @app.get("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.mvt")
     def tile(run_id, unit, z, x, y):
         from geo import tiles
-        _choice("unit", unit, UNITS)
+        _choice("unit", unit, tiles.LAYERS)
         run = _run_by_id(run_id)
         _check_tile(z, x, y, 24)
-        data = tiles.read_tile(_full_run_file(run, f"tiles/{unit}.mbtiles"), z, x, y)
+        if unit == "lockdown" and run["manifest"].get("n_active_lockdowns") == 0:
+            data = None       # a day without lockdowns has no lockdown tiles: every tile is empty
+        else:
+            data = tiles.read_tile(_full_run_file(run, f"tiles/{unit}.mbtiles"), z, x, y)
         return _tile_response(data, "application/vnd.mapbox-vector-tile", f"{run_id}/{unit}/{z}/{x}/{y}")
 
     @app.get("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.png")
@@ -367,8 +370,9 @@ def _tilejson(run: dict, unit: str) -> dict:
         return tiles.raster_tilejson(url, raster.bounds(_store(), m["boundary_version"]), raster.MAX_ZOOM,
                                      f"{unit} {m['date']} ({m['ruleset']})",
                                      f"run {run['run_id']}, boundaries {m['boundary_version']}")
-    _choice("unit", unit, UNITS)
-    _full_run_file(run, f"tiles/{unit}.mbtiles")
+    _choice("unit", unit, tiles.LAYERS)
+    if not (unit == "lockdown" and m.get("n_active_lockdowns") == 0):
+        _full_run_file(run, f"tiles/{unit}.mbtiles")
     url = f"{base}/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.mvt"
     return tiles.tilejson(unit, url, m["bounds"][unit], f"{unit} {m['date']} ({m['ruleset']})",
                           f"run {run['run_id']}, boundaries {m['boundary_version']}")

@@ -117,16 +117,20 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     stamp = {"date": day.isoformat(), "run_id": run_id, "ruleset": ruleset.id,
              "boundary_version": manifest["boundary_version"]}
     _stamp(frames, stamp)
+    lk = _stamped_lockdowns(lockdowns, stamp)
+    for col in tiles.LOCKDOWN_FIELDS:
+        if col not in lk:
+            lk[col] = None
     procs, tile_inputs = [], []
-    for unit in UNITS:
+    layers = {**frames, "lockdown": lk} if len(lk) else frames   # no lockdown: no lockdown tiles (204)
+    for unit, frame in layers.items():
         # tippecanoe first, on a lean copy holding only the tile fields, so it runs beside the rest
         lean = stage / "tiles" / f".{unit}-input.geojson"
-        lean.write_text(formats.tile_input_text(frames[unit], list(tiles.TILE_FIELDS)), encoding="utf-8")
+        lean.write_text(formats.tile_input_text(frame, list(tiles.fields(unit))), encoding="utf-8")
         tile_inputs.append(lean)
         procs.append(tiles.start_build(lean, stage / "tiles" / f"{unit}.mbtiles", unit))
     for unit in UNITS:
         (stage / f"{unit}.geojson").write_text(formats.geojson_text(frames[unit], unit), encoding="utf-8")
-    lk = _stamped_lockdowns(lockdowns, stamp)
     (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
     timer.done("publish_geojson")
     # overview PNG tiles in a forked process, beside the GeoPackage and the map pages
@@ -151,6 +155,7 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
         raise RuntimeError(f"overview PNG tiles failed (exit code {png.exitcode})")
     timer.done("publish_png")
     full["bounds"] = {u: [float(b) for b in frames[u].total_bounds] for u in UNITS}
+    full["bounds"]["lockdown"] = [float(b) for b in lk.total_bounds] if len(lk) else full["bounds"]["commune"]
     full["stages_s"] = dict(timer.stages)
     _finish(store, stage, run_id, day, ruleset, full)
     timer.done("publish_commit")

@@ -10,9 +10,17 @@ from pathlib import Path
 
 # Zoom range per layer: communes are too small to see below z5; clients overzoom past maxzoom.
 # At z10 a pixel is ~150 m, already finer than the vertex spacing of the 2009 national layer.
-ZOOMS = {"province": (0, 8), "district": (0, 9), "commune": (5, 10)}
+# Lockdowns are often a few streets: they go on to z14 and are never dropped as tiny polygons.
+ZOOMS = {"province": (0, 8), "district": (0, 9), "commune": (5, 10), "lockdown": (5, 14)}
 # Properties carried by the tiles (the rest stay in GeoJSON/GPKG to keep tiles small).
 TILE_FIELDS = {"code": "String", "name": "String", "level": "String", "color": "String", "lockdown": "Boolean"}
+LOCKDOWN_FIELDS = {"decision_no": "String", "issuer": "String", "name": "String", "start_date": "String",
+                   "end_date": "String", "lifted_date": "String"}
+LAYERS = ("commune", "district", "province", "lockdown")
+
+
+def fields(layer: str) -> dict:
+    return LOCKDOWN_FIELDS if layer == "lockdown" else TILE_FIELDS
 
 
 def tippecanoe_exe() -> str:
@@ -28,7 +36,9 @@ def start_build(geojson: Path, out: Path, layer: str) -> subprocess.Popen:
     lo, hi = ZOOMS[layer]
     args = [tippecanoe_exe(), "-q", "-f", "-o", str(out), "-l", layer, "-n", layer, f"-Z{lo}", f"-z{hi}",
             "--no-tile-compression", "--no-feature-limit", "--no-tile-size-limit"]
-    for name in TILE_FIELDS:
+    if layer == "lockdown":
+        args.append("--no-tiny-polygon-reduction")
+    for name in fields(layer):
         args += ["-y", name]
     return subprocess.Popen(args + [str(geojson)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -58,7 +68,7 @@ def tilejson(unit: str, tiles_url: str, bounds, name: str, attribution: str) -> 
         "tilejson": "3.0.0", "name": name, "scheme": "xyz", "tiles": [tiles_url],
         "minzoom": lo, "maxzoom": hi, "bounds": [round(b, 6) for b in bounds],
         "center": [round(cx, 6), round(cy, 6), max(lo, min(hi, 7))], "attribution": attribution,
-        "vector_layers": [{"id": unit, "fields": TILE_FIELDS, "minzoom": lo, "maxzoom": hi}],
+        "vector_layers": [{"id": unit, "fields": fields(unit), "minzoom": lo, "maxzoom": hi}],
     }
 
 

@@ -79,3 +79,30 @@ def test_ogrinfo_reads_the_api_over_http(scenario):
         assert "Feature Count: 6" in info and "level: String" in info
     finally:
         server.shutdown()
+
+
+def test_lockdown_vector_tiles_read_by_ogrinfo(scenario, runner, client, tmp_path):
+    import geopandas as gpd
+    units = grid(2, 3)
+    lk = gpd.GeoDataFrame([{"decision_no": "88/QĐ-UBND", "issuer": "UBND huyện", "start_date": "2021-07-25",
+                            "end_date": "2021-08-05", "geometry": units.geometry.iloc[1].centroid.buffer(120)}], crs=units.crs)
+    lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
+    assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0
+    assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0
+    tj = client.get(f"/tiles/lockdown/tilejson.json?date={DAY}").get_json()
+    assert tj["vector_layers"][0]["id"] == "lockdown" and "decision_no" in tj["vector_layers"][0]["fields"]
+    w, s, e, n = tj["bounds"]
+    for z in (tj["minzoom"], tj["maxzoom"]):          # a lockdown of a few streets is kept at every zoom
+        t = mercantile.tile((w + e) / 2, (s + n) / 2, z)
+        res = client.get(tj["tiles"][0].replace("http://localhost", "").format(z=z, x=t.x, y=t.y))
+        assert res.status_code == 200, z
+        path = tmp_path / f"z{z}" / str(z) / str(t.x) / f"{t.y}.pbf"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(res.data)
+        info = ogrinfo("-al", path)
+        assert "Layer name: lockdown" in info and "decision_no (String) = 88/QĐ-UBND" in info
+    # a day without lockdowns: every lockdown tile is empty
+    assert invoke(runner, "reclassify", "--date", "2021-07-20").exit_code == 0
+    run = client.get("/api/runs").get_json()["runs"][0]
+    assert run["date"] == "2021-07-20" and run["n_active_lockdowns"] == 0
+    assert client.get(f"/tiles/runs/{run['run_id']}/lockdown/5/25/14.mvt").status_code == 204
