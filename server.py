@@ -24,7 +24,7 @@ from geo.store import Store
 ROOT = Path(__file__).resolve().parent
 UNITS = ("commune", "district", "province")
 LEVEL_IDS = ("safe", "risk", "high_risk", "very_high_risk", "unknown")
-EXPORT_FORMATS = ("geojson", "csv", "gpkg")
+EXPORT_FORMATS = ("geojson", "csv", "gpkg", "html")
 # Run-addressed URLs never change: cache for a year. "Latest"/dated URLs: a minute.
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=60"
@@ -668,7 +668,18 @@ def _cli(app: Flask) -> None:
             run = _store().run_for_date(_parse_day(day).isoformat(), _parse_as_of(as_of) if as_of else None)
             if run is None:
                 raise NotFoundError("no_run_for_date", date=day)
-            n = export(_store(), s.runs_dir / run["run_id"], unit, fmt, out, s.cache_dir)
+            if fmt == "html":
+                from geo import offline
+                rulesets = app.config["RULESETS"]
+                text = offline.page(_store(), s.runs_dir / run["run_id"], run,
+                                    rulesets.get(run["manifest"]["ruleset"]) or rulesets["qd2686"], i18n.lang(s.lang),
+                                    Path(app.config["VENDOR_DIR"]))
+                if out == "-":
+                    raise InputError("export_format", fmt="html (stdout)", unit=unit)
+                Path(out).write_text(text, encoding="utf-8")
+                n = sum(run["manifest"]["counts"]["commune"].values())
+            else:
+                n = export(_store(), s.runs_dir / run["run_id"], unit, fmt, out, s.cache_dir)
         except ZonesError as exc:
             _fail(exc)
         if out != "-":

@@ -81,10 +81,10 @@ def _simplified(store_path: str, version: str, unit: str, z: int) -> np.ndarray:
     """The layer simplified for zoom z; overview zooms from the next zoom's copy (the tolerance
     doubles at each step down, and simplifying an already simple copy is cheap)."""
     base = _simplified(store_path, version, unit, z + 1) if z < PRERENDER_MAX_ZOOM else _units(store_path, version, unit)[1]
-    return _drop_specks(shapely.simplify(base, _tolerance(z), preserve_topology=True), (_tolerance(z) / SIMPLIFY_PX) ** 2)
+    return drop_specks(shapely.simplify(base, _tolerance(z), preserve_topology=True), (_tolerance(z) / SIMPLIFY_PX) ** 2)
 
 
-def _drop_specks(geoms: np.ndarray, min_area: float) -> np.ndarray:
+def drop_specks(geoms: np.ndarray, min_area: float) -> np.ndarray:
     """Holes and parts smaller than a pixel left out (outlines derived from a layer with gaps carry
     thousands of pinholes and slivers); a unit keeps its largest part whatever its size."""
     parts, owner = shapely.get_parts(geoms, return_index=True)

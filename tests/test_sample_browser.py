@@ -181,3 +181,36 @@ def test_committee_uses_the_page_offline(served):
         assert "Legend" in page.inner_text("#zones-legend") and "lang=en" in page.url
         browser.close()
     assert outside == [] and errors == [], (outside, errors)
+
+
+@pytest.mark.skipif(CHROMIUM is None or _playwright() is None, reason="chromium or playwright not installed (scripts/setup.sh)")
+def test_offline_html_file_opens_with_no_request_at_all(sample, tmp_path):
+    data, _ = sample
+    out = tmp_path / "ban-do.html"
+    env = {**os.environ, "ZONES_DATA_DIR": str(data)}
+    done = subprocess.run([str(VENV_BIN / "flask"), "--app", "server", "export", "--date", DAY, "--format", "html",
+                           "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Đã ghi 289 đơn vị" in done.stdout, done.stderr
+    assert out.stat().st_size < 5_000_000
+    usb = tmp_path / "usb" / "copy.html"              # works wherever the file goes
+    usb.parent.mkdir()
+    shutil.copy(out, usb)
+    with _playwright()() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        requests, errors = [], []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.route("**/*", lambda r: (requests.append(r.request.url), r.continue_() if r.request.url.startswith("file:") else r.abort()))
+        page.goto(usb.as_uri())
+        page.wait_for_function("() => window.zonesOffline !== undefined")
+        drawn = page.evaluate("() => [zonesOffline.communes, zonesOffline.drawn, zonesOffline.provinces, zonesOffline.lockdowns]")
+        assert drawn[:3] == [289, 289, 2] and drawn[3] >= 2
+        page.evaluate("() => { const l = zonesOffline.communesLayer.getLayers()[0]; l.fire('click', {latlng: l.getBounds().getCenter()}); }")
+        popup = page.inner_text(".leaflet-popup-content")
+        assert "Vùng" in popup and "(" in popup
+        run = next((data / "runs").glob(f"{DAY}_*"))
+        red = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["counts"]["commune"]["very_high_risk"]
+        assert f"Vùng nguy cơ rất cao (đỏ) ({red})" in page.inner_text("#legend")
+        browser.close()
+    assert requests == [usb.as_uri()] and errors == [], (requests, errors)
