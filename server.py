@@ -102,7 +102,7 @@ def _run_from_request() -> dict:
 
 
 def _run_by_id(run_id: str) -> dict:
-    run = _store().run_by_id(run_id) if RUN_ID_RE.match(run_id or "") else None
+    run = _store().published_run(run_id) if RUN_ID_RE.match(run_id or "") else None
     if run is None:
         raise NotFoundError("no_run_id", run_id=run_id)
     return run
@@ -152,7 +152,8 @@ def _routes(app: Flask) -> None:
         s = _settings()
         rulesets = app.config["RULESETS"]
         ruleset = rulesets.get(run["manifest"]["ruleset"]) or rulesets["qd2686"]
-        text = viewer.page(run, ruleset, _lang(), raster.bounds(_store(), run["boundary_version"]),
+        extent = run["manifest"].get("bounds", {}).get("province") or raster.bounds(_store(), run["boundary_version"])
+        text = viewer.page(run, ruleset, _lang(), extent,
                            s.basemap_url, s.basemap_attribution)
         resp = Response(text, mimetype="text/html")
         resp.headers["Cache-Control"] = SHORT
@@ -324,7 +325,7 @@ def _routes(app: Flask) -> None:
         if request.args.get("levels"):
             levels = frozenset(_choice("levels", v, LEVEL_IDS) for v in request.args["levels"].split(","))
         data = raster.tile(_store(), _run_dir(run), run["boundary_version"], unit, z, x, y, _settings().cache_dir,
-                           palette, levels)
+                           palette, levels, run["manifest"].get("bounds", {}).get("province"))
         return _tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png?{request.query_string.decode()}")
 
     @app.get("/vendor/<package>/<path:filename>")

@@ -18,37 +18,24 @@ import datetime as dt
 import os
 import platform
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from geo import config  # noqa: E402
-from geo.cases import import_cases  # noqa: E402
-from geo.pipeline import reclassify  # noqa: E402
-from geo.store import Store  # noqa: E402
-from geo.units import import_units  # noqa: E402
-from bench_national import MAPPING, synthetic_cases  # noqa: E402
+import national  # noqa: E402
+from geo import offline  # noqa: E402
+from geo.pipeline import load_rulesets  # noqa: E402
+from national import DAY  # noqa: E402
 from results import write_section  # noqa: E402
 
-DAY = dt.date(2021, 7, 31)
 TARGET_MB, TARGET_S = 5.0, 3.0
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def first_render(chromium: str, url: str) -> tuple[float, int, int]:
@@ -77,6 +64,15 @@ def first_render(chromium: str, url: str) -> tuple[float, int, int]:
     return seconds, size, len(tiles)
 
 
+def start_browser_once(chromium: str) -> None:
+    """Chromium's own first start on a machine (profile, fonts) is not our page's first render."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser.new_page().goto("about:blank")
+        browser.close()
+
+
 def offline_open(chromium: str, path: Path) -> float:
     """Seconds until the single-file export has drawn every commune (file://, nothing else allowed)."""
     from playwright.sync_api import sync_playwright
@@ -97,44 +93,22 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    src = args.shared / "vn_communes_2009_census" / "communes_2009.geojson"
+    src = national.source(args.shared)
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not src.exists() or chromium is None:
-        sys.exit(f"needs {src} and chromium (scripts/setup.sh)")
+    if chromium is None:
+        sys.exit("chromium not installed (scripts/setup.sh)")
     with tempfile.TemporaryDirectory() as tmp:
-        settings = config.from_env({"ZONES_DATA_DIR": tmp})
-        store = Store(settings.db_path)
-        import_units(store, src, "vn2009", MAPPING, None, settings.reports_dir)
-        cases = Path(tmp) / "cases.csv"
-        synthetic_cases(store.load_units("vn2009"), np.random.default_rng(2021)).to_csv(cases, index=False)
-        import_cases(store, cases, settings.rejects_dir, config.today())
-        run = reclassify(settings, DAY)
-        from geo import offline
-        from geo.pipeline import load_rulesets
+        settings, store, run = national.publish_day(src, tmp)
         html_path = Path(tmp) / "offline.html"
-        html_path.write_text(offline.page(store, settings.runs_dir / run["run_id"], store.run_by_id(run["run_id"]),
-                                          load_rulesets()["qd2686"], "vi", ROOT / "node_modules"), encoding="utf-8")
+        html_path.write_text(offline.page(store, settings.runs_dir / run["run_id"], run, load_rulesets()["qd2686"], "vi",
+                                          ROOT / "node_modules"), encoding="utf-8")
         offline_bytes = html_path.stat().st_size
         offline_s = offline_open(chromium, html_path)
-        port = _port()
-        venv = Path(sys.executable).parent
-        server = subprocess.Popen([str(venv / "gunicorn"), "--workers", "4", "--bind", f"127.0.0.1:{port}",
-                                   "server:create_app()"], cwd=ROOT, env={**os.environ, "ZONES_DATA_DIR": tmp},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(base + "/api/runs", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        start_browser_once(chromium)
+        with national.gunicorn(tmp) as base:
             url = f"{base}/map?date={DAY.isoformat()}"
             cold, size, n_tiles = first_render(chromium, url)
             warm = [first_render(chromium, url)[0] for _ in range(args.repeat)]
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
     warm_s = statistics.median(warm)
     lines = [
         "## The committee's page, national layer", "",

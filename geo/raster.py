@@ -262,9 +262,14 @@ def _save(path: Path, data: bytes | None) -> None:
 
 
 def tile(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int, cache_dir: Path,
-         palette: str = "official", levels: frozenset | None = None) -> bytes | None:
-    """A tile the run was published with (overview zooms), else from the cache, rendering it the first time."""
+         palette: str = "official", levels: frozenset | None = None, extent=None) -> bytes | None:
+    """A tile the run was published with (overview zooms), else from the cache, rendering it the first time.
+    `extent`: the layer's lon/lat bounds when known (a full run's manifest has them)."""
     style = palette + ("" if levels is None else "-" + "-".join(sorted(levels)))
+    w, s, e, n = extent or bounds(store, version)
+    t = mercantile.bounds(x, y, z)
+    if unit != "lockdown" and (t.east < w or t.west > e or t.north < s or t.south > n):
+        return None          # off the map: nothing to load or draw (viewports reach past the country)
     for path in (_path(run_dir / PRERENDER_DIR, unit, style, z, x, y),
                  _path(cache_dir / "tiles" / run_dir.name, unit, style, z, x, y)):
         if path.exists():

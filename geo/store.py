@@ -171,6 +171,10 @@ class Store:
     def run_by_id(self, run_id: str) -> dict | None:
         return self._run("SELECT * FROM runs WHERE run_id = ?", (run_id,))
 
+    def published_run(self, run_id: str) -> dict | None:
+        """run_by_id, remembered: a run's row never changes once committed (tiles ask per request)."""
+        return _published_run(str(self.path), run_id)
+
     def _run(self, sql, params) -> dict | None:
         if not self.path.exists():
             return None
@@ -184,6 +188,24 @@ class Store:
         with self.connect(readonly=True) as con:
             rows = con.execute("SELECT r.* FROM published p JOIN runs r USING (run_id) ORDER BY p.date").fetchall()
         return [{**dict(r), "manifest": json.loads(r["manifest"])} for r in rows]
+
+
+_RUNS: dict[tuple[str, str], dict] = {}
+# Runs remembered per process (a few KB each; far more than the dates anyone browses).
+MAX_REMEMBERED_RUNS = 512
+
+
+def _published_run(path: str, run_id: str) -> dict | None:
+    """Only found runs are remembered: an id asked for before its run is committed is asked again."""
+    key = (path, run_id)
+    run = _RUNS.get(key)
+    if run is None:
+        run = Store(Path(path)).run_by_id(run_id)
+        if run is not None:
+            if len(_RUNS) >= MAX_REMEMBERED_RUNS:
+                _RUNS.clear()
+            _RUNS[key] = run
+    return run
 
 
 def to_wkb(geoms) -> list[bytes]:

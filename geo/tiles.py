@@ -6,6 +6,7 @@ import glob
 import os
 import sqlite3
 import subprocess
+import threading
 from pathlib import Path
 
 # Zoom range per layer: communes are too small to see below z5; clients overzoom past maxzoom.
@@ -49,15 +50,30 @@ def finish_build(proc: subprocess.Popen) -> None:
         raise RuntimeError(f"tippecanoe failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
 
 
+# Read-only connections kept open per process and thread (MBTiles of a run never change).
+_CONNECTIONS = threading.local()
+# Open MBTiles files per thread at most; the oldest is closed beyond this.
+MAX_OPEN_MBTILES = 64
+
+
+def _connection(mbtiles: Path) -> sqlite3.Connection:
+    cons = getattr(_CONNECTIONS, "cons", None)
+    if cons is None:
+        cons = _CONNECTIONS.cons = {}
+    key = str(mbtiles)
+    con = cons.get(key)
+    if con is None:
+        if len(cons) >= MAX_OPEN_MBTILES:
+            cons.pop(next(iter(cons))).close()
+        con = cons[key] = sqlite3.connect(f"file:{mbtiles}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    return con
+
+
 def read_tile(mbtiles: Path, z: int, x: int, y: int) -> bytes | None:
     """Tile bytes (MVT) for XYZ z/x/y, or None when the tile holds nothing."""
     tms_y = (1 << z) - 1 - y
-    con = sqlite3.connect(f"file:{mbtiles}?mode=ro", uri=True)
-    try:
-        row = con.execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-                          (z, x, tms_y)).fetchone()
-    finally:
-        con.close()
+    row = _connection(mbtiles).execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND "
+                                       "tile_row = ?", (z, x, tms_y)).fetchone()
     return bytes(row[0]) if row else None
 
 

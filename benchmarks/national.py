@@ -1,0 +1,71 @@
+"""The national day the page and tile benchmarks work on: the 2009 layer, 100,000 synthetic cases
+(bench_national's generator, seed 2021), 31/7/2021 published; and a server to measure."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY = dt.date(2021, 7, 31)
+
+
+def source(shared: Path) -> Path:
+    src = shared / "vn_communes_2009_census" / "communes_2009.geojson"
+    if not src.exists():
+        sys.exit(f"national layer not found: {src}")
+    return src
+
+
+def publish_day(src: Path, data_dir: str):
+    """-> (settings, store, run) of DAY published on the national layer in `data_dir`."""
+    from bench_national import MAPPING, synthetic_cases
+    from geo import config
+    from geo.cases import import_cases
+    from geo.pipeline import reclassify
+    from geo.store import Store
+    from geo.units import import_units
+    settings = config.from_env({"ZONES_DATA_DIR": data_dir})
+    store = Store(settings.db_path)
+    import_units(store, src, "vn2009", MAPPING, None, settings.reports_dir)
+    cases = Path(data_dir) / "cases.csv"
+    synthetic_cases(store.load_units("vn2009"), np.random.default_rng(2021)).to_csv(cases, index=False)
+    import_cases(store, cases, settings.rejects_dir, config.today())
+    run = reclassify(settings, DAY)
+    return settings, store, store.run_by_id(run["run_id"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(data_dir: str, workers: int = 4, extra=()):
+    """Our server as the README's production command; yields its base URL."""
+    port = free_port()
+    venv = Path(sys.executable).parent
+    proc = subprocess.Popen([str(venv / "gunicorn"), "--workers", str(workers), *extra, "--bind", f"127.0.0.1:{port}",
+                             "server:create_app()"], cwd=ROOT, env={**os.environ, "ZONES_DATA_DIR": data_dir},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "/api/runs", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
