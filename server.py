@@ -30,7 +30,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=60"
 RUN_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{6,64}$")
 # npm packages whose files the pages may load (everything else under node_modules stays private).
-VENDOR_PACKAGES = ("leaflet", "jquery")
+VENDOR_PACKAGES = ("leaflet", "jquery", "leaflet.vectorgrid")
 # The committee page's own script and style (geo/static).
 ASSETS = ("committee.js", "committee.css")
 
@@ -285,9 +285,10 @@ def _routes(app: Flask) -> None:
         out = []
         for r in _store().published_runs():
             m = r["manifest"]
-            out.append({k: m.get(k) for k in ("run_id", "date", "created_at", "ruleset", "ruleset_sha256",
-                                               "boundary_version", "input_hashes", "code_version", "counts",
-                                               "community_cases_in_window", "n_active_lockdowns")})
+            row = {k: m.get(k) for k in ("run_id", "date", "created_at", "ruleset", "ruleset_sha256",
+                                         "boundary_version", "input_hashes", "code_version", "counts",
+                                         "community_cases_in_window", "n_active_lockdowns")}
+            out.append({**row, "kind": m.get("kind", "full")})
         return jsonify({"runs": out})
 
     @app.get("/tiles/<unit>/tilejson.json")

@@ -26,7 +26,8 @@ TEXT = {
            "province": "Tỉnh/thành phố", "declared": "Cấp đã công bố", "why": "Lý do", "cases": "Ca cộng đồng (cửa sổ)",
            "population": "Dân số", "lockdowns": "Phong tỏa", "none": "không", "chart": "Ca mỗi ngày và mức, 60 ngày",
            "outside": "Không thuộc xã nào", "other_lang": "English", "report": "Báo cáo", "decision": "QĐ",
-           "from": "từ", "until": "đến", "close": "Đóng", "outbreak_over": "Đã qua 28 ngày không có ca mới"},
+           "from": "từ", "until": "đến", "close": "Đóng", "outbreak_over": "Đã qua 28 ngày không có ca mới",
+           "vector": "Xã/phường (vector tiles)"},
     "en": {"title": "COVID-19 risk zones", "date": "Date", "play": "▶ Play", "stop": "■ Stop",
            "levels": "Levels shown", "palette": "Palette", "official": "Official colours", "cb": "Colour-blind safe",
            "search": "Find a commune, district, province…", "legend": "Legend", "rules": "Rules", "lockdown": "Lockdowns",
@@ -34,7 +35,8 @@ TEXT = {
            "province": "Provinces", "declared": "Declared level", "why": "Why", "cases": "Community cases (window)",
            "population": "Population", "lockdowns": "Lockdowns", "none": "none", "chart": "Daily cases and level, 60 days",
            "outside": "In no commune", "other_lang": "Tiếng Việt", "report": "Report", "decision": "Decision",
-           "from": "from", "until": "until", "close": "Close", "outbreak_over": "28 days without a new case"},
+           "from": "from", "until": "until", "close": "Close", "outbreak_over": "28 days without a new case",
+           "vector": "Communes (vector tiles)"},
 }
 # Raster layers in drawing order (lowest first) and whether they start switched on.
 LAYERS = (("province", True), ("district", False), ("commune", True), ("lockdown", True), ("differs", True))
@@ -57,13 +59,13 @@ def page(run: dict, ruleset, lang: str, bounds, basemap: str | None = None, base
                                  opacity=1.0 if unit != "district" else 0.6)
         layer.add_to(m)
         layers[unit] = layer.get_name()
-    folium.LayerControl(collapsed=True, position="topleft").add_to(m)
+    # the layer switcher is made by committee.js (it also holds the run's vector tiles, which change with the date)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     levels = [{"id": lv["id"], "label": lv[lang], "color": lv["color"], "cb": PALETTES["cb"][lv["id"]]}
               for lv in reversed(ruleset.levels)]
     levels.append({"id": "unknown", "label": ruleset.unknown[lang], "color": ruleset.unknown["color"],
                    "cb": PALETTES["cb"]["unknown"]})
-    config = {"map": m.get_name(), "layers": layers, "run": run["run_id"], "date": run["date"], "lang": lang,
+    config = {"map": m.get_name(), "layers": layers, "names": {u: (tx[u] if u in tx else u) for u, _ in LAYERS}, "run": run["run_id"], "date": run["date"], "lang": lang,
               "ruleset": run["manifest"]["ruleset"], "text": tx, "levels": levels}
     root = m.get_root()
     root.header.add_child(Element(f"<title>{html.escape(tx['title'])} — {run['date']}</title>"
@@ -75,7 +77,9 @@ def page(run: dict, ruleset, lang: str, bounds, basemap: str | None = None, base
     # started right after the map and its layers are made (not at window load, which waits for
     # every first tile): a child of the map renders after it
     _Start().add_to(m)
-    root.header.add_child(Element('<script src="/assets/committee.js"></script>'))
+    # in the body: after Leaflet (which Folium puts in the head), before the map's own script
+    root.html.add_child(Element('<script src="/vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"></script>'
+                                '<script src="/assets/committee.js"></script>'))
     return root.render()
 
 

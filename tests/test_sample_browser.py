@@ -135,7 +135,7 @@ def test_committee_uses_the_page_offline(served):
 
         def gate(route):
             if route.request.url.startswith(base):
-                if ".png" in route.request.url:
+                if ".png" in route.request.url or ".mvt" in route.request.url:
                     tiles.append(route.request.url)
                 return route.continue_()
             outside.append(route.request.url)
@@ -146,6 +146,10 @@ def test_committee_uses_the_page_offline(served):
         counts = {el.get_attribute("data-level"): int(el.inner_text().replace(".", ""))
                   for el in page.query_selector_all(".zones-count")}
         assert counts == by_date[DAY]["counts"]["commune"]
+        # the run's vector tiles, decoded and drawn by the page (Leaflet.VectorGrid from npm)
+        assert page.evaluate("() => zonesApi.showVector()") is True
+        page.wait_for_function("() => document.querySelectorAll('svg.leaflet-tile path').length > 0")
+        assert any(u.endswith(".mvt") and by_date[DAY]["run_id"] in u for u in tiles)
         # search without diacritics, jump there
         zoom = page.evaluate("() => window[JSON.parse(document.getElementById('zones-config').textContent).map].getZoom()")
         page.fill("#zones-search", "cam ranh")
@@ -164,6 +168,7 @@ def test_committee_uses_the_page_offline(served):
         page.select_option("#zones-date", "2021-07-20")
         page.wait_for_timeout(800)
         assert page.url.endswith("date=2021-07-20")
+        assert page.evaluate("() => zonesApi.showVector()") is False     # a backfilled day has no vector tiles
         assert any(by_date["2021-07-20"]["run_id"] in u for u in tiles)
         # only red and orange communes, colour-blind palette
         page.uncheck('input[data-level="safe"]')

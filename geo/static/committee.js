@@ -34,12 +34,33 @@ function zonesCommittee() {
     if (unit === "commune" && state.levels.length < cfg.levels.length) { q.push("levels=" + (state.levels.join(",") || "none")); }
     return "/tiles/runs/" + state.run + "/" + unit + "/{z}/{x}/{y}.png" + (q.length ? "?" + q.join("&") : "");
   }
+  var control = L.control.layers(null, null, {position: "topleft", collapsed: true}).addTo(map);
+  Object.keys(layers).forEach(function (k) { control.addOverlay(layers[k], cfg.names[k]); });
+  // The run's commune vector tiles drawn in the page (full runs have them), as an overlay to switch on.
+  var vector = null;
+  function vectorLayer() {
+    var run = state.runs.filter(function (r) { return r.run_id === state.run; })[0];
+    if (vector) { control.removeLayer(vector); map.removeLayer(vector); vector = null; }
+    if (!run || run.kind !== "full" || !L.vectorGrid) { return; }
+    vector = L.vectorGrid.protobuf("/tiles/runs/" + state.run + "/commune/{z}/{x}/{y}.mvt", {
+      vectorTileLayerStyles: {commune: function (p) {
+        return {fill: true, fillColor: colour(p.level), fillOpacity: 0.75, color: "#555", weight: 0.4};
+      }},
+      interactive: false, minZoom: 5, maxNativeZoom: 10, maxZoom: 18
+    });
+    control.addOverlay(vector, T.vector);
+  }
+  window.zonesApi = {showVector: function () { if (vector) { map.addLayer(vector); } return !!vector; }};
+
   function redraw() {
     Object.keys(layers).forEach(function (k) {
       var url = tileUrl(k);
       if (layers[k]._url !== url) { layers[k].setUrl(url); }   // same URL: keep the tiles already shown
     });
     legend();
+    var on = vector && map.hasLayer(vector);
+    vectorLayer();
+    if (on && vector) { map.addLayer(vector); }
     var params = new URLSearchParams(window.location.search);
     params.set("date", state.date);
     window.history.replaceState(null, "", "?" + params.toString());
