@@ -607,6 +607,15 @@ def _cli(app: Flask) -> None:
         shutil.copyfile(path, out)
         click.echo(i18n.t("report_written", s.lang, date=d.isoformat(), fmt=fmt, path=out))
 
+    @app.cli.command("nginx-conf")
+    @click.option("--listen", default="80", help="nginx listen address (port or host:port).")
+    @click.option("--upstream", default="127.0.0.1:8000", help="Where gunicorn listens.")
+    def nginx_conf_cmd(listen, upstream):
+        """In cấu hình nginx đặt trước dịch vụ / print the nginx site for this data folder."""
+        text = (ROOT / "deploy" / "nginx-zones.conf").read_text(encoding="utf-8")
+        click.echo(text.replace("@LISTEN@", listen).replace("@UPSTREAM@", upstream)
+                   .replace("@RUNS@", str(_settings().runs_dir)), nl=False)
+
     rules_cli = AppGroup("rules", help="Bộ quy tắc: kiểm tra, liệt kê, đánh giá bảng / rulesets.")
     app.cli.add_command(rules_cli)
 

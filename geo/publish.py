@@ -45,10 +45,9 @@ def new_run_id(day: dt.date) -> str:
 
 
 def _fsync_tree(folder: Path) -> None:
-    for p in folder.rglob("*"):
-        if p.is_file():
-            with open(p, "rb") as fh:
-                os.fsync(fh.fileno())
+    """Everything written is on disk before the rename: one sync (a run holds thousands of tile
+    files, one fsync each would take seconds), then the folder itself."""
+    os.sync()
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -149,6 +148,8 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
         tiles.finish_build(p)
     for p in tile_inputs:
         p.unlink()
+    for unit in layers:
+        tiles.explode(stage / "tiles" / f"{unit}.mbtiles", stage / tiles.XYZ_DIR / unit)
     timer.done("publish_tiles")
     png.join()
     if png.exitcode != 0:

@@ -20,6 +20,24 @@ LOCKDOWN_FIELDS = {"decision_no": "String", "issuer": "String", "name": "String"
 LAYERS = ("commune", "district", "province", "lockdown")
 
 
+# The same vector tiles as plain files (z/x/y.mvt) in each full run, for a web server in front of
+# ours to send as static files (deploy/nginx-zones.conf); the MBTiles stay for GDAL, QGIS and us.
+XYZ_DIR = "tiles/xyz"
+
+
+def explode(mbtiles: Path, folder: Path) -> int:
+    con = sqlite3.connect(f"file:{mbtiles}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles").fetchall()
+    finally:
+        con.close()
+    for z, x, tms_y, data in rows:
+        d = folder / str(z) / str(x)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{(1 << z) - 1 - tms_y}.mvt").write_bytes(data)
+    return len(rows)
+
+
 def fields(layer: str) -> dict:
     return LOCKDOWN_FIELDS if layer == "lockdown" else TILE_FIELDS
 

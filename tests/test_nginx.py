@@ -1,0 +1,100 @@
+"""The nginx front (deploy/nginx-zones.conf): published vector tiles sent as files, the rest by us."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import mercantile
+import pytest
+from werkzeug.serving import make_server
+
+from helpers import case, grid, invoke, numbered, run_scenario
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx not installed (bash scripts/setup-bench.sh installs it)")
+DAY = "2021-07-31"
+WRAPPER = """worker_processes 1;
+{user}
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
+  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+  access_log off;
+  include {site};
+}}
+"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, headers=None):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+@pytest.fixture
+def front(runner, app, tmp_path):
+    run_scenario(runner, app, tmp_path, grid(2, 3), numbered([case("10002", DAY, setting="school")]), DAY)
+    seen = []
+
+    def counting(environ, start_response):
+        seen.append(environ["PATH_INFO"])
+        return app(environ, start_response)
+    upstream = make_server("127.0.0.1", 0, counting, threaded=True)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port = _port()
+    site = tmp_path / "site.conf"
+    res = invoke(runner, "nginx-conf", "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{upstream.server_port}")
+    assert res.exit_code == 0 and "try_files" in res.output
+    site.write_text(res.output, encoding="utf-8")
+    os.chmod(tmp_path, 0o755)
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(WRAPPER.format(tmp=tmp_path, site=site, user="user root;" if os.geteuid() == 0 else ""))
+    subprocess.run([NGINX, "-c", str(conf), "-p", str(tmp_path)], check=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(50):
+        try:
+            urllib.request.urlopen(base + "/api/runs", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield base, seen, app
+    subprocess.run([NGINX, "-c", str(conf), "-p", str(tmp_path), "-s", "stop"], check=False)
+    upstream.shutdown()
+
+
+def test_published_tiles_are_files_for_nginx(front, client):
+    base, seen, app = front
+    run = client.get("/api/runs").get_json()["runs"][-1]
+    tj = client.get(f"/tiles/commune/tilejson.json?date={DAY}").get_json()
+    w, s, e, n = tj["bounds"]
+    t = mercantile.tile((w + e) / 2, (s + n) / 2, tj["maxzoom"])
+    path = f"/tiles/runs/{run['run_id']}/commune/{t.z}/{t.x}/{t.y}.mvt"
+    seen.clear()
+    status, headers, body = _get(base + path)
+    assert status == 200 and body == client.get(path).data                    # the same bytes as the service's
+    assert headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    assert "immutable" in headers["Cache-Control"] and headers.get("ETag")
+    assert _get(base + path, {"If-None-Match": headers["ETag"]})[0] == 304
+    assert seen == []                                                         # nginx sent the file itself
+    # not a file: the service answers as it always does
+    empty = f"/tiles/runs/{run['run_id']}/commune/{t.z}/{t.x + 50}/{t.y}.mvt"
+    assert _get(base + empty)[0] == 204 and seen == [empty]
+    assert _get(base + "/tiles/runs/nope00/commune/1/0/0.mvt")[0] == 404
+    status, _, body = _get(base + "/api/runs")
+    assert status == 200 and b"run_id" in body
