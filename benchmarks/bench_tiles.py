@@ -33,31 +33,22 @@ from results import write_section  # noqa: E402
 
 CONNECTIONS, THREADS = 50, 2
 TARGET_RATIO = 0.5
+# One nginx instance (own pid, logs and temp folders under {tmp}) around a server block.
 NGINX_CONF = """worker_processes 2;
 {user}
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  types {{ application/vnd.mapbox-vector-tile mvt; }}
-  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
-  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
-  server {{ listen 127.0.0.1:{port}; root {root}; etag on; }}
-}}
-"""
-FRONT_CONF = """worker_processes 2;
-{user}
-pid {tmp}/front.pid;
-error_log {tmp}/front-error.log;
+pid {tmp}/{name}.pid;
+error_log {tmp}/{name}-error.log;
 events {{ worker_connections 1024; }}
 http {{
   access_log off;
   client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
   uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
-  include {site};
+  {server}
 }}
 """
+# Plain nginx serving the tiles as static files: what ours is compared with.
+STATIC_SERVER = """types {{ application/vnd.mapbox-vector-tile mvt; }}
+  server {{ listen 127.0.0.1:{port}; root {root}; etag on; }}"""
 LUA = """paths = {{{paths}}}
 i = 0
 request = function()
@@ -119,7 +110,8 @@ def main() -> None:
                 "@LISTEN@", f"127.0.0.1:{port}").replace("@UPSTREAM@", base.split("//")[1]).replace(
                 "@RUNS@", str(settings.runs_dir))
             (tmp_path / "site.conf").write_text(site, encoding="utf-8")
-            (tmp_path / "front.conf").write_text(FRONT_CONF.format(tmp=tmp, site=tmp_path / "site.conf", user=user))
+            (tmp_path / "front.conf").write_text(NGINX_CONF.format(tmp=tmp, name="front", user=user,
+                                                                    server=f"include {tmp_path / 'site.conf'};"))
             subprocess.run([nginx, "-c", str(tmp_path / "front.conf"), "-p", tmp], check=True)
             try:
                 time.sleep(0.5)
@@ -128,7 +120,8 @@ def main() -> None:
                 subprocess.run([nginx, "-c", str(tmp_path / "front.conf"), "-p", tmp, "-s", "stop"], check=False)
         time.sleep(0.5)
         port = national.free_port()
-        (tmp_path / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, root=static, user=user), encoding="utf-8")
+        (tmp_path / "nginx.conf").write_text(NGINX_CONF.format(
+            tmp=tmp, name="static", user=user, server=STATIC_SERVER.format(port=port, root=static)), encoding="utf-8")
         subprocess.run([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", tmp], check=True)
         try:
             time.sleep(0.5)

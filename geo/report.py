@@ -100,7 +100,7 @@ def _svg_paths(geoms: np.ndarray, bounds, scale: float) -> list[str]:
     polys, owner = shapely.get_parts(geoms, return_index=True)
     rings, ring_poly = shapely.get_rings(polys, return_index=True)
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-    px = np.column_stack([(xy[:, 0] - minx) * scale, (maxy - xy[:, 1]) * scale * 1.0]).round(1)
+    px = np.column_stack([(xy[:, 0] - minx) * scale, (maxy - xy[:, 1]) * scale]).round(1)
     cuts = np.flatnonzero(np.diff(ring_of)) + 1
     ring_text = ["M" + " ".join(f"{x:g},{y:g}" for x, y in seg) + "Z" for seg in np.split(px, cuts)]
     out = [""] * len(geoms)

@@ -123,3 +123,25 @@ def flag_and_lockdown(runner, tmp_path, units: gpd.GeoDataFrame, flag: tuple[str
                             "geometry": units.geometry.iloc[at].centroid.buffer(100)}], crs=units.crs)
     lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
     assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(url: str, tries: int = 100) -> None:
+    """Poll `url` every 0.1 s until a server answers (any HTTP status) or `tries` run out."""
+    import time
+    import urllib.error
+    import urllib.request
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 
@@ -14,7 +12,7 @@ import mercantile
 import pytest
 from werkzeug.serving import make_server
 
-from helpers import case, grid, invoke, numbered, run_scenario
+from helpers import case, free_port, grid, invoke, numbered, run_scenario, wait_until_serving
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx not installed (bash scripts/setup-bench.sh installs it)")
@@ -31,12 +29,6 @@ http {{
   include {site};
 }}
 """
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, headers=None):
@@ -57,7 +49,7 @@ def front(runner, app, tmp_path):
         return app(environ, start_response)
     upstream = make_server("127.0.0.1", 0, counting, threaded=True)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    port = _port()
+    port = free_port()
     site = tmp_path / "site.conf"
     res = invoke(runner, "nginx-conf", "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{upstream.server_port}")
     assert res.exit_code == 0 and "try_files" in res.output
@@ -67,12 +59,7 @@ def front(runner, app, tmp_path):
     conf.write_text(WRAPPER.format(tmp=tmp_path, site=site, user="user root;" if os.geteuid() == 0 else ""))
     subprocess.run([NGINX, "-c", str(conf), "-p", str(tmp_path)], check=True)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(50):
-        try:
-            urllib.request.urlopen(base + "/api/runs", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_until_serving(base + "/api/runs")
     yield base, seen, app
     subprocess.run([NGINX, "-c", str(conf), "-p", str(tmp_path), "-s", "stop"], check=False)
     upstream.shutdown()

@@ -5,26 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, free_port, wait_until_serving
 
 VENV_BIN = Path(sys.executable).parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DAY = "2021-07-31"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +38,7 @@ def served(sample, tmp_path_factory):
                             cwd=ROOT, env={**os.environ, "ZONES_DATA_DIR": str(data)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/api/runs", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_until_serving(base + "/api/runs")
     yield base, log
     proc.terminate()
     proc.wait(timeout=10)
