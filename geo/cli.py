@@ -1,0 +1,325 @@
+"""The command-line interface (`flask --app server ...`): click commands over geo/ and rules/.
+
+server.py adds them to the app's command group; they read the app's settings and rulesets from
+its configuration mapping, so this module never imports flask.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from . import config, i18n
+from .errors import InputError, NotFoundError, ZonesError
+from .params import parse_as_of as _parse_as_of, parse_day as _parse_day
+from .store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+UNITS = ("commune", "district", "province")
+EXPORT_FORMATS = ("geojson", "csv", "gpkg", "html")
+
+def _ruleset_or_fail(cfg, ruleset_id):
+    from rules.expr import did_you_mean
+    raise InputError("unknown_ruleset", id=ruleset_id, hint=did_you_mean(ruleset_id, cfg["RULESETS"]))
+
+
+def _parse_overrides(items) -> dict:
+    import yaml
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError("bad_param", name="--set", value=item, allowed="name=value")
+        name, value = item.split("=", 1)
+        out[name.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _fail(exc: ZonesError, lang: str):
+    click.echo(exc.text(lang), err=True)
+    sys.exit(2)
+
+
+def _run_import(do, s) -> None:
+    """Run one import (`do(settings)` returns its summary), print the summary, or fail cleanly."""
+    try:
+        summary = do(s)
+    except ZonesError as exc:
+        _fail(exc, s.lang)
+    _print_import(summary, s.lang)
+
+
+def _print_import(summary: dict, lang: str) -> None:
+    where = i18n.t("rejects_at", lang, path=summary["rejects_path"]) if summary["rejects_path"] else ""
+    click.echo(i18n.t("import_summary", lang, accepted=summary["accepted"], rejected=summary["rejected"], where=where))
+    if summary.get("unchanged"):
+        click.echo(i18n.t("unchanged", lang, n=summary["unchanged"]))
+    for line in summary.get("reasons", []):
+        click.echo("  " + line)
+
+
+def _parse_bool_option(value):
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("true", "1", "yes", "co", "có"):
+        return True
+    if v in ("false", "0", "no", "khong", "không"):
+        return False
+    raise click.BadParameter(f"expected true or false, got {value!r}")
+
+
+def register(cli: click.Group, cfg) -> None:
+    """Add the commands to `cli` (the app's command group); `cfg` is the app's configuration mapping."""
+    def settings() -> config.Settings:
+        return cfg["ZONES"]
+
+    def store() -> Store:
+        return Store(settings().db_path)
+
+    @cli.command("import-units")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--boundary-version", default=None, help="Name of this boundary version (default: file name).")
+    @click.option("--column", "columns", multiple=True, help="Column mapping, e.g. code=MA_XA (repeatable).")
+    @click.option("--crs", default=None, help="CRS to assume when the file has none, e.g. EPSG:4326.")
+    def import_units_cmd(path, boundary_version, columns, crs):
+        """Nhập ranh giới xã (mọi định dạng GDAL đọc được) / import commune boundaries."""
+        from geo.units import import_units
+        s = settings()
+        try:
+            mapping = {}
+            for item in columns:
+                if "=" not in item:
+                    raise InputError("bad_column_option", value=item)
+                k, v = item.split("=", 1)
+                mapping[k.strip()] = v.strip()
+            r = import_units(store(), path, boundary_version, mapping, crs, s.reports_dir,
+                             progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True))
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        click.echo(i18n.t("imported_units", s.lang, n=r["n_communes"], nd=r["n_districts"], np=r["n_provinces"],
+                          version=r["version"]))
+        if r["repaired"]:
+            click.echo(i18n.t("repaired", s.lang, n=len(r["repaired"]), codes=", ".join(map(str, r["repaired"][:20]))))
+        click.echo(i18n.t("topology", s.lang, report=r["report_path"], **{k: r[k] for k in
+                                                                          ("n_overlaps", "overlap_km2", "n_gaps", "gap_km2")}))
+
+    @cli.command("import-cases")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--community", default=None, help="true/false for rows without a community value.")
+    @click.option("--source-known", default=None, help="true/false for rows without a source_known value.")
+    def import_cases_cmd(path, community, source_known):
+        """Nhập ca bệnh (danh sách ca hoặc số ca theo ngày, CSV/XLSX) / import cases."""
+        from geo.cases import import_cases
+        _run_import(lambda s: import_cases(store(), path, s.rejects_dir, config.today(),
+                                           _parse_bool_option(community), _parse_bool_option(source_known)), settings())
+
+    @cli.command("import-lockdowns")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--crs", default=None, help="CRS to assume when the file has none.")
+    def import_lockdowns_cmd(path, crs):
+        """Nhập vùng phong tỏa / import lockdown polygons."""
+        from geo.lockdowns import import_lockdowns
+        _run_import(lambda s: import_lockdowns(store(), path, s.rejects_dir, config.today(), crs), settings())
+
+    @cli.command("import-flags")
+    @click.argument("path", type=click.Path(path_type=Path))
+    def import_flags_cmd(path):
+        """Nhập cờ của Ban Chỉ đạo (Y2) / import committee flags."""
+        from geo.lockdowns import import_flags
+        _run_import(lambda s: import_flags(store(), path, s.rejects_dir, config.today()), settings())
+
+    @cli.command("import-indicators")
+    @click.argument("path", type=click.Path(path_type=Path))
+    def import_indicators_cmd(path):
+        """Nhập độ bao phủ vắc xin, năng lực điều trị... theo đơn vị và ngày / import indicators."""
+        from geo.indicators import import_indicators
+        _run_import(lambda s: import_indicators(store(), path, s.rejects_dir, config.today()), settings())
+
+    @cli.command("declare")
+    @click.option("--unit", "unit_code", default=None, help="Mã đơn vị (xã, huyện hoặc tỉnh) / unit code.")
+    @click.option("--level", default=None, help="safe | risk | high_risk | very_high_risk")
+    @click.option("--from", "valid_from", default=None, help="YYYY-MM-DD or dd/mm/yyyy")
+    @click.option("--until", "valid_until", default="", help="optional end date")
+    @click.option("--decision", default=None, help='số quyết định, e.g. "123/QĐ-UBND"')
+    @click.option("--by", "by", default=None, help="người ghi / who records it")
+    @click.option("--reason", default="")
+    @click.option("--file", "path", default=None, type=click.Path(path_type=Path), help="CSV/XLSX batch instead.")
+    def declare_cmd(unit_code, level, valid_from, valid_until, decision, by, reason, path):
+        """Ghi cấp độ Ban Chỉ đạo đã công bố / record an officially declared level."""
+        import pandas as pd
+        from geo import declared
+        if path is not None:
+            _run_import(lambda s: declared.declare_file(store(), path, s.rejects_dir, config.today()), settings())
+            return
+        row = {"unit": unit_code or "", "level": level or "", "from": valid_from or "", "until": valid_until,
+               "decision": decision or "", "by": by or "", "reason": reason}
+        _run_import(lambda s: declared.declare_table(store(), pd.DataFrame([row]), None, s.rejects_dir, config.today()), settings())
+
+    @cli.command("reclassify")
+    @click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh).")
+    @click.option("--ruleset", default=None, help="Ruleset id (default: the one in force on the date).")
+    @click.option("--dry-run", is_flag=True, help="Do not publish: print the difference against the published run.")
+    @click.option("--set", "overrides", multiple=True, help="With --dry-run: change a setting, e.g. window_days=7.")
+    @click.option("--out", default=None, help="With --dry-run: write the differences as CSV (- for stdout).")
+    def reclassify_cmd(day, ruleset, dry_run, overrides, out):
+        """Phân loại lại và công bố kết quả cho một ngày / reclassify and publish a day."""
+        from geo.pipeline import evaluate, reclassify
+        s = settings()
+        progress = lambda st: click.echo(i18n.stage_label(st, s.lang), err=True)  # noqa: E731
+        try:
+            d = _parse_day(day) if day else config.today()
+            if not dry_run:
+                if overrides or out:
+                    raise InputError("bad_param", name="--set/--out", value=" ".join(overrides) or out,
+                                     allowed="only with --dry-run")
+                r = reclassify(s, d, ruleset, progress=progress)
+            else:
+                from geo.whatif import diff
+                ev = evaluate(s, d, ruleset, _parse_overrides(overrides), progress=progress)
+                changes = diff(store(), s.runs_dir, ev)
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        if dry_run:
+            click.echo(i18n.t("whatif", s.lang, date=d.isoformat(), ruleset=ev.ruleset.id, n=len(changes)))
+            for row in changes.head(50).itertuples(index=False):
+                click.echo(f"  {row.unit} {row.code} {row.name}: {row.published_level} → {row.new_level}  {row.new_explanation}")
+            if out == "-":
+                click.echo(changes.to_csv(index=False), nl=False)
+            elif out:
+                changes.to_csv(out, index=False)
+            return
+        click.echo(i18n.t("run_published", s.lang, run_id=r["run_id"], date=r["date"], ruleset=r["ruleset"]))
+        for unit in UNITS:
+            summary = ", ".join(f"{k}={v}" for k, v in r["counts"][unit].items())
+            click.echo(i18n.t("level_summary", s.lang, unit=i18n.unit_label(unit, s.lang), summary=summary))
+
+    @cli.command("backfill")
+    @click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
+    @click.option("--to", "end", required=True, help="Last day, YYYY-MM-DD.")
+    @click.option("--ruleset", default=None, help="Ruleset id for every day (default: the one in force on each day).")
+    def backfill_cmd(start, end, ruleset):
+        """Phân loại lại và công bố từng ngày của một khoảng / reclassify and publish a date range."""
+        from tqdm import tqdm
+        from geo.backfill import backfill, days_between
+        s = settings()
+        try:
+            d1, d2 = _parse_day(start), _parse_day(end)
+            bar = tqdm(total=len(days_between(d1, d2)), desc=i18n.t("backfill_bar", s.lang), unit=i18n.t("day_unit", s.lang),
+                       file=sys.stderr, disable=None)
+            runs = backfill(s, d1, d2, ruleset, progress=lambda st: bar.set_postfix_str(i18n.stage_label(st, s.lang)),
+                            day_done=lambda run: (bar.set_postfix_str(run["date"]), bar.update()))
+            bar.close()
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        click.echo(i18n.t("backfilled", s.lang, n=len(runs), start=d1.isoformat(), end=d2.isoformat(),
+                          rulesets=", ".join(sorted({r["ruleset"] for r in runs}))))
+        for unit in UNITS:
+            summary = ", ".join(f"{k}={sum(r['counts'][unit][k] for r in runs)}" for k in runs[-1]["counts"][unit])
+            click.echo(i18n.t("level_summary_days", s.lang, unit=i18n.unit_label(unit, s.lang), summary=summary))
+
+    @cli.command("report")
+    @click.option("--date", "day", default=None, help="YYYY-MM-DD of a published run (default: today).")
+    @click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "pdf"]), default="html")
+    @click.option("--out", required=True, help="Output file.")
+    def report_cmd(day, fmt, out):
+        """Báo cáo buổi sáng: thay đổi so với lần trước / the morning report."""
+        from geo import report
+        s = settings()
+        try:
+            d = _parse_day(day) if day else config.today()
+            path = report.render(store(), s.runs_dir, s.cache_dir, d, fmt, i18n.lang(s.lang), cfg["RULESETS"])
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        shutil.copyfile(path, out)
+        click.echo(i18n.t("report_written", s.lang, date=d.isoformat(), fmt=fmt, path=out))
+
+    @cli.command("nginx-conf")
+    @click.option("--listen", default="80", help="nginx listen address (port or host:port).")
+    @click.option("--upstream", default="127.0.0.1:8000", help="Where gunicorn listens.")
+    def nginx_conf_cmd(listen, upstream):
+        """In cấu hình nginx đặt trước dịch vụ / print the nginx site for this data folder."""
+        text = (ROOT / "deploy" / "nginx-zones.conf").read_text(encoding="utf-8")
+        click.echo(text.replace("@LISTEN@", listen).replace("@UPSTREAM@", upstream)
+                   .replace("@RUNS@", str(settings().runs_dir)), nl=False)
+
+    rules_cli = click.Group("rules", help="Bộ quy tắc: kiểm tra, liệt kê, đánh giá bảng / rulesets.")
+    cli.add_command(rules_cli)
+
+    @rules_cli.command("check")
+    @click.argument("path", type=click.Path(path_type=Path))
+    def rules_check(path):
+        """Kiểm tra một tệp bộ quy tắc (tên, cấp, chu trình, ví dụ) / check a ruleset file."""
+        from geo import metrics
+        from rules import examples, ruleset as rs_mod
+        s = settings()
+        try:
+            rs = rs_mod.load(path, metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+        except rs_mod.RulesetError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(2)
+        click.echo(i18n.t("ruleset_ok", s.lang, path=path, id=rs.id, n_rules=sum(len(x.rules) for _, x in rs.sections()),
+                          n_examples=examples.check(rs)))
+
+    @rules_cli.command("list")
+    def rules_list():
+        """Liệt kê mọi tiêu chí và căn cứ pháp lý / list every rule with its legal reference."""
+        from geo import rulesinfo
+        for line in rulesinfo.list_lines(cfg["RULESETS"], i18n.lang(settings().lang)):
+            click.echo(line)
+
+    @rules_cli.command("evaluate")
+    @click.option("--ruleset", "ruleset_id", required=True)
+    @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path))
+    @click.option("--output", "output_path", required=True, help="CSV file, or - for standard output.")
+    def rules_evaluate(ruleset_id, input_path, output_path):
+        """Đánh giá một bảng chỉ số (không hình học) / evaluate a ruleset on a plain table."""
+        from geo.evaluate import evaluate_table
+        s = settings()
+        try:
+            rs = cfg["RULESETS"].get(ruleset_id) or _ruleset_or_fail(cfg, ruleset_id)
+            table, skipped = evaluate_table(rs, input_path)
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        text = table.to_csv(index=False)
+        if output_path == "-":
+            click.echo(text, nl=False)
+            return
+        Path(output_path).write_text(text, encoding="utf-8")
+        counts = table["level"].value_counts()
+        summary = ", ".join(f"{lv}={int(counts.get(lv, 0))}" for lv in rs.level_ids + ["unknown"])
+        if skipped:
+            click.echo(i18n.t("skipped_adjacency", s.lang, ids=", ".join(skipped)))
+        click.echo(i18n.t("evaluated", s.lang, n=len(table), id=rs.id, summary=summary, path=output_path))
+
+    @cli.command("export")
+    @click.option("--date", "day", required=True, help="YYYY-MM-DD of a published run.")
+    @click.option("--unit", type=click.Choice(UNITS), default="commune")
+    @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="geojson")
+    @click.option("--out", required=True, help="Output file, or - for standard output.")
+    @click.option("--as-of", "as_of", default=None, help="What had been published at this time (ISO, Vietnam time).")
+    def export_cmd(day, unit, fmt, out, as_of):
+        """Xuất kết quả đã công bố / export a published run."""
+        from geo.export import export
+        s = settings()
+        try:
+            run = store().run_for_date(_parse_day(day).isoformat(), _parse_as_of(as_of) if as_of else None)
+            if run is None:
+                raise NotFoundError("no_run_for_date", date=day)
+            if fmt == "html":
+                from geo import offline
+                rulesets = cfg["RULESETS"]
+                text = offline.page(store(), s.runs_dir / run["run_id"], run,
+                                    rulesets.get(run["manifest"]["ruleset"]) or rulesets["qd2686"], i18n.lang(s.lang),
+                                    Path(cfg["VENDOR_DIR"]))
+                if out == "-":
+                    raise InputError("export_format", fmt="html (stdout)", unit=unit)
+                Path(out).write_text(text, encoding="utf-8")
+                n = sum(run["manifest"]["counts"]["commune"].values())
+            else:
+                n = export(store(), s.runs_dir / run["run_id"], unit, fmt, out, s.cache_dir)
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        if out != "-":
+            click.echo(i18n.t("exported", s.lang, n=n, path=out))
