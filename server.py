@@ -305,6 +305,89 @@ def _routes(app: Flask) -> None:
                            palette, levels, run["manifest"].get("bounds", {}).get("province"))
         return _tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png?{request.query_string.decode()}")
 
+    @app.get("/api/exports/<fmt>")
+    def export_api(fmt):
+        from geo import export
+        _choice("format", fmt, tuple(export.HTTP_FORMATS))
+        unit = _choice("unit", request.args.get("unit", "commune"), UNITS + (("lockdown",) if fmt != "xlsx" else ()))
+        run = _run_from_request()
+        since = _run_by_id(request.args["since"]) if "since" in request.args else None
+        if since and unit == "lockdown":
+            raise InputError("bad_param", name="since", value=since["run_id"], allowed="commune, district, province")
+        etag = hashlib.sha1(f"{run['run_id']}|{unit}|{fmt}|{since and since['run_id']}".encode()).hexdigest()[:24]
+        if etag in request.if_none_match:
+            return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": SHORT})
+        s = _settings()
+        path = export.export_file(_store(), s.runs_dir, run, unit, fmt, s.cache_dir, since, _feature_lines(unit))
+        suffix = f"-since-{since['date']}" if since else ""
+        resp = send_file(path, mimetype=export.HTTP_FORMATS[fmt][0], as_attachment=True, etag=False,
+                         download_name=f"{unit}-{run['date']}{suffix}.{export.HTTP_FORMATS[fmt][1]}")
+        resp.set_etag(etag)
+        resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
+        resp.headers["X-Boundary-Version"] = run["boundary_version"]
+        return resp
+
+    @app.get("/ogc")
+    @app.get("/ogc/")
+    def ogc_landing():
+        from geo import ogc
+        return _json_doc(ogc.landing(_base(), i18n.t("ogc_title", _lang())))
+
+    @app.get("/ogc/conformance")
+    def ogc_conformance():
+        from geo import ogc
+        return _json_doc({"conformsTo": ogc.CONFORMANCE})
+
+    @app.get("/ogc/api")
+    def ogc_openapi():
+        from geo import ogc, openapi
+        resp = _json_doc(openapi.document(_base()))
+        resp.mimetype = ogc.OPENAPI
+        return resp
+
+    @app.get("/ogc/collections")
+    def ogc_collections():
+        from geo import ogc
+        run, first = _ogc_run(), _first_date()
+        return _json_doc({"links": [{"href": f"{_base()}/ogc/collections", "rel": "self", "type": ogc.JSON}],
+                          "collections": [ogc.describe(_base(), u, run, first) for u in ogc.COLLECTIONS]})
+
+    @app.get("/ogc/collections/<unit>")
+    def ogc_collection(unit):
+        from geo import ogc
+        _choice("collection", unit, ogc.COLLECTIONS)
+        return _json_doc(ogc.describe(_base(), unit, _ogc_run(), _first_date()))
+
+    @app.get("/ogc/collections/<unit>/queryables")
+    def ogc_queryables(unit):
+        from geo import ogc
+        _choice("collection", unit, ogc.COLLECTIONS)
+        resp = _json_doc(ogc.queryables(_base(), unit))
+        resp.mimetype = "application/schema+json"
+        return resp
+
+    @app.get("/ogc/collections/<unit>/items")
+    def ogc_items(unit):
+        from geo import ogc
+        _choice("collection", unit, ogc.COLLECTIONS)
+        ogc.check_params(unit, request.args)
+        run = _ogc_run()
+        col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        body = ogc.items_body(col, unit, request.args, f"{_base()}/ogc/collections/{unit}/items", now)
+        return _geojson_response(body, run)
+
+    @app.get("/ogc/collections/<unit>/items/<fid>")
+    def ogc_item(unit, fid):
+        from geo import ogc
+        _choice("collection", unit, ogc.COLLECTIONS)
+        for name in request.args:
+            if name not in ("datetime", "run") + ogc.COMMON_PARAMS:
+                raise InputError("bad_param", name=name, value=request.args[name], allowed="datetime, run, f")
+        run = _ogc_run()
+        col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
+        return _geojson_response(ogc.item_body(col, fid, f"{_base()}/ogc/collections/{unit}/items/{fid}"), run)
+
     @app.get("/vendor/<package>/<path:filename>")
     def vendor(package, filename):
         if package not in VENDOR_PACKAGES:
@@ -312,6 +395,52 @@ def _routes(app: Flask) -> None:
         resp = send_from_directory(Path(app.config["VENDOR_DIR"]) / package, filename)
         resp.headers["Cache-Control"] = "public, max-age=86400"
         return resp
+
+
+def _base() -> str:
+    return request.host_url.rstrip("/")
+
+
+def _json_doc(doc: dict) -> Response:
+    resp = jsonify(doc)
+    resp.headers["Cache-Control"] = SHORT
+    return resp
+
+
+def _ogc_run() -> dict:
+    """The run an OGC request reads: ?run=, ?datetime= (instant or interval), else the latest."""
+    from geo import ogc
+    if "run" in request.args:
+        return _run_by_id(request.args["run"])
+    if "datetime" in request.args:
+        first, last = ogc.parse_datetime(request.args["datetime"])
+        return ogc.run_in_interval(_store().published_runs(), first, last)
+    run = _store().latest_run()
+    if run is None:
+        raise NotFoundError("no_run")
+    return run
+
+
+def _first_date() -> str | None:
+    runs = _store().published_runs()
+    return runs[0]["date"] if runs else None
+
+
+def _geojson_response(body: str, run: dict) -> Response:
+    from geo import ogc
+    resp = Response(body, mimetype=ogc.GEOJSON)
+    resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
+    resp.headers["Content-Crs"] = f"<{ogc.CRS84}>"
+    resp.set_etag(hashlib.sha1(f"{run['run_id']}?{request.query_string.decode()}".encode()).hexdigest()[:20])
+    return resp.make_conditional(request)
+
+
+def _feature_lines(unit: str):
+    def lines(run: dict):
+        from geo import ogc
+        col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
+        return col.ids, col.features
+    return lines
 
 
 def _float_arg(name: str, lo: float, hi: float) -> float:

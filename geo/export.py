@@ -1,15 +1,18 @@
-"""export: copy a published run's units out as GeoJSON, CSV or a one-layer GeoPackage."""
+"""Exports of a published run's units: the CLI's files and the HTTP exports (aggregates only)."""
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyogrio
 
 from . import runfiles
 from .errors import InputError
-from .formats import GPKG_OPTIONS
+from .formats import GPKG_OPTIONS, spreadsheet_cell
 
 
 def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path) -> int:
@@ -39,3 +42,72 @@ def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path)
         target.unlink()
     pyogrio.write_dataframe(df, target, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
     return len(df)
+
+
+# -- exports over HTTP: files derived once per (run, unit, since) into the cache ------------------
+
+HTTP_FORMATS = {
+    "geojson": ("application/geo+json", "geojson"),
+    "geojsonseq": ("application/geo+json-seq", "geojsons"),     # RFC 8142: RS before each feature
+    "csv": ("text/csv", "csv"),
+    "gpkg": ("application/geopackage+sqlite3", "gpkg"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+}
+
+
+def changed_codes(run_dir: Path, since_dir: Path, unit: str) -> set[str]:
+    """Codes whose level differs from the `since` run's (units it did not have count as changed)."""
+    now = runfiles.attributes(run_dir, unit, ["code", "level"]).set_index("code")["level"]
+    before = runfiles.attributes(since_dir, unit, ["code", "level"]).set_index("code")["level"]
+    before = before.reindex(now.index)
+    return set(now.index[(now != before) | before.isna()].astype(str))
+
+
+def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir: Path,
+                since: dict | None = None, feature_lines=None) -> Path:
+    """The export file of one run and unit (only units changed since `since` if given).
+    `feature_lines(run)` gives (ids, feature JSON texts) of the run's GeoJSON for the two GeoJSON formats."""
+    ext = HTTP_FORMATS[fmt][1]
+    name = f"{unit}-since-{since['run_id']}.{ext}" if since else f"{unit}.{ext}"
+    target = cache_dir / "exports" / run["run_id"] / name
+    if target.exists():
+        return target
+    run_dir = runs_dir / run["run_id"]
+    keep = changed_codes(run_dir, runs_dir / since["run_id"], unit) if since else None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{os.getpid()}.{name}")
+    if fmt in ("geojson", "geojsonseq"):
+        ids, lines = feature_lines(run)
+        chosen = [ln for i, ln in zip(ids, lines) if keep is None or i in keep]
+        if fmt == "geojson":
+            head = json.dumps({"type": "FeatureCollection", "name": unit, "date": run["date"], "run_id": run["run_id"],
+                               "boundary_version": run["boundary_version"],
+                               "since": since["run_id"] if since else None}, ensure_ascii=False)[1:-1]
+            text = "{" + head + ',"features":[\n' + ",\n".join(chosen) + "\n]}\n"
+        else:
+            text = "".join(f"\x1e{ln}\n" for ln in chosen)
+        tmp.write_text(text, encoding="utf-8")
+    else:
+        df = runfiles.frame(store, run_dir, unit) if fmt == "gpkg" else runfiles.attributes(run_dir, unit)
+        if keep is not None:
+            df = df[df["code"].astype(str).isin(keep)]
+        if "boundary_version" not in df.columns:
+            df = df.assign(boundary_version=run["boundary_version"])
+        if fmt == "csv":
+            df.to_csv(tmp, index=False)
+        elif fmt == "gpkg":
+            pyogrio.write_dataframe(df, tmp, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
+        else:
+            _xlsx(df, tmp, unit)
+    os.replace(tmp, target)
+    return target
+
+
+def _xlsx(df, path: Path, unit: str) -> None:
+    from openpyxl import Workbook
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(unit[:31])
+    ws.append(list(df.columns))
+    for row in df.itertuples(index=False):
+        ws.append([spreadsheet_cell(None if (isinstance(v, float) and np.isnan(v)) else v) for v in row])
+    wb.save(path)

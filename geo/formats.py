@@ -110,3 +110,13 @@ def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path) -> None:
             gdf["lockdown"] = gdf["lockdown"].astype(bool)
         pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", append=path.exists(),
                                 promote_to_multi=True, geometry_type="MultiPolygon", **GPKG_OPTIONS)
+
+
+def spreadsheet_cell(v):
+    """A value for a spreadsheet cell: text a spreadsheet would run as a formula (=, +, -, @, tab, CR
+    first) is stored as text with a leading apostrophe (formula injection); numpy scalars as Python."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    if isinstance(v, np.generic):
+        return v.item()
+    return v

@@ -33,6 +33,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_param": ("Tham số {name} không hợp lệ: {value!r}; chấp nhận {allowed}",
                   "Invalid parameter {name}: {value!r}; allowed {allowed}"),
     "no_run_for_date": ("Chưa có kết quả công bố cho ngày {date}", "No published run for {date}"),
+    "ogc_title": ("Cấp độ dịch COVID-19 — OGC API Features", "COVID-19 levels — OGC API Features"),
     "no_run": ("Chưa có kết quả nào được công bố", "No run has been published yet"),
     "levels_run": ("Ngày {date} được tính lại hàng loạt (lần chạy {run_id}): có cấp độ, bảng, GeoJSON và ảnh tiles "
                    "nhưng không có vector tiles; chạy reclassify --date {date} để có bản đầy đủ",

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from rules.levels import SCALE
 from . import changes, runfiles
+from .formats import spreadsheet_cell
 from .config import TIMEZONE
 from .errors import MissingInputError
 from .store import Store
@@ -174,15 +175,6 @@ def html(report: dict, store: Store, runs_dir: Path) -> str:
     return env.get_template("report.html").render(**report, map=small_map(store, runs_dir, report["run"]))
 
 
-def _cell(v):
-    """Text that a spreadsheet would run as a formula is stored as text (formula injection)."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    if isinstance(v, (np.generic,)):
-        return v.item()
-    return v
-
-
 def xlsx(report: dict, path: Path) -> None:
     from openpyxl import Workbook
     w = report["w"]
@@ -201,15 +193,15 @@ def xlsx(report: dict, path: Path) -> None:
         sh = wb.create_sheet(title[:31])
         sh.append(list(df.columns))
         for row in df.itertuples(index=False):
-            sh.append([_cell(None if (isinstance(v, float) and np.isnan(v)) else v) for v in row])
+            sh.append([spreadsheet_cell(None if (isinstance(v, float) and np.isnan(v)) else v) for v in row])
     sh = wb.create_sheet(w["lockdowns"][:31])
     sh.append(["", w["decision"], w["name"], w["from"], w["until"]])
     for kind in ("started", "ending", "lifted"):
         for lk in report["lockdowns"][kind]:
-            sh.append([_cell(x) for x in (w[kind], lk["decision_no"], lk["name"], lk["start_date"], lk["end_date"])])
+            sh.append([spreadsheet_cell(x) for x in (w[kind], lk["decision_no"], lk["name"], lk["start_date"], lk["end_date"])])
     sh = wb.create_sheet(w["warnings"][:31])
     for text in report["warnings"] or [w["w_none"]]:
-        sh.append([_cell(text)])
+        sh.append([spreadsheet_cell(text)])
     wb.save(path)
 
 
