@@ -8,14 +8,15 @@ import datetime as dt
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 
-from flask import Flask, Response, abort, jsonify, redirect, request, send_file, send_from_directory
+from flask import Flask, Response, abort, g, jsonify, redirect, request, send_file, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from geo import cli, config, i18n
 from geo.params import choice as _choice, parse_as_of as _parse_as_of, parse_day as _parse_day
-from geo.errors import InputError, NotFoundError, ZonesError, http_status
+from geo.errors import AuthError, ForbiddenError, InputError, NotFoundError, ZonesError, http_status
 from geo.store import Store
 
 ROOT = Path(__file__).resolve().parent
@@ -29,11 +30,24 @@ RUN_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{6,64}$")
 VENDOR_PACKAGES = ("leaflet", "jquery", "leaflet.vectorgrid")
 # The committee page's own script and style (geo/static).
 ASSETS = ("committee.js", "committee.css")
+# Reads that stay open even when reading needs a token: liveness for the supervisor, the icon.
+OPEN_ENDPOINTS = frozenset({"healthz", "favicon"})
+# The role each write needs (every non-GET route is listed; anything else is refused).
+WRITE_ROLES = {"import_upload": "operator", "declare_api": "operator", "publish_held": "operator"}
+ADMIN_ONLY_IMPORTS = ("units",)          # a new boundary version changes every map: admins only
+TOKEN_COOKIE = "zones_token"
+# Pages: scripts only from us or carrying this response's nonce; Leaflet positions with inline styles.
+CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob:{basemap}; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'")
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                    "X-Frame-Options": "DENY", "Cross-Origin-Opener-Policy": "same-origin"}
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(ZONES=config.from_env(test_config), VENDOR_DIR=str(ROOT / "node_modules"))
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["ZONES"].max_upload_mb * 1024 * 1024)
     if test_config:
         app.config.update({k: v for k, v in test_config.items() if not k.startswith("ZONES_")})
     app.json.ensure_ascii = False
@@ -43,7 +57,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["RULESETS"] = load_rulesets(app.config["ZONES"].ruleset_dir)
     except ZonesError as exc:     # a broken ruleset file stops the app with file, line and reason
         raise SystemExit(exc.text(app.config["ZONES"].lang)) from None
+    _security(app)
     _routes(app)
+    _write_routes(app)
     _errors(app)
     cli.register(app.cli, app.config)
     return app
@@ -114,6 +130,144 @@ def _lang() -> str:
     return i18n.lang(request.args.get("lang") or _settings().lang)
 
 
+# -- security: who is asking, what they may do, and the headers every answer carries ----------
+
+def _token_from_request() -> tuple[str | None, str]:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip(), "header"
+    if request.args.get("access_token"):
+        return request.args["access_token"], "query"
+    return request.cookies.get(TOKEN_COOKIE), "cookie"
+
+
+def _security(app: Flask) -> None:
+    import secrets
+    from geo import auth
+
+    @app.before_request
+    def authenticate():
+        g.started = time.perf_counter()
+        token, where = _token_from_request()
+        g.user = auth.user_for_token(_store(), token) if token else None
+        g.token_via = where if g.user else None
+        g.nonce = secrets.token_urlsafe(16)
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            if _settings().read_access == "token" and request.endpoint not in OPEN_ENDPOINTS and not auth.allows(g.user, "viewer"):
+                raise AuthError("auth_needed")
+            return
+        needed = WRITE_ROLES.get(request.endpoint)
+        if needed is None:
+            abort(405)
+        # writes: the token must come in the Authorization header (a cookie would let other sites write: CSRF)
+        if g.user is None or g.token_via != "header":
+            raise AuthError("auth_needed")
+        if request.endpoint == "import_upload" and (request.view_args or {}).get("kind") in ADMIN_ONLY_IMPORTS:
+            needed = "admin"
+        if not auth.allows(g.user, needed):
+            raise ForbiddenError("auth_role", name=g.user["name"], role=g.user["role"], action=request.endpoint, needed=needed)
+
+    @app.after_request
+    def headers(resp: Response) -> Response:
+        from geo import observe
+        if request.endpoint not in ("metrics",):
+            observe.observe(request.url_rule.rule if request.url_rule else "other", request.method, resp.status_code,
+                            time.perf_counter() - g.get("started", time.perf_counter()),
+                            {"path": request.path, "user": (g.get("user") or {}).get("name"), "remote": request.remote_addr})
+        for k, v in SECURITY_HEADERS.items():
+            resp.headers.setdefault(k, v)
+        if resp.mimetype == "text/html":
+            basemap = _settings().basemap_url
+            origin = " " + "/".join(basemap.split("/")[:3]) if basemap else ""
+            resp.headers["Content-Security-Policy"] = CSP.format(nonce=getattr(g, "nonce", "none"), basemap=origin)
+        if getattr(g, "token_via", None) == "query" and resp.mimetype == "text/html":
+            # a link with ?access_token= logs the browser in: later tile and API requests carry the cookie
+            resp.set_cookie(TOKEN_COOKIE, request.args["access_token"], httponly=True, samesite="Strict",
+                            secure=request.is_secure, max_age=12 * 3600)
+        return resp
+
+
+def _nonced(html: str) -> str:
+    """Give this response's nonce to the page's inline scripts and styles (CSP without 'unsafe-inline')."""
+    return re.sub(r"<(script|style)(?=[\s>])", lambda m: f'<{m.group(1)} nonce="{g.nonce}"', html)
+
+
+# -- writes: every one needs a user with a role (checked in _security) and is audited ---------
+
+def _audit(action: str, outcome: str, target: str = "", path=None, file_name=None, detail=None, sha256=None) -> None:
+    from geo import auth
+    auth.record(_store(), g.user["name"], g.user["role"], "http", action, outcome, target, path, file_name,
+                request.remote_addr, detail, sha256)
+
+
+def _write_routes(app: Flask) -> None:
+    @app.post("/api/imports/<kind>")
+    def import_upload(kind):
+        from geo import imports, uploads
+        _choice("kind", kind, tuple(uploads.KINDS))
+        upload = request.files.get("file")
+        if upload is None:
+            raise InputError("upload_missing")
+        label = upload.filename or "upload"
+        try:
+            path, ftype, digest = uploads.receive(upload.stream, label, kind, _settings().uploads_dir)
+        except ZonesError as exc:
+            _audit(f"import-{kind}", f"refused: {exc.key}", file_name=label, detail=exc.text("en"))
+            raise
+        options = {k: request.form.get(k) for k in ("community", "source_known", "crs", "boundary_version")}
+        if kind == "units" and not options["boundary_version"]:
+            options["boundary_version"] = path.stem
+        try:
+            summary = imports.run(kind, _settings(), path, options)
+        except ZonesError as exc:
+            _audit(f"import-{kind}", f"failed: {exc.key}", path=path, file_name=label, detail=exc.text("en"), sha256=digest)
+            raise
+        _audit(f"import-{kind}", "ok", path=path, file_name=label, detail=summary, sha256=digest)
+        return jsonify({"kind": kind, "file": label, "type": ftype, "sha256": digest, **summary})
+
+    @app.post("/api/declarations")
+    def declare_api():
+        import pandas as pd
+        from geo import declared
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InputError("bad_param", name="body", value=request.get_data(as_text=True)[:100],
+                             allowed='JSON {"unit", "level", "from", "until", "decision", "reason"}')
+        row = {k: str(body.get(k) or "") for k in ("unit", "level", "from", "until", "decision", "reason")}
+        row["by"] = g.user["name"]          # who declares is who is logged in, not what the body says
+        try:
+            r = declared.declare_table(_store(), pd.DataFrame([row]), None, _settings().rejects_dir, config.today())
+        except ZonesError as exc:
+            _audit("declare", f"failed: {exc.key}", target=row["unit"], detail=exc.text("en"))
+            raise
+        _audit("declare", "ok", target=row["unit"], detail=row)
+        return jsonify({"recorded": row, "changed": r.get("changed", 0)})
+
+    @app.post("/api/holds/<run_id>/publish")
+    def publish_held(run_id):
+        from geo import quality
+        body = request.get_json(silent=True) or {}
+        reason = str(body.get("reason") or "").strip()
+        if not reason:
+            raise InputError("bad_param", name="reason", value="", allowed="why the held run is published anyway")
+        run = quality.publish_anyway(_settings(), run_id, g.user["name"], reason)
+        _audit("publish-anyway", "ok", target=run_id, detail={"reason": reason, "date": run["date"]})
+        return jsonify({"published": run_id, "date": run["date"]})
+
+    @app.get("/api/holds")
+    def holds():
+        from geo import quality
+        return jsonify({"holds": quality.holds(_store())})
+
+    @app.get("/api/audit")
+    def audit_api():
+        from geo import auth
+        if not auth.allows(g.user, "admin"):
+            raise (ForbiddenError("auth_role", name=g.user["name"], role=g.user["role"], action="audit", needed="admin")
+                   if g.user else AuthError("auth_needed"))
+        return jsonify({"audit": auth.audit_log(_store(), int(_float_arg("limit", 1, 10000)) if "limit" in request.args else 100)})
+
+
 # -- routes ----------------------------------------------------------------------------------
 
 def _routes(app: Flask) -> None:
@@ -131,9 +285,24 @@ def _routes(app: Flask) -> None:
         extent = run["manifest"].get("bounds", {}).get("province") or raster.bounds(_store(), run["boundary_version"])
         text = viewer.page(run, ruleset, _lang(), extent,
                            s.basemap_url, s.basemap_attribution)
-        resp = Response(text, mimetype="text/html")
+        resp = Response(_nonced(text), mimetype="text/html")
         resp.headers["Cache-Control"] = SHORT
         return resp
+
+    @app.get("/healthz")
+    def healthz():
+        from geo import observe
+        body, status = observe.health(_store(), _settings().runs_dir)
+        resp = jsonify(body)
+        resp.status_code = status
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    @app.get("/metrics")
+    def metrics():
+        from geo import observe
+        return Response(observe.metrics_text(_store()), mimetype=observe.CONTENT_TYPE.split(";")[0],
+                        headers={"Cache-Control": "no-store"})
 
     @app.get("/favicon.ico")
     def favicon():
@@ -222,7 +391,7 @@ def _routes(app: Flask) -> None:
     @app.get("/rulesets/<ruleset_id>")
     def ruleset_page(ruleset_id):
         from geo import rulesinfo
-        return Response(rulesinfo.page(_ruleset(ruleset_id), _lang()), mimetype="text/html")
+        return Response(_nonced(rulesinfo.page(_ruleset(ruleset_id), _lang())), mimetype="text/html")
 
     @app.get("/report")
     def report_page():
@@ -496,5 +665,6 @@ def _errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        app.logger.exception("unexpected error")
+        from geo import observe
+        observe.logger().exception("unexpected error", extra={"fields": {"path": request.path}})
         return jsonify({"error": "internal", "message": "internal error; see the server log"}), 500

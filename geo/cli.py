@@ -41,12 +41,18 @@ def _fail(exc: ZonesError, lang: str):
     sys.exit(2)
 
 
-def _run_import(do, s) -> None:
-    """Run one import (`do(settings)` returns its summary), print the summary, or fail cleanly."""
+def _run_import(do, s, action: str = "import", path: Path | None = None) -> None:
+    """Run one import (`do(settings)` returns its summary), print the summary, or fail cleanly;
+    either way one row in the audit log (who: the operating-system user)."""
+    from . import auth
+    store = Store(s.db_path)
     try:
         summary = do(s)
     except ZonesError as exc:
+        auth.record(store, auth.cli_user(), None, "cli", action, f"failed: {exc.key}", path=path, detail=exc.text("en"))
         _fail(exc, s.lang)
+    auth.record(store, auth.cli_user(), None, "cli", action, "ok", path=path,
+                detail={k: v for k, v in summary.items() if k != "rejects_path"})
     _print_import(summary, s.lang)
 
 
@@ -98,6 +104,8 @@ def register(cli: click.Group, cfg) -> None:
                              progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True))
         except ZonesError as exc:
             _fail(exc, s.lang)
+        from . import auth
+        auth.record(store(), auth.cli_user(), None, "cli", "import-units", "ok", target=r["version"], path=path)
         click.echo(i18n.t("imported_units", s.lang, n=r["n_communes"], nd=r["n_districts"], np=r["n_provinces"],
                           version=r["version"]))
         if r["repaired"]:
@@ -113,7 +121,8 @@ def register(cli: click.Group, cfg) -> None:
         """Nhập ca bệnh (danh sách ca hoặc số ca theo ngày, CSV/XLSX) / import cases."""
         from geo.cases import import_cases
         _run_import(lambda s: import_cases(store(), path, s.rejects_dir, config.today(),
-                                           _parse_bool_option(community), _parse_bool_option(source_known)), settings())
+                                           _parse_bool_option(community), _parse_bool_option(source_known)), settings(),
+                    "import-cases", path)
 
     @cli.command("import-lockdowns")
     @click.argument("path", type=click.Path(path_type=Path))
@@ -121,21 +130,23 @@ def register(cli: click.Group, cfg) -> None:
     def import_lockdowns_cmd(path, crs):
         """Nhập vùng phong tỏa / import lockdown polygons."""
         from geo.lockdowns import import_lockdowns
-        _run_import(lambda s: import_lockdowns(store(), path, s.rejects_dir, config.today(), crs), settings())
+        _run_import(lambda s: import_lockdowns(store(), path, s.rejects_dir, config.today(), crs), settings(),
+                    "import-lockdowns", path)
 
     @cli.command("import-flags")
     @click.argument("path", type=click.Path(path_type=Path))
     def import_flags_cmd(path):
         """Nhập cờ của Ban Chỉ đạo (Y2) / import committee flags."""
         from geo.lockdowns import import_flags
-        _run_import(lambda s: import_flags(store(), path, s.rejects_dir, config.today()), settings())
+        _run_import(lambda s: import_flags(store(), path, s.rejects_dir, config.today()), settings(), "import-flags", path)
 
     @cli.command("import-indicators")
     @click.argument("path", type=click.Path(path_type=Path))
     def import_indicators_cmd(path):
         """Nhập độ bao phủ vắc xin, năng lực điều trị... theo đơn vị và ngày / import indicators."""
         from geo.indicators import import_indicators
-        _run_import(lambda s: import_indicators(store(), path, s.rejects_dir, config.today()), settings())
+        _run_import(lambda s: import_indicators(store(), path, s.rejects_dir, config.today()), settings(),
+                    "import-indicators", path)
 
     @cli.command("declare")
     @click.option("--unit", "unit_code", default=None, help="Mã đơn vị (xã, huyện hoặc tỉnh) / unit code.")
@@ -151,11 +162,13 @@ def register(cli: click.Group, cfg) -> None:
         import pandas as pd
         from geo import declared
         if path is not None:
-            _run_import(lambda s: declared.declare_file(store(), path, s.rejects_dir, config.today()), settings())
+            _run_import(lambda s: declared.declare_file(store(), path, s.rejects_dir, config.today()), settings(),
+                        "declare", path)
             return
         row = {"unit": unit_code or "", "level": level or "", "from": valid_from or "", "until": valid_until,
                "decision": decision or "", "by": by or "", "reason": reason}
-        _run_import(lambda s: declared.declare_table(store(), pd.DataFrame([row]), None, s.rejects_dir, config.today()), settings())
+        _run_import(lambda s: declared.declare_table(store(), pd.DataFrame([row]), None, s.rejects_dir, config.today()), settings(),
+                    "declare")
 
     @cli.command("reclassify")
     @click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh).")
@@ -190,10 +203,89 @@ def register(cli: click.Group, cfg) -> None:
             elif out:
                 changes.to_csv(out, index=False)
             return
+        from . import auth
+        auth.record(store(), auth.cli_user(), None, "cli", "reclassify", "held" if r.get("held") else "published",
+                    target=r["run_id"], detail={"date": r["date"], "held": r.get("held")})
+        if r.get("held"):
+            click.echo(i18n.t("run_held", s.lang, run_id=r["run_id"], date=r["date"]), err=True)
+            for reason in r["held"]:
+                click.echo("  - " + reason, err=True)
+            sys.exit(3)
         click.echo(i18n.t("run_published", s.lang, run_id=r["run_id"], date=r["date"], ruleset=r["ruleset"]))
         for unit in UNITS:
             summary = ", ".join(f"{k}={v}" for k, v in r["counts"][unit].items())
             click.echo(i18n.t("level_summary", s.lang, unit=i18n.unit_label(unit, s.lang), summary=summary))
+
+    @cli.command("publish-anyway")
+    @click.argument("run_id")
+    @click.option("--reason", required=True, help="Vì sao vẫn công bố / why it is published anyway.")
+    def publish_anyway_cmd(run_id, reason):
+        """Công bố một lần chạy bị giữ lại bởi kiểm tra chất lượng / publish a held run."""
+        from . import auth, quality
+        s = settings()
+        try:
+            full = quality.publish_anyway(s, run_id, auth.cli_user(), reason)
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        auth.record(store(), auth.cli_user(), None, "cli", "publish-anyway", "ok", target=run_id,
+                    detail={"reason": reason, "date": full["date"]})
+        click.echo(i18n.t("run_published", s.lang, run_id=run_id, date=full["date"], ruleset=full["ruleset"]))
+
+    @cli.command("holds")
+    def holds_cmd():
+        """Các lần chạy bị giữ lại và lý do / held runs and their reasons."""
+        from . import quality
+        for h in quality.holds(store()):
+            click.echo(f"{h['run_id']}  {h['date']}  {h['status']}" + (f"  ({h['decided_by']}: {h['decision_reason']})"
+                                                                       if h["decided_by"] else ""))
+            for reason in h["reasons"]:
+                click.echo("  - " + reason)
+
+    users_cli = click.Group("users", help="Người dùng và mã truy cập / users and tokens.")
+    cli.add_command(users_cli)
+
+    @users_cli.command("add")
+    @click.argument("name")
+    @click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), required=True)
+    def users_add(name, role):
+        """Tạo người dùng (hoặc cấp mã mới) / create a user or re-issue a token."""
+        from . import auth
+        s = settings()
+        try:
+            token = auth.add_user(store(), name, role)
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        auth.record(store(), auth.cli_user(), None, "cli", "users-add", "ok", target=name, detail={"role": role})
+        click.echo(i18n.t("user_added", s.lang, name=name, role=role, token=token))
+
+    @users_cli.command("revoke")
+    @click.argument("name")
+    def users_revoke(name):
+        """Thu hồi mã của người dùng / revoke a user's token."""
+        from . import auth
+        s = settings()
+        try:
+            auth.revoke(store(), name)
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        auth.record(store(), auth.cli_user(), None, "cli", "users-revoke", "ok", target=name)
+        click.echo(i18n.t("user_revoked", s.lang, name=name))
+
+    @users_cli.command("list")
+    def users_list():
+        """Liệt kê người dùng / list users."""
+        from . import auth
+        for u in auth.users(store()):
+            click.echo(f"{u['name']}\t{u['role']}\t{u['created_at']}" + (f"\trevoked {u['revoked_at']}" if u["revoked_at"] else ""))
+
+    @cli.command("audit")
+    @click.option("--limit", default=50, show_default=True)
+    def audit_cmd(limit):
+        """Nhật ký ghi dữ liệu / the audit log of every write."""
+        from . import auth
+        for a in auth.audit_log(store(), limit):
+            click.echo(f"{a['at']}  {a['who']} ({a['role'] or a['via']})  {a['action']} {a['target'] or ''}  "
+                       f"{a['outcome']}  {a['file_name'] or ''} {(a['file_sha256'] or '')[:12]}")
 
     @cli.command("backfill")
     @click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")

@@ -116,14 +116,25 @@ def normalise_header(name: str) -> str:
 
 
 def rename_columns(columns, aliases: dict[str, str], explicit: dict[str, str] | None = None) -> dict[str, str]:
-    """Map original headers to canonical names. `explicit` is {canonical: original} (--column)."""
+    """Map original headers to canonical names. `explicit` is {canonical: original} (--column).
+    A header that already is a canonical name keeps it: an alias never takes it away (a KML's
+    TimeSpan `end` beside the file's own `end_date`)."""
     explicit = explicit or {}
     by_orig = {orig: canon for canon, orig in explicit.items()}
+    canonical = set(aliases.values())
+    exact: dict[str, str] = {}
+    for col in columns:
+        norm = normalise_header(col)
+        if col not in by_orig and norm in canonical and norm not in explicit and norm not in exact.values():
+            exact[col] = norm
     mapping: dict[str, str] = {}
-    taken: set[str] = set(explicit)
+    taken: set[str] = set(explicit) | set(exact.values())
     for col in columns:
         if col in by_orig:
             mapping[col] = by_orig[col]
+            continue
+        if col in exact:
+            mapping[col] = exact[col]
             continue
         norm = normalise_header(col)
         canon = aliases.get(norm, norm)

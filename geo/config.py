@@ -11,6 +11,11 @@ from zoneinfo import ZoneInfo
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 # A reclassify waits this long for another one to finish before giving up (seconds).
 DEFAULT_LOCK_TIMEOUT_S = 600.0
+# Uploads over HTTP: a national commune shapefile zipped is ~60 MB, a year's line list far less.
+DEFAULT_MAX_UPLOAD_MB = 100.0
+READ_ACCESS = ("open", "token")
+# Provinces report every day; three silent days is a broken feed, not a quiet weekend.
+DEFAULT_STALE_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,10 @@ class Settings:
     ruleset_dir: Path | None = None   # operators' own ruleset files, beside the shipped ones
     basemap_url: str | None = None    # an intranet XYZ tile server under the levels ({z}/{x}/{y}); none by default
     basemap_attribution: str = ""
+    read_access: str = "open"         # "open": anyone on the network reads; "token": readers need a token too
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    quality_gate: bool = True         # hold a run whose inputs look wrong (geo/quality.py)
+    stale_days: int = DEFAULT_STALE_DAYS
 
     @property
     def db_path(self) -> Path:
@@ -44,6 +53,10 @@ class Settings:
         return self.data_dir / "cache"
 
     @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
     def lock_path(self) -> Path:
         return self.data_dir / "reclassify.lock"
 
@@ -58,7 +71,19 @@ def from_env(overrides: dict | None = None) -> Settings:
         ruleset_dir=_path(o.get("ZONES_RULESETS") or os.environ.get("ZONES_RULESETS")),
         basemap_url=o.get("ZONES_BASEMAP_URL") or os.environ.get("ZONES_BASEMAP_URL") or None,
         basemap_attribution=o.get("ZONES_BASEMAP_ATTRIBUTION") or os.environ.get("ZONES_BASEMAP_ATTRIBUTION") or "",
+        read_access=_one_of("ZONES_READ_ACCESS", o.get("ZONES_READ_ACCESS") or os.environ.get("ZONES_READ_ACCESS") or "open",
+                            READ_ACCESS),
+        quality_gate=_one_of("ZONES_QUALITY_GATE", o.get("ZONES_QUALITY_GATE") or os.environ.get("ZONES_QUALITY_GATE") or "on",
+                             ("on", "off")) == "on",
+        stale_days=int(o.get("ZONES_STALE_DAYS") or os.environ.get("ZONES_STALE_DAYS") or DEFAULT_STALE_DAYS),
+        max_upload_mb=float(o.get("ZONES_MAX_UPLOAD_MB") or os.environ.get("ZONES_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB),
     )
+
+
+def _one_of(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise SystemExit(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+    return value
 
 
 def _path(value) -> Path | None:

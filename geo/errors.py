@@ -31,10 +31,30 @@ class BusyError(ZonesError):
     """Another writer holds the lock."""
 
 
+class AuthError(ZonesError):
+    """No valid token where one is needed."""
+
+
+class ForbiddenError(ZonesError):
+    """A valid token whose role may not do this."""
+
+
+class UnsupportedError(ZonesError):
+    """An upload of a type the import does not take."""
+
+
+class HeldError(ZonesError):
+    """The data-quality gate held the run: not published."""
+
+
 # The one table from error class to HTTP status (first match wins, most specific first).
 HTTP_STATUS: tuple[tuple[type[ZonesError], int], ...] = (
     (NotFoundError, 404),
     (InputError, 400),
+    (AuthError, 401),
+    (ForbiddenError, 403),
+    (UnsupportedError, 415),
+    (HeldError, 409),
     (MissingInputError, 409),
     (BusyError, 503),
     (ZonesError, 500),

@@ -33,6 +33,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_param": ("Tham số {name} không hợp lệ: {value!r}; chấp nhận {allowed}",
                   "Invalid parameter {name}: {value!r}; allowed {allowed}"),
     "no_run_for_date": ("Chưa có kết quả công bố cho ngày {date}", "No published run for {date}"),
+    "upload_bad": ("Tệp tải lên {name} bị từ chối: {detail}", "Upload {name} refused: {detail}"),
+    "upload_type": ("Tệp tải lên {name} có kiểu {kind}; chỉ nhận {allowed}", "Upload {name} is {kind}; accepted: {allowed}"),
+    "upload_missing": ("Không có tệp trong yêu cầu (trường 'file')", "No file in the request (field 'file')"),
+    "auth_needed": ("Cần mã truy cập (Authorization: Bearer ...)", "A token is needed (Authorization: Bearer ...)"),
+    "auth_role": ("Người dùng {name} ({role}) không được {action}; cần vai trò {needed}",
+                  "User {name} ({role}) may not {action}; role {needed} needed"),
+    "user_added": ("Đã tạo người dùng {name} ({role}). Mã truy cập (chỉ hiện một lần): {token}",
+                   "User {name} ({role}) created. Token (shown once): {token}"),
+    "user_revoked": ("Đã thu hồi mã của {name}", "Token of {name} revoked"),
+    "run_held": ("Lần chạy {run_id} ngày {date} bị GIỮ LẠI, chưa công bố (kiểm tra chất lượng dữ liệu). "
+                 "Sửa dữ liệu rồi chạy lại, hoặc: publish-anyway {run_id} --reason ...",
+                 "Run {run_id} for {date} HELD, not published (data-quality gate). "
+                 "Fix the data and run again, or: publish-anyway {run_id} --reason ..."),
     "ogc_title": ("Cấp độ dịch COVID-19 — OGC API Features", "COVID-19 levels — OGC API Features"),
     "no_run": ("Chưa có kết quả nào được công bố", "No run has been published yet"),
     "levels_run": ("Ngày {date} được tính lại hàng loạt (lần chạy {run_id}): có cấp độ, bảng, GeoJSON và ảnh tiles "

@@ -101,9 +101,21 @@ def writer_lock(settings: Settings):
 
 
 def reclassify(settings: Settings, day: dt.date, ruleset_id: str | None = None, progress=None) -> dict:
+    """Evaluate and publish `day`; if the data-quality gate objects, the run is written but held
+    (the result has `held` with the reasons; see geo/quality.py)."""
+    from . import quality
     with writer_lock(settings):
         ev = evaluate(settings, day, ruleset_id, progress=progress)
-        return publish.publish(settings, ev.store, day, ev.ruleset, ev.frames, ev.lockdowns, ev.manifest, ev.timer)
+        ev.manifest["quality"] = quality.facts(ev.store, day, ev.manifest["cases_not_in_boundaries"])
+        reasons = quality.check(ev.store, day, ev.manifest["quality"], settings.stale_days) if settings.quality_gate else []
+        full = publish.publish(settings, ev.store, day, ev.ruleset, ev.frames, ev.lockdowns, ev.manifest, ev.timer,
+                               hold=bool(reasons))
+        if reasons:
+            quality.hold(ev.store, settings.runs_dir, full, reasons)
+            full["held"] = reasons
+        else:
+            quality.supersede(ev.store, settings.runs_dir, day.isoformat())
+        return full
 
 
 @dataclass

@@ -74,12 +74,33 @@ def _stamp(frames: dict, stamp: dict) -> None:
             frame[k] = v
 
 
-def _finish(store: Store, stage: Path, run_id: str, day: dt.date, ruleset, full: dict) -> None:
+def _seal(stage: Path, full: dict) -> None:
     full["files"] = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file()) + ["manifest.json"]
     (stage / "manifest.json").write_text(json.dumps(full, ensure_ascii=False, indent=1), encoding="utf-8")
     _fsync_tree(stage)
+
+
+def _finish(store: Store, stage: Path, run_id: str, day: dt.date, ruleset, full: dict) -> None:
+    _seal(stage, full)
     os.rename(stage, stage.parent / run_id)
     store.record_run(run_id, day.isoformat(), ruleset, full)
+
+
+HELD_PREFIX = ".held-"
+
+
+def held_dir(runs_dir: Path, run_id: str) -> Path:
+    return runs_dir / f"{HELD_PREFIX}{run_id}"
+
+
+def release_held(store: Store, runs_dir: Path, run_id: str, ruleset_id: str) -> dict:
+    """Make a held run visible: the same rename and record as any run (its files are complete)."""
+    import types
+    folder = held_dir(runs_dir, run_id)
+    full = runfiles.manifest(folder)
+    os.rename(folder, runs_dir / run_id)
+    store.record_run(run_id, full["date"], types.SimpleNamespace(id=ruleset_id, sha256=full.get("ruleset_sha256")), full)
+    return full
 
 
 def stage_levels(settings: Settings, day: dt.date, ruleset, frames: dict[str, gpd.GeoDataFrame],
@@ -106,7 +127,9 @@ def commit_staged(store: Store, stage: Path, ruleset, full: dict) -> dict:
 
 
 def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dict[str, gpd.GeoDataFrame],
-            lockdowns: gpd.GeoDataFrame, manifest: dict, timer) -> dict:
+            lockdowns: gpd.GeoDataFrame, manifest: dict, timer, hold: bool = False) -> dict:
+    """Write and publish a full run; with `hold`, write it completely but keep it aside
+    (runs/.held-<run_id>) until an operator publishes it anyway (geo/quality.py)."""
     runs_dir = settings.runs_dir
     runs_dir.mkdir(parents=True, exist_ok=True)
     clean_staging(runs_dir)
@@ -158,6 +181,10 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     full["bounds"] = {u: [float(b) for b in frames[u].total_bounds] for u in UNITS}
     full["bounds"]["lockdown"] = [float(b) for b in lk.total_bounds] if len(lk) else full["bounds"]["commune"]
     full["stages_s"] = dict(timer.stages)
+    if hold:
+        _seal(stage, full)
+        os.rename(stage, held_dir(runs_dir, run_id))
+        return full
     _finish(store, stage, run_id, day, ruleset, full)
     timer.done("publish_commit")
     full["stages_s"] = dict(timer.stages)

@@ -60,6 +60,16 @@ CREATE TABLE IF NOT EXISTS published (date TEXT PRIMARY KEY, run_id TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS publications (
   date TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(run_id), published_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS publications_date ON publications(date, published_at);
+CREATE TABLE IF NOT EXISTS users (
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL,
+  revoked_at TEXT);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, who TEXT NOT NULL, role TEXT, via TEXT NOT NULL,
+  action TEXT NOT NULL, target TEXT, file_sha256 TEXT, file_name TEXT, remote TEXT, outcome TEXT NOT NULL,
+  detail TEXT);
+CREATE TABLE IF NOT EXISTS holds (
+  run_id TEXT PRIMARY KEY, date TEXT NOT NULL, held_at TEXT NOT NULL, reasons TEXT NOT NULL, ruleset TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'held', decided_by TEXT, decided_at TEXT, decision_reason TEXT);
 """
 
 CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "result_date", "count",

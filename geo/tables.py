@@ -133,7 +133,10 @@ def write_rejects(df: pd.DataFrame, errors: RowErrors, rejects_dir: Path, source
     if not bad.any():
         return None
     rejects_dir.mkdir(parents=True, exist_ok=True)
-    out = df[bad].copy()
+    # Rejected rows keep their values so the operator can fix them, but never a patient's name,
+    # address or phone: the row number points back to the operator's own file.
+    from .columns import PERSONAL_COLUMNS, normalise_header
+    out = df[bad].drop(columns=[c for c in df.columns if normalise_header(c) in PERSONAL_COLUMNS])
     # The file's own columns named like ours keep their values under another name.
     out = out.rename(columns={c: f"{c}_in_file" for c in ("file", "row", "field", "reason") if c in out.columns})
     out.insert(0, "reason", errors.reason[bad])

@@ -110,7 +110,8 @@ def operator_copy(app, tmp_path, new_id: str, replacements: dict[str, str]):
     folder = tmp_path / f"rulesets-{new_id}"
     folder.mkdir()
     (folder / f"{new_id}.yaml").write_text(text, encoding="utf-8")
-    return create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(folder)}), folder
+    return create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(folder),
+                       "ZONES_QUALITY_GATE": "off"}), folder
 
 
 def flag_and_lockdown(runner, tmp_path, units: gpd.GeoDataFrame, flag: tuple[str, str, str], lockdown: tuple[int, str, str, str]):

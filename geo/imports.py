@@ -1,0 +1,44 @@
+"""One entry to every import, for HTTP uploads (the command line calls the same functions)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import config
+from .config import Settings
+from .store import Store
+
+
+def run(kind: str, settings: Settings, path: Path, options: dict) -> dict:
+    """Import `path` as `kind`; returns a JSON-able summary (accepted, rejected, reasons...)."""
+    store, today = Store(settings.db_path), config.today()
+    if kind == "units":
+        from .units import import_units
+        r = import_units(store, path, options.get("boundary_version") or None, None, options.get("crs") or None,
+                         settings.reports_dir)
+        return {"accepted": r["n_communes"], "rejected": 0, "boundary_version": r["version"],
+                "districts": r["n_districts"], "provinces": r["n_provinces"], "repaired": len(r["repaired"])}
+    if kind == "cases":
+        from .cases import import_cases
+        r = import_cases(store, path, settings.rejects_dir, today, _bool(options.get("community")),
+                         _bool(options.get("source_known")))
+    elif kind == "lockdowns":
+        from .lockdowns import import_lockdowns
+        r = import_lockdowns(store, path, settings.rejects_dir, today, options.get("crs") or None)
+    elif kind == "flags":
+        from .lockdowns import import_flags
+        r = import_flags(store, path, settings.rejects_dir, today)
+    elif kind == "indicators":
+        from .indicators import import_indicators
+        r = import_indicators(store, path, settings.rejects_dir, today)
+    else:
+        from .declared import declare_file
+        r = declare_file(store, path, settings.rejects_dir, today)
+    out = {k: v for k, v in r.items() if k != "rejects_path"}
+    out["rejects_file"] = Path(r["rejects_path"]).name if r.get("rejects_path") else None
+    return out
+
+
+def _bool(value) -> bool | None:
+    if value in (None, ""):
+        return None
+    return str(value).strip().lower() in ("true", "1", "yes", "có", "co")

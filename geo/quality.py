@@ -1,0 +1,150 @@
+"""The data-quality gate: before a day is published, check that its inputs look like data.
+
+A run is held (written completely, kept aside as runs/.held-<run_id>, listed in `holds`) when:
+- jump: the cases reported on the day exceed JUMP_FACTOR x the highest day of the JUMP_DAYS before
+  (and JUMP_MIN_CASES): a file imported twice, a cumulative column read as daily...;
+- cumulative down: the cases reported up to the previous published day are fewer now than when
+  that day was published (rows removed, counts lowered): history changed under the committee;
+- unplaced: the share of the window's cases that fall in no commune is above UNPLACED_MAX_SHARE
+  and higher than the previous run's by UNPLACED_RISE;
+- stale: no case row at all newer than `stale_days` before the day, or communes with a daily feed
+  silent for `stale_days`. A daily feed is one that sends zero rows on quiet days; a line list, or
+  counts sent only for days with cases (the MoH announcements), has no row on a quiet day, so
+  silence there means nothing.
+An operator publishes a held run anyway with a reason (`publish-anyway`, POST /api/holds/<id>/publish):
+the release and who did it are in the audit log. A new reclassify of the day replaces the hold.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import types
+from pathlib import Path
+
+from . import publish
+from .errors import InputError, NotFoundError
+from .store import Store
+
+# A real outbreak grows at most ~2x a day (doubling time >= 1 day); 5x the worst of two weeks is
+# a data error far more often than an epidemic.
+JUMP_FACTOR = 5.0
+JUMP_DAYS = 14
+# Below this many cases a jump is within ordinary noise (0 -> 12 is not suspicious).
+JUMP_MIN_CASES = 50
+# Case files geocode well: a few per cent fall outside (islands, typos); more means a broken column.
+UNPLACED_MAX_SHARE = 0.05
+UNPLACED_RISE = 0.02
+# Communes reporting daily counts that have reported within this many days are expected to go on.
+REPORTING_LOOKBACK_DAYS = 28
+MAX_LISTED = 10
+
+
+def facts(store: Store, day: dt.date, unplaced: int) -> dict:
+    """What the gate compares, kept in each run's manifest for the next day's comparison."""
+    with store.connect(readonly=True) as con:
+        through = con.execute("SELECT COALESCE(SUM(count), 0) FROM cases WHERE report_date <= ?", (day.isoformat(),)).fetchone()[0]
+        start = (day - dt.timedelta(days=JUMP_DAYS)).isoformat()
+        daily = dict(con.execute("SELECT report_date, SUM(count) FROM cases WHERE report_date > ? AND report_date <= ? "
+                                 "GROUP BY report_date", (start, day.isoformat())).fetchall())
+        newest = con.execute("SELECT MAX(report_date) FROM cases").fetchone()[0]
+    window = sum(daily.values())
+    return {"cases_through_day": int(through), "cases_on_day": int(daily.get(day.isoformat(), 0)),
+            "max_daily_before": int(max([v for k, v in daily.items() if k != day.isoformat()], default=0)),
+            "newest_report_date": newest, "unplaced_share": round(unplaced / window, 4) if window else 0.0}
+
+
+def check(store: Store, day: dt.date, f: dict, stale_days: int) -> list[str]:
+    """The reasons to hold `day`'s run (empty: publish)."""
+    reasons = []
+    limit = max(JUMP_FACTOR * f["max_daily_before"], JUMP_MIN_CASES)
+    if f["cases_on_day"] > limit:
+        reasons.append(f"jump: {f['cases_on_day']} cases reported on {day}, more than {JUMP_FACTOR:g}x the highest "
+                       f"day of the {JUMP_DAYS} before ({f['max_daily_before']})")
+    prev = _previous(store, day)
+    if prev is not None and "quality" in prev["manifest"]:
+        then = prev["manifest"]["quality"]["cases_through_day"]
+        with store.connect(readonly=True) as con:
+            now = con.execute("SELECT COALESCE(SUM(count), 0) FROM cases WHERE report_date <= ?", (prev["date"],)).fetchone()[0]
+        if now < then:
+            reasons.append(f"cumulative down: cases reported up to {prev['date']} were {then} when that day was "
+                           f"published, now {now}")
+    before = prev["manifest"].get("quality", {}).get("unplaced_share", 0.0) if prev else 0.0
+    if f["unplaced_share"] > max(UNPLACED_MAX_SHARE, before + UNPLACED_RISE):
+        reasons.append(f"unplaced: {f['unplaced_share']:.1%} of the window's cases fall in no commune "
+                       f"(previous run {before:.1%}, limit {UNPLACED_MAX_SHARE:.0%})")
+    reasons += _stale(store, day, f, stale_days)
+    return reasons
+
+
+def _previous(store: Store, day: dt.date) -> dict | None:
+    earlier = [r for r in store.published_runs() if r["date"] < day.isoformat()]
+    return earlier[-1] if earlier else None
+
+
+def _stale(store: Store, day: dt.date, f: dict, stale_days: int) -> list[str]:
+    cutoff = (day - dt.timedelta(days=stale_days)).isoformat()
+    if f["newest_report_date"] is not None and f["newest_report_date"] < cutoff:
+        return [f"stale: the newest case row is of {f['newest_report_date']}, more than {stale_days} days before {day}"]
+    since = (day - dt.timedelta(days=REPORTING_LOOKBACK_DAYS)).isoformat()
+    with store.connect(readonly=True) as con:
+        rows = con.execute("SELECT commune_code, MAX(report_date) FROM cases WHERE kind = 'count' AND commune_code IS NOT NULL "
+                           "AND report_date > ? AND report_date <= ? GROUP BY commune_code "
+                           "HAVING MAX(report_date) < ? AND SUM(count = 0) > 0 "
+                           "ORDER BY commune_code", (since, day.isoformat(), cutoff)).fetchall()
+    if not rows:
+        return []
+    listed = ", ".join(f"{c} ({d})" for c, d in rows[:MAX_LISTED]) + (" ..." if len(rows) > MAX_LISTED else "")
+    return [f"stale: {len(rows)} commune(s) reporting daily counts silent for more than {stale_days} days: {listed}"]
+
+
+# -- holds -----------------------------------------------------------------------------------
+
+def hold(store: Store, runs_dir: Path, full: dict, reasons: list[str]) -> None:
+    """Record a held run (its files are in runs/.held-<id>); an earlier hold of the day is dropped."""
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    supersede(store, runs_dir, full["date"])
+    with store.transaction() as con:
+        con.execute("INSERT INTO holds (run_id, date, held_at, reasons, ruleset) VALUES (?, ?, ?, ?, ?)",
+                    (full["run_id"], full["date"], now, json.dumps(reasons, ensure_ascii=False), full["ruleset"]))
+
+
+def supersede(store: Store, runs_dir: Path, day: str) -> None:
+    """A newer run of the day (held or published) replaces what was held for it."""
+    with store.transaction() as con:
+        old = [r[0] for r in con.execute("SELECT run_id FROM holds WHERE date = ? AND status = 'held'", (day,))]
+        con.execute("UPDATE holds SET status = 'superseded' WHERE date = ? AND status = 'held'", (day,))
+    for run_id in old:
+        shutil.rmtree(publish.held_dir(runs_dir, run_id), ignore_errors=True)
+
+
+def holds(store: Store) -> list[dict]:
+    if not store.path.exists():
+        return []
+    with store.connect(readonly=True) as con:
+        rows = con.execute("SELECT * FROM holds ORDER BY held_at DESC, run_id").fetchall()
+    return [{**dict(r), "reasons": json.loads(r["reasons"])} for r in rows]
+
+
+def publish_anyway(settings, run_id: str, by: str, reason: str) -> dict:
+    """Publish a held run as it was written; the caller audits who and why."""
+    from .pipeline import writer_lock
+    store = Store(settings.db_path)
+    with writer_lock(settings):
+        with store.connect(readonly=True) as con:
+            row = con.execute("SELECT * FROM holds WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("not_found", what=f"held run {run_id}")
+        if row["status"] != "held":
+            raise InputError("bad_param", name="run_id", value=run_id, allowed=f"a run still held (this one is {row['status']})")
+        folder = publish.held_dir(settings.runs_dir, run_id)
+        if folder.exists():
+            full = publish.release_held(store, settings.runs_dir, run_id, row["ruleset"])
+        else:       # renamed before a crash, not yet recorded: record it now
+            full = json.loads((settings.runs_dir / run_id / "manifest.json").read_text(encoding="utf-8"))
+            store.record_run(run_id, full["date"], types.SimpleNamespace(id=row["ruleset"], sha256=full.get("ruleset_sha256")), full)
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        with store.transaction() as con:
+            con.execute("UPDATE holds SET status = 'published', decided_by = ?, decided_at = ?, decision_reason = ? "
+                        "WHERE run_id = ?", (by, now, reason, run_id))
+    return full

@@ -1,0 +1,125 @@
+"""The data-quality gate: suspicious inputs hold the run (with reasons), nothing is published, and an
+operator can publish it anyway (audited)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from helpers import grid, invoke, write_cases, write_units
+
+D = dt.date(2021, 7, 31)
+
+
+@pytest.fixture
+def gated(tmp_path):
+    from server import create_app
+    app = create_app({"ZONES_DATA_DIR": str(tmp_path / "data"), "ZONES_LOCK_TIMEOUT": "5"})
+    assert app.config["ZONES"].quality_gate          # on unless switched off
+    runner = app.test_cli_runner()
+    assert invoke(runner, "import-units", write_units(grid(2, 3), tmp_path / "units.geojson")).exit_code == 0
+    return app, runner
+
+
+def _counts(runner, tmp_path, name: str, rows: list[tuple[str, dt.date, int]]):
+    data = [{"report_date": d.isoformat(), "commune_code": c, "count": n, "community": "true", "source_known": "true"}
+            for c, d, n in rows]
+    res = invoke(runner, "import-cases", write_cases(data, tmp_path / name))
+    assert res.exit_code == 0, res.output
+
+
+def _daily(codes, first: dt.date, last: dt.date, n=1):
+    days = (last - first).days + 1
+    return [(c, first + dt.timedelta(days=k), n) for c in codes for k in range(days)]
+
+
+def _published_dates(app):
+    from geo.store import Store
+    return [r["date"] for r in Store(app.config["ZONES"].db_path).published_runs()]
+
+
+def test_ordinary_data_passes(gated, tmp_path):
+    app, runner = gated
+    _counts(runner, tmp_path, "c.csv", _daily(["10001", "10002"], D - dt.timedelta(days=20), D, n=2))
+    res = invoke(runner, "reclassify", "--date", D.isoformat())
+    assert res.exit_code == 0, res.output
+    assert _published_dates(app) == [D.isoformat()]
+
+
+def test_a_jump_holds_the_run_until_published_anyway(gated, tmp_path, client):
+    app, runner = gated
+    client = app.test_client()
+    _counts(runner, tmp_path, "c.csv", _daily(["10001", "10002"], D - dt.timedelta(days=20), D - dt.timedelta(days=1), n=2)
+            + [("10001", D, 400), ("10002", D, 2)])
+    assert invoke(runner, "reclassify", "--date", (D - dt.timedelta(days=1)).isoformat()).exit_code == 0
+    before = client.get("/api/runs").get_json()["runs"]
+    res = invoke(runner, "reclassify", "--date", D.isoformat())
+    assert res.exit_code == 3 and "GIỮ LẠI" in res.output and "jump: 402 cases" in res.output, res.output
+    run_id = re.search(r"Lần chạy (\S+)", res.output).group(1)
+    # nothing changed for readers: the same runs, no run for D
+    assert client.get("/api/runs").get_json()["runs"] == before
+    assert client.get(f"/api/zones.geojson?date={D}").status_code == 404
+    assert client.get(f"/tiles/runs/{run_id}/commune/tilejson.json").status_code == 404
+    held = client.get("/api/holds").get_json()["holds"]
+    assert held[0]["run_id"] == run_id and held[0]["status"] == "held" and "jump" in held[0]["reasons"][0]
+    # publishing anyway needs an operator and a reason; it publishes exactly the held files
+    res = invoke(runner, "users", "add", "ops", "--role", "operator")
+    token = res.output.rsplit(": ", 1)[1].strip()
+    h = {"Authorization": f"Bearer {token}"}
+    assert client.post(f"/api/holds/{run_id}/publish", json={"reason": "đã xác minh"}).status_code == 401
+    assert client.post(f"/api/holds/{run_id}/publish", headers=h, json={}).status_code == 400
+    res = client.post(f"/api/holds/{run_id}/publish", headers=h, json={"reason": "ổ dịch thật, đã xác minh"})
+    assert res.status_code == 200, res.get_json()
+    assert client.get(f"/api/zones.geojson?date={D}").get_json()["features"][0]["properties"]["run_id"] == run_id
+    assert client.get(f"/tiles/runs/{run_id}/commune/tilejson.json").status_code == 200
+    assert client.post(f"/api/holds/{run_id}/publish", headers=h, json={"reason": "again"}).status_code == 400
+    hold = client.get("/api/holds").get_json()["holds"][0]
+    assert hold["status"] == "published" and hold["decided_by"] == "ops"
+    from geo import auth
+    from geo.store import Store
+    log = auth.audit_log(Store(app.config["ZONES"].db_path))
+    assert any(a["action"] == "publish-anyway" and a["who"] == "ops" and a["target"] == run_id for a in log)
+    assert any(a["action"] == "reclassify" and a["outcome"] == "held" for a in log)
+
+
+def test_cumulative_totals_going_down_hold(gated, tmp_path):
+    app, runner = gated
+    _counts(runner, tmp_path, "c.csv", _daily(["10001", "10002"], D - dt.timedelta(days=10), D, n=3))
+    assert invoke(runner, "reclassify", "--date", (D - dt.timedelta(days=1)).isoformat()).exit_code == 0
+    # a corrected file lowers two earlier days: history changed under the committee
+    _counts(runner, tmp_path, "fix.csv", [("10001", D - dt.timedelta(days=5), 1), ("10001", D - dt.timedelta(days=4), 0)])
+    res = invoke(runner, "reclassify", "--date", D.isoformat())
+    assert res.exit_code == 3 and "cumulative down" in res.output and "were 60" in res.output and "now 55" in res.output, res.output
+    # the operator fixes the data, and the held run is replaced by a published one
+    _counts(runner, tmp_path, "back.csv", [("10001", D - dt.timedelta(days=5), 3), ("10001", D - dt.timedelta(days=4), 3)])
+    assert invoke(runner, "reclassify", "--date", D.isoformat()).exit_code == 0
+    from geo import quality
+    from geo.store import Store
+    assert [h["status"] for h in quality.holds(Store(app.config["ZONES"].db_path))] == ["superseded"]
+    assert not list(app.config["ZONES"].runs_dir.glob(".held-*"))
+
+
+def test_stale_reporting_holds(gated, tmp_path):
+    app, runner = gated
+    _counts(runner, tmp_path, "c.csv", _daily(["10001"], D - dt.timedelta(days=20), D)
+            + _daily(["10002", "10003"], D - dt.timedelta(days=20), D - dt.timedelta(days=5), n=0)
+            # counts sent only for days with cases are no daily feed: their silence is not stale
+            + [("10004", D - dt.timedelta(days=15), 2)])
+    res = invoke(runner, "reclassify", "--date", D.isoformat())
+    assert res.exit_code == 3 and "stale: 2 commune(s)" in res.output and "10002 (2021-07-26)" in res.output, res.output
+    # no data at all for a week before the day
+    res = invoke(runner, "reclassify", "--date", (D + dt.timedelta(days=7)).isoformat())
+    assert res.exit_code == 3 and "the newest case row is of 2021-07-31" in res.output
+
+
+def test_cases_falling_outside_the_boundaries_hold(gated, tmp_path):
+    app, runner = gated
+    _counts(runner, tmp_path, "c.csv", _daily(["10001", "10002", "10003", "10004", "10005", "10006"],
+                                              D - dt.timedelta(days=10), D))
+    # a new boundary version without communes 10005 and 10006: their cases fall in none
+    smaller = grid(2, 3)
+    smaller = smaller[~smaller["code"].isin(["10005", "10006"])]
+    assert invoke(runner, "import-units", write_units(smaller, tmp_path / "v2.geojson")).exit_code == 0
+    res = invoke(runner, "reclassify", "--date", D.isoformat())
+    assert res.exit_code == 3 and "unplaced: 33.3%" in res.output, res.output
