@@ -75,7 +75,7 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
     run_dir = runs_dir / run["run_id"]
     keep = changed_codes(run_dir, runs_dir / since["run_id"], unit) if since else None
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{os.getpid()}.{name}")
+    tmp = target.with_name(f".{os.getpid()}-{os.urandom(4).hex()}.{name}")   # unique per thread too
     if fmt in ("geojson", "geojsonseq"):
         ids, lines = feature_lines(run)
         chosen = [ln for i, ln in zip(ids, lines) if keep is None or i in keep]

@@ -256,7 +256,7 @@ def _path(root: Path, unit: str, style: str, z: int, x: int, y: int) -> Path:
 def _save(path: Path, data: bytes | None) -> None:
     """Atomically; an empty file remembers an empty tile."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")   # unique per thread too
     tmp.write_bytes(data or b"")
     os.replace(tmp, path)
 

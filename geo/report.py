@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -235,7 +236,7 @@ def render(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, fmt: str
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     report = build(store, runs_dir, day, lang, rulesets)
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")   # unique per thread
     if fmt == "xlsx":
         xlsx(report, tmp)
     elif fmt == "pdf":

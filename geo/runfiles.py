@@ -136,7 +136,7 @@ def geojson_path(store, run_dir: Path, unit: str, cache_dir: Path) -> Path:
     geoms = store.unit_geojson(manifest(run_dir)["boundary_version"], unit).reindex(df["code"])
     text = formats.feature_collection(formats.records(props), geoms.to_numpy(), unit)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{unit}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{unit}.{os.getpid()}-{os.urandom(4).hex()}.tmp")   # unique per thread too
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
     return target

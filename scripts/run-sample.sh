@@ -19,4 +19,4 @@ echo
 echo "Bản đồ / map: http://127.0.0.1:${PORT}/map?date=2021-07-31"
 echo "Báo cáo / report: http://127.0.0.1:${PORT}/report?date=2021-07-31"
 [ "${NO_SERVE:-0}" = "1" ] && exit 0
-exec .venv/bin/gunicorn --workers 2 --bind "0.0.0.0:${PORT}" "server:create_app()"
+exec .venv/bin/gunicorn --workers 2 --threads 8 --bind "0.0.0.0:${PORT}" "server:create_app()"
