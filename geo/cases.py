@@ -25,6 +25,10 @@ from .units import sha256_file
 # Vietnam's extent with a margin (lon, lat): a point outside is a typing error, not a case.
 VN_BOUNDS = (100.0, 6.0, 118.0, 24.5)
 
+# No commune has reported anything near this in a day (Vietnam's worst national day, March 2022,
+# was ~450,000 cases over 10,000 communes); above it a count is a typo or a running total.
+MAX_DAILY_COUNT = 50_000
+
 
 def _col(df: pd.DataFrame, name: C) -> pd.Series:
     return df[name.value] if name.value in df.columns else pd.Series([""] * len(df), index=df.index)
@@ -84,6 +88,12 @@ def parse_cases(raw: pd.DataFrame, path: Path, units, today: dt.date,
     out[C.SEX.value] = _col(df, C.SEX).replace("", None)
     out[C.CASE_ID.value] = case_id.replace("", None) if not is_counts else None
     _locate(df, out, err, units, has_code, has_point, has_names)
+    if is_counts:
+        # more cases in a day than people in the commune is a typo or a cumulative column
+        pop = out[C.COMMUNE_CODE.value].map(units.set_index("code")["population"]).astype(float).fillna(MAX_DAILY_COUNT)
+        too_many = (out[C.COUNT.value] > np.minimum(pop, MAX_DAILY_COUNT)).to_numpy()
+        err.add(too_many, C.COUNT.value, "count larger than the commune's population (or " + str(MAX_DAILY_COUNT) +
+                "): " + df[C.COUNT.value].astype(str))
 
     kind = "count" if is_counts else "case"
     if is_counts:
@@ -103,7 +113,11 @@ def parse_cases(raw: pd.DataFrame, path: Path, units, today: dt.date,
     acc = out[ok].copy()
     acc["row_hash"] = [hashlib.sha1(repr(r).encode()).hexdigest() for r in
                        acc[[f for f in CASE_FIELDS if f not in ("row_hash",)]].itertuples(index=False)]
-    return acc[list(CASE_FIELDS)], err
+    acc = acc[list(CASE_FIELDS)]
+    used = {c.value for c in C}
+    acc.attrs["ignored"] = [orig for orig, canon in mapping.items() if canon not in used and canon not in PERSONAL_COLUMNS]
+    acc.attrs["personal"] = [orig for orig, canon in mapping.items() if canon in PERSONAL_COLUMNS]
+    return acc, err
 
 
 def _locate(df, out, err, units, has_code, has_point, has_names) -> None:
@@ -185,7 +199,10 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
         con.executemany(
             f"INSERT INTO cases ({cols}, import_id) VALUES ({', '.join('?' * len(CASE_FIELDS))}, NULL) "
             f"ON CONFLICT(case_key) DO UPDATE SET {updates} WHERE cases.row_hash != excluded.row_hash", rows)
-        result = summary(len(acc), err, con.total_changes - before, rejects)
+        result = summary(len(acc), err, con.total_changes - before, rejects, path)
+        result["notes"] = ([f"{path.name}: columns not used: {', '.join(acc.attrs['ignored'])}"] if acc.attrs["ignored"] else []) + \
+            ([f"{path.name}: personal columns dropped, never stored: {', '.join(acc.attrs['personal'])}"]
+             if acc.attrs["personal"] else [])
         import_id = log_import(con, "cases", path, sha256_file(path), stamp, result)
         con.execute("UPDATE cases SET import_id = ? WHERE import_id IS NULL", (import_id,))
     return result

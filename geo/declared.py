@@ -45,6 +45,7 @@ def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_d
     err.add(e != "", "from", e)
     until, e = parse_dates(df["until"], dt.date.max)
     err.add(e != "", "until", e)
+    err.add(np.array([bool(a and b and b < a) for a, b in zip(start, until)]), "until", "until before from")
     err.add(df["decision"] == "", "decision", "missing decision number (số/QĐ-UBND)")
     err.add(df["by"] == "", "by", "missing who records it")
     recorded = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -66,7 +67,7 @@ def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_d
                         "DO UPDATE SET level = excluded.level, valid_until = excluded.valid_until, by = excluded.by, "
                         "reason = excluded.reason, recorded_at = excluded.recorded_at, row_hash = excluded.row_hash "
                         "WHERE declarations.row_hash != excluded.row_hash", rows)
-        result = summary(len(rows), err, con.total_changes - before, rejects)
+        result = summary(len(rows), err, con.total_changes - before, rejects, source)
         if source is not None:
             log_import(con, "declarations", source, sha256_file(source), stamp, result)
     return result

@@ -80,7 +80,7 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
         con.executemany("INSERT INTO indicators (code, date, name, value, row_hash) VALUES (?,?,?,?,?) "
                         "ON CONFLICT(code, date, name) DO UPDATE SET value = excluded.value, row_hash = excluded.row_hash "
                         "WHERE indicators.row_hash != excluded.row_hash", rows)
-        result = summary(int((~err.bad).sum()), err, con.total_changes - before, rejects)
+        result = summary(int((~err.bad).sum()), err, con.total_changes - before, rejects, path)
         log_import(con, "indicators", path, sha256_file(path), stamp, result)
     return result
 

@@ -45,10 +45,24 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
     err.add(attrs[L.START_DATE.value] == "", L.START_DATE.value, "missing start_date")
     start, end = dates[L.START_DATE.value], dates[L.END_DATE.value]
     err.add(np.array([bool(s and e and e < s) for s, e in zip(start, end)]), L.END_DATE.value, "end_date before start_date")
+    lifted = dates[L.LIFTED_DATE.value]
+    err.add(np.array([bool(s and x and x < s) for s, x in zip(start, lifted)]), L.LIFTED_DATE.value,
+            "lifted_date before start_date")
     geoms = gdf.geometry.to_numpy()
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     err.add(empty, "geometry", "empty geometry")
-    err.add(~empty & ~np.isin(shapely.get_type_id(geoms), (3, 6)), "geometry", "not a polygon")
+    polygonal = ~empty & np.isin(shapely.get_type_id(geoms), (3, 6))
+    err.add(~empty & ~polygonal, "geometry", "not a polygon")
+    version = store.current_boundary_version()
+    if version is not None and polygonal.any():
+        # a lockdown in no commune is a file in the wrong CRS or a typo in a coordinate
+        tree = shapely.STRtree(store.load_units(version, "commune").geometry.to_numpy())
+        sub = np.flatnonzero(polygonal)
+        inside = np.zeros(len(geoms), dtype=bool)
+        inside[sub[np.unique(tree.query(geoms[sub], predicate="intersects")[0])]] = True
+        err.add(polygonal & ~inside, "geometry", "outside every commune (wrong CRS?)")
+    invalid = polygonal & ~err.bad & ~shapely.is_valid(geoms)
+    notes = [f"{path.name}: row {i + 2}, geometry: repaired ({shapely.is_valid_reason(geoms[i])})" for i in np.flatnonzero(invalid)]
     ok = ~err.bad
     fixed = shapely.make_valid(geoms[ok])
     wkb = to_wkb(fixed)
@@ -71,7 +85,8 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
             "name = excluded.name, start_date = excluded.start_date, end_date = excluded.end_date, "
             "lifted_date = excluded.lifted_date, row_hash = excluded.row_hash WHERE lockdowns.row_hash != excluded.row_hash",
             rows)
-        result = summary(len(rows), err, con.total_changes - before, rejects)
+        result = summary(len(rows), err, con.total_changes - before, rejects, path)
+        result["notes"] = notes
         log_import(con, "lockdowns", path, sha256_file(path), stamp, result)
     return result
 
@@ -132,7 +147,7 @@ def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) ->
                         "author = excluded.author, end_date = excluded.end_date, row_hash = excluded.row_hash, "
                         "recorded_at = excluded.recorded_at WHERE flags.row_hash != excluded.row_hash",
                         [(*r, recorded) for r in rows])
-        result = summary(len(rows), err, con.total_changes - before, rejects)
+        result = summary(len(rows), err, con.total_changes - before, rejects, path)
         log_import(con, "flags", path, sha256_file(path), stamp, result)
     return result
 

@@ -113,12 +113,14 @@ def parse_bool(values: pd.Series, default: bool | None) -> tuple[np.ndarray, np.
     return out, err
 
 
-def summary(accepted: int, errors: "RowErrors", changed: int, rejects: Path | None, shown: int = 5) -> dict:
-    """What an import reports: counts, where the rejects are, and the first few reasons."""
+def summary(accepted: int, errors: "RowErrors", changed: int, rejects: Path | None, source: Path | None = None,
+            shown: int = 5) -> dict:
+    """What an import reports: counts, where the rejects are, and the first few reasons (file, row, field)."""
     bad = np.flatnonzero(errors.bad)
+    where = f"{Path(source).name}: " if source is not None else ""
     return {"accepted": accepted, "rejected": len(bad), "changed": changed, "unchanged": accepted - changed,
             "rejects_path": str(rejects) if rejects else None,
-            "reasons": [f"row {i + 2}, {errors.field[i]}: {errors.reason[i]}" for i in bad[:shown]]}
+            "reasons": [f"{where}row {i + 2}, {errors.field[i]}: {errors.reason[i]}" for i in bad[:shown]]}
 
 
 def log_import(con, kind: str, path: Path, sha256: str, stamp: str, result: dict) -> int:

@@ -47,6 +47,11 @@ def code_str(value) -> str | None:
     return s or None
 
 
+# Vietnam with its islands (Trường Sa reaches 117.8° E), a little wider: a commune outside this box
+# is a file in another CRS than it says, not a commune.
+VIETNAM_BOUNDS = (101.5, 5.5, 118.5, 24.0)
+
+
 def read_vector(path: Path, crs: str | None = None) -> gpd.GeoDataFrame:
     if not path.exists():
         raise InputError("file_missing", path=str(path))
@@ -59,6 +64,8 @@ def read_vector(path: Path, crs: str | None = None) -> gpd.GeoDataFrame:
             gdf = gdf.set_crs(pyproj.CRS.from_user_input(crs), allow_override=True)
         except pyproj.exceptions.CRSError as exc:
             raise InputError("bad_crs", crs=crs, detail=str(exc)) from None
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        raise InputError("file_unreadable", path=str(path), detail="no geometry: not a vector layer")
     if gdf.crs is None:
         raise InputError("no_crs", path=str(path))
     return gdf
@@ -66,6 +73,7 @@ def read_vector(path: Path, crs: str | None = None) -> gpd.GeoDataFrame:
 
 def prepare_communes(gdf: gpd.GeoDataFrame, path: Path, column_map: dict[str, str] | None = None):
     """Rename, check and repair. Returns (communes in EPSG:4326, list of repaired codes)."""
+    raw_crs = gdf.crs.to_string() if gdf.crs else None
     mapping = rename_columns([c for c in gdf.columns if c != gdf.geometry.name], UNIT_ALIASES, column_map)
     gdf = gdf.rename(columns=mapping)
     missing = [c.value for c in REQUIRED if c.value not in gdf.columns]
@@ -113,6 +121,13 @@ def prepare_communes(gdf: gpd.GeoDataFrame, path: Path, column_map: dict[str, st
     gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
     if gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)
+    b = shapely.bounds(gdf.geometry.to_numpy())
+    x0, y0, x1, y1 = VIETNAM_BOUNDS
+    outside = ~np.isfinite(b).all(axis=1) | (b[:, 0] < x0) | (b[:, 2] > x1) | (b[:, 1] < y0) | (b[:, 3] > y1)
+    if outside.any():
+        details = [f"{feature(i)}: outside Vietnam ({b[i, 0]:.4g}, {b[i, 1]:.4g} .. {b[i, 2]:.4g}, {b[i, 3]:.4g}); "
+                   f"wrong CRS? the file says {raw_crs}; pass --crs" for i in np.flatnonzero(outside)[:MAX_LISTED]]
+        raise InputError("units_invalid", path=str(path), n=int(outside.sum()), details="\n".join(details))
     cols = [c.value for c in UnitCol]
     return gpd.GeoDataFrame(gdf[cols], geometry=gdf.geometry.values, crs="EPSG:4326"), repaired
 
