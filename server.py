@@ -204,7 +204,7 @@ def _write_routes(app: Flask) -> None:
     @app.post("/api/imports/<kind>")
     def import_upload(kind):
         from geo import imports, uploads
-        _choice("kind", kind, tuple(uploads.KINDS))
+        _choice("kind", kind, tuple(k for k in uploads.KINDS if k != "crosswalk"))
         upload = request.files.get("file")
         if upload is None:
             raise InputError("upload_missing")
@@ -217,6 +217,10 @@ def _write_routes(app: Flask) -> None:
         options = {k: request.form.get(k) for k in ("community", "source_known", "crs", "boundary_version")}
         if kind == "units" and not options["boundary_version"]:
             options["boundary_version"] = path.stem
+        if kind == "units" and request.files.get("crosswalk") is not None:
+            cw = request.files["crosswalk"]
+            options["crosswalk_path"] = uploads.receive(cw.stream, cw.filename or "crosswalk", "crosswalk",
+                                                        _settings().uploads_dir)[0]
         try:
             summary = imports.run(kind, _settings(), path, options)
         except ZonesError as exc:

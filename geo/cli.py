@@ -89,7 +89,9 @@ def register(cli: click.Group, cfg) -> None:
     @click.option("--boundary-version", default=None, help="Name of this boundary version (default: file name).")
     @click.option("--column", "columns", multiple=True, help="Column mapping, e.g. code=MA_XA (repeatable).")
     @click.option("--crs", default=None, help="CRS to assume when the file has none, e.g. EPSG:4326.")
-    def import_units_cmd(path, boundary_version, columns, crs):
+    @click.option("--crosswalk", "crosswalk_path", default=None, type=click.Path(path_type=Path),
+                  help="Mã cũ -> mã mới (CSV/XLSX: old_code,new_code[,weight]) / old code -> new code table.")
+    def import_units_cmd(path, boundary_version, columns, crs, crosswalk_path):
         """Nhập ranh giới xã (mọi định dạng GDAL đọc được) / import commune boundaries."""
         from geo.units import import_units
         s = settings()
@@ -101,7 +103,8 @@ def register(cli: click.Group, cfg) -> None:
                 k, v = item.split("=", 1)
                 mapping[k.strip()] = v.strip()
             r = import_units(store(), path, boundary_version, mapping, crs, s.reports_dir,
-                             progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True))
+                             progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True),
+                             crosswalk_path=crosswalk_path)
         except ZonesError as exc:
             _fail(exc, s.lang)
         from . import auth

@@ -112,6 +112,7 @@ def commune_env(store: Store, communes, days: list[dt.date], rset: dict, assigne
             f"SELECT {col} AS day, count, source_known, source_setting, cluster_id, lon, lat, commune_code, located_by "
             f"FROM cases WHERE {col} BETWEEN ? AND ? AND community = 1", con,
             params=(first.isoformat(), days[-1].isoformat()))
+        cases = metrics.relocate(con, cases)
     idx = metrics.commune_index(cases, nb_codes, assigner)
     ok = idx >= 0
     unit, day = idx[ok], (pd.to_datetime(cases["day"].to_numpy()[ok]) - pd.Timestamp(first)).days.to_numpy()

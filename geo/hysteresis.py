@@ -29,7 +29,26 @@ def previous_levels(store, runs_dir, day: dt.date, codes: np.ndarray) -> np.ndar
                           (day.isoformat(),)).fetchone()
     if row is None:
         return np.full(len(codes), UNKNOWN_CODE, dtype=np.int8)
-    return runfiles.levels(runs_dir / row[0], "commune", codes)
+    return run_levels(store, runs_dir / row[0], codes)
+
+
+def run_levels(store, run_dir, codes: np.ndarray, column: str = "level") -> np.ndarray:
+    """Levels of `codes` (current boundaries) in a run; a run on earlier boundaries gives each
+    commune the worst known level of the communes that covered it then (geo/crosswalk.py)."""
+    version = runfiles.manifest(run_dir).get("boundary_version")
+    if version is None or version == store.current_boundary_version():
+        return runfiles.levels(run_dir, "commune", codes, column)
+    from . import crosswalk
+    graph = crosswalk.Graph(store)
+    eq = [graph.equivalents(str(c), version) for c in codes]
+    then = sorted({x for e in eq for x in e})
+    found = dict(zip(then, runfiles.levels(run_dir, "commune", np.array(then, dtype=object), column))) if then else {}
+    out = np.full(len(codes), UNKNOWN_CODE, dtype=np.int8)
+    for i, e in enumerate(eq):
+        known = [found[x] for x in e if found[x] != UNKNOWN_CODE]
+        if known:
+            out[i] = max(known)
+    return out
 
 
 def notice_days(settings: dict) -> int:
@@ -42,7 +61,7 @@ def decided_before(store, runs_dir, day: dt.date, codes: np.ndarray, days: int) 
     for k in range(1, days + 1):
         run = store.run_for_date((day - dt.timedelta(days=k)).isoformat())
         if run is not None:
-            out.append(runfiles.levels(runs_dir / run["run_id"], "commune", codes, "decided_level"))
+            out.append(run_levels(store, runs_dir / run["run_id"], codes, "decided_level"))
     return out
 
 

@@ -14,9 +14,10 @@ def run(kind: str, settings: Settings, path: Path, options: dict) -> dict:
     if kind == "units":
         from .units import import_units
         r = import_units(store, path, options.get("boundary_version") or None, None, options.get("crs") or None,
-                         settings.reports_dir)
+                         settings.reports_dir, crosswalk_path=options.get("crosswalk_path"))
         return {"accepted": r["n_communes"], "rejected": 0, "boundary_version": r["version"],
-                "districts": r["n_districts"], "provinces": r["n_provinces"], "repaired": len(r["repaired"])}
+                "districts": r["n_districts"], "provinces": r["n_provinces"], "repaired": len(r["repaired"]),
+                "previous_version": r["previous_version"], "crosswalk_rows": r["crosswalk_rows"]}
     if kind == "cases":
         from .cases import import_cases
         r = import_cases(store, path, settings.rejects_dir, today, _bool(options.get("community")),

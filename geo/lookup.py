@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 from unidecode import unidecode
 
+from rules.levels import RANK
 from . import runfiles
 from .assign import Assigner
 from .errors import NotFoundError
@@ -104,22 +105,46 @@ def _levels_of_run(run_dir: str, unit: str) -> dict:
 
 
 def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.date, days: int = HISTORY_DAYS) -> dict:
-    """Daily community cases (communes; summed for parents) and the published level of each day."""
+    """Daily community cases (communes; summed for parents) and the published level of each day.
+    A commune is followed across boundary versions (geo/crosswalk.py): on a day published on other
+    boundaries its level is the worst of the communes that covered it then (`codes_then` names them),
+    and its cases are those of its predecessors and successors."""
+    from . import crosswalk
     days = max(1, min(int(days), MAX_DAYS))
     start = end - dt.timedelta(days=days - 1)
     dates = [(start + dt.timedelta(days=k)).isoformat() for k in range(days)]
     runs = {r["date"]: r for r in store.published_runs() if start.isoformat() <= r["date"] <= end.isoformat()}
-    levels = [(_levels_of_run(str(runs_dir / runs[d]["run_id"]), unit).get(code) if d in runs else None) for d in dates]
+    graph = crosswalk.Graph(store) if unit == "commune" else None
+    levels, codes_then = [], []
+    for d in dates:
+        if d not in runs:
+            levels.append(None)
+            codes_then.append(None)
+            continue
+        table = _levels_of_run(str(runs_dir / runs[d]["run_id"]), unit)
+        then = graph.equivalents(code, runs[d]["boundary_version"]) if graph else [code]
+        found = [table[c] for c in then if c in table]
+        levels.append(max(found, key=lambda lv: RANK.get(lv, -1)) if found else None)
+        codes_then.append(then)
     column = {"commune": "commune_code", "district": "district_code", "province": "province_code"}[unit]
     with store.connect(readonly=True) as con:
         version = store.current_boundary_version()
-        codes = pd.read_sql_query(f"SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune' AND "
-                                  f"{'code' if unit == 'commune' else column} = ?", con, params=(version, code))["code"]
-        if codes.empty and unit == "commune":
-            raise NotFoundError("not_found", what=f"{unit} {code}")
+        if unit == "commune":
+            codes = pd.Series(sorted(graph.lineage(code)))
+            known = con.execute("SELECT 1 FROM units WHERE unit = 'commune' AND code IN (%s) LIMIT 1"
+                                % ",".join("?" * len(codes)), tuple(codes)).fetchone()
+            if known is None:
+                raise NotFoundError("not_found", what=f"{unit} {code}")
+        else:
+            codes = pd.read_sql_query(f"SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune' AND "
+                                      f"{column} = ?", con, params=(version, code))["code"]
         marks = ",".join("?" * len(codes))
         cases = pd.read_sql_query(f"SELECT report_date AS day, SUM(count) AS n FROM cases WHERE community = 1 AND "
                                   f"commune_code IN ({marks}) AND report_date BETWEEN ? AND ? GROUP BY report_date",
                                   con, params=(*codes, start.isoformat(), end.isoformat()))
     per_day = dict(zip(cases["day"], cases["n"].astype(int)))
-    return {"unit": unit, "code": code, "dates": dates, "cases": [per_day.get(d, 0) for d in dates], "levels": levels}
+    out = {"unit": unit, "code": code, "dates": dates, "cases": [per_day.get(d, 0) for d in dates], "levels": levels}
+    if graph is not None and any(c is not None and c != [code] for c in codes_then):
+        out["codes_then"] = codes_then
+        out["lineage"] = sorted(codes)
+    return out

@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 
 from rules.levels import RANK, UNKNOWN_CODE
+from . import crosswalk
 from .indicators import INDICATORS
 
 # Figures imported per unit and date (geo/indicators.py), usable by commune and roll-up rules.
@@ -58,10 +59,20 @@ def load_cases(con, day: dt.date, settings: dict) -> pd.DataFrame:
     """Community cases over lookback_days()."""
     start, end = window(day, lookback_days(settings))
     col = settings["date_column"]
-    return pd.read_sql_query(
+    cases = pd.read_sql_query(
         f"SELECT {col} AS day, count, community, source_known, source_setting, cluster_id, lon, lat, "
         f"commune_code, located_by FROM cases WHERE {col} BETWEEN ? AND ? AND community = 1",
         con, params=(start, end))
+    return relocate(con, cases)
+
+
+def relocate(con, cases: pd.DataFrame) -> pd.DataFrame:
+    """Cases located under an earlier boundary version count in the commune that now covers them
+    (geo/crosswalk.py); point cases are placed again by commune_index anyway."""
+    moved = crosswalk.forward(con, cases["commune_code"].dropna().unique())
+    if moved:
+        cases["commune_code"] = cases["commune_code"].map(lambda c: moved.get(c, c))
+    return cases
 
 
 def commune_index(cases: pd.DataFrame, codes: np.ndarray, assigner) -> np.ndarray:

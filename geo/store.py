@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS published (date TEXT PRIMARY KEY, run_id TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS publications (
   date TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(run_id), published_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS publications_date ON publications(date, published_at);
+CREATE TABLE IF NOT EXISTS crosswalk (
+  from_version TEXT NOT NULL, to_version TEXT NOT NULL, old_code TEXT NOT NULL, new_code TEXT NOT NULL,
+  weight REAL NOT NULL DEFAULT 1, PRIMARY KEY (from_version, to_version, old_code, new_code));
 CREATE TABLE IF NOT EXISTS users (
   name TEXT PRIMARY KEY, role TEXT NOT NULL, token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL,
   revoked_at TEXT);

@@ -185,7 +185,8 @@ def topology(communes_m: np.ndarray, codes: np.ndarray, pairs: pd.DataFrame, cou
 
 
 def import_units(store: Store, path: Path, version: str | None = None, column_map=None, crs=None,
-                 reports_dir: Path | None = None, tolerance_m: float = DEFAULT_TOLERANCE_M, progress=None) -> dict:
+                 reports_dir: Path | None = None, tolerance_m: float = DEFAULT_TOLERANCE_M, progress=None,
+                 crosswalk_path: Path | None = None) -> dict:
     step = progress or (lambda stage: None)
     path = Path(path)
     step("read")
@@ -194,6 +195,16 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
     step("validate")
     communes, repaired = prepare_communes(raw, path, column_map)
     version = version or path.stem
+    previous = store.current_boundary_version()
+    links = None
+    if crosswalk_path is not None:
+        from . import crosswalk
+        if previous is None or previous == version:
+            raise InputError("crosswalk_without_previous", path=str(crosswalk_path), version=version)
+        old_codes = set(store.load_units(previous, "commune")[UnitCol.CODE.value].astype(str))
+        links, problems = crosswalk.read(crosswalk_path, old_codes, set(communes[UnitCol.CODE.value].astype(str)))
+        if problems:
+            raise InputError("units_invalid", path=str(crosswalk_path), n=len(problems), details="\n".join(problems[:MAX_LISTED]))
     step("districts_provinces")
     districts = derive_parents(communes, Unit.DISTRICT)
     provinces = derive_parents(communes, Unit.PROVINCE)
@@ -207,7 +218,8 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
     report = {"version": version, "source": str(path), "source_crs": source_crs, "metric_crs": mcrs.to_string(),
               "repaired": repaired, "n_communes": len(communes), "n_districts": len(districts),
               "n_provinces": len(provinces), "adjacency_methods": [f"tol={tolerance_m:g}"],
-              "n_candidate_pairs": len(pairs), **topology(geoms_m, codes, pairs, country_m)}
+              "n_candidate_pairs": len(pairs), **topology(geoms_m, codes, pairs, country_m),
+              "previous_version": previous, "crosswalk_rows": None if links is None else len(links)}
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     step("store")
     with store.transaction() as con:
@@ -223,6 +235,10 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
         con.executemany("INSERT INTO adjacency VALUES (?,?,?,?,?)",
                         [(version, f"tol={tolerance_m:g}", str(codes[a]), str(codes[b]), float(s))
                          for a, b, s in pairs.itertuples(index=False)])
+        if links is not None:
+            con.execute("DELETE FROM crosswalk WHERE to_version = ?", (version,))
+            con.executemany("INSERT INTO crosswalk VALUES (?,?,?,?,?)",
+                            [(previous, version, o, n, float(w)) for o, n, w in links.itertuples(index=False)])
         con.execute("UPDATE boundary_versions SET is_current = 0")
         con.execute("INSERT OR REPLACE INTO boundary_versions VALUES (?,?,?,?,?,?,?,1)",
                     (version, now, str(path), sha256_file(path), source_crs, len(communes), json.dumps(report)))

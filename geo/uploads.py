@@ -28,6 +28,7 @@ KINDS = {
     "flags": ("csv", "xlsx"),
     "indicators": ("csv", "xlsx"),
     "declarations": ("csv", "xlsx"),
+    "crosswalk": ("csv", "xlsx"),      # sent beside a units file (field "crosswalk")
 }
 # Zip limits: a national commune shapefile is ~150 MB unpacked at a ratio under 5; an XLSX of a
 # year's line list ~30 MB at ~10. Far above both, far below what would fill the disk.

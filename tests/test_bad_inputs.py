@@ -9,10 +9,8 @@ import io
 import json
 import shutil
 import unicodedata
-import zipfile
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
@@ -114,7 +112,7 @@ CORPUS = [
     ("cases-no-location-columns", "import-cases", "ca.csv", _csv("case_id,report_date", f"A,{DAY}"), 2,
      ["ca.csv", "commune_code"]),
     ("cases-no-date-column", "import-cases", "ca.csv", _csv("case_id,commune_code", "A,10001"), 2, ["ca.csv", "report_date"]),
-    ("cases-wrong-delimiter", "import-cases", "ca.csv", _csv(f"case_id|report_date|commune_code", f"A|{DAY}|10001"), 2,
+    ("cases-wrong-delimiter", "import-cases", "ca.csv", _csv("case_id|report_date|commune_code", f"A|{DAY}|10001"), 2,
      ["ca.csv", "case_id"]),
     ("cases-xlsx-merged-header", "import-cases", "ca.xlsx",
      _xlsx([["Danh sách ca bệnh", None, None], ["case_id", "report_date", "commune_code"], ["A", DAY, "10001"]], "A1:C1"),
@@ -161,7 +159,7 @@ CORPUS = [
             ["B", "không rõ", "10002", "có", "có"]]), 0,
      ["row 3", "report_date"]),
     ("cases-extra-columns", "import-cases", "ca.csv",
-     _csv(CASE_HEAD + ",ghi_chu,cot_la", f"K1,{DAY},10001,true,true,x,y", f"A,2021-07-30,99999,true,true,x,y"), 0,
+     _csv(CASE_HEAD + ",ghi_chu,cot_la", f"K1,{DAY},10001,true,true,x,y", "A,2021-07-30,99999,true,true,x,y"), 0,
      ["row 3", "commune_code", "ghi_chu"]),
     # -- lockdowns ---------------------------------------------------------------------------------
     ("lk-missing-decision", "import-lockdowns", "pt.geojson", _lk([{}, {"decision_no": ""}]), 0, ["row 3", "decision_no"]),
