@@ -54,7 +54,7 @@ def revoke(store: Store, name: str) -> None:
 
 
 def users(store: Store) -> list[dict]:
-    if not store.path.exists():
+    if not store.exists():
         return []
     with store.connect(readonly=True) as con:
         return [dict(r) for r in con.execute("SELECT name, role, created_at, revoked_at FROM users ORDER BY name")]
@@ -62,7 +62,7 @@ def users(store: Store) -> list[dict]:
 
 def user_for_token(store: Store, token: str | None) -> dict | None:
     """The active user holding `token`, or None (compared in constant time)."""
-    if not token or not store.path.exists():
+    if not token or not store.exists():
         return None
     digest = token_hash(token)
     with store.connect(readonly=True) as con:
@@ -108,7 +108,7 @@ def cli_user() -> str:
 
 
 def audit_log(store: Store, limit: int = 100) -> list[dict]:
-    if not store.path.exists():
+    if not store.exists():
         return []
     with store.connect(readonly=True) as con:
         rows = con.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)).fetchall()

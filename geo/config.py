@@ -29,11 +29,13 @@ class Settings:
     read_access: str = "open"         # "open": anyone on the network reads; "token": readers need a token too
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     quality_gate: bool = True         # hold a run whose inputs look wrong (geo/quality.py)
+    database_url: str | None = None   # postgresql://... : the PostgreSQL/PostGIS store instead of zones.sqlite
     stale_days: int = DEFAULT_STALE_DAYS
 
     @property
-    def db_path(self) -> Path:
-        return self.data_dir / "zones.sqlite"
+    def db_path(self):
+        """Where the store is: the SQLite file, or the PostgreSQL URL (geo/store.py picks the backend)."""
+        return self.database_url or self.data_dir / "zones.sqlite"
 
     @property
     def runs_dir(self) -> Path:
@@ -75,6 +77,7 @@ def from_env(overrides: dict | None = None) -> Settings:
                             READ_ACCESS),
         quality_gate=_one_of("ZONES_QUALITY_GATE", o.get("ZONES_QUALITY_GATE") or os.environ.get("ZONES_QUALITY_GATE") or "on",
                              ("on", "off")) == "on",
+        database_url=o.get("ZONES_DATABASE_URL") or os.environ.get("ZONES_DATABASE_URL") or None,
         stale_days=int(o.get("ZONES_STALE_DAYS") or os.environ.get("ZONES_STALE_DAYS") or DEFAULT_STALE_DAYS),
         max_upload_mb=float(o.get("ZONES_MAX_UPLOAD_MB") or os.environ.get("ZONES_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB),
     )

@@ -31,7 +31,7 @@ PROPS = ("code", "name", "district_code", "district_name", "province_code", "pro
 
 @lru_cache(maxsize=4)
 def _assigner(store_path: str, version: str) -> Assigner:
-    units = Store(Path(store_path)).load_units(version, "commune")
+    units = Store(store_path).load_units(version, "commune")
     return Assigner(units.geometry.to_numpy(), units["code"].astype(str).to_numpy())
 
 
@@ -66,7 +66,7 @@ def _key(text) -> str:
 
 @lru_cache(maxsize=4)
 def _search_index(store_path: str, version: str) -> pd.DataFrame:
-    store, frames = Store(Path(store_path)), []
+    store, frames = Store(store_path), []
     for unit in UNIT_ORDER:
         u = store.load_units(version, unit)
         b = shapely.bounds(u.geometry.to_numpy())

@@ -95,7 +95,14 @@ def writer_lock(settings: Settings):
     except filelock.Timeout:
         raise BusyError("busy", lock=str(settings.lock_path)) from None
     try:
-        yield
+        if settings.database_url:      # several servers on one database: the lock is the database's
+            from . import pg
+            with pg.advisory_lock(settings.database_url, settings.lock_timeout_s) as held:
+                if not held:
+                    raise BusyError("busy", lock="pg_advisory_lock")
+                yield
+        else:
+            yield
     finally:
         lock.release()
 

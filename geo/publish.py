@@ -83,7 +83,7 @@ def _seal(stage: Path, full: dict) -> None:
 def _finish(store: Store, stage: Path, run_id: str, day: dt.date, ruleset, full: dict) -> None:
     _seal(stage, full)
     os.rename(stage, stage.parent / run_id)
-    store.record_run(run_id, day.isoformat(), ruleset, full)
+    store.record_run(run_id, day.isoformat(), ruleset, full, stage.parent / run_id)
 
 
 HELD_PREFIX = ".held-"
@@ -99,7 +99,8 @@ def release_held(store: Store, runs_dir: Path, run_id: str, ruleset_id: str) -> 
     folder = held_dir(runs_dir, run_id)
     full = runfiles.manifest(folder)
     os.rename(folder, runs_dir / run_id)
-    store.record_run(run_id, full["date"], types.SimpleNamespace(id=ruleset_id, sha256=full.get("ruleset_sha256")), full)
+    store.record_run(run_id, full["date"], types.SimpleNamespace(id=ruleset_id, sha256=full.get("ruleset_sha256")), full,
+                     runs_dir / run_id)
     return full
 
 

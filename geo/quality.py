@@ -90,7 +90,7 @@ def _stale(store: Store, day: dt.date, f: dict, stale_days: int) -> list[str]:
     with store.connect(readonly=True) as con:
         rows = con.execute("SELECT commune_code, MAX(report_date) FROM cases WHERE kind = 'count' AND commune_code IS NOT NULL "
                            "AND report_date > ? AND report_date <= ? GROUP BY commune_code "
-                           "HAVING MAX(report_date) < ? AND SUM(count = 0) > 0 "
+                           "HAVING MAX(report_date) < ? AND SUM(CASE WHEN count = 0 THEN 1 ELSE 0 END) > 0 "
                            "ORDER BY commune_code", (since, day.isoformat(), cutoff)).fetchall()
     if not rows:
         return []
@@ -119,7 +119,7 @@ def supersede(store: Store, runs_dir: Path, day: str) -> None:
 
 
 def holds(store: Store) -> list[dict]:
-    if not store.path.exists():
+    if not store.exists():
         return []
     with store.connect(readonly=True) as con:
         rows = con.execute("SELECT * FROM holds ORDER BY held_at DESC, run_id").fetchall()

@@ -81,13 +81,28 @@ CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "res
 
 
 class Store:
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    """The embedded SQLite file, or PostgreSQL/PostGIS when `path` is a postgresql:// URL (geo/pg.py)."""
+
+    def __init__(self, path):
+        self.is_pg = str(path).startswith(("postgresql://", "postgres://"))
+        self.path = str(path) if self.is_pg else Path(path)
+
+    def exists(self) -> bool:
+        """Has anything been stored yet (readers answer "nothing" instead of failing)."""
+        return True if self.is_pg else self.path.exists()
 
     @contextmanager
     def connect(self, readonly: bool = False):
+        if self.is_pg:
+            from . import pg
+            con = pg.connect(self.path, SCHEMA)
+            try:
+                yield con
+            finally:
+                con.close()
+            return
         if readonly:
-            if not self.path.exists():
+            if not self.exists():
                 raise FileNotFoundError(self.path)
             con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
         else:
@@ -105,6 +120,14 @@ class Store:
     def transaction(self):
         """One write transaction: committed on success, rolled back on any exception."""
         with self.connect() as con:
+            if self.is_pg:              # psycopg opens the transaction itself
+                try:
+                    yield con
+                    con.commit()
+                except BaseException:
+                    con.rollback()
+                    raise
+                return
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
@@ -115,7 +138,7 @@ class Store:
 
     # -- boundaries --------------------------------------------------------------------
     def current_boundary_version(self) -> str | None:
-        if not self.path.exists():
+        if not self.exists():
             return None
         with self.connect(readonly=True) as con:
             row = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
@@ -159,9 +182,11 @@ class Store:
         return df if method in methods else None
 
     # -- runs --------------------------------------------------------------------------
-    def record_run(self, run_id: str, day: str, ruleset, manifest: dict) -> None:
-        """Make a run visible: its row, the date's pointer, the publication log (one transaction)."""
+    def record_run(self, run_id: str, day: str, ruleset, manifest: dict, run_dir: Path | None = None) -> None:
+        """Make a run visible: its row, the date's pointer, the publication log (one transaction);
+        in PostgreSQL its levels too, as rows (the files stay the source of what is served)."""
         import datetime as dt
+        levels = _level_rows(run_dir) if self.is_pg and run_dir is not None else []
         with self.transaction() as con:
             con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?)",
                         (run_id, day, manifest["created_at"], ruleset.id, ruleset.sha256,
@@ -170,6 +195,9 @@ class Store:
                         "ON CONFLICT(date) DO UPDATE SET run_id = excluded.run_id", (day, run_id))
             con.execute("INSERT INTO publications (date, run_id, published_at) VALUES (?, ?, ?)",
                         (day, run_id, dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")))
+            if levels:
+                from . import pg
+                pg.record_levels(con, run_id, levels)
 
     def run_for_date(self, day: str, as_of: str | None = None) -> dict | None:
         """The run published for `day`; with `as_of` (UTC ISO time), the one published at that time."""
@@ -189,14 +217,14 @@ class Store:
         return _published_run(str(self.path), run_id)
 
     def _run(self, sql, params) -> dict | None:
-        if not self.path.exists():
+        if not self.exists():
             return None
         with self.connect(readonly=True) as con:
             row = con.execute(sql, params).fetchone()
         return {**dict(row), "manifest": json.loads(row["manifest"])} if row else None
 
     def published_runs(self) -> list[dict]:
-        if not self.path.exists():
+        if not self.exists():
             return []
         with self.connect(readonly=True) as con:
             rows = con.execute("SELECT r.* FROM published p JOIN runs r USING (run_id) ORDER BY p.date").fetchall()
@@ -213,12 +241,22 @@ def _published_run(path: str, run_id: str) -> dict | None:
     key = (path, run_id)
     run = _RUNS.get(key)
     if run is None:
-        run = Store(Path(path)).run_by_id(run_id)
+        run = Store(path).run_by_id(run_id)
         if run is not None:
             if len(_RUNS) >= MAX_REMEMBERED_RUNS:
                 _RUNS.clear()
             _RUNS[key] = run
     return run
+
+
+def _level_rows(run_dir: Path) -> list[tuple]:
+    from . import runfiles
+    rows = []
+    for unit in ("commune", "district", "province"):
+        df = runfiles.attributes(Path(run_dir), unit)
+        props = df.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n") if len(df) else []
+        rows += [(unit, str(c), lv, p) for c, lv, p in zip(df["code"], df["level"], props)]
+    return rows
 
 
 def to_wkb(geoms) -> list[bytes]:

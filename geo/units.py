@@ -240,7 +240,8 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
             con.executemany("INSERT INTO crosswalk VALUES (?,?,?,?,?)",
                             [(previous, version, o, n, float(w)) for o, n, w in links.itertuples(index=False)])
         con.execute("UPDATE boundary_versions SET is_current = 0")
-        con.execute("INSERT OR REPLACE INTO boundary_versions VALUES (?,?,?,?,?,?,?,1)",
+        con.execute("DELETE FROM boundary_versions WHERE name = ?", (version,))
+        con.execute("INSERT INTO boundary_versions VALUES (?,?,?,?,?,?,?,1)",
                     (version, now, str(path), sha256_file(path), source_crs, len(communes), json.dumps(report)))
     if reports_dir is not None:
         reports_dir.mkdir(parents=True, exist_ok=True)

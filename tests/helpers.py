@@ -146,3 +146,16 @@ def wait_until_serving(url: str, tries: int = 100) -> None:
             return
         except OSError:
             time.sleep(0.1)
+
+
+def store_dump(store) -> str:
+    """Every row of every table as text, whichever backend (to look for what must not be stored)."""
+    if not store.is_pg:
+        with store.connect(readonly=True) as con:
+            return "\n".join(con.iterdump())
+    out = []
+    with store.connect(readonly=True) as con:
+        tables = [r[0] for r in con.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
+        for t in tables:
+            out += [repr(tuple(r)) for r in con.execute(f"SELECT * FROM {t}").fetchall()]
+    return "\n".join(out)

@@ -11,6 +11,9 @@ import shapely
 
 from helpers import case, cell_centre, grid, invoke, numbered, published, write_cases, write_units
 
+# The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 D1, D2 = "2021-07-30", "2021-07-31"
 # The GSO change report's own column names (../shared/data/vn_admin_units_gso_codes)
 CROSSWALK = ("commune_code_2019,commune_code_2024,weight\n10001,20001,1\n10002,20001,1\n"

@@ -12,8 +12,12 @@ import time
 from pathlib import Path
 
 import pyogrio
+import pytest
 
 from helpers import ROOT, case, grid, invoke, numbered, run_scenario
+
+# The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 DAY = "2021-07-31"
 KILLS = 12
@@ -35,13 +39,13 @@ def _complete(settings, run: dict) -> None:
         assert len(json.loads((folder / f"{unit}.geojson").read_text(encoding="utf-8"))["features"]) == n
 
 
-def test_killing_reclassify_never_serves_a_partial_run(runner, app, tmp_path, client):
+def test_killing_reclassify_never_serves_a_partial_run(runner, app, tmp_path, client, store_config):
     from geo.store import Store
     run_scenario(runner, app, tmp_path, grid(2, 3), numbered([case("10002", DAY), case("10005", DAY, known=False)]), DAY)
     settings = app.config["ZONES"]
     store = Store(settings.db_path)
     seen = {store.run_for_date(DAY)["run_id"]}
-    env = {**os.environ, "ZONES_DATA_DIR": str(settings.data_dir), "ZONES_QUALITY_GATE": "off", "ZONES_LOCK_TIMEOUT": "30"}
+    env = {**os.environ, "ZONES_DATA_DIR": str(settings.data_dir), "ZONES_QUALITY_GATE": "off", "ZONES_LOCK_TIMEOUT": "30", **store_config}
     t0 = time.monotonic()
     proc = _reclassify(env)
     assert proc.wait(timeout=300) == 0, proc.stderr.read()

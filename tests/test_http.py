@@ -9,6 +9,9 @@ import pytest
 
 from helpers import case, grid, numbered, run_scenario
 
+# The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 DAY = "2021-07-31"
 REQUIRED = {"code", "name", "level", "level_vi", "color", "reasons", "lockdown", "date", "run_id", "ruleset",
             "boundary_version"}

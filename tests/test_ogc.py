@@ -13,7 +13,10 @@ import pytest
 import shapely
 from werkzeug.serving import make_server
 
-from helpers import case, flag_and_lockdown, grid, invoke, numbered, published, write_cases
+from helpers import store_dump, case, flag_and_lockdown, grid, invoke, numbered, published, write_cases
+
+# The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 D1, D2 = "2021-07-30", "2021-07-31"
 needs_gdal = pytest.mark.skipif(shutil.which("ogrinfo") is None,
@@ -196,7 +199,6 @@ def test_no_patient_field_in_any_output(served, client):
             assert not any(text in b for b in bodies), value
     # nor in the store itself: personal columns are dropped when the case file is read
     from geo.store import Store
-    with Store(app.config["ZONES"].db_path).connect(readonly=True) as con:
-        dump = "\n".join(con.iterdump())
+    dump = store_dump(Store(app.config["ZONES"].db_path))
     assert not any(v in dump for v in PII.values())
     assert json.dumps(client.get("/api/runs").get_json(), ensure_ascii=False).count("Riêngtư") == 0

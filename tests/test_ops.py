@@ -18,6 +18,9 @@ import pytest
 
 from helpers import ROOT, case, flag_and_lockdown, free_port, grid, invoke, numbered, run_scenario, wait_until_serving
 
+# The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 DAY = "2021-07-31"
 CLIENTS = 200
 REQUESTS_PER_CLIENT = 5
@@ -38,7 +41,7 @@ def test_healthz_reports_readiness(app, client, runner, tmp_path):
 
 
 @pytest.fixture
-def deployed(runner, app, tmp_path):
+def deployed(runner, app, tmp_path, store_config):
     units = grid(4, 4)
     rows = numbered([case("10006", DAY, known=False, cluster="K"), case("10006", DAY), case("10011", DAY)])
     run_scenario(runner, app, tmp_path, units, rows, DAY)
@@ -47,7 +50,7 @@ def deployed(runner, app, tmp_path):
     token = invoke(runner, "users", "add", "ops", "--role", "operator").output.rsplit(": ", 1)[1].strip()
     port = free_port()
     log = tmp_path / "gunicorn.log"
-    env = {**os.environ, "ZONES_DATA_DIR": str(app.config["ZONES"].data_dir)}
+    env = {**os.environ, "ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), **store_config}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with open(log, "w") as fh:
         proc = subprocess.Popen([str(GUNICORN), "--workers", "2", "--threads", "8", "--bind", f"127.0.0.1:{port}",

@@ -9,13 +9,16 @@ import pytest
 
 from helpers import grid, invoke, write_cases, write_units
 
+# The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 D = dt.date(2021, 7, 31)
 
 
 @pytest.fixture
-def gated(tmp_path):
+def gated(tmp_path, store_config):
     from server import create_app
-    app = create_app({"ZONES_DATA_DIR": str(tmp_path / "data"), "ZONES_LOCK_TIMEOUT": "5"})
+    app = create_app({"ZONES_DATA_DIR": str(tmp_path / "data"), "ZONES_LOCK_TIMEOUT": "5", **store_config})
     assert app.config["ZONES"].quality_gate          # on unless switched off
     runner = app.test_cli_runner()
     assert invoke(runner, "import-units", write_units(grid(2, 3), tmp_path / "units.geojson")).exit_code == 0

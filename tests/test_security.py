@@ -10,7 +10,10 @@ import zipfile
 import geopandas as gpd
 import pytest
 
-from helpers import case, grid, invoke, numbered, run_scenario, write_cases, write_units
+from helpers import store_dump, case, grid, invoke, numbered, run_scenario, write_cases, write_units
+
+# The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 DAY = "2021-07-31"
 
@@ -75,8 +78,7 @@ def test_roles_tokens_and_the_audit_log(scenario, client):
     assert client.post("/api/declarations", headers=_auth(tok["operator"]), json={"unit": "10002", "level": "red"}).status_code == 400
     # tokens are stored hashed only
     from geo.store import Store
-    with Store(app.config["ZONES"].db_path).connect(readonly=True) as con:
-        dump = "\n".join(con.iterdump())
+    dump = store_dump(Store(app.config["ZONES"].db_path))
     assert all(t not in dump for t in tok.values())
     assert all(hashlib.sha256(t.encode()).hexdigest() in dump for t in tok.values())
     # every write is in the audit log with who, what and the file's hash; failures too
@@ -103,11 +105,11 @@ def runner_of(app):
     return app.test_cli_runner()
 
 
-def test_reading_can_require_a_token(tmp_path, runner, app):
+def test_reading_can_require_a_token(tmp_path, runner, app, store_config):
     from server import create_app
     run_scenario(runner, app, tmp_path, grid(2, 3), numbered([case("10002", DAY)]), DAY)
     viewer = _token(runner, "reader", "viewer")
-    closed = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_READ_ACCESS": "token"})
+    closed = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_READ_ACCESS": "token", **store_config})
     c = closed.test_client()
     for url in ("/api/runs", "/map", "/ogc/collections", "/api/zones.geojson", "/api/exports/csv"):
         assert c.get(url).status_code == 401, url
@@ -137,7 +139,7 @@ XXE = b"""<?xml version="1.0"?>
 <kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>&xxe;</name></Document></kml>"""
 
 
-def test_uploads_refuse_attacks_and_wrong_types(scenario, client, tmp_path):
+def test_uploads_refuse_attacks_and_wrong_types(scenario, client, tmp_path, store_config):
     app, tok = scenario
     op, admin = tok["operator"], tok["admin"]
     uploads = app.config["ZONES"].uploads_dir
@@ -173,7 +175,7 @@ def test_uploads_refuse_attacks_and_wrong_types(scenario, client, tmp_path):
     assert client.get("/api/runs").get_json()["runs"][0]["boundary_version"] == "units"
     # the size limit: 413 before the body is read
     from server import create_app
-    small = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_MAX_UPLOAD_MB": "0.01"})
+    small = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_MAX_UPLOAD_MB": "0.01", **store_config})
     res = _upload(small.test_client(), "cases", b"a" * 20000, "big.csv", op)
     assert res.status_code == 413
     # a good KML lockdown and a zipped shapefile pass through the same importers as the CLI

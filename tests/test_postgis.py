@@ -1,0 +1,62 @@
+"""What only the PostgreSQL/PostGIS store does: runs and levels as rows with PostGIS geometry (read by
+GDAL's PostgreSQL driver), and one writer at a time across servers sharing the database. The API
+and command tests run on both stores (the `both_backends` modules)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from helpers import ROOT, case, grid, numbered, published, run_scenario
+
+DAY = "2021-07-31"
+
+
+@pytest.fixture
+def pg_app(tmp_path, pg_cluster):
+    from server import create_app
+    return create_app({"ZONES_DATA_DIR": str(tmp_path / "data"), "ZONES_QUALITY_GATE": "off",
+                       "ZONES_DATABASE_URL": pg_cluster.new_database()})
+
+
+def test_runs_and_levels_are_postgis_rows(pg_app, tmp_path):
+    from geo.store import Store
+    runner = pg_app.test_cli_runner()
+    run_scenario(runner, pg_app, tmp_path, grid(2, 3), numbered([case("10002", DAY), case("10005", DAY, known=False)]), DAY)
+    store = Store(pg_app.config["ZONES"].db_path)
+    expected = published(pg_app, DAY, "commune")
+    run_id = store.run_for_date(DAY)["run_id"]
+    with store.connect(readonly=True) as con:
+        rows = con.execute("SELECT code, level, properties->>'explanation' FROM run_levels WHERE run_id = ? AND unit = 'commune'",
+                           (run_id,)).fetchall()
+        view = con.execute("SELECT code, level, ST_IsValid(geom), ST_SRID(geom), boundary_version FROM zones_commune").fetchall()
+        area = con.execute("SELECT SUM(ST_Area(geom::geography)) FROM zones_commune").fetchone()[0]
+    assert {r[0]: r[1] for r in rows} == {c: p["level"] for c, p in expected.items()}
+    assert {r[0]: r[1] for r in view} == {c: p["level"] for c, p in expected.items()}
+    assert all(r[2] and r[3] == 4326 for r in view) and {r[4] for r in view} == {"units"}
+    assert abs(area - 6e6) < 6e6 * 0.01                     # six 1 km squares
+    if shutil.which("ogrinfo"):
+        url = pg_app.config["ZONES"].db_path
+        pg = f"PG:host=127.0.0.1 port={url.rsplit(':', 1)[1].split('/')[0]} user=postgres dbname={url.rsplit('/', 1)[1]}"
+        out = subprocess.run(["ogrinfo", "-ro", "-so", pg, "zones_commune"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and "Feature Count: 6" in out.stdout, out.stderr
+
+
+def test_one_writer_across_servers(pg_app, tmp_path):
+    """Two servers with their own folders share the database: the lock is the database's."""
+    from geo import pg
+    runner = pg_app.test_cli_runner()
+    run_scenario(runner, pg_app, tmp_path, grid(2, 2), numbered([case("10002", DAY)]), DAY)
+    url = pg_app.config["ZONES"].db_path
+    other = {**os.environ, "ZONES_DATA_DIR": str(tmp_path / "server2"), "ZONES_DATABASE_URL": url,
+             "ZONES_QUALITY_GATE": "off", "ZONES_LOCK_TIMEOUT": "1"}
+    cmd = [sys.executable, "-m", "flask", "--app", "server", "reclassify", "--date", DAY]
+    with pg.advisory_lock(url, 5) as held:
+        assert held
+        busy = subprocess.run(cmd, cwd=ROOT, env=other, capture_output=True, text=True, timeout=120)
+        assert busy.returncode == 2 and "pg_advisory_lock" in busy.stderr, busy.stderr
+    done = subprocess.run(cmd, cwd=ROOT, env=other, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
