@@ -25,15 +25,16 @@ def source(shared: Path) -> Path:
     return src
 
 
-def publish_day(src: Path, data_dir: str):
-    """-> (settings, store, run) of DAY published on the national layer in `data_dir`."""
+def publish_day(src: Path, data_dir: str, extra: dict | None = None):
+    """-> (settings, store, run) of DAY published on the national layer in `data_dir` (`extra`:
+    more settings, e.g. ZONES_DATABASE_URL for the PostGIS store)."""
     from bench_national import MAPPING, synthetic_cases
     from geo import config
     from geo.cases import import_cases
     from geo.pipeline import reclassify
     from geo.store import Store
     from geo.units import import_units
-    settings = config.from_env({"ZONES_DATA_DIR": data_dir})
+    settings = config.from_env({"ZONES_DATA_DIR": data_dir, "ZONES_QUALITY_GATE": "off", **(extra or {})})
     store = Store(settings.db_path)
     import_units(store, src, "vn2009", MAPPING, None, settings.reports_dir)
     cases = Path(data_dir) / "cases.csv"
@@ -50,12 +51,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(data_dir: str, workers: int = 4, extra=()):
+def gunicorn(data_dir: str, workers: int = 4, extra=(), env: dict | None = None):
     """Our server as the README's production command; yields its base URL."""
     port = free_port()
     venv = Path(sys.executable).parent
     proc = subprocess.Popen([str(venv / "gunicorn"), "--workers", str(workers), *extra, "--bind", f"127.0.0.1:{port}",
-                             "server:create_app()"], cwd=ROOT, env={**os.environ, "ZONES_DATA_DIR": data_dir},
+                             "server:create_app()"], cwd=ROOT, env={**os.environ, "ZONES_DATA_DIR": data_dir, **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
