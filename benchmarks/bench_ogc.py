@@ -5,8 +5,8 @@
 
 A private PostgreSQL/PostGIS cluster (the tests' own, tests/pgserver.py) holds the national day
 (2009 communes, 100,000 synthetic cases, 31/7/2021) published by our PostGIS store. tipg serves the
-store's `zones_commune` view (the latest run's levels with PostGIS geometry) straight from the
-database; we serve the same run through gunicorn (4 workers, the PostGIS store). wrk drives both
+store's `zones_commune` view (the latest run's levels with PostGIS geometry), copied into an
+indexed table, straight from the database; we serve the same run through gunicorn (4 workers, the PostGIS store). wrk drives both
 with the same kinds of request: pages of 100 features, a bbox around Hà Nội, and vector tiles z8-10.
 """
 from __future__ import annotations
@@ -73,12 +73,19 @@ def main() -> None:
             settings, store, run = publish_day(source(args.shared), tmp, {"ZONES_DATABASE_URL": url})
             publish_s = time.perf_counter() - t0
             n = sum(run["manifest"]["counts"]["commune"].values())
+            # tipg at its best: the view copied into an indexed table (no join or JSON per request)
+            import psycopg
+            with psycopg.connect(url, autocommit=True) as con:
+                con.execute("CREATE TABLE zones_commune_table AS SELECT * FROM zones_commune")
+                con.execute("ALTER TABLE zones_commune_table ADD PRIMARY KEY (id)")
+                con.execute("CREATE INDEX ON zones_commune_table USING GIST (geom)")
+                con.execute("ANALYZE zones_commune_table")
             port = free_port()
             env = {**os.environ, "DATABASE_URL": url, "TIPG_DB_SCHEMAS": '["public"]', "TIPG_MAX_FEATURES_PER_QUERY": "10000"}
             tipg = subprocess.Popen([str(TIPG), "tipg.main:app", "--host", "127.0.0.1", "--port", str(port), "--workers", "4",
                                      "--log-level", "warning"], env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             theirs_base = f"http://127.0.0.1:{port}"
-            coll = "public.zones_commune"
+            coll = "public.zones_commune_table"
             try:
                 _wait(theirs_base + f"/collections/{coll}")
                 tiles = []
@@ -118,8 +125,8 @@ def main() -> None:
         f"Written by `benchmarks/bench_ogc.py` on {dt.date.today().isoformat()}: {platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} cores (shared by PostgreSQL, both servers and wrk). The national day "
         f"({n:,} communes) published into a private PostgreSQL 15 + PostGIS 3 by our PostGIS store in {publish_s:.0f} s; "
-        f"tipg 1.6.1 (uvicorn, 4 workers) serves its `zones_commune` view; ours is gunicorn (4 workers) on the same "
-        f"database and run. wrk, 50 connections, {args.seconds} s per row. Both answer the Hà Nội bbox with the same "
+        f"tipg 1.6.1 (uvicorn, 4 workers) serves its `zones_commune` view copied into an indexed table (tipg at its "
+        f"best: no join per request); ours is gunicorn (4 workers) on the same database and run. wrk, 50 connections, {args.seconds} s per row. Both answer the Hà Nội bbox with the same "
         f"number of communes: {same[0]} and {same[1]}.", "",
         "| request | ours req/s | ours p50 / p99 ms | ours non-2xx | tipg req/s | tipg p50 / p99 ms | tipg non-2xx | ratio |",
         "|---|---:|---:|---:|---:|---:|---:|---:|", *rows, "",

@@ -128,7 +128,10 @@ def test_committee_uses_the_page_offline(served):
             outside.append(route.request.url)
             return route.abort()
         page.route("**/*", gate)
-        page.goto(f"{base}/map?date={DAY}")
+        resp = page.goto(f"{base}/map?date={DAY}")
+        # the page works under its Content-Security-Policy: a refused script would be a console error below
+        assert "'nonce-" in resp.headers["content-security-policy"] and "unsafe-inline" not in \
+            resp.headers["content-security-policy"].split("script-src")[1].split(";")[0]
         page.wait_for_selector("body[data-zones-ready='1']")
         counts = {el.get_attribute("data-level"): int(el.inner_text().replace(".", ""))
                   for el in page.query_selector_all(".zones-count")}
