@@ -491,7 +491,8 @@ def _routes(app: Flask) -> None:
         if etag in request.if_none_match:
             return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": SHORT})
         s = _settings()
-        path = export.export_file(_store(), s.runs_dir, run, unit, fmt, s.cache_dir, since, _feature_lines(unit))
+        path = export.export_file(_store(), s.runs_dir, run, unit, fmt, s.cache_dir, since,
+                                  export.feature_lines(_store(), s.runs_dir, s.cache_dir, unit))
         suffix = f"-since-{since['date']}" if since else ""
         resp = send_file(path, mimetype=export.HTTP_FORMATS[fmt][0], as_attachment=True, etag=False,
                          download_name=f"{unit}-{run['date']}{suffix}.{export.HTTP_FORMATS[fmt][1]}")
@@ -606,14 +607,6 @@ def _geojson_response(body: str, run: dict) -> Response:
     resp.headers["Content-Crs"] = f"<{ogc.CRS84}>"
     resp.set_etag(hashlib.sha1(f"{run['run_id']}?{request.query_string.decode()}".encode()).hexdigest()[:20])
     return resp.make_conditional(request)
-
-
-def _feature_lines(unit: str):
-    def lines(run: dict):
-        from geo import ogc
-        col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
-        return col.ids, col.features
-    return lines
 
 
 def _float_arg(name: str, lo: float, hi: float) -> float:

@@ -90,7 +90,8 @@ def parse_cases(raw: pd.DataFrame, path: Path, units, today: dt.date,
     _locate(df, out, err, units, has_code, has_point, has_names)
     if is_counts:
         # more cases in a day than people in the commune is a typo or a cumulative column
-        pop = out[C.COMMUNE_CODE.value].map(units.set_index("code")["population"]).astype(float).fillna(MAX_DAILY_COUNT)
+        pop = out[C.COMMUNE_CODE.value].map(units.set_index("code")["population"]).astype(float)
+        pop = pop.where(pop > 0, MAX_DAILY_COUNT)          # unknown or zero population: only the absolute limit
         too_many = (out[C.COUNT.value] > np.minimum(pop, MAX_DAILY_COUNT)).to_numpy()
         err.add(too_many, C.COUNT.value, "count larger than the commune's population (or " + str(MAX_DAILY_COUNT) +
                 "): " + df[C.COUNT.value].astype(str))

@@ -18,7 +18,7 @@ from .store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = ("commune", "district", "province")
-EXPORT_FORMATS = ("geojson", "csv", "gpkg", "html")
+EXPORT_FORMATS = ("geojson", "geojsonseq", "csv", "gpkg", "xlsx", "html")
 
 def _ruleset_or_fail(cfg, ruleset_id):
     from rules.expr import did_you_mean
@@ -308,6 +308,9 @@ def register(cli: click.Group, cfg) -> None:
             bar.close()
         except ZonesError as exc:
             _fail(exc, s.lang)
+        from . import auth
+        auth.record(store(), auth.cli_user(), None, "cli", "backfill", "published", target=f"{d1}..{d2}",
+                    detail={"runs": [r["run_id"] for r in runs]})
         click.echo(i18n.t("backfilled", s.lang, n=len(runs), start=d1.isoformat(), end=d2.isoformat(),
                           rulesets=", ".join(sorted({r["ruleset"] for r in runs}))))
         for unit in UNITS:
@@ -394,9 +397,10 @@ def register(cli: click.Group, cfg) -> None:
     @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="geojson")
     @click.option("--out", required=True, help="Output file, or - for standard output.")
     @click.option("--as-of", "as_of", default=None, help="What had been published at this time (ISO, Vietnam time).")
-    def export_cmd(day, unit, fmt, out, as_of):
+    @click.option("--since", default=None, help="Only units whose level changed since this run id.")
+    def export_cmd(day, unit, fmt, out, as_of, since):
         """Xuất kết quả đã công bố / export a published run."""
-        from geo.export import export
+        from geo import export as exports
         s = settings()
         try:
             run = store().run_for_date(_parse_day(day).isoformat(), _parse_as_of(as_of) if as_of else None)
@@ -412,9 +416,24 @@ def register(cli: click.Group, cfg) -> None:
                     raise InputError("export_format", fmt="html (stdout)", unit=unit)
                 Path(out).write_text(text, encoding="utf-8")
                 n = sum(run["manifest"]["counts"]["commune"].values())
+            elif fmt in ("geojsonseq", "xlsx") or since:
+                before = store().published_run(since) if since else None
+                if since and before is None:
+                    raise NotFoundError("no_run_id", run_id=since)
+                path = exports.export_file(store(), s.runs_dir, run, unit, fmt, s.cache_dir, before,
+                                           exports.feature_lines(store(), s.runs_dir, s.cache_dir, unit))
+                if out == "-":
+                    if fmt in ("gpkg", "xlsx"):
+                        raise InputError("export_format", fmt=f"{fmt} (stdout)", unit=unit)
+                    click.echo(path.read_text(encoding="utf-8"), nl=False)
+                else:
+                    shutil.copyfile(path, out)
+                n = -1
             else:
-                n = export(store(), s.runs_dir / run["run_id"], unit, fmt, out, s.cache_dir)
+                n = exports.export(store(), s.runs_dir / run["run_id"], unit, fmt, out, s.cache_dir)
         except ZonesError as exc:
             _fail(exc, s.lang)
-        if out != "-":
+        if out != "-" and n >= 0:
             click.echo(i18n.t("exported", s.lang, n=n, path=out))
+        elif out != "-":
+            click.echo(i18n.t("exported_file", s.lang, path=out))

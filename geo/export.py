@@ -103,6 +103,15 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
     return target
 
 
+def feature_lines(store, runs_dir: Path, cache_dir: Path, unit: str):
+    """(ids, Feature JSON texts) of a run's GeoJSON, from the OGC API's in-memory collection."""
+    def lines(run: dict):
+        from . import ogc
+        col = ogc.collection(store, run, unit, runs_dir, cache_dir)
+        return col.ids, col.features
+    return lines
+
+
 def _xlsx(df, path: Path, unit: str) -> None:
     from openpyxl import Workbook
     wb = Workbook(write_only=True)

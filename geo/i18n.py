@@ -48,6 +48,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                  "Fix the data and run again, or: publish-anyway {run_id} --reason ..."),
     "crosswalk_without_previous": ("Bảng chuyển đổi {path}: không có phiên bản ranh giới trước {version} để chuyển từ đó",
                                    "Crosswalk {path}: there is no boundary version before {version} to map from"),
+    "exported_file": ("Đã xuất vào {path}", "Exported to {path}"),
     "ogc_title": ("Cấp độ dịch COVID-19 — OGC API Features", "COVID-19 levels — OGC API Features"),
     "no_run": ("Chưa có kết quả nào được công bố", "No run has been published yet"),
     "levels_run": ("Ngày {date} được tính lại hàng loạt (lần chạy {run_id}): có cấp độ, bảng, GeoJSON và ảnh tiles "

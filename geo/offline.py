@@ -97,5 +97,5 @@ def page(store, run_dir: Path, run: dict, ruleset, lang: str, vendor_dir: Path) 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     return env.get_template("offline.html").render(
-        lang=lang, date=run["date"], ruleset=run["manifest"]["ruleset"], leaflet_css=css, leaflet_js=js.replace("</script", "<\\/script"),
+        lang=lang, date=run["date"], ruleset=run["manifest"]["ruleset"], boundary_version=run["boundary_version"], leaflet_css=css, leaflet_js=js.replace("</script", "<\\/script"),
         payload=payload, title={"vi": "Phân vùng nguy cơ COVID-19", "en": "COVID-19 risk zones"}[lang])

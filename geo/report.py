@@ -35,7 +35,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 TEXT = {
     "vi": {"title": "Báo cáo phân vùng nguy cơ", "date": "Ngày", "previous": "So với ngày", "none": "không có",
-           "ruleset": "Bộ quy tắc", "run": "Lần chạy", "summary": "Số đơn vị theo mức", "unit": "Cấp",
+           "ruleset": "Bộ quy tắc", "run": "Lần chạy", "boundaries": "Ranh giới", "summary": "Số đơn vị theo mức", "unit": "Cấp",
            "commune": "Xã/phường", "district": "Quận/huyện", "province": "Tỉnh/thành phố", "by_district": "Theo quận/huyện",
            "changes": "Thay đổi", "newly_red": "Mới vào vùng đỏ", "up": "Tăng mức", "down": "Giảm mức",
            "unassessed": "Chưa đánh giá được", "assessed": "Đánh giá lại được", "new": "Đơn vị mới",
@@ -47,7 +47,7 @@ TEXT = {
            "w_rejected": "Lần nhập {kind} ({path}) bị loại {n} dòng", "w_stale": "Không có dữ liệu ca bệnh mới từ {date}",
            "w_declared": "{n} đơn vị có cấp đã công bố khác cấp tính toán", "w_none": "Không có cảnh báo"},
     "en": {"title": "Risk zone report", "date": "Date", "previous": "Compared with", "none": "none",
-           "ruleset": "Ruleset", "run": "Run", "summary": "Units per level", "unit": "Unit",
+           "ruleset": "Ruleset", "run": "Run", "boundaries": "Boundaries", "summary": "Units per level", "unit": "Unit",
            "commune": "Communes", "district": "Districts", "province": "Provinces", "by_district": "By district",
            "changes": "Changes", "newly_red": "Newly red", "up": "Up", "down": "Down",
            "unassessed": "Not assessed", "assessed": "Assessed again", "new": "New units",
@@ -183,7 +183,7 @@ def xlsx(report: dict, path: Path) -> None:
     ws = wb.active
     ws.title = w["summary"][:31]
     ws.append([w["date"], report["date"], w["ruleset"], report["ruleset"], w["previous"],
-               report["before"]["date"] if report["before"] else w["none"]])
+               report["before"]["date"] if report["before"] else w["none"], w["boundaries"], report["run"]["boundary_version"]])
     ws.append([w["unit"], *[report["labels"][lv]["label"] for lv in report["levels"]]])
     for s in report["summary"]:
         ws.append([w[s["unit"]], *[s["now"].get(lv, 0) for lv in report["levels"]]])

@@ -53,7 +53,8 @@ def page(run: dict, ruleset, lang: str, bounds, basemap: str | None = None, base
     layers = {}
     for unit, shown in LAYERS:
         name = tx[unit] if unit in tx else unit
-        layer = folium.TileLayer(tiles=f"/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.png", attr="BCĐ",
+        layer = folium.TileLayer(tiles=f"/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.png",
+                                 attr=html.escape(f"BCĐ · {run['manifest']['ruleset']} · {run['boundary_version']}"),
                                  name=name, overlay=True, control=True, show=shown, max_zoom=18,
                                  min_zoom=MIN_ZOOM[unit],
                                  opacity=1.0 if unit != "district" else 0.6)

@@ -202,3 +202,18 @@ def test_no_patient_field_in_any_output(served, client):
     dump = store_dump(Store(app.config["ZONES"].db_path))
     assert not any(v in dump for v in PII.values())
     assert json.dumps(client.get("/api/runs").get_json(), ensure_ascii=False).count("Riêngtư") == 0
+
+
+@needs_gdal
+def test_cli_exports_the_same_files(served, runner, client, tmp_path):
+    app, _, _ = served
+    runs = _runs(client)
+    day1, day2 = published(app, D1, "commune"), published(app, D2, "commune")
+    changed = {c for c in day2 if day2[c]["level"] != day1[c]["level"]}
+    for fmt in ("geojsonseq", "xlsx", "csv"):
+        out = tmp_path / f"cli.{ 'geojsons' if fmt == 'geojsonseq' else fmt}"
+        res = invoke(runner, "export", "--date", D2, "--format", fmt, "--since", runs[D1], "--out", out)
+        assert res.exit_code == 0, res.output
+        assert out.read_bytes() == client.get(f"/api/exports/{fmt}?date={D2}&since={runs[D1]}").data
+        assert _gdal("ogrinfo", "-ro", "-al", "-q", out).count("OGRFeature(") == len(changed)
+    assert invoke(runner, "export", "--date", D2, "--format", "csv", "--since", "nope-nope", "--out", tmp_path / "x").exit_code == 2
