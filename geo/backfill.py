@@ -19,7 +19,7 @@ from itertools import groupby
 
 import geopandas as gpd
 
-from . import declared, frames, history, publish
+from . import declared, frames, history, publish, quality
 from .config import Settings
 from .errors import InputError
 from .lockdowns import active_lockdowns
@@ -62,6 +62,10 @@ def _day_tables(k: int):
     tables = frames.build(day, ruleset, det["units"], c, d, p, det["neighbours"], declared.declared_on(store, day))
     attrs, geoms = active_lockdowns(store, day)
     manifest = {**frames.summary(day, ruleset, det["units"].version, tables), "n_active_lockdowns": len(attrs)}
+    # what the next day's quality gate compares with (the unplaced share is not measured per backfilled day)
+    facts = quality.facts(store, day, 0)
+    facts.pop("unplaced_share")
+    manifest["quality"] = facts
     return tables, gpd.GeoDataFrame(attrs, geometry=geoms, crs="EPSG:4326"), manifest
 
 

@@ -126,3 +126,13 @@ def test_cases_falling_outside_the_boundaries_hold(gated, tmp_path):
     assert invoke(runner, "import-units", write_units(smaller, tmp_path / "v2.geojson")).exit_code == 0
     res = invoke(runner, "reclassify", "--date", D.isoformat())
     assert res.exit_code == 3 and "unplaced: 33.3%" in res.output, res.output
+
+
+def test_backfilled_days_are_compared_too(gated, tmp_path):
+    app, runner = gated
+    _counts(runner, tmp_path, "c.csv", _daily(["10001", "10002"], D - dt.timedelta(days=10), D, n=3))
+    res = invoke(runner, "backfill", "--from", (D - dt.timedelta(days=3)).isoformat(), "--to", (D - dt.timedelta(days=1)).isoformat())
+    assert res.exit_code == 0, res.output
+    _counts(runner, tmp_path, "fix.csv", [("10002", D - dt.timedelta(days=6), 0)])
+    res = invoke(runner, "reclassify", "--date", D.isoformat())
+    assert res.exit_code == 3 and "cumulative down" in res.output and "2021-07-30" in res.output, res.output
