@@ -374,14 +374,6 @@ def _routes(app: Flask) -> None:
         resp.headers["Cache-Control"] = SHORT
         return resp
 
-    @app.get("/runs/<run_id>/display/<unit>.geojson")
-    def display_geojson(run_id, unit):
-        _choice("unit", unit, UNITS + ("lockdown",))
-        run = _run_by_id(run_id)
-        resp = send_file(_full_run_file(run, f"display/{unit}.geojson"), mimetype="application/geo+json", etag=True)
-        resp.headers["Cache-Control"] = IMMUTABLE
-        return resp.make_conditional(request)
-
     @app.get("/api/rulesets")
     def rulesets():
         from geo import rulesinfo
@@ -588,7 +580,10 @@ def _ogc_run() -> dict:
         return _run_by_id(request.args["run"])
     if "datetime" in request.args:
         first, last = ogc.parse_datetime(request.args["datetime"])
-        return ogc.run_in_interval(_store().published_runs(), first, last)
+        run = _store().latest_run_between(first, last)
+        if run is None:
+            raise NotFoundError("no_run_for_date", date=f"{first or '..'}/{last or '..'}")
+        return run
     run = _store().latest_run()
     if run is None:
         raise NotFoundError("no_run")
@@ -596,8 +591,7 @@ def _ogc_run() -> dict:
 
 
 def _first_date() -> str | None:
-    runs = _store().published_runs()
-    return runs[0]["date"] if runs else None
+    return _store().first_date()
 
 
 def _geojson_response(body: str, run: dict) -> Response:

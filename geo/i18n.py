@@ -104,7 +104,6 @@ STAGES = {
     "classify": ("phân loại xã, huyện, tỉnh", "classifying communes, districts, provinces"),
     "publish_geojson": ("ghi GeoJSON", "writing GeoJSON"),
     "publish_gpkg": ("ghi GeoPackage", "writing GeoPackage"),
-    "publish_map": ("dựng bản đồ", "building the map"),
     "publish_tiles": ("dựng vector tiles", "building vector tiles"),
     "publish_png": ("dựng ảnh tiles tổng quan", "building overview PNG tiles"),
     "publish_commit": ("công bố", "publishing"),

@@ -153,14 +153,6 @@ def parse_datetime(text: str) -> tuple[str | None, str | None]:
     return days[0], days[1]
 
 
-def run_in_interval(runs: list[dict], first: str | None, last: str | None) -> dict:
-    """The newest published day inside [first, last] (`runs` ordered by date)."""
-    inside = [r for r in runs if (first is None or r["date"] >= first) and (last is None or r["date"] <= last)]
-    if not inside:
-        raise NotFoundError("no_run_for_date", date=f"{first or '..'}/{last or '..'}")
-    return inside[-1]
-
-
 def check_params(unit: str, args) -> None:
     allowed = set(ITEMS_PARAMS) | set(QUERYABLES[unit])
     for name in args:

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from . import formats, maps, raster, runfiles, tiles
+from . import formats, raster, runfiles, tiles
 from .config import Settings
 from .store import Store
 
 UNITS = ("commune", "district", "province")
-LANGS = ("vi", "en")
 
 
 @functools.lru_cache(maxsize=1)
@@ -164,10 +163,6 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     timer.done("publish_gpkg")
     full = {**manifest, "run_id": run_id, "kind": runfiles.FULL, "code_version": code_version(),
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    display = maps.write_display(frames, lk, stage / "display")
-    for lang in LANGS:
-        (stage / f"map_{lang}.html").write_text(maps.build(frames, display, ruleset, full, lang), encoding="utf-8")
-    timer.done("publish_map")
     for p in procs:
         tiles.finish_build(p)
     for p in tile_inputs:

@@ -209,6 +209,18 @@ class Store:
     def latest_run(self) -> dict | None:
         return self._run("SELECT r.* FROM published p JOIN runs r USING (run_id) ORDER BY p.date DESC LIMIT 1", ())
 
+    def latest_run_between(self, first: str | None, last: str | None) -> dict | None:
+        """The newest published day in [first, last] (either end open when None)."""
+        return self._run("SELECT r.* FROM published p JOIN runs r USING (run_id) WHERE p.date >= ? AND p.date <= ? "
+                         "ORDER BY p.date DESC LIMIT 1", (first or "0000-00-00", last or "9999-99-99"))
+
+    def first_date(self) -> str | None:
+        if not self.exists():
+            return None
+        with self.connect(readonly=True) as con:
+            row = con.execute("SELECT MIN(date) FROM published").fetchone()
+        return row[0] if row else None
+
     def run_by_id(self, run_id: str) -> dict | None:
         return self._run("SELECT * FROM runs WHERE run_id = ?", (run_id,))
 

@@ -15,7 +15,6 @@ import json
 import folium
 from branca.element import Element, MacroElement, Template
 
-from .maps import ASSET_CSS, ASSET_JS
 from .raster import MIN_ZOOM, PALETTES
 
 TEXT = {
@@ -40,6 +39,10 @@ TEXT = {
 }
 # Raster layers in drawing order (lowest first) and whether they start switched on.
 LAYERS = (("province", True), ("district", False), ("commune", True), ("lockdown", True), ("differs", True))
+
+# Leaflet and jQuery from npm, served by us (Folium would take them from a CDN).
+ASSET_JS = [("leaflet", "/vendor/leaflet/dist/leaflet.js"), ("jquery", "/vendor/jquery/dist/jquery.min.js")]
+ASSET_CSS = [("leaflet_css", "/vendor/leaflet/dist/leaflet.css")]
 
 
 def page(run: dict, ruleset, lang: str, bounds, basemap: str | None = None, basemap_attribution: str = "") -> str:
