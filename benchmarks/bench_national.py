@@ -93,7 +93,8 @@ def main() -> None:
         sys.exit(f"national layer not found: {src}")
     rng = np.random.default_rng(SEED)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = config.from_env({"ZONES_DATA_DIR": tmp})
+        # synthetic cases all on recent days would be held by the data-quality gate: publishing is measured
+        settings = config.from_env({"ZONES_DATA_DIR": tmp, "ZONES_QUALITY_GATE": "off"})
         store = Store(settings.db_path)
         t = time.perf_counter()
         report = import_units(store, src, "vn2009", MAPPING, None, settings.reports_dir)
@@ -126,7 +127,7 @@ def main() -> None:
         *[f"| {k} | {v:.3f} |" for k, v in stages.items()],
         f"| **whole run (wall clock)** | **{total:.2f}** |", "",
         f"Target: whole run <= {TARGET_RUN_S:.0f} s: **{'met' if total <= TARGET_RUN_S else 'NOT met'}**.", "",
-        "Publishing writes GeoJSON, GeoPackage, two map pages, three MBTiles sets and the overview PNG tiles",
+        "Publishing writes GeoJSON, GeoPackage, the MBTiles sets (and their z/x/y files) and the overview PNG tiles",
         "(zooms 0-6, in a forked process); tippecanoe and the PNG tiles run",
         "on the second core while Python writes the rest, so `publish_tiles` is only the wait left.", "",
         "### Case assignment vs a bare STRtree query (same points, same process)", "",
