@@ -38,8 +38,7 @@ def run_or_404(store: Store, day: dt.date) -> dict:
 
 def previous_run(store: Store, day: dt.date) -> dict | None:
     """The run of the latest published date before `day`."""
-    earlier = [r for r in store.published_runs() if r["date"] < day.isoformat()]
-    return earlier[-1] if earlier else None
+    return store.latest_run_before(day.isoformat())
 
 
 def _kind(before: np.ndarray, after: np.ndarray, present: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from . import config, i18n
 from .errors import InputError, NotFoundError, ZonesError
 from .params import parse_as_of as _parse_as_of, parse_day as _parse_day
 from .store import Store
+from .tables import option_bool
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = ("commune", "district", "province")
@@ -65,17 +66,6 @@ def _print_import(summary: dict, lang: str) -> None:
         click.echo("  " + line)
 
 
-def _parse_bool_option(value):
-    if value is None:
-        return None
-    v = value.strip().lower()
-    if v in ("true", "1", "yes", "co", "có"):
-        return True
-    if v in ("false", "0", "no", "khong", "không"):
-        return False
-    raise click.BadParameter(f"expected true or false, got {value!r}")
-
-
 def register(cli: click.Group, cfg) -> None:
     """Add the commands to `cli` (the app's command group); `cfg` is the app's configuration mapping."""
     def settings() -> config.Settings:
@@ -124,7 +114,8 @@ def register(cli: click.Group, cfg) -> None:
         """Nhập ca bệnh (danh sách ca hoặc số ca theo ngày, CSV/XLSX) / import cases."""
         from geo.cases import import_cases
         _run_import(lambda s: import_cases(store(), path, s.rejects_dir, config.today(),
-                                           _parse_bool_option(community), _parse_bool_option(source_known)), settings(),
+                                           option_bool("--community", community),
+                                           option_bool("--source-known", source_known)), settings(),
                     "import-cases", path)
 
     @cli.command("import-lockdowns")

@@ -24,12 +24,10 @@ HOURS_PER_DAY = 24
 
 def previous_levels(store, runs_dir, day: dt.date, codes: np.ndarray) -> np.ndarray:
     """Level codes published for the latest date before `day` (UNKNOWN_CODE where none)."""
-    with store.connect(readonly=True) as con:
-        row = con.execute("SELECT run_id FROM published WHERE date < ? ORDER BY date DESC LIMIT 1",
-                          (day.isoformat(),)).fetchone()
-    if row is None:
+    run = store.latest_run_before(day.isoformat())
+    if run is None:
         return np.full(len(codes), UNKNOWN_CODE, dtype=np.int8)
-    return run_levels(store, runs_dir / row[0], codes)
+    return run_levels(store, runs_dir / run["run_id"], codes)
 
 
 def run_levels(store, run_dir, codes: np.ndarray, column: str = "level") -> np.ndarray:

@@ -6,6 +6,7 @@ from pathlib import Path
 from . import config
 from .config import Settings
 from .store import Store
+from .tables import option_bool
 
 
 def run(kind: str, settings: Settings, path: Path, options: dict) -> dict:
@@ -20,8 +21,8 @@ def run(kind: str, settings: Settings, path: Path, options: dict) -> dict:
                 "previous_version": r["previous_version"], "crosswalk_rows": r["crosswalk_rows"]}
     if kind == "cases":
         from .cases import import_cases
-        r = import_cases(store, path, settings.rejects_dir, today, _bool(options.get("community")),
-                         _bool(options.get("source_known")))
+        r = import_cases(store, path, settings.rejects_dir, today, option_bool("community", options.get("community")),
+                         option_bool("source_known", options.get("source_known")))
     elif kind == "lockdowns":
         from .lockdowns import import_lockdowns
         r = import_lockdowns(store, path, settings.rejects_dir, today, options.get("crs") or None)
@@ -38,8 +39,3 @@ def run(kind: str, settings: Settings, path: Path, options: dict) -> dict:
     out["rejects_file"] = Path(r["rejects_path"]).name if r.get("rejects_path") else None
     return out
 
-
-def _bool(value) -> bool | None:
-    if value in (None, ""):
-        return None
-    return str(value).strip().lower() in ("true", "1", "yes", "có", "co")

@@ -40,10 +40,15 @@ REPORTING_LOOKBACK_DAYS = 28
 MAX_LISTED = 10
 
 
+def _cases_through(con, day: str) -> int:
+    """Cases reported up to and including `day`, as stored now."""
+    return int(con.execute("SELECT COALESCE(SUM(count), 0) FROM cases WHERE report_date <= ?", (day,)).fetchone()[0])
+
+
 def facts(store: Store, day: dt.date, unplaced: int) -> dict:
     """What the gate compares, kept in each run's manifest for the next day's comparison."""
     with store.connect(readonly=True) as con:
-        through = con.execute("SELECT COALESCE(SUM(count), 0) FROM cases WHERE report_date <= ?", (day.isoformat(),)).fetchone()[0]
+        through = _cases_through(con, day.isoformat())
         start = (day - dt.timedelta(days=JUMP_DAYS)).isoformat()
         daily = dict(con.execute("SELECT report_date, SUM(count) FROM cases WHERE report_date > ? AND report_date <= ? "
                                  "GROUP BY report_date", (start, day.isoformat())).fetchall())
@@ -61,11 +66,11 @@ def check(store: Store, day: dt.date, f: dict, stale_days: int) -> list[str]:
     if f["cases_on_day"] > limit:
         reasons.append(f"jump: {f['cases_on_day']} cases reported on {day}, more than {JUMP_FACTOR:g}x the highest "
                        f"day of the {JUMP_DAYS} before ({f['max_daily_before']})")
-    prev = _previous(store, day)
+    prev = store.latest_run_before(day.isoformat())
     if prev is not None and "quality" in prev["manifest"]:
         then = prev["manifest"]["quality"]["cases_through_day"]
         with store.connect(readonly=True) as con:
-            now = con.execute("SELECT COALESCE(SUM(count), 0) FROM cases WHERE report_date <= ?", (prev["date"],)).fetchone()[0]
+            now = _cases_through(con, prev["date"])
         if now < then:
             reasons.append(f"cumulative down: cases reported up to {prev['date']} were {then} when that day was "
                            f"published, now {now}")
@@ -75,11 +80,6 @@ def check(store: Store, day: dt.date, f: dict, stale_days: int) -> list[str]:
                        f"(previous run {before:.1%}, limit {UNPLACED_MAX_SHARE:.0%})")
     reasons += _stale(store, day, f, stale_days)
     return reasons
-
-
-def _previous(store: Store, day: dt.date) -> dict | None:
-    earlier = [r for r in store.published_runs() if r["date"] < day.isoformat()]
-    return earlier[-1] if earlier else None
 
 
 def _stale(store: Store, day: dt.date, f: dict, stale_days: int) -> list[str]:

@@ -214,6 +214,11 @@ class Store:
         return self._run("SELECT r.* FROM published p JOIN runs r USING (run_id) WHERE p.date >= ? AND p.date <= ? "
                          "ORDER BY p.date DESC LIMIT 1", (first or "0000-00-00", last or "9999-99-99"))
 
+    def latest_run_before(self, day: str) -> dict | None:
+        """The run of the latest published date before `day`."""
+        return self._run("SELECT r.* FROM published p JOIN runs r USING (run_id) WHERE p.date < ? "
+                         "ORDER BY p.date DESC LIMIT 1", (day,))
+
     def first_date(self) -> str | None:
         if not self.exists():
             return None

@@ -101,6 +101,18 @@ def parse_dates(values: pd.Series, today: dt.date) -> tuple[np.ndarray, np.ndarr
     return out, err
 
 
+def option_bool(name: str, value) -> bool | None:
+    """A file-wide default given on the command line or in an upload form: None when not given."""
+    if value is None or str(value).strip() == "":
+        return None
+    v = str(value).strip().lower()
+    if v in TRUE_WORDS:
+        return True
+    if v in FALSE_WORDS:
+        return False
+    raise InputError("bad_param", name=name, value=value, allowed="true or false")
+
+
 def parse_bool(values: pd.Series, default: bool | None) -> tuple[np.ndarray, np.ndarray]:
     """-> (float array 1/0/NaN, error text per row). Empty cells take the file default."""
     low = values.str.lower().to_numpy()
