@@ -120,8 +120,13 @@ def flag_and_lockdown(runner, tmp_path, units: gpd.GeoDataFrame, flag: tuple[str
     rows = [{"code": code, "date": start, "flag": "community_f1", "value": "true", "end_date": end, "author": "t"}]
     assert invoke(runner, "import-flags", write_cases(rows, tmp_path / "flags.csv")).exit_code == 0
     at, decision, start, end = lockdown
-    lk = gpd.GeoDataFrame([{"decision_no": decision, "start_date": start, "end_date": end,
-                            "geometry": units.geometry.iloc[at].centroid.buffer(100)}], crs=units.crs)
+    import_lockdown(runner, tmp_path, units, at, 100, decision_no=decision, start_date=start, end_date=end)
+
+
+def import_lockdown(runner, tmp_path, units: gpd.GeoDataFrame, at: int, radius_m: float, **props) -> None:
+    """One lockdown imported: a circle of `radius_m` around the centre of unit number `at` (units in
+    metres), with `props` as its attributes (decision_no, start_date, end_date, ...)."""
+    lk = gpd.GeoDataFrame([{**props, "geometry": units.geometry.iloc[at].centroid.buffer(radius_m)}], crs=units.crs)
     lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
     assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0
 

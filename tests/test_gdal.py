@@ -10,7 +10,7 @@ import mercantile
 import pytest
 from werkzeug.serving import make_server
 
-from helpers import case, grid, invoke, numbered, run_scenario
+from helpers import case, grid, import_lockdown, invoke, numbered, run_scenario
 
 DAY = "2021-07-31"
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None,
@@ -82,12 +82,8 @@ def test_ogrinfo_reads_the_api_over_http(scenario):
 
 
 def test_lockdown_vector_tiles_read_by_ogrinfo(scenario, runner, client, tmp_path):
-    import geopandas as gpd
-    units = grid(2, 3)
-    lk = gpd.GeoDataFrame([{"decision_no": "88/QĐ-UBND", "issuer": "UBND huyện", "start_date": "2021-07-25",
-                            "end_date": "2021-08-05", "geometry": units.geometry.iloc[1].centroid.buffer(120)}], crs=units.crs)
-    lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
-    assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0
+    import_lockdown(runner, tmp_path, grid(2, 3), 1, 120, decision_no="88/QĐ-UBND", issuer="UBND huyện",
+                    start_date="2021-07-25", end_date="2021-08-05")
     assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0
     tj = client.get(f"/tiles/lockdown/tilejson.json?date={DAY}").get_json()
     assert tj["vector_layers"][0]["id"] == "lockdown" and "decision_no" in tj["vector_layers"][0]["fields"]

@@ -1,11 +1,10 @@
 """The questions the map asks: the commune at a point, name search, a unit's last days."""
 from __future__ import annotations
 
-import geopandas as gpd
 import pytest
 import shapely
 
-from helpers import case, grid, invoke, run_scenario
+from helpers import case, grid, import_lockdown, invoke, run_scenario
 
 
 @pytest.fixture
@@ -14,10 +13,7 @@ def place(runner, app, tmp_path):
     rows = [case("10001", "2021-07-03", setting="school", case_id="s"), case("10001", "2021-07-05", case_id="k1"),
             case("10001", "2021-07-05", case_id="k2"), case("10005", "2021-07-04", case_id="k3")]
     run_scenario(runner, app, tmp_path, units, rows, "2021-07-01")
-    lk = gpd.GeoDataFrame([{"decision_no": "5/QĐ", "start_date": "2021-07-02", "end_date": "2021-07-20",
-                            "geometry": units.geometry.iloc[0].centroid.buffer(200)}], crs=units.crs)
-    lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
-    assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0
+    import_lockdown(runner, tmp_path, units, 0, 200, decision_no="5/QĐ", start_date="2021-07-02", end_date="2021-07-20")
     assert invoke(runner, "backfill", "--from", "2021-07-01", "--to", "2021-07-06").exit_code == 0
     return units.to_crs(4326)
 

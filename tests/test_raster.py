@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import subprocess
 
-import geopandas as gpd
 import mercantile
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from PIL import Image
 
 from geo import raster, runfiles
 from geo.store import Store
-from helpers import case, grid, invoke, run_scenario
+from helpers import case, grid, import_lockdown, invoke, run_scenario
 
 Z = 14
 
@@ -33,10 +32,7 @@ def _rgb(hex_colour: str) -> tuple:
 def scene(runner, app, tmp_path):
     units = grid(3, 4)
     run_scenario(runner, app, tmp_path, units, [case("10001", "2021-07-03", setting="school", case_id="s")], "2021-07-03")
-    lk = gpd.GeoDataFrame([{"decision_no": "5/QĐ", "start_date": "2021-07-01", "end_date": "2021-07-20",
-                            "geometry": units.geometry.iloc[0].centroid.buffer(200)}], crs=units.crs)
-    lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
-    assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0
+    import_lockdown(runner, tmp_path, units, 0, 200, decision_no="5/QĐ", start_date="2021-07-01", end_date="2021-07-20")
     assert invoke(runner, "backfill", "--from", "2021-07-01", "--to", "2021-07-04").exit_code == 0
     return units.to_crs(4326)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 import re
 import shutil
 
-import geopandas as gpd
 import pytest
 from openpyxl import load_workbook
 
-from helpers import case, grid, invoke, run_scenario, write_cases
+from helpers import case, grid, import_lockdown, invoke, run_scenario, write_cases
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -19,10 +18,8 @@ def week(runner, app, tmp_path):
     3 to 8 July named like a spreadsheet formula, days 1-6 July published by backfill."""
     units = grid(3, 4, district_of=lambda c: "A" if int(c) <= 10006 else "B")
     run_scenario(runner, app, tmp_path, units, [case("10001", "2021-07-03", setting="school", case_id="s1")], "2021-06-30")
-    lk = gpd.GeoDataFrame([{"decision_no": "9/QĐ-UBND", "name": "=HYPERLINK(\"http://x\")", "start_date": "2021-07-03",
-                            "end_date": "2021-07-08", "geometry": units.geometry.iloc[0].centroid.buffer(150)}], crs=units.crs)
-    lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
-    assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0
+    import_lockdown(runner, tmp_path, units, 0, 150, decision_no="9/QĐ-UBND", name="=HYPERLINK(\"http://x\")",
+                    start_date="2021-07-03", end_date="2021-07-08")
     res = invoke(runner, "backfill", "--from", "2021-07-01", "--to", "2021-07-06")
     assert res.exit_code == 0, res.output
     return units
