@@ -18,6 +18,7 @@ from geo import cli, config, i18n
 from geo.params import choice as _choice, parse_as_of as _parse_as_of, parse_day as _parse_day
 from geo.errors import AuthError, ForbiddenError, InputError, NotFoundError, ZonesError, http_status
 from geo.store import Store
+from geo.texts import vn_date
 
 ROOT = Path(__file__).resolve().parent
 UNITS = ("commune", "district", "province")
@@ -27,7 +28,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=60"
 RUN_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{6,64}$")
 # npm packages whose files the pages may load (everything else under node_modules stays private).
-VENDOR_PACKAGES = ("leaflet", "jquery", "leaflet.vectorgrid")
+VENDOR_PACKAGES = ("leaflet", "pbf", "@mapbox/vector-tile", "@mapbox/point-geometry")
 # The committee page's own script and style (geo/static).
 ASSETS = ("committee.js", "committee.css")
 # Reads that stay open even when reading needs a token: liveness for the supervisor, the icon.
@@ -58,11 +59,27 @@ def create_app(test_config: dict | None = None) -> Flask:
     except ZonesError as exc:     # a broken ruleset file stops the app with file, line and reason
         raise SystemExit(exc.text(app.config["ZONES"].lang)) from None
     _security(app)
+    _compression(app)
     _routes(app)
     _write_routes(app)
     _errors(app)
     cli.register(app.cli, app.config)
     return app
+
+
+# Compressed by the app (and by nginx in front of it): text, JSON, GeoJSON and vector tiles.
+COMPRESSED_TYPES = ("text/html", "text/css", "text/plain", "text/csv", "text/javascript", "application/javascript",
+                    "application/json", "application/geo+json", "application/schema+json", "application/problem+json",
+                    "application/vnd.oai.openapi+json", "application/vnd.mapbox-vector-tile", "image/svg+xml")
+
+
+def _compression(app: Flask) -> None:
+    from flask_compress import Compress
+    app.config.update(COMPRESS_MIMETYPES=list(COMPRESSED_TYPES), COMPRESS_ALGORITHM=["br", "gzip"],
+                      COMPRESS_ALGORITHM_STREAMING=["br", "deflate"], COMPRESS_BR_LEVEL=5,
+                      # files sent in chunks keep their ETag and 304 (Flask-Compress drops them otherwise)
+                      COMPRESS_STREAMING_ENDPOINT_CONDITIONAL=["vendor", "assets", "map_levels", "shapes_index"])
+    Compress(app)
 
 
 def _settings(app=None) -> config.Settings:
@@ -85,7 +102,8 @@ def _run_from_request() -> dict:
         as_of = _parse_as_of(request.args["as_of"]) if "as_of" in request.args else None
         run = store.run_for_date(day, as_of)
         if run is None:
-            raise NotFoundError("no_run_for_date", date=day + (f" (as of {request.args['as_of']})" if as_of else ""))
+            raise NotFoundError("no_run_for_date", date=vn_date(day) + (f" (as of {request.args['as_of']})" if as_of else ""),
+                                  iso=day)
         return run
     run = store.latest_run()
     if run is None:
@@ -124,6 +142,35 @@ def _full_run_file(run: dict, name: str) -> Path:
 def _geojson(run: dict, unit: str) -> Path:
     from geo.runfiles import geojson_path
     return geojson_path(_store(), _run_dir(run), unit, _settings().cache_dir)
+
+
+def _shapes_id(run: dict) -> str:
+    from geo import shapes
+    return run["manifest"].get("shapes") or shapes.shapes_id(_store(), run["boundary_version"])
+
+
+SHAPES_ID_RE = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+
+
+def _shapes_folder(sid: str) -> Path:
+    from geo import shapes
+    if not SHAPES_ID_RE.match(sid) or not shapes.ready(_settings().data_dir, sid):
+        raise NotFoundError("not_found", what=f"shapes {sid}")
+    return shapes.folder(_settings().data_dir, sid)
+
+
+def _shapes_index(sid: str) -> dict:
+    """A version's shapes index, remembered per process (shapes never change once built)."""
+    from geo import shapes
+    key = (str(_settings().data_dir), sid)
+    found = _SHAPES_INDEX.get(key)
+    if found is None:
+        _shapes_folder(sid)
+        found = _SHAPES_INDEX[key] = shapes.index(_settings().data_dir, sid)
+    return found
+
+
+_SHAPES_INDEX: dict = {}
 
 
 def _lang() -> str:
@@ -281,14 +328,17 @@ def _routes(app: Flask) -> None:
 
     @app.get("/map")
     def map_page():
-        from geo import raster, viewer
+        from geo import maplevels, shapes, viewer
         run = _run_from_request()
-        s = _settings()
+        s, store = _settings(), _store()
         rulesets = app.config["RULESETS"]
         ruleset = rulesets.get(run["manifest"]["ruleset"]) or rulesets["qd2686"]
-        extent = run["manifest"].get("bounds", {}).get("province") or raster.bounds(_store(), run["boundary_version"])
-        text = viewer.page(run, ruleset, _lang(), extent,
-                           s.basemap_url, s.basemap_attribution)
+        sid = _shapes_id(run)
+        index = _shapes_index(sid)
+        table = json.loads(maplevels.path(store, s.data_dir, _run_dir(run), run).read_text(encoding="utf-8"))
+        home = viewer.home_area(index, table, s.home, request.args.get("province"))
+        text = viewer.page(run, ruleset, _lang(), store.published_dates(), index, home, s.basemap_url,
+                           s.basemap_attribution)
         resp = Response(_nonced(text), mimetype="text/html")
         resp.headers["Cache-Control"] = SHORT
         return resp
@@ -324,19 +374,16 @@ def _routes(app: Flask) -> None:
     def zones_geojson():
         unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
         run = _run_from_request()
-        resp = send_file(_geojson(run, unit), mimetype="application/geo+json", etag=True)
+        resp = _send_file(_geojson(run, unit), mimetype="application/geo+json", etag=True)
         resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
         return resp.make_conditional(request)
 
     @app.get("/api/zones/<code>")
     def zone(code):
-        from geo.runfiles import unit_properties
+        from geo import lookup
         unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
         run = _run_from_request()
-        props = unit_properties(_run_dir(run), unit, code)
-        if props is None:
-            raise NotFoundError("not_found", what=f"{unit} {code}")
-        resp = jsonify(props)
+        resp = jsonify(lookup.panel(_store(), _run_dir(run), run["boundary_version"], unit, code, _settings().cache_dir))
         resp.headers["Cache-Control"] = SHORT
         return resp
 
@@ -345,17 +392,30 @@ def _routes(app: Flask) -> None:
         from geo import lookup
         lon, lat = _float_arg("lon", -180, 180), _float_arg("lat", -90, 90)
         run = _run_from_request()
-        resp = jsonify(lookup.at_point(_store(), _run_dir(run), run["boundary_version"], lon, lat))
+        resp = jsonify(lookup.at_point(_store(), _run_dir(run), run["boundary_version"], lon, lat, _settings().cache_dir))
         resp.headers["Cache-Control"] = SHORT
         return resp
 
     @app.get("/api/search")
     def search():
         from geo import lookup
-        version = _store().current_boundary_version()
+        levels = None
+        if "run" in request.args or "date" in request.args:
+            run = _run_from_request()
+            version, levels = run["boundary_version"], lookup.run_levels(_settings().runs_dir, run["run_id"])
+        else:
+            version = _store().current_boundary_version()
         if version is None:
             raise NotFoundError("no_run")
-        return jsonify({"results": lookup.search(_store(), version, request.args.get("q", "")[:100])})
+        return jsonify({"results": lookup.search(_store(), version, request.args.get("q", "")[:100], levels)})
+
+    @app.get("/api/hotspots")
+    def hotspots_api():
+        from geo import hotspots
+        run = _run_from_request()
+        resp = jsonify(hotspots.hotspots(_store(), _settings().runs_dir, _settings().cache_dir, run))
+        resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
+        return resp
 
     @app.get("/api/zones/<code>/history")
     def zone_history(code):
@@ -370,7 +430,7 @@ def _routes(app: Flask) -> None:
     @app.get("/api/lockdowns.geojson")
     def lockdowns_geojson():
         run = _run_from_request()
-        resp = send_file(_geojson(run, "lockdown"), mimetype="application/geo+json", etag=True)
+        resp = _send_file(_geojson(run, "lockdown"), mimetype="application/geo+json", etag=True)
         resp.headers["Cache-Control"] = SHORT
         return resp
 
@@ -397,7 +457,7 @@ def _routes(app: Flask) -> None:
         s = _settings()
         path = report.render(_store(), s.runs_dir, s.cache_dir, dt.date.fromisoformat(run["date"]), fmt, _lang(),
                              app.config["RULESETS"])
-        resp = send_file(path, mimetype=report.FORMATS[fmt], etag=True, as_attachment=fmt != "html",
+        resp = _send_file(path, mimetype=report.FORMATS[fmt], etag=True, as_attachment=fmt != "html",
                          download_name=f"bao-cao-{run['date']}.{fmt}")
         resp.headers["Cache-Control"] = SHORT
         return resp.make_conditional(request)
@@ -450,11 +510,41 @@ def _routes(app: Flask) -> None:
         _choice("unit", unit, tiles.LAYERS)
         run = _run_by_id(run_id)
         _check_tile(z, x, y, 24)
+        lo, hi = tiles.ZOOMS[unit]
+        if not lo <= z <= hi:      # as the TileJSON says: outside the zooms there are no tiles (overzoom z={hi})
+            raise NotFoundError("tile_zoom", unit=unit, z=z, lo=lo, hi=hi)
         if unit == "lockdown" and run["manifest"].get("n_active_lockdowns") == 0:
             data = None       # a day without lockdowns has no lockdown tiles: every tile is empty
         else:
             data = tiles.read_tile(_full_run_file(run, f"tiles/{unit}.mbtiles"), z, x, y)
         return _tile_response(data, "application/vnd.mapbox-vector-tile", f"{run_id}/{unit}/{z}/{x}/{y}")
+
+    @app.get("/tiles/runs/<run_id>/map-levels.json")
+    def map_levels(run_id):
+        from geo import maplevels
+        run = _run_by_id(run_id)
+        path = maplevels.path(_store(), _settings().data_dir, _run_dir(run), run)
+        resp = _send_file(path, mimetype="application/json", etag=True, max_age=None)
+        resp.headers["Cache-Control"] = IMMUTABLE
+        return resp.make_conditional(request)
+
+    @app.get("/tiles/shapes/<sid>/index.json")
+    def shapes_index(sid):
+        from geo import shapes
+        folder = _shapes_folder(sid)
+        resp = _send_file(folder / shapes.INDEX, mimetype="application/json", etag=True, max_age=None)
+        resp.headers["Cache-Control"] = IMMUTABLE
+        return resp.make_conditional(request)
+
+    @app.get("/tiles/shapes/<sid>/<int:z>/<int:x>/<int:y>.mvt")
+    def shapes_tile(sid, z, x, y):
+        from geo import shapes, tiles
+        folder = _shapes_folder(sid)
+        _check_tile(z, x, y, 24)
+        if z > shapes.MAX_ZOOM:
+            raise NotFoundError("tile_zoom", unit="shapes", z=z, lo=0, hi=shapes.MAX_ZOOM)
+        data = tiles.read_tile(folder / shapes.MAP, z, x, y)
+        return _tile_response(data, "application/vnd.mapbox-vector-tile", f"shapes/{sid}/{z}/{x}/{y}")
 
     @app.get("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.png")
     def raster_tile(run_id, unit, z, x, y):
@@ -486,7 +576,7 @@ def _routes(app: Flask) -> None:
         path = export.export_file(_store(), s.runs_dir, run, unit, fmt, s.cache_dir, since,
                                   export.feature_lines(_store(), s.runs_dir, s.cache_dir, unit))
         suffix = f"-since-{since['date']}" if since else ""
-        resp = send_file(path, mimetype=export.HTTP_FORMATS[fmt][0], as_attachment=True, etag=False,
+        resp = _send_file(path, mimetype=export.HTTP_FORMATS[fmt][0], as_attachment=True, etag=False,
                          download_name=f"{unit}-{run['date']}{suffix}.{export.HTTP_FORMATS[fmt][1]}")
         resp.set_etag(etag)
         resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
@@ -554,13 +644,28 @@ def _routes(app: Flask) -> None:
         col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
         return _geojson_response(ogc.item_body(col, fid, f"{_base()}/ogc/collections/{unit}/items/{fid}"), run)
 
-    @app.get("/vendor/<package>/<path:filename>")
-    def vendor(package, filename):
-        if package not in VENDOR_PACKAGES:
+    @app.get("/vendor/<path:filename>")
+    def vendor(filename):
+        package = next((p for p in VENDOR_PACKAGES if filename.startswith(p + "/")), None)
+        if package is None:
             abort(404)
-        resp = send_from_directory(Path(app.config["VENDOR_DIR"]) / package, filename)
+        resp = send_from_directory(Path(app.config["VENDOR_DIR"]) / package, filename[len(package) + 1:])
         resp.headers["Cache-Control"] = "public, max-age=86400"
         return resp
+
+
+def _send_file(path: Path, **kw) -> Response:
+    """send_file; a file a client accepting gzip would wait for (GeoJSON of a national day: 24 MB) goes
+    compressed, from a copy made once beside the cache (run files never change)."""
+    from geo import compressed
+    accepts = "gzip" in request.accept_encodings
+    gz = compressed.gzip_copy(Path(path), _settings().cache_dir) if accepts else None
+    if gz is None:
+        return send_file(path, **kw)
+    resp = send_file(gz, **kw)
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.vary.add("Accept-Encoding")
+    return resp
 
 
 def _base() -> str:
@@ -645,9 +750,36 @@ def _tilejson(run: dict, unit: str) -> dict:
                           f"run {run['run_id']}, boundaries {m['boundary_version']}")
 
 
+# Pages a person opens in a browser: their errors come as an HTML page (API clients keep JSON).
+PAGE_ENDPOINTS = frozenset({"index", "map_page", "report_page", "ruleset_page"})
+
+
+def _wants_html() -> bool:
+    if request.endpoint not in PAGE_ENDPOINTS or request.args.get("format", "html") != "html":
+        return False
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+
+
+def _error_page(exc: ZonesError | None, message: str, status: int) -> Response:
+    from geo import pages
+    lang = _lang()
+    path = request.path if request.endpoint in ("map_page", "report_page") else "/map"
+    wanted = exc.params.get("iso") if exc is not None and exc.key == "no_run_for_date" else None
+    try:
+        dates = [d for d, _ in _store().published_dates()] if status == 404 else []
+    except Exception:     # the notice itself must not fail: no links then
+        dates = []
+    links = pages.nearest_links(dates, str(wanted)[:10] if wanted else None, path, lang)
+    resp = Response(_nonced(pages.error_page(lang, message, links, status == 404)), status=status, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 def _errors(app: Flask) -> None:
     @app.errorhandler(ZonesError)
     def zones_error(exc: ZonesError):
+        if _wants_html():
+            return _error_page(exc, exc.text(_lang()), http_status(exc))
         return jsonify({"error": exc.key, "message": exc.text(_lang())}), http_status(exc)
 
     @app.errorhandler(HTTPException)

@@ -1,15 +1,21 @@
-"""The committee's page on the national layer: size of the page and first render in Chromium.
+"""The committee's page against the previous page, both measured in this run, at province and
+national scale: bytes and requests of a first visit, time to the first tile drawn and to every
+commune drawn, in Debian's Chromium (Playwright), every outside request refused.
 
-    .venv/bin/python benchmarks/bench_map.py [--shared ../shared/data] [--repeat 3]
+    .venv/bin/python benchmarks/bench_map.py [--shared ../shared/data] [--baseline REV] [--repeat 3]
 
-Imports the national 2009 layer (11,163 communes) with 100,000 SYNTHETIC cases (bench_national's
-generator), publishes one day, serves it with gunicorn (the production command, 2 workers) and
-opens /map in Debian's Chromium driven by Playwright, every outside request refused. "First
-render" is from navigation until the page is ready (runs listed, layers set) and the last tile of
-the first view has arrived: on the first visit after the server starts, and again (median). The
-overview tiles (zooms 0-6) are published with the run; anything closer is rendered on request. The server
-runs as the README's production command (gunicorn, 4 workers).
-Targets (issue 5): page <= 5 MB, first render <= 3 s. Writes the "map" section of RESULTS.md.
+Scales: the embedded sample (Thừa Thiên Huế and Khánh Hòa, scripts/run-sample.sh) and the national
+2009 layer (11,163 communes) with 100,000 SYNTHETIC cases (bench_national's generator). The previous
+page is the repository at --baseline (default: the last commit before the vector page), checked out
+with `git worktree` into benchmarks/work/, with its own web assets (npm ci) and its own data folder
+made by its own commands; both are served by gunicorn (2 workers) the same way.
+
+- bytes: what went over the wire (headers and encoded bodies) on a visit with an empty browser cache;
+- first tile: from navigation until the first map tile is drawn (Leaflet marks it loaded);
+- all drawn: until the last tile of the first view is drawn (no tile pending, network idle).
+Times are the median of --repeat visits, each in a fresh browser context against a warm server.
+Targets (issue 11): first visit <= 250 KB, first tile <= 1 s, national all drawn <= 2 s.
+Writes the "map" section of RESULTS.md.
 """
 from __future__ import annotations
 
@@ -19,114 +25,154 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
 import national  # noqa: E402
-from geo import offline  # noqa: E402
-from geo.pipeline import load_rulesets  # noqa: E402
-from national import DAY  # noqa: E402
-from results import write_section  # noqa: E402
-
-TARGET_MB, TARGET_S = 5.0, 3.0
-
-
-def first_render(chromium: str, url: str) -> tuple[float, int, int]:
-    """(seconds to a ready page with its first view's tiles, page bytes, tiles loaded)."""
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
-        tiles, last = [], [0.0]
-
-        def finished(r):
-            if ".png" in r.url:
-                tiles.append(r.url)
-                last[0] = time.perf_counter()
-        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url.split("/map")[0]) else r.abort())
-        page.on("requestfinished", finished)
-        t = time.perf_counter()
-        resp = page.goto(url, wait_until="load")
-        page.wait_for_selector("body[data-zones-ready='1']")
-        ready = time.perf_counter()
-        page.wait_for_load_state("networkidle")     # (500 ms without requests: not counted)
-        seconds = max(ready, last[0]) - t
-        size = len(resp.body())
-        browser.close()
-    print(f"page ready {ready - t:.2f} s, last tile {last[0] - t:.2f} s, {len(tiles)} tiles", file=sys.stderr)
-    return seconds, size, len(tiles)
+WORK = ROOT / "benchmarks" / "work"
+DAY = "2021-07-31"
+# The last commit whose /map drew the raster-tile page.
+BASELINE = "a628d7a"
+TARGET_KB, TARGET_FIRST_S, TARGET_NATIONAL_S = 250, 1.0, 2.0
+# Records when each Leaflet tile is marked loaded (both pages are Leaflet grids of tiles).
+OBSERVER = """
+window.__tiles = {first: null, last: null, pending: 0};
+new MutationObserver((changes) => {
+  for (const c of changes) {
+    const el = c.target;
+    if (c.type === 'attributes' && el.classList && el.classList.contains('leaflet-tile-loaded') && !el.__counted) {
+      el.__counted = true;
+      const t = performance.now();
+      if (window.__tiles.first === null) { window.__tiles.first = t; }
+      window.__tiles.last = t;
+    }
+  }
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ['class']});
+"""
 
 
-def start_browser_once(chromium: str) -> None:
-    """Chromium's own first start on a machine (profile, fonts) is not our page's first render."""
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        browser.new_page().goto("about:blank")
-        browser.close()
+def baseline_checkout(rev: str) -> Path:
+    """The previous page's code in a worktree, with its own npm assets; our virtualenv serves both."""
+    tree = WORK / f"baseline-{rev}"
+    if not (tree / "server.py").exists():
+        WORK.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--force", "--detach", str(tree), rev], check=True,
+                       capture_output=True)
+    if not (tree / "node_modules" / "leaflet").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=tree, check=True)
+    if not (tree / ".venv").exists():
+        (tree / ".venv").symlink_to(ROOT / ".venv")
+    return tree
 
 
-def offline_open(chromium: str, path: Path) -> float:
-    """Seconds until the single-file export has drawn every commune (file://, nothing else allowed)."""
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
-        t = time.perf_counter()
-        page.goto(path.as_uri())
-        page.wait_for_function("() => window.zonesOffline !== undefined", timeout=60000)
-        seconds = time.perf_counter() - t
-        browser.close()
-    return seconds
+def sample_data(repo: Path, data: Path) -> Path:
+    """The embedded sample published by `repo`'s own scripts/run-sample.sh."""
+    if not (data / "zones.sqlite").exists():
+        env = {**os.environ, "ZONES_DATA_DIR": str(data), "NO_SERVE": "1"}
+        subprocess.run(["bash", "scripts/run-sample.sh"], cwd=repo, env=env, check=True, capture_output=True)
+    return data
+
+
+def national_data(repo: Path, data: Path, shared: Path) -> Path:
+    """The national day published by `repo`'s own code (its benchmarks/national.py)."""
+    if not (data / "zones.sqlite").exists():
+        src = shared / "vn_communes_2009_census" / "communes_2009.geojson"
+        code = ("import sys; from pathlib import Path; sys.path[:0] = ['.', 'benchmarks']; import national; "
+                f"national.publish_day(Path({str(src)!r}), {str(data)!r})")
+        subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code], cwd=repo, check=True)
+    return data
+
+
+def visit(browser, base: str, url: str) -> dict:
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = ctx.new_page()
+    page.add_init_script(OBSERVER)
+    sizes, outside = [], []
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else (outside.append(r.request.url), r.abort()))
+    page.on("requestfinished", lambda r: sizes.append(r.sizes()))
+    t0 = time.perf_counter()
+    page.goto(base + url)
+    page.wait_for_load_state("networkidle", timeout=60000)
+    page.wait_for_timeout(300)
+    tiles = page.evaluate("() => ({...window.__tiles, start: performance.timeOrigin})")
+    nav = page.evaluate("() => performance.getEntriesByType('navigation')[0].startTime")
+    out = {"bytes": sum(s["responseBodySize"] + s["responseHeadersSize"] + s["requestHeadersSize"] for s in sizes),
+           "requests": len(sizes), "first": (tiles["first"] - nav) / 1000 if tiles["first"] else None,
+           "all": (tiles["last"] - nav) / 1000 if tiles["last"] else None, "outside": outside,
+           "wall": time.perf_counter() - t0}
+    ctx.close()
+    return out
+
+
+def measure(browser, base: str, repeat: int, scale: str) -> dict:
+    # the national view is the whole country (the previous page opened there anyway)
+    url = f"/map?date={DAY}" + ("&province=all" if scale == "national" else "")
+    first = visit(browser, base, url)         # an empty cache: bytes and requests of a first visit
+    runs = [visit(browser, base, url) for _ in range(repeat)]
+    return {"bytes": first["bytes"], "requests": first["requests"], "outside": first["outside"],
+            "first": statistics.median(r["first"] for r in runs), "all": statistics.median(r["all"] for r in runs)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--baseline", default=BASELINE)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    src = national.source(args.shared)
+    from playwright.sync_api import sync_playwright
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         sys.exit("chromium not installed (scripts/setup.sh)")
-    with tempfile.TemporaryDirectory() as tmp:
-        settings, store, run = national.publish_day(src, tmp)
-        html_path = Path(tmp) / "offline.html"
-        html_path.write_text(offline.page(store, settings.runs_dir / run["run_id"], run, load_rulesets()["qd2686"], "vi",
-                                          ROOT / "node_modules"), encoding="utf-8")
-        offline_bytes = html_path.stat().st_size
-        offline_s = offline_open(chromium, html_path)
-        start_browser_once(chromium)
-        with national.gunicorn(tmp) as base:
-            url = f"{base}/map?date={DAY.isoformat()}"
-            cold, size, n_tiles = first_render(chromium, url)
-            warm = [first_render(chromium, url)[0] for _ in range(args.repeat)]
-    warm_s = statistics.median(warm)
+    old = baseline_checkout(args.baseline)
+    data = WORK / "map-data"
+    for ours in data.glob("*-ours"):        # the previous page's data is kept; ours is made by this checkout now
+        shutil.rmtree(ours)
+    setups = {
+        ("province", "previous"): (old, sample_data(old, data / "province-previous")),
+        ("province", "ours"): (ROOT, sample_data(ROOT, data / "province-ours")),
+        ("national", "previous"): (old, national_data(old, data / "national-previous", args.shared)),
+        ("national", "ours"): (ROOT, national_data(ROOT, data / "national-ours", args.shared)),
+    }
+    results = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser.new_page().goto("about:blank")          # Chromium's own first start is not a page's
+        for key, (repo, folder) in setups.items():
+            with national.gunicorn(folder, workers=2, extra=("--threads", "4"), repo=repo) as base:
+                results[key] = measure(browser, base, args.repeat, key[0])
+            print(key, results[key], file=sys.stderr)
+        browser.close()
+
+    def row(scale: str, what: str, fmt, lower_better=True) -> str:
+        a, b = results[(scale, "previous")][what], results[(scale, "ours")][what]
+        return f"| {scale} | {what_names[what]} | {fmt(a)} | {fmt(b)} | {b / a:.2f} |"
+    what_names = {"bytes": "first visit, transferred", "requests": "first visit, requests",
+                  "first": "first tile drawn", "all": "every commune drawn"}
+    kb, n, s = (lambda v: f"{v / 1024:.0f} KB"), (lambda v: f"{v}"), (lambda v: f"{v:.2f} s")
+    prov, nat = results[("province", "ours")], results[("national", "ours")]
+    met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
     lines = [
-        "## The committee's page, national layer", "",
+        "## The committee's page: ours against the previous page", "",
         f"Written by `benchmarks/bench_map.py` on {dt.date.today().isoformat()}: {platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} cores, gunicorn 4 workers, Debian Chromium (Playwright), "
-        f"1366 x 768. National 2009 layer (11,163 communes), 100,000 synthetic cases, one day published.", "",
-        "| | value |", "|---|---:|",
-        f"| page HTML | {size / 1024:.1f} KB |",
-        f"| tiles in the first view | {n_tiles} |",
-        f"| first render, first visit (server just started; overview tiles published with the run) | {cold:.2f} s |",
-        f"| first render, later visits (median of {len(warm)}) | {warm_s:.2f} s |",
-        f"| `export --format html` single file (communes, provinces, lockdowns, explanations) | {offline_bytes / 1e6:.2f} MB |",
-        f"| that file opened from disk until every commune is drawn | {offline_s:.2f} s |", "",
-        f"- page <= {TARGET_MB:.0f} MB: **{'met' if size <= TARGET_MB * 1e6 else 'NOT met'}**",
-        f"- single-file export <= {TARGET_MB:.0f} MB: **{'met' if offline_bytes <= TARGET_MB * 1e6 else 'NOT met'}**",
-        f"- first render <= {TARGET_S:.0f} s: first visit **{'met' if cold <= TARGET_S else 'NOT met'}**, "
-        f"later visits **{'met' if warm_s <= TARGET_S else 'NOT met'}**",
+        f"{platform.python_version()}, {os.cpu_count()} cores, gunicorn 2 workers x 4 threads, Debian Chromium "
+        f"(Playwright), 1366 x 768, every outside request refused. Previous page: commit `{args.baseline}` (raster tiles), "
+        "checked out and served in this same run with its own data. Province: the embedded sample; national: the 2009 "
+        f"layer (11,163 communes) with 100,000 synthetic cases. Times: median of {args.repeat} visits with an empty cache.", "",
+        "| scale | measure | previous page | ours | ours / previous |", "|---|---|---:|---:|---:|",
+        row("province", "bytes", kb), row("province", "requests", n), row("province", "first", s), row("province", "all", s),
+        row("national", "bytes", kb), row("national", "requests", n), row("national", "first", s), row("national", "all", s), "",
+        f"- first visit <= {TARGET_KB} KB (province): **{met(prov['bytes'] <= TARGET_KB * 1024)}** ({prov['bytes'] / 1024:.0f} KB)",
+        f"- first tile <= {TARGET_FIRST_S:.0f} s: province **{met(prov['first'] <= TARGET_FIRST_S)}**, "
+        f"national **{met(nat['first'] <= TARGET_FIRST_S)}**",
+        f"- national, every commune drawn <= {TARGET_NATIONAL_S:.0f} s: **{met(nat['all'] <= TARGET_NATIONAL_S)}** "
+        f"({nat['all']:.2f} s)",
+        f"- requests outside our server: {sum(len(r['outside']) for r in results.values())}",
     ]
+    from results import write_section
     write_section("map", lines)
     print("\n".join(lines))
 

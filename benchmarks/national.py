@@ -51,12 +51,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(data_dir: str, workers: int = 4, extra=(), env: dict | None = None):
-    """Our server as the README's production command; yields its base URL."""
+def gunicorn(data_dir: str, workers: int = 4, extra=(), env: dict | None = None, repo: Path = ROOT):
+    """Our server (or `repo`'s: another checkout) as the README's production command; yields its base URL."""
     port = free_port()
     venv = Path(sys.executable).parent
     proc = subprocess.Popen([str(venv / "gunicorn"), "--workers", str(workers), *extra, "--bind", f"127.0.0.1:{port}",
-                             "server:create_app()"], cwd=ROOT, env={**os.environ, "ZONES_DATA_DIR": data_dir, **(env or {})},
+                             "server:create_app()"], cwd=repo, env={**os.environ, "ZONES_DATA_DIR": str(data_dir), **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

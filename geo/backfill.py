@@ -72,7 +72,7 @@ def _day_tables(k: int):
 def _stage_day(k: int):
     tables, lockdowns, manifest = _day_tables(k)
     return publish.stage_levels(_JOB["settings"], _JOB["res"].days[k], _JOB["ruleset"], tables, lockdowns,
-                                manifest, _JOB["origin"])
+                                manifest, _JOB["origin"], _JOB["index"])
 
 
 def _staged(levels_days: list[int]):
@@ -99,7 +99,8 @@ def backfill(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str |
         out = []
         for ruleset, days in parts:
             res = history.evaluate_range(settings, days, ruleset, progress=progress, detail=True)
-            _JOB.update(settings=settings, res=res, ruleset=ruleset, origin=origin)
+            index = publish.shapes_index(settings, store, res.detail["units"].version)
+            _JOB.update(settings=settings, res=res, ruleset=ruleset, origin=origin, index=index)
             try:
                 levels_days = [k for k, day in enumerate(days) if day != full_day]
                 for stage, manifest in _staged(levels_days):

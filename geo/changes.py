@@ -18,6 +18,7 @@ from rules.levels import RANK, UNKNOWN_CODE
 from . import runfiles
 from .errors import NotFoundError
 from .store import Store
+from .texts import vn_date
 
 UNITS = ("commune", "district", "province")
 # How many earlier runs are read to measure how long a level has held.
@@ -32,7 +33,7 @@ READ = ["code", "name", "district_code", "district_name", "province_code", "prov
 def run_or_404(store: Store, day: dt.date) -> dict:
     run = store.run_for_date(day.isoformat())
     if run is None:
-        raise NotFoundError("no_run_for_date", date=day.isoformat())
+        raise NotFoundError("no_run_for_date", date=vn_date(day.isoformat()), iso=day.isoformat())
     return run
 
 

@@ -16,6 +16,7 @@ from .errors import InputError, NotFoundError, ZonesError
 from .params import parse_as_of as _parse_as_of, parse_day as _parse_day
 from .store import Store
 from .tables import option_bool
+from .texts import vn_date
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = ("commune", "district", "province")
@@ -331,7 +332,8 @@ def register(cli: click.Group, cfg) -> None:
         """In cấu hình nginx đặt trước dịch vụ / print the nginx site for this data folder."""
         text = (ROOT / "deploy" / "nginx-zones.conf").read_text(encoding="utf-8")
         click.echo(text.replace("@LISTEN@", listen).replace("@UPSTREAM@", upstream)
-                   .replace("@RUNS@", str(settings().runs_dir)), nl=False)
+                   .replace("@RUNS@", str(settings().runs_dir))
+                   .replace("@SHAPES@", str(settings().data_dir / "shapes")), nl=False)
 
     rules_cli = click.Group("rules", help="Bộ quy tắc: kiểm tra, liệt kê, đánh giá bảng / rulesets.")
     cli.add_command(rules_cli)
@@ -396,7 +398,7 @@ def register(cli: click.Group, cfg) -> None:
         try:
             run = store().run_for_date(_parse_day(day).isoformat(), _parse_as_of(as_of) if as_of else None)
             if run is None:
-                raise NotFoundError("no_run_for_date", date=day)
+                raise NotFoundError("no_run_for_date", date=vn_date(day), iso=day)
             if fmt == "html":
                 from geo import offline
                 rulesets = cfg["RULESETS"]

@@ -31,6 +31,7 @@ class Settings:
     quality_gate: bool = True         # hold a run whose inputs look wrong (geo/quality.py)
     database_url: str | None = None   # postgresql://... : the PostgreSQL/PostGIS store instead of zones.sqlite
     stale_days: int = DEFAULT_STALE_DAYS
+    home: str | None = None           # where the map opens: province code(s) "56,46" or a box "lon,lat,lon,lat"
 
     @property
     def db_path(self):
@@ -79,6 +80,7 @@ def from_env(overrides: dict | None = None) -> Settings:
                              ("on", "off")) == "on",
         database_url=o.get("ZONES_DATABASE_URL") or os.environ.get("ZONES_DATABASE_URL") or None,
         stale_days=int(o.get("ZONES_STALE_DAYS") or os.environ.get("ZONES_STALE_DAYS") or DEFAULT_STALE_DAYS),
+        home=o.get("ZONES_HOME") or os.environ.get("ZONES_HOME") or None,
         max_upload_mb=float(o.get("ZONES_MAX_UPLOAD_MB") or os.environ.get("ZONES_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB),
     )
 

@@ -79,6 +79,15 @@ def tile_input_text(frame: gpd.GeoDataFrame, fields: list[str]) -> str:
     return feature_collection(records(pd.DataFrame(frame[fields])), geoms)
 
 
+def join_table(frame: gpd.GeoDataFrame, fields: list[str]) -> pd.DataFrame:
+    """The day's attributes of a run's vector tiles, as tile-join reads them (key `code` first;
+    true/false as text, which tile-join keeps as strings like any other)."""
+    df = pd.DataFrame(frame[fields]).copy()
+    for col in df.columns[df.dtypes == bool]:
+        df[col] = df[col].map({True: "true", False: "false"})
+    return df
+
+
 def flat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     """Properties with list values as JSON text, for CSV and GeoPackage."""
     df = properties(frame).copy()

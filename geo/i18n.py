@@ -67,6 +67,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_location_columns": ("{path}: cần lon+lat, commune_code hoặc commune_name+district_name+province_name",
                             "{path}: needs lon+lat, commune_code, or commune_name+district_name+province_name"),
     "not_found": ("Không tìm thấy {what}", "Not found: {what}"),
+    "tile_zoom": ("Lớp {unit} có tiles ở mức phóng {lo}–{hi}, không có ở mức {z} (phóng to từ mức {hi})",
+                  "Layer {unit} has tiles at zooms {lo}–{hi}, none at zoom {z} (overzoom from {hi})"),
     "export_format": ("Định dạng {fmt} không xuất được cho {unit}", "Format {fmt} cannot be exported for {unit}"),
     "empty_file": ("{path}: tệp không có dòng dữ liệu", "{path}: the file has no data rows"),
     # progress and summaries

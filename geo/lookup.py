@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,9 +25,6 @@ UNIT_ORDER = ("province", "district", "commune")
 MAX_RESULTS = 20
 # The unit chart covers this many days unless asked otherwise, and at most MAX_DAYS.
 HISTORY_DAYS, MAX_DAYS = 60, 366
-PROPS = ("code", "name", "district_code", "district_name", "province_code", "province_name", "level", "level_vi",
-         "level_en", "color", "declared_level", "declared_decision", "level_differs", "explanation", "explanation_en",
-         "reasons", "community_cases", "population", "lockdown", "outbreak_over", "clean_days", "date", "run_id")
 
 
 @lru_cache(maxsize=4)
@@ -35,33 +33,62 @@ def _assigner(store_path: str, version: str) -> Assigner:
     return Assigner(units.geometry.to_numpy(), units["code"].astype(str).to_numpy())
 
 
-def at_point(store: Store, run_dir: Path, version: str, lon: float, lat: float) -> dict:
-    """The commune at (lon, lat) in a run, its district and province levels, and the run's lockdowns there."""
+PARENT_PROPS = ("code", "name", "level", "level_vi", "level_en", "color", "explanation", "explanation_en",
+                "declared_level", "level_differs")
+LOCKDOWN_PROPS = ("decision_no", "issuer", "name", "start_date", "end_date", "lifted_date")
+
+
+def at_point(store: Store, run_dir: Path, version: str, lon: float, lat: float, cache_dir: Path | None = None) -> dict:
+    """The commune at (lon, lat) in a run, with its district and province and its lockdowns (panel())."""
     a = _assigner(str(store.path), version)
     i = int(a.assign([lon], [lat])[0])
     if i < 0:
         raise NotFoundError("outside_communes", lon=lon, lat=lat)
-    props = runfiles.unit_properties(run_dir, "commune", a.codes[i])
-    out = {k: props.get(k) for k in PROPS if k in props}
-    for unit in ("district", "province"):
-        parent = runfiles.unit_properties(run_dir, unit, str(props.get(f"{unit}_code")))
-        out[unit] = {k: parent.get(k) for k in ("code", "name", "level", "level_vi", "level_en", "color")} if parent else None
-    out["lockdowns"] = _lockdowns_at(run_dir, lon, lat)
+    return panel(store, run_dir, version, "commune", a.codes[i], cache_dir)
+
+
+def panel(store: Store, run_dir: Path, version: str, unit: str, code: str, cache_dir: Path | None = None) -> dict:
+    """What the map's panel shows of a unit in a run: its published properties, its district and
+    province (level and reason), and for a commune the run's lockdowns inside it."""
+    props = runfiles.unit_properties(run_dir, unit, code)
+    if props is None:
+        raise NotFoundError("not_found", what=f"{unit} {code}")
+    out = dict(props)
+    out["unit"] = unit
+    for parent in UNIT_ORDER[:UNIT_ORDER.index(unit)][::-1]:
+        found = runfiles.unit_properties(run_dir, parent, str(props.get(f"{parent}_code")))
+        out[parent] = {k: found.get(k) for k in PARENT_PROPS} if found else None
+    if unit == "commune":
+        a = _assigner(str(store.path), version)
+        where = np.flatnonzero(a.codes == code)
+        out["lockdowns"] = _lockdowns_in(store, run_dir, cache_dir, a.geoms[where[0]]) if len(where) else []
     return out
 
 
-def _lockdowns_at(run_dir: Path, lon: float, lat: float) -> list[dict]:
-    path = run_dir / "lockdown.geojson"
-    if not path.exists():
+def _lockdowns_in(store: Store, run_dir: Path, cache_dir: Path | None, geom) -> list[dict]:
+    """The run's lockdowns whose interior overlaps the commune's (touching an edge does not count)."""
+    path = runfiles.geojson_path(store, run_dir, "lockdown", cache_dir or run_dir.parent.parent / "cache")
+    feats = json.loads(path.read_text(encoding="utf-8"))["features"]
+    if not feats:
         return []
-    pt = shapely.Point(lon, lat)
-    keep = ("decision_no", "issuer", "name", "start_date", "end_date", "lifted_date")
-    return [{k: f["properties"].get(k) for k in keep} for f in json.loads(path.read_text(encoding="utf-8"))["features"]
-            if shapely.from_geojson(json.dumps(f["geometry"])).intersects(pt)]
+    geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in feats])
+    inside = shapely.intersects(geoms, geom) & ~shapely.touches(geoms, geom)
+    return [{k: f["properties"].get(k) for k in LOCKDOWN_PROPS} for f, hit in zip(feats, inside) if hit]
 
 
 def _key(text) -> str:
     return " ".join(unidecode(str(text or "")).lower().split())
+
+
+# Administrative prefixes, stripped on the Vietnamese form (after transliteration "Tịnh Biên" would
+# lose "tinh" as if it were "Tỉnh"), longest first.
+_PREFIX = re.compile(r"^\s*(thành phố|thị trấn|thị xã|phường|quận|huyện|tỉnh|xã|tp\.?|tx\.?|tt\.?)(\s+|$)",
+                     re.IGNORECASE)
+
+
+def _core(name) -> str:
+    """'Phường Vĩnh Hải' -> 'vinh hai' (the name without its administrative prefix)."""
+    return _key(_PREFIX.sub("", str(name or ""), count=1))
 
 
 @lru_cache(maxsize=4)
@@ -70,19 +97,39 @@ def _search_index(store_path: str, version: str) -> pd.DataFrame:
     for unit in UNIT_ORDER:
         u = store.load_units(version, unit)
         b = shapely.bounds(u.geometry.to_numpy())
+        own = unit != "province"
         frames.append(pd.DataFrame({
-            "unit": unit, "code": u["code"].astype(str), "name": u["name"], "district_name": u["district_name"],
-            "province_name": u["province_name"], "bbox": [list(map(float, r)) for r in b],
-            "key": [_key(f"{n} {d if unit != 'province' else ''} {p if unit != 'province' else ''}")
+            "unit": unit, "code": u["code"].astype(str), "i": np.arange(len(u)), "name": u["name"],
+            "district_name": u["district_name"] if unit == "commune" else None,
+            "province_name": u["province_name"] if own else None,
+            "bbox": [[round(float(v), 6) for v in r] for r in b],
+            "key": [_key(f"{n} {d if unit == 'commune' else ''} {p if own else ''}")
                     for n, d, p in zip(u["name"], u["district_name"], u["province_name"])],
-            "name_key": [_key(n) for n in u["name"]]}))
+            "name_key": [_key(n) for n in u["name"]], "core": [_core(n) for n in u["name"]]}))
     return pd.concat(frames, ignore_index=True)
 
 
-def search(store: Store, version: str, q: str) -> list[dict]:
-    """Units whose name (with its district and province) contains every word of `q`, ignoring case
-    and diacritics ("cam ranh" finds "Thành phố Cam Ranh"); exact names first, provinces before districts."""
-    words = _key(q).split()
+def search_index(store: Store, version: str) -> pd.DataFrame:
+    """Every unit of a version: unit, code, i (position in the version's shapes index), name, bbox, …"""
+    return _search_index(str(store.path), version)
+
+
+def _rank(q: str, words: list[str], name_key: str, core: str) -> int:
+    """0 the name itself, 1 a name that starts so, 2 every word in the name, 3 found through its district or province."""
+    if q in (name_key, core):
+        return 0
+    if name_key.startswith(q) or core.startswith(q):
+        return 1
+    name_words = name_key.split()
+    return 2 if all(any(n.startswith(w) for n in name_words) for w in words) else 3
+
+
+def search(store: Store, version: str, q: str, levels: dict | None = None) -> list[dict]:
+    """Units where each word of `q` begins a word of the unit's name, district or province, ignoring
+    case, diacritics and the administrative prefix ("vinh hai" finds "Phường Vĩnh Hải" and not
+    "Sơn Thái"). Exact names first, then names starting so, then the rest; provinces before districts
+    before communes at equal rank. `levels`: {unit: {code: level}} of a run, added to each result."""
+    words = _key(_PREFIX.sub("", q, count=1)).split() or _key(q).split()
     if not words:
         return []
     idx = _search_index(str(store.path), version)
@@ -90,12 +137,23 @@ def search(store: Store, version: str, q: str) -> list[dict]:
     for w in words:
         hit &= idx["key"].str.contains(w, regex=False).to_numpy()
     found = idx[hit].copy()
+    found = found[np.array([all(any(k.startswith(w) for k in key.split()) for w in words) for key in found["key"]],
+                           dtype=bool)]
     qk = " ".join(words)
-    found["rank"] = [0 if nk == qk or nk.endswith(" " + qk) else 1 if qk in nk else 2 for nk in found["name_key"]]
+    found["rank"] = [_rank(qk, words, nk, c) for nk, c in zip(found["name_key"], found["core"])]
     found["unit_rank"] = found["unit"].map({u: i for i, u in enumerate(UNIT_ORDER)})
     found = found.sort_values(["rank", "unit_rank", "name_key"]).head(MAX_RESULTS)
-    return json.loads(found.drop(columns=["key", "name_key", "rank", "unit_rank"]).to_json(orient="records",
-                                                                                           force_ascii=False))
+    out = json.loads(found.drop(columns=["key", "name_key", "core", "unit_rank"]).to_json(orient="records",
+                                                                                      force_ascii=False))
+    if levels is not None:
+        for r in out:
+            r["level"] = levels.get(r["unit"], {}).get(r["code"], "unknown")
+    return out
+
+
+def run_levels(runs_dir: Path, run_id: str) -> dict:
+    """{unit: {code: level}} of a published run (remembered: runs never change)."""
+    return {u: _levels_of_run(str(runs_dir / run_id), u) for u in UNIT_ORDER}
 
 
 @lru_cache(maxsize=512)

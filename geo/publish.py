@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import multiprocessing
 import os
 import secrets
 import shutil
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from . import formats, raster, runfiles, tiles
+from . import formats, maplevels, runfiles, shapes, tiles
 from .config import Settings
 from .store import Store
 
@@ -103,10 +102,19 @@ def release_held(store: Store, runs_dir: Path, run_id: str, ruleset_id: str) -> 
     return full
 
 
+def _shapes(settings: Settings, store: Store, manifest: dict) -> dict:
+    """The run's boundary version's shapes (built the first time a run uses the version); the run
+    records their id so its page and table never look them up again."""
+    sid = shapes.ensure(settings.data_dir, store, manifest["boundary_version"])
+    manifest["shapes"] = sid
+    return shapes.index(settings.data_dir, sid)
+
+
 def stage_levels(settings: Settings, day: dt.date, ruleset, frames: dict[str, gpd.GeoDataFrame],
-                 lockdowns: gpd.GeoDataFrame, manifest: dict, backfill: dict) -> tuple[Path, dict]:
+                 lockdowns: gpd.GeoDataFrame, manifest: dict, backfill: dict, index: dict) -> tuple[Path, dict]:
     """Write a levels run (a backfilled day: the day's tables and lockdowns, no map or tiles, see
-    geo/runfiles.py) into a staging folder; commit_staged() makes it visible."""
+    geo/runfiles.py) into a staging folder; commit_staged() makes it visible. `index`: the shapes
+    index of the run's boundary version (shapes_index())."""
     run_id = new_run_id(day)
     stage = settings.runs_dir / f".staging-{run_id}"
     stage.mkdir(parents=True)
@@ -115,15 +123,38 @@ def stage_levels(settings: Settings, day: dt.date, ruleset, frames: dict[str, gp
     _stamp(frames, stamp)
     lk = _stamped_lockdowns(lockdowns, stamp)
     (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
-    full = {**manifest, "run_id": run_id, "kind": runfiles.LEVELS, "backfill": backfill, "code_version": code_version(),
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    maplevels.write(stage, frames, index, run_id, day.isoformat())
+    full = {**manifest, "shapes": index["id"], "run_id": run_id, "kind": runfiles.LEVELS, "backfill": backfill,
+            "code_version": code_version(), "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "columns": runfiles.write_tables(frames, stage)}
     return stage, full
+
+
+def shapes_index(settings: Settings, store: Store, version: str) -> dict:
+    return _shapes(settings, store, {"boundary_version": version})
 
 
 def commit_staged(store: Store, stage: Path, ruleset, full: dict) -> dict:
     _finish(store, stage, full["run_id"], dt.date.fromisoformat(full["date"]), ruleset, full)
     return full
+
+
+def _start_tiles(stage: Path, settings: Settings, index: dict, layers: dict) -> list:
+    """Background tile builds: each unit kind's shape tiles joined with the day's attributes
+    (tile-join), lockdowns tiled (tippecanoe); they use the other core while Python writes the rest."""
+    procs = []
+    folder = shapes.folder(settings.data_dir, index["id"])
+    for unit, frame in layers.items():
+        out = stage / "tiles" / f"{unit}.mbtiles"
+        if unit == "lockdown":
+            lean = stage / "tiles" / f".{unit}-input.geojson"
+            lean.write_text(formats.tile_input_text(frame, list(tiles.fields(unit))), encoding="utf-8")
+            procs.append((tiles.start_build(lean, out, unit), lean))
+            continue
+        table = stage / "tiles" / f".{unit}-join.csv"
+        formats.join_table(frame, list(tiles.fields(unit))).to_csv(table, index=False)
+        procs.append((tiles.start_join(folder / f"{unit}.mbtiles", table, out), table))
+    return procs
 
 
 def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dict[str, gpd.GeoDataFrame],
@@ -133,6 +164,7 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     runs_dir = settings.runs_dir
     runs_dir.mkdir(parents=True, exist_ok=True)
     clean_staging(runs_dir)
+    index = _shapes(settings, store, manifest)
     run_id = new_run_id(day)
     stage = runs_dir / f".staging-{run_id}"
     (stage / "tiles").mkdir(parents=True)
@@ -143,37 +175,23 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     for col in tiles.LOCKDOWN_FIELDS:
         if col not in lk:
             lk[col] = None
-    procs, tile_inputs = [], []
     layers = {**frames, "lockdown": lk} if len(lk) else frames   # no lockdown: no lockdown tiles (204)
-    for unit, frame in layers.items():
-        # tippecanoe first, on a lean copy holding only the tile fields, so it runs beside the rest
-        lean = stage / "tiles" / f".{unit}-input.geojson"
-        lean.write_text(formats.tile_input_text(frame, list(tiles.fields(unit))), encoding="utf-8")
-        tile_inputs.append(lean)
-        procs.append(tiles.start_build(lean, stage / "tiles" / f"{unit}.mbtiles", unit))
+    procs = _start_tiles(stage, settings, index, layers)
+    maplevels.write(stage, frames, index, run_id, day.isoformat())
     for unit in UNITS:
         (stage / f"{unit}.geojson").write_text(formats.geojson_text(frames[unit], unit), encoding="utf-8")
     (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
     timer.done("publish_geojson")
-    # overview PNG tiles in a forked process, beside the GeoPackage and the map pages
-    png = multiprocessing.get_context("fork").Process(
-        target=raster.prerender, args=(store, stage, manifest["boundary_version"], frames, frames["commune"].total_bounds))
-    png.start()
     formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
     timer.done("publish_gpkg")
     full = {**manifest, "run_id": run_id, "kind": runfiles.FULL, "code_version": code_version(),
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    for p in procs:
-        tiles.finish_build(p)
-    for p in tile_inputs:
-        p.unlink()
+    for proc, scratch in procs:
+        tiles.finish_build(proc)
+        scratch.unlink()
     for unit in layers:
         tiles.explode(stage / "tiles" / f"{unit}.mbtiles", stage / tiles.XYZ_DIR / unit)
     timer.done("publish_tiles")
-    png.join()
-    if png.exitcode != 0:
-        raise RuntimeError(f"overview PNG tiles failed (exit code {png.exitcode})")
-    timer.done("publish_png")
     full["bounds"] = {u: [float(b) for b in frames[u].total_bounds] for u in UNITS}
     full["bounds"]["lockdown"] = [float(b) for b in lk.total_bounds] if len(lk) else full["bounds"]["commune"]
     full["stages_s"] = dict(timer.stages)

@@ -22,8 +22,8 @@ from affine import Affine
 from . import runfiles
 
 SIZE = 256
-# Fill opacity: the administrative outlines and any intranet basemap stay readable underneath.
-FILL_ALPHA = 190
+# Fills are opaque: a unit's pixels are exactly its level's colour (a client may dim the layer itself).
+FILL_ALPHA = 255
 OUTLINE_RGBA = (60, 60, 60, 255)
 # Below this zoom commune outlines would be a grey smear: fills only.
 OUTLINE_MIN_ZOOM = 9
@@ -45,10 +45,10 @@ MAX_ZOOM = 18
 # Below z5 a commune is smaller than a pixel: the commune layers start there (as their vector
 # tiles do), the province layer shows the country below.
 MIN_ZOOM = {"commune": 5, "differs": 5, "district": 0, "province": 0, "lockdown": 0}
-# Published with each full run: the overview a national or regional view opens on.
-PRERENDER_MAX_ZOOM = 6
-PRERENDER_LAYERS = ("commune", "province", "lockdown", "differs")
+# Runs published before PNG tiles were rendered on request only kept their overview tiles here.
 PRERENDER_DIR = "tiles/png"
+# Up to this zoom a simplified copy is derived from the next zoom's (overview tiles hold thousands of units).
+OVERVIEW_MAX_ZOOM = 6
 
 
 def _project(geoms: np.ndarray) -> np.ndarray:
@@ -80,7 +80,7 @@ def _tolerance(z: int) -> float:
 def _simplified(store_path: str, version: str, unit: str, z: int) -> np.ndarray:
     """The layer simplified for zoom z; overview zooms from the next zoom's copy (the tolerance
     doubles at each step down, and simplifying an already simple copy is cheap)."""
-    base = _simplified(store_path, version, unit, z + 1) if z < PRERENDER_MAX_ZOOM else _units(store_path, version, unit)[1]
+    base = _simplified(store_path, version, unit, z + 1) if z < OVERVIEW_MAX_ZOOM else _units(store_path, version, unit)[1]
     return drop_specks(shapely.simplify(base, _tolerance(z), preserve_topology=True), (_tolerance(z) / SIMPLIFY_PX) ** 2)
 
 
@@ -124,13 +124,8 @@ def bounds(store, version: str) -> tuple:
     return _bounds(str(store.path), version)
 
 
-# Tables given in memory (a run being published has no readable tables yet): (run_dir, unit) -> frame.
-_PRESET: dict = {}
-
-
 def _table(run_dir: str, unit: str, codes: tuple):
-    preset = _PRESET.get((run_dir, unit))
-    return _table_of(preset, codes) if preset is not None else _run_table(run_dir, unit, codes)
+    return _run_table(run_dir, unit, codes)
 
 
 @lru_cache(maxsize=32)
@@ -277,17 +272,3 @@ def tile(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int, 
     data = render(store, run_dir, version, unit, z, x, y, palette, levels)
     _save(path, data)
     return data
-
-
-def prerender(store, stage: Path, version: str, tables: dict, bounds) -> int:
-    """Overview tiles (zooms 0..PRERENDER_MAX_ZOOM over `bounds`, official colours) into a run being
-    published, from its tables in memory; the first national view then needs no rendering."""
-    for unit in ("commune", "district", "province"):
-        _PRESET[(str(stage), unit)] = tables[unit][["code", "level", "color", "level_differs"]]
-    n = 0
-    for t in mercantile.tiles(*bounds, range(PRERENDER_MAX_ZOOM + 1)):
-        for unit in PRERENDER_LAYERS:
-            _save(_path(stage / PRERENDER_DIR, unit, "official", t.z, t.x, t.y),
-                  render(store, stage, version, unit, t.z, t.x, t.y))
-            n += 1
-    return n

@@ -1,11 +1,15 @@
-"""The morning report: what changed since the previous published day, per district, with counts
-per level, lockdowns started and ending, data-quality warnings and a small map; as an A4 HTML page
-(no script, no outside request), an XLSX workbook, or a PDF printed from the HTML by Chromium."""
+"""The morning report, in the order the committee reads it: counts per level and what changed;
+every red and orange commune with its reason and days held (newly red first); districts ranked by
+their worst level and number of red communes; a map per province and per district with red
+communes; lockdowns started, ending and lifted; data-quality warnings. An A4 HTML page (no script,
+no outside request) with page numbers, the run and the ruleset in its footer; an XLSX workbook; or
+a PDF printed from the HTML by Chromium."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -13,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import shapely
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from rules.levels import SCALE
-from . import changes, runfiles
+from rules.levels import RANK, SCALE
+from . import changes, hotspots, reportmap
 from .formats import spreadsheet_cell
 from .config import TIMEZONE
+from .texts import REPORT_TEXT, vn_date
 from .errors import MissingInputError
 from .store import Store
 
@@ -28,38 +32,15 @@ LEVELS = tuple(lv.value for lv in SCALE) + ("unknown",)
 ENDING_WITHIN_DAYS = 3
 # No case data imported for this many days before the report date is a warning.
 STALE_CASE_DAYS = 2
-# Above this many communes the small map shows districts (a national map of communes is not "small").
-MAP_MAX_COMMUNES = 2500
-MAP_WIDTH = 700
+# A reason in a table cell is cut at this many characters (the panel and the API have it whole).
+MAX_REASON = 160
+# A national day at a peak has thousands of orange communes: the printed report lists every red one,
+# and at most this many orange ones and rows of the other tables (those that changed first); the
+# XLSX and the API keep every row. A province's day stays far below these.
+MAX_PRINTED_ORANGE = 300
+MAX_PRINTED_ROWS = 300
+MAX_PRINTED_DISTRICTS = 150
 TEMPLATES = Path(__file__).parent / "templates"
-
-TEXT = {
-    "vi": {"title": "Báo cáo phân vùng nguy cơ", "date": "Ngày", "previous": "So với ngày", "none": "không có",
-           "ruleset": "Bộ quy tắc", "run": "Lần chạy", "boundaries": "Ranh giới", "summary": "Số đơn vị theo mức", "unit": "Cấp",
-           "commune": "Xã/phường", "district": "Quận/huyện", "province": "Tỉnh/thành phố", "by_district": "Theo quận/huyện",
-           "changes": "Thay đổi", "newly_red": "Mới vào vùng đỏ", "up": "Tăng mức", "down": "Giảm mức",
-           "unassessed": "Chưa đánh giá được", "assessed": "Đánh giá lại được", "new": "Đơn vị mới",
-           "held": "Giữ mức cao", "days": "ngày", "lockdowns": "Phong tỏa", "started": "Bắt đầu", "ending": "Sắp kết thúc",
-           "lifted": "Đã dỡ bỏ", "decision": "Quyết định", "from": "Từ", "until": "Đến", "warnings": "Cảnh báo dữ liệu",
-           "map": "Bản đồ", "name": "Tên", "level": "Mức", "before": "Trước", "after": "Sau", "why": "Lý do",
-           "declared": "Cấp đã công bố", "generated": "Lập lúc", "no_changes": "Không có thay đổi",
-           "w_unplaced": "{n} ca không nằm trong ranh giới xã nào", "w_unknown": "{n} xã chưa đánh giá được: {names}",
-           "w_rejected": "Lần nhập {kind} ({path}) bị loại {n} dòng", "w_stale": "Không có dữ liệu ca bệnh mới từ {date}",
-           "w_declared": "{n} đơn vị có cấp đã công bố khác cấp tính toán", "w_none": "Không có cảnh báo"},
-    "en": {"title": "Risk zone report", "date": "Date", "previous": "Compared with", "none": "none",
-           "ruleset": "Ruleset", "run": "Run", "boundaries": "Boundaries", "summary": "Units per level", "unit": "Unit",
-           "commune": "Communes", "district": "Districts", "province": "Provinces", "by_district": "By district",
-           "changes": "Changes", "newly_red": "Newly red", "up": "Up", "down": "Down",
-           "unassessed": "Not assessed", "assessed": "Assessed again", "new": "New units",
-           "held": "Held at a high level", "days": "days", "lockdowns": "Lockdowns", "started": "Started", "ending": "Ending",
-           "lifted": "Lifted", "decision": "Decision", "from": "From", "until": "Until", "warnings": "Data-quality warnings",
-           "map": "Map", "name": "Name", "level": "Level", "before": "Before", "after": "After", "why": "Why",
-           "declared": "Declared level", "generated": "Generated", "no_changes": "No changes",
-           "w_unplaced": "{n} cases lie in no commune", "w_unknown": "{n} communes not assessed: {names}",
-           "w_rejected": "Import of {kind} ({path}) rejected {n} rows", "w_stale": "No new case data since {date}",
-           "w_declared": "{n} units have a declared level other than the computed one", "w_none": "No warnings"},
-}
-
 
 def _lockdowns(store: Store, day: dt.date, since: dt.date | None) -> dict[str, list[dict]]:
     d, s = day.isoformat(), (since or day - dt.timedelta(days=1)).isoformat()
@@ -89,91 +70,100 @@ def _warnings(store: Store, run: dict, before: dict | None, rows: pd.DataFrame, 
             out.append(w["w_rejected"].format(kind=r["kind"], path=Path(r["path"] or "").name, n=r["rejected"]))
         last = con.execute("SELECT MAX(report_date) FROM cases WHERE report_date <= ?", (run["date"],)).fetchone()[0]
     if last is None or last < (dt.date.fromisoformat(run["date"]) - dt.timedelta(days=STALE_CASE_DAYS)).isoformat():
-        out.append(w["w_stale"].format(date=last or "—"))
+        out.append(w["w_stale"].format(date=vn_date(last) or "—"))
     differs = int(rows["level_differs"].fillna(False).astype(bool).sum())
     if differs:
         out.append(w["w_declared"].format(n=differs))
     return out
 
 
-def _svg_paths(geoms: np.ndarray, bounds, scale: float) -> list[str]:
-    """One SVG path per geometry (even-odd rings), in a viewBox of MAP_WIDTH px across."""
-    minx, maxy = bounds[0], bounds[3]
-    polys, owner = shapely.get_parts(geoms, return_index=True)
-    rings, ring_poly = shapely.get_rings(polys, return_index=True)
-    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-    px = np.column_stack([(xy[:, 0] - minx) * scale, (maxy - xy[:, 1]) * scale]).round(1)
-    cuts = np.flatnonzero(np.diff(ring_of)) + 1
-    ring_text = ["M" + " ".join(f"{x:g},{y:g}" for x, y in seg) + "Z" for seg in np.split(px, cuts)]
-    out = [""] * len(geoms)
-    for text, unit in zip(ring_text, owner[ring_poly[np.unique(ring_of)]]):
-        out[unit] += text
+def _district_ranking(communes: pd.DataFrame, districts: pd.DataFrame) -> list[dict]:
+    """Districts by the worst level of their communes, then red communes, then orange ones."""
+    out = []
+    own = districts.set_index("code") if len(districts) else districts
+    for (pcode, dcode), grp in communes.groupby(["province_code", "district_code"], sort=False, dropna=False):
+        counts = {lv: int((grp["level_to"] == lv).sum()) for lv in LEVELS}
+        worst = max((RANK.get(v, -1) for v in grp["level_to"]), default=-1)
+        d = own.loc[dcode] if dcode in own.index else None
+        out.append({"district": grp["district_name"].iloc[0], "province": grp["province_name"].iloc[0],
+                    "level": d["level_to"] if d is not None else None,
+                    "explanation": None if d is None else d["explanation"], "explanation_en": None if d is None else d["explanation_en"],
+                    "counts": counts, "worst": worst, "changes": int((grp["change"] != "same").sum())})
+    out.sort(key=lambda r: (-r["worst"], -r["counts"]["very_high_risk"], -r["counts"]["high_risk"],
+                            -r["counts"]["risk"], str(r["province"]), str(r["district"])))
     return out
 
 
-def small_map(store: Store, runs_dir: Path, run: dict) -> dict:
-    """Units coloured by level plus lockdown outlines, as SVG path data (no script, prints as is)."""
-    run_dir = runs_dir / run["run_id"]
-    n_communes = sum(run["manifest"]["counts"]["commune"].values())
-    unit = "commune" if n_communes <= MAP_MAX_COMMUNES else "district"
-    table = runfiles.attributes(run_dir, unit, ["code", "level", "color"])
-    units = store.load_units(run["manifest"]["boundary_version"], unit).set_index("code")
-    geoms = units.geometry.reindex(table["code"]).to_numpy()
-    bounds = shapely.total_bounds(geoms)
-    lat = np.radians((bounds[1] + bounds[3]) / 2)
-    scale = MAP_WIDTH / max((bounds[2] - bounds[0]) * np.cos(lat), 1e-9)
-    # simplify to about a pixel: the map is small, the report must stay light
-    geoms_px = shapely.simplify(geoms, 0.8 / scale, preserve_topology=True)
-    squeezed = shapely.transform(geoms_px, lambda c: np.column_stack([c[:, 0] * np.cos(lat), c[:, 1]]))
-    sb = [bounds[0] * np.cos(lat), bounds[1], bounds[2] * np.cos(lat), bounds[3]]
-    paths = _svg_paths(squeezed, sb, scale)
-    lk = runfiles.geojson_path(store, run_dir, "lockdown", runs_dir.parent / "cache")
-    lk_geoms = np.array([shapely.from_geojson(json.dumps(f["geometry"]))
-                         for f in json.loads(lk.read_text(encoding="utf-8"))["features"]], dtype=object)
-    lk_paths = _svg_paths(shapely.transform(lk_geoms, lambda c: np.column_stack([c[:, 0] * np.cos(lat), c[:, 1]])),
-                          sb, scale) if len(lk_geoms) else []
-    height = round((bounds[3] - bounds[1]) * scale, 1)
-    return {"unit": unit, "width": MAP_WIDTH, "height": height, "lockdowns": lk_paths,
-            "units": [{"d": d, "color": c, "title": f"{code}: {lv}"}
-                      for d, c, code, lv in zip(paths, table["color"], table["code"], table["level"])]}
+def _printed(hot: list[dict], other: list[dict], ranking: list[dict]) -> dict:
+    """What the printed report lists of long tables: every red commune; orange ones that got there
+    today first, then by cases, up to MAX_PRINTED_ORANGE; the counts of what is left out."""
+    red = [h for h in hot if h["level"] == "very_high_risk"]
+    orange = [h for h in hot if h["level"] != "very_high_risk"]
+    if len(orange) > MAX_PRINTED_ORANGE:
+        orange = sorted(orange, key=lambda h: (h["change"] == "same", -(h["community_cases"] or 0)))[:MAX_PRINTED_ORANGE]
+    return {"hot": red + orange, "hot_left_out": len(hot) - len(red) - len(orange),
+            "ranking": ranking[:MAX_PRINTED_DISTRICTS], "ranking_left_out": max(0, len(ranking) - MAX_PRINTED_DISTRICTS),
+            "other": other[:MAX_PRINTED_ROWS], "other_left_out": max(0, len(other) - MAX_PRINTED_ROWS)}
 
 
-def build(store: Store, runs_dir: Path, day: dt.date, lang: str, rulesets: dict) -> dict:
+def _reason(text) -> str:
+    """An explanation for a table cell: the rules' texts with their figures, without the rule ids."""
+    if not isinstance(text, str):
+        return ""
+    parts = [re.sub(r"^[A-Z]+[0-9]*: ", "", p.strip()) for p in text.split("; ")]
+    return "; ".join(p if len(p) <= MAX_REASON else p[:MAX_REASON - 1] + "…" for p in parts)
+
+
+def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str, rulesets: dict) -> dict:
     rows, run, before = changes.changes(store, runs_dir, day)
-    w = TEXT[lang]
+    w = REPORT_TEXT[lang]
     labels = {}
     rs = rulesets.get(run["manifest"]["ruleset"])
     for lv in LEVELS:
         spec = rs.level(lv) if rs is not None else {"vi": lv, "en": lv, "color": "#999"}
         labels[lv] = {"label": spec[lang], "color": spec["color"]}
     communes = rows[rows["unit"] == "commune"]
-    districts = []
-    for (pname, dname), grp in communes.groupby(["province_name", "district_name"], sort=True, dropna=False):
-        moved = grp[grp["change"] != "same"]
-        held = grp[(grp["change"] == "same") & grp["level_to"].isin(["very_high_risk", "high_risk"])]
-        districts.append({"province": pname, "district": dname,
-                          "counts": {lv: int((grp["level_to"] == lv).sum()) for lv in LEVELS},
-                          "changes": json.loads(moved.sort_values(["newly_red", "change"], ascending=False)
-                                                .to_json(orient="records", force_ascii=False)),
-                          "held": json.loads(held.to_json(orient="records", force_ascii=False))})
+    hot = hotspots.hotspots(store, runs_dir, cache_dir, run)["units"]
+    for h in hot:
+        h["why"] = _reason(h["explanation"] if lang == "vi" else h["explanation_en"])
+    listed = {h["code"] for h in hot}
+    other = communes[(communes["change"] != "same") & ~communes["code"].astype(str).isin(listed)].copy()
+    other["_rank"] = -other["level_to"].map(lambda v: RANK.get(v, -1))
+    other = other.sort_values(["_rank", "province_name", "district_name", "name"])
+    other_rows = json.loads(other.drop(columns=["_rank"]).to_json(orient="records", force_ascii=False))
+    for r in other_rows:
+        r["why"] = _reason(r["explanation"] if lang == "vi" else r["explanation_en"])
     now = run["manifest"]["counts"]
     prev = before["manifest"]["counts"] if before else {}
+    warnings = _warnings(store, run, before, rows, w)
+    ranking = _district_ranking(communes, rows[rows["unit"] == "district"])
     return {
         "lang": lang, "w": w, "labels": labels, "levels": LEVELS, "run": run, "before": before,
-        "date": run["date"], "ruleset": run["manifest"]["ruleset"],
+        "date": run["date"], "date_vn": vn_date(run["date"]), "before_vn": vn_date(before["date"]) if before else None,
+        "ruleset": run["manifest"]["ruleset"],
+        "ruleset_title": (rs.title_en if lang == "en" and rs.title_en else rs.title) if rs is not None else run["manifest"]["ruleset"],
         "summary": [{"unit": u, "now": now[u], "prev": prev.get(u, {})} for u in changes.UNITS],
         "kinds": {k: int(((rows["change"] == k) & (rows["unit"] == "commune")).sum())
                   for k in ("up", "down", "unassessed", "assessed", "new")},
-        "newly_red": int(communes["newly_red"].sum()),
-        "districts": districts, "lockdowns": _lockdowns(store, day, dt.date.fromisoformat(before["date"]) if before else None),
-        "warnings": _warnings(store, run, before, rows, w), "rows": rows,
-        "generated": dt.datetime.now(TIMEZONE).strftime("%Y-%m-%d %H:%M (%Z)"),
+        "newly_red": int(communes["newly_red"].sum()), "hot": hot, "other": other_rows,
+        "ranking": ranking, "printed": _printed(hot, other_rows, ranking),
+        "lockdowns": _lockdowns(store, day, dt.date.fromisoformat(before["date"]) if before else None),
+        "warnings": warnings, "rows": rows,
+        "generated": dt.datetime.now(TIMEZONE).strftime("%d/%m/%Y %H:%M"),
+        "maps": reportmap.maps(store, runs_dir, run, cache_dir, w),
     }
 
 
-def html(report: dict, store: Store, runs_dir: Path) -> str:
+def html(report: dict) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    return env.get_template("report.html").render(**report, map=small_map(store, runs_dir, report["run"]))
+    env.filters["vn"] = vn_date
+    env.filters["css"] = lambda s: str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return env.get_template("report.html").render(**report)
+
+
+def _sheet(title: str) -> str:
+    """A worksheet name: at most 31 characters, none of []:*?/\\ (Excel refuses them)."""
+    return re.sub(r"[\[\]:*?/\\]", "-", title)[:31]
 
 
 def xlsx(report: dict, path: Path) -> None:
@@ -181,26 +171,37 @@ def xlsx(report: dict, path: Path) -> None:
     w = report["w"]
     wb = Workbook()
     ws = wb.active
-    ws.title = w["summary"][:31]
-    ws.append([w["date"], report["date"], w["ruleset"], report["ruleset"], w["previous"],
-               report["before"]["date"] if report["before"] else w["none"], w["boundaries"], report["run"]["boundary_version"]])
+    ws.title = _sheet(w["summary"])
+    ws.append([w["date"], report["date_vn"], w["ruleset"], report["ruleset"], w["previous"],
+               report["before_vn"] or w["none"], w["boundaries"], report["run"]["boundary_version"]])
     ws.append([w["unit"], *[report["labels"][lv]["label"] for lv in report["levels"]]])
     for s in report["summary"]:
         ws.append([w[s["unit"]], *[s["now"].get(lv, 0) for lv in report["levels"]]])
-    sheets = {w["changes"]: report["rows"][report["rows"]["change"] != "same"],
-              w["held"]: report["rows"][(report["rows"]["change"] == "same")
-                                        & report["rows"]["level_to"].isin(["very_high_risk", "high_risk"])]}
+    hot = wb.create_sheet(_sheet(w["hot"]))
+    hot.append([w["level"], w["name"], w["district"], w["province"], w["change"], w["held"], w["cases"], w["why"], "code"])
+    for h in report["hot"]:
+        change = w["newly_red"] if h["newly_red"] else w.get(h["change"], h["change"])
+        hot.append([spreadsheet_cell(v) for v in (report["labels"][h["level"]]["label"], h["name"], h["district_name"],
+                                                  h["province_name"], change, h["unchanged_days"], h["community_cases"],
+                                                  h["why"], h["code"])])
+    rank = wb.create_sheet(_sheet(w["ranking"]))
+    rank.append([w["district"], w["province"], w["level"], *[report["labels"][lv]["label"] for lv in report["levels"]]])
+    for r in report["ranking"]:
+        rank.append([spreadsheet_cell(v) for v in (r["district"], r["province"],
+                                                   report["labels"][r["level"]]["label"] if r["level"] in report["labels"] else "",
+                                                   *[r["counts"][lv] for lv in report["levels"]])])
+    sheets = {w["change"]: report["rows"][report["rows"]["change"] != "same"]}
     for title, df in sheets.items():
-        sh = wb.create_sheet(title[:31])
+        sh = wb.create_sheet(_sheet(title))
         sh.append(list(df.columns))
         for row in df.itertuples(index=False):
             sh.append([spreadsheet_cell(None if (isinstance(v, float) and np.isnan(v)) else v) for v in row])
-    sh = wb.create_sheet(w["lockdowns"][:31])
+    sh = wb.create_sheet(_sheet(w["lockdowns"]))
     sh.append(["", w["decision"], w["name"], w["from"], w["until"]])
     for kind in ("started", "ending", "lifted"):
         for lk in report["lockdowns"][kind]:
             sh.append([spreadsheet_cell(x) for x in (w[kind], lk["decision_no"], lk["name"], lk["start_date"], lk["end_date"])])
-    sh = wb.create_sheet(w["warnings"][:31])
+    sh = wb.create_sheet(_sheet(w["warnings"]))
     for text in report["warnings"] or [w["w_none"]]:
         sh.append([spreadsheet_cell(text)])
     wb.save(path)
@@ -235,13 +236,13 @@ def render(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, fmt: str
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    report = build(store, runs_dir, day, lang, rulesets)
+    report = build(store, runs_dir, cache_dir, day, lang, rulesets)
     tmp = target.with_name(f".{target.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")   # unique per thread
     if fmt == "xlsx":
         xlsx(report, tmp)
     elif fmt == "pdf":
-        pdf(html(report, store, runs_dir), tmp)
+        pdf(html(report), tmp)
     else:
-        tmp.write_text(html(report, store, runs_dir), encoding="utf-8")
+        tmp.write_text(html(report), encoding="utf-8")
     tmp.replace(target)
     return target

@@ -240,6 +240,13 @@ class Store:
             row = con.execute(sql, params).fetchone()
         return {**dict(row), "manifest": json.loads(row["manifest"])} if row else None
 
+    def published_dates(self) -> list[tuple[str, str]]:
+        """(date, run id) of every published day, oldest first (no manifest: the map's date list)."""
+        if not self.exists():
+            return []
+        with self.connect(readonly=True) as con:
+            return [(r[0], r[1]) for r in con.execute("SELECT date, run_id FROM published ORDER BY date").fetchall()]
+
     def published_runs(self) -> list[dict]:
         if not self.exists():
             return []

@@ -1,5 +1,9 @@
-"""Vector tiles: built once per run with tippecanoe (from the cubao-tippecanoe wheel), stored as
-MBTiles, served as-is. Nothing is encoded per request."""
+"""Vector tiles of a run, stored as MBTiles and served as-is (nothing is encoded per request).
+
+A run's commune, district and province tiles are its boundary version's shape tiles (geo/shapes.py,
+tiled once per version) with the day's attributes joined by tippecanoe's tile-join: no geometry is
+tiled on a daily run. Lockdowns, which change from day to day, are tiled with tippecanoe itself.
+Both come from the cubao-tippecanoe wheel."""
 from __future__ import annotations
 
 import glob
@@ -9,10 +13,10 @@ import subprocess
 import threading
 from pathlib import Path
 
-# Zoom range per layer: communes are too small to see below z5; clients overzoom past maxzoom.
-# At z10 a pixel is ~150 m, already finer than the vertex spacing of the 2009 national layer.
+# Zoom range per layer; clients overzoom past maxzoom. Polygons go to z10 (a pixel ~150 m, finer
+# than the 2009 layer's vertices); communes start at z4, where the whole country fits a phone screen.
 # Lockdowns are often a few streets: they go on to z14 and are never dropped as tiny polygons.
-ZOOMS = {"province": (0, 8), "district": (0, 9), "commune": (5, 10), "lockdown": (5, 14)}
+ZOOMS = {"province": (0, 10), "district": (0, 10), "commune": (4, 10), "lockdown": (5, 14)}
 # Properties carried by the tiles (the rest stay in GeoJSON/GPKG to keep tiles small).
 TILE_FIELDS = {"code": "String", "name": "String", "level": "String", "color": "String", "lockdown": "Boolean"}
 LOCKDOWN_FIELDS = {"decision_no": "String", "issuer": "String", "name": "String", "start_date": "String",
@@ -42,12 +46,31 @@ def fields(layer: str) -> dict:
     return LOCKDOWN_FIELDS if layer == "lockdown" else TILE_FIELDS
 
 
-def tippecanoe_exe() -> str:
+def _exe(name: str) -> str:
     import cubao_tippecanoe
-    found = glob.glob(os.path.join(os.path.dirname(cubao_tippecanoe.__file__), "__cubao_tippecanoe_tippecanoe*"))
+    found = glob.glob(os.path.join(os.path.dirname(cubao_tippecanoe.__file__), f"__cubao_tippecanoe_{name}*"))
     if not found:
-        raise RuntimeError("tippecanoe executable not found in the cubao-tippecanoe package")
+        raise RuntimeError(f"{name} executable not found in the cubao-tippecanoe package")
     return found[0]
+
+
+def tippecanoe_exe() -> str:
+    return _exe("tippecanoe")
+
+
+def tile_join_exe() -> str:
+    return _exe("tile-join")
+
+
+def run_checked(args: list[str]) -> None:
+    finish_build(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+
+
+def start_join(shapes: Path, table_csv: Path, out: Path) -> subprocess.Popen:
+    """Start tile-join: the version's shape tiles of one unit kind with the day's attributes (the
+    CSV's first column, `code`, is the key; the index `i` is left out of the run's tiles)."""
+    args = [tile_join_exe(), "-q", "-f", "-o", str(out), "-pk", "-pC", "-c", str(table_csv), "-x", "i", str(shapes)]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def start_build(geojson: Path, out: Path, layer: str) -> subprocess.Popen:

@@ -1,11 +1,16 @@
-"""The committee's page (/map): a Folium map whose layers are our own raster tiles, so the national
-layer (11,000 communes) stays as light as one province, with the controls the committee uses every
-morning (geo/static/committee.js): date picker over published runs and a play-through, level
-filter, colour-blind palette, search by name, a side panel per unit with a 60-day chart.
+"""The committee's page (/map): a Folium map on which geo/static/committee.js draws the boundary
+version's shape tiles (geo/shapes.py) in the colours of a day's levels table (geo/maplevels.py).
 
-Everything it loads comes from our server: Leaflet and jQuery from npm (/vendor), the page's
-own script and style (/assets), tiles and JSON (/tiles, /api). No basemap unless the province
-names an intranet tile server (ZONES_BASEMAP_URL).
+Colours are exact: every commune is filled with its level's colour and nothing is drawn under it
+(districts and provinces are outlines). A new date, the level filter or the palette re-colour the
+geometry the page already holds, in the same frame. Names are placed without overlap, provinces and
+districts first; communes where their name fits. The page opens on the province that matters (a
+configured home area, else the province with the most red communes), lists the day's red and orange
+communes beside the map, and has a panel per unit (a bottom sheet on a phone).
+
+Everything it loads comes from our server: Leaflet, pbf and @mapbox/vector-tile from npm (/vendor),
+the page's own script and style (/assets), tiles and JSON (/tiles, /api). No basemap unless the
+province names an intranet tile server (ZONES_BASEMAP_URL).
 """
 from __future__ import annotations
 
@@ -13,96 +18,152 @@ import html
 import json
 
 import folium
-from branca.element import Element, MacroElement, Template
+from branca.element import Element
 
-from .raster import MIN_ZOOM, PALETTES
+from .raster import PALETTES
+from .texts import MAP_TEXT, vn_date
 
-TEXT = {
-    "vi": {"title": "Phân vùng nguy cơ COVID-19", "date": "Ngày", "play": "▶ Chạy", "stop": "■ Dừng",
-           "levels": "Mức hiển thị", "palette": "Bảng màu", "official": "Màu chính thức", "cb": "Cho người mù màu",
-           "search": "Tìm xã, huyện, tỉnh…", "legend": "Chú giải", "rules": "Tiêu chí", "lockdown": "Vùng phong tỏa",
-           "differs": "Cấp đã công bố khác cấp tính toán", "commune": "Xã/phường", "district": "Quận/huyện",
-           "province": "Tỉnh/thành phố", "declared": "Cấp đã công bố", "why": "Lý do", "cases": "Ca cộng đồng (cửa sổ)",
-           "population": "Dân số", "lockdowns": "Phong tỏa", "none": "không", "chart": "Ca mỗi ngày và mức, 60 ngày",
-           "outside": "Không thuộc xã nào", "other_lang": "English", "report": "Báo cáo", "decision": "QĐ",
-           "from": "từ", "until": "đến", "close": "Đóng", "outbreak_over": "Đã qua 28 ngày không có ca mới",
-           "vector": "Xã/phường (vector tiles)"},
-    "en": {"title": "COVID-19 risk zones", "date": "Date", "play": "▶ Play", "stop": "■ Stop",
-           "levels": "Levels shown", "palette": "Palette", "official": "Official colours", "cb": "Colour-blind safe",
-           "search": "Find a commune, district, province…", "legend": "Legend", "rules": "Rules", "lockdown": "Lockdowns",
-           "differs": "Declared level differs from computed", "commune": "Communes", "district": "Districts",
-           "province": "Provinces", "declared": "Declared level", "why": "Why", "cases": "Community cases (window)",
-           "population": "Population", "lockdowns": "Lockdowns", "none": "none", "chart": "Daily cases and level, 60 days",
-           "outside": "In no commune", "other_lang": "Tiếng Việt", "report": "Report", "decision": "Decision",
-           "from": "from", "until": "until", "close": "Close", "outbreak_over": "28 days without a new case",
-           "vector": "Communes (vector tiles)"},
-}
-# Raster layers in drawing order (lowest first) and whether they start switched on.
-LAYERS = (("province", True), ("district", False), ("commune", True), ("lockdown", True), ("differs", True))
-
-# Leaflet and jQuery from npm, served by us (Folium would take them from a CDN).
-ASSET_JS = [("leaflet", "/vendor/leaflet/dist/leaflet.js"), ("jquery", "/vendor/jquery/dist/jquery.min.js")]
+# Leaflet from npm, served by us (Folium would take it from a CDN); no jQuery: nothing here uses it.
+ASSET_JS = [("leaflet", "/vendor/leaflet/dist/leaflet.js")]
 ASSET_CSS = [("leaflet_css", "/vendor/leaflet/dist/leaflet.css")]
+# The page's ES modules: the vector tile decoder from npm, resolved by an import map.
+IMPORTS = {"pbf": "/vendor/pbf/index.js", "@mapbox/vector-tile": "/vendor/@mapbox/vector-tile/index.js",
+           "@mapbox/point-geometry": "/vendor/@mapbox/point-geometry/index.js"}
+# The whole country on a phone: the map never zooms out further (the shape tiles start here too).
+MIN_ZOOM = 4
 
 
-def page(run: dict, ruleset, lang: str, bounds, basemap: str | None = None, basemap_attribution: str = "") -> str:
-    tx = TEXT[lang]
-    m = folium.Map(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2], zoom_start=7, tiles=None,
-                   control_scale=True, max_zoom=18)
-    m.default_js, m.default_css = ASSET_JS, ASSET_CSS
-    if basemap:
-        folium.TileLayer(tiles=basemap, attr=basemap_attribution or "intranet", name="basemap", overlay=False,
-                         control=False, max_zoom=18).add_to(m)
-    layers = {}
-    for unit, shown in LAYERS:
-        name = tx[unit] if unit in tx else unit
-        layer = folium.TileLayer(tiles=f"/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.png",
-                                 attr=html.escape(f"BCĐ · {run['manifest']['ruleset']} · {run['boundary_version']}"),
-                                 name=name, overlay=True, control=True, show=shown, max_zoom=18,
-                                 min_zoom=MIN_ZOOM[unit],
-                                 opacity=1.0 if unit != "district" else 0.6)
-        layer.add_to(m)
-        layers[unit] = layer.get_name()
-    # the layer switcher is made by committee.js (it also holds the run's vector tiles, which change with the date)
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+def level_entries(ruleset, lang: str) -> list[dict]:
     levels = [{"id": lv["id"], "label": lv[lang], "color": lv["color"], "cb": PALETTES["cb"][lv["id"]]}
               for lv in reversed(ruleset.levels)]
     levels.append({"id": "unknown", "label": ruleset.unknown[lang], "color": ruleset.unknown["color"],
                    "cb": PALETTES["cb"]["unknown"]})
-    config = {"map": m.get_name(), "layers": layers, "names": {u: (tx[u] if u in tx else u) for u, _ in LAYERS}, "run": run["run_id"], "date": run["date"], "lang": lang,
-              "ruleset": run["manifest"]["ruleset"], "text": tx, "levels": levels}
+    return levels
+
+
+def rule_texts(ruleset, lang: str) -> dict:
+    return {r.id: {"text": r.en if lang == "en" else r.vi, "level": r.level}
+            for _, section in ruleset.sections() for r in section.rules}
+
+
+def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_index: dict, home: dict,
+         basemap: str | None = None, basemap_attribution: str = "") -> str:
+    tx = MAP_TEXT[lang]
+    bbox = home["bbox"]
+    m = folium.Map(location=[(bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2], zoom_start=8, tiles=None,
+                   zoom_control=False, control_scale=False, attribution_control=False, max_zoom=18,
+                   min_zoom=MIN_ZOOM)
+    m.default_js, m.default_css = ASSET_JS, ASSET_CSS
+    if basemap:
+        folium.TileLayer(tiles=basemap, attr=basemap_attribution or "intranet", name="basemap", overlay=False,
+                         control=False, max_zoom=18).add_to(m)
+    prov = shapes_index["units"]["province"]
+    config = {
+        "map": m.get_name(), "lang": lang, "text": tx, "levels": level_entries(ruleset, lang),
+        "rules": rule_texts(ruleset, lang), "run": run["run_id"], "date": run["date"],
+        "dates": [[d, r] for d, r in dates], "shapes": shapes_index["id"], "home": home,
+        "provinces": [{"i": k, "code": c, "name": n, "bbox": b}
+                      for k, (c, n, b) in enumerate(zip(prov["code"], prov["name"], prov["bbox"]))],
+        "ruleset": {"id": ruleset.id, "title": ruleset.title_en if lang == "en" and ruleset.title_en else ruleset.title},
+        "boundary_version": run["boundary_version"], "min_zoom": MIN_ZOOM, "max_native_zoom": shapes_index["zooms"][1],
+        "attribution": (basemap_attribution if basemap else ""),
+        "window_days": int(ruleset.settings.get("window_days", 14)),
+    }
     root = m.get_root()
-    root.header.add_child(Element(f"<title>{html.escape(tx['title'])} — {run['date']}</title>"
-                                  '<link rel="stylesheet" href="/assets/committee.css">'))
-    root.html.add_child(Element(_PANEL.format(**{k: html.escape(v) for k, v in tx.items()})))
+    title = f"{tx['title']} — {vn_date(run['date'])}"
+    imports = json.dumps({"imports": IMPORTS})
+    root.header.add_child(Element(f"<title>{html.escape(title)}</title>"
+                                  '<link rel="stylesheet" href="/assets/committee.css">'
+                                  f'<script type="importmap">{imports}</script>'
+                                  f'<link rel="modulepreload" href="/assets/committee.js">'))
+    root.html.add_child(Element(_PANEL.format(**{k: html.escape(v) for k, v in tx.items() if isinstance(v, str)})))
     # the configuration is data (JSON in a non-executed script element), read by committee.js
-    cfg = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
-    root.html.add_child(Element(f'<script type="application/json" id="zones-config">{cfg}</script>'))
-    # started right after the map and its layers are made (not at window load, which waits for
-    # every first tile): a child of the map renders after it
-    _Start().add_to(m)
-    # in the body: after Leaflet (which Folium puts in the head), before the map's own script
-    root.html.add_child(Element('<script src="/vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"></script>'
-                                '<script src="/assets/committee.js"></script>'))
-    return root.render()
+    root.html.add_child(Element(f'<script type="application/json" id="zones-config">{inline_json(config)}</script>'))
+    text = root.render()
+    # a module runs after the document (and Folium's map script) is parsed
+    text = text.replace("</html>", '<script type="module" src="/assets/committee.js"></script>\n</html>')
+    return text.replace("<html>", f'<html lang="{lang}">', 1)
 
 
-class _Start(MacroElement):
-    _template = Template("{% macro script(this, kwargs) %}zonesCommittee();{% endmacro %}")
+def home_area(index: dict, table: dict, configured: str | None, wanted: str | None) -> dict:
+    """Where the map opens: the province asked for (?province=CODE, or ?province=all), else the configured home area
+    (ZONES_HOME: province codes or a lon/lat box), else the province with the most red communes
+    (then orange, then yellow); a layer of one province opens on it."""
+    prov = index["units"]["province"]
+    codes, boxes = prov["code"], prov["bbox"]
+    out = {"all": index["bounds"], "province": None}
+    if wanted == "all":
+        return {**out, "bbox": index["bounds"]}
+    if wanted in codes:
+        k = codes.index(wanted)
+        return {**out, "bbox": boxes[k], "province": wanted}
+    if configured:
+        parts = [p.strip() for p in configured.split(",") if p.strip()]
+        picked = [codes.index(p) for p in parts if p in codes]
+        if picked:
+            b = [boxes[k] for k in picked]
+            return {**out, "bbox": [min(x[0] for x in b), min(x[1] for x in b), max(x[2] for x in b), max(x[3] for x in b)],
+                    "province": codes[picked[0]] if len(picked) == 1 else None}
+        try:
+            box = [float(p) for p in parts]
+            if len(box) == 4:
+                return {**out, "bbox": box}
+        except ValueError:
+            pass
+    level = table["units"]["commune"]["level"]
+    of = index["units"]["commune"]["province"]
+    score = [[0, 0, 0] for _ in codes]
+    worst = {"3": 0, "2": 1, "1": 2}
+    for k, ch in enumerate(level):
+        if ch in worst and 0 <= of[k] < len(codes):
+            score[of[k]][worst[ch]] += 1
+    k = max(range(len(codes)), key=lambda j: (score[j], -j)) if codes else 0
+    if not codes:
+        return {**out, "bbox": index["bounds"]}
+    return {**out, "bbox": boxes[k], "province": codes[k]}
+
+
+def inline_json(value) -> str:
+    """JSON safe inside an HTML <script> element: no character can end the element or open a comment."""
+    text = json.dumps(value, ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
 
 
 _PANEL = """
-<div id="zones-bar">
+<div id="zones-bar" role="toolbar">
   <b id="zones-title">{title}</b>
-  <label>{date} <select id="zones-date"></select></label>
-  <button id="zones-play" type="button">{play}</button>
-  <input id="zones-search" type="search" placeholder="{search}" autocomplete="off">
-  <div id="zones-results"></div>
-  <a id="zones-lang" href="#">{other_lang}</a> · <a id="zones-report" href="#" target="_blank">{report}</a>
+  <span class="zones-day">
+    <button id="zones-prev" type="button" title="{prev_day}" aria-label="{prev_day}">‹</button>
+    <select id="zones-date" aria-label="{date}"></select>
+    <button id="zones-next" type="button" title="{next_day}" aria-label="{next_day}">›</button>
+    <button id="zones-play" type="button">{play}</button>
+  </span>
+  <select id="zones-province" aria-label="{province_pick}"></select>
+  <span id="zones-find"><input id="zones-search" type="search" placeholder="{search}" autocomplete="off" aria-label="{search}"></span>
+  <span class="zones-links"><a id="zones-report" href="#">{report}</a> · <a id="zones-lang" href="#">{other_lang}</a></span>
 </div>
-<div id="zones-legend"><b>{legend}</b><div id="zones-legend-items"></div>
-  <div><span class="zones-hatch"></span>{lockdown}</div><div><span class="zones-differs"></span>{differs}</div>
-  <div>{palette}: <select id="zones-palette"><option value="official">{official}</option><option value="cb">{cb}</option></select></div>
-  <a id="zones-rules" href="#" target="_blank">{rules}</a></div>
-<div id="zones-panel" hidden><button id="zones-close" type="button" title="{close}">×</button><div id="zones-panel-body"></div></div>
+<div id="zones-results" role="listbox" hidden></div>
+<aside id="zones-side">
+  <section id="zones-hot">
+    <button id="zones-hot-toggle" type="button" class="zones-head" aria-expanded="true">{hot_title} <span id="zones-hot-count"></span></button>
+    <ol id="zones-hot-list"></ol>
+  </section>
+  <section id="zones-legend">
+    <button id="zones-legend-toggle" type="button" class="zones-head" aria-expanded="true">{legend}</button>
+    <div id="zones-legend-body">
+      <div id="zones-legend-items"></div>
+      <label><input type="checkbox" id="zones-show-lockdowns" checked><span class="zones-dash"></span>{lockdown}</label>
+      <label><input type="checkbox" id="zones-show-differs" checked><span class="zones-differs"></span>{differs}</label>
+      <label><input type="checkbox" id="zones-show-names" checked><span class="zones-abc">Aa</span>{names}</label>
+      <label>{palette} <select id="zones-palette"><option value="official">{official}</option><option value="cb">{cb}</option></select></label>
+      <a id="zones-rules" href="#">{rules}</a>
+      <small id="zones-about"></small>
+    </div>
+  </section>
+</aside>
+<div id="zones-panel" role="dialog" hidden><button id="zones-close" type="button" title="{close}" aria-label="{close}">×</button><div id="zones-panel-body"></div></div>
+<div id="zones-tip" hidden></div>
+<div id="zones-busy" hidden>{loading}</div>
 """

@@ -10,6 +10,7 @@ import pandas as pd
 from . import runfiles
 from .errors import NotFoundError
 from .store import Store
+from .texts import vn_date
 
 COLUMNS = ["unit", "code", "name", "published_level", "new_level", "published_reasons", "new_reasons", "new_explanation"]
 
@@ -18,7 +19,7 @@ def diff(store: Store, runs_dir: Path, ev) -> pd.DataFrame:
     day = ev.manifest["date"]
     run = store.run_for_date(day)
     if run is None:
-        raise NotFoundError("no_run_for_date", date=day)
+        raise NotFoundError("no_run_for_date", date=vn_date(day), iso=day)
     out = []
     for unit, frame in ev.frames.items():
         old = runfiles.attributes(runs_dir / run["run_id"], unit, ["code", "level", "reasons"]).set_index("code")

@@ -5,9 +5,17 @@ Tests marked `both_backends` run twice: on the embedded SQLite store and on Post
 server is not installed)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from helpers import ROOT, free_port, wait_until_serving
 from server import create_app
+
+VENV_BIN = Path(sys.executable).parent
 
 
 def pytest_configure(config):
@@ -59,3 +67,31 @@ def runner(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def sample_site(tmp_path_factory):
+    """README command (1) as a user runs it: the embedded sample through scripts/run-sample.sh (not
+    served). -> (data folder, what the script printed)."""
+    data = tmp_path_factory.mktemp("sample") / "data"
+    env = {**os.environ, "ZONES_DATA_DIR": str(data), "NO_SERVE": "1", "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    out = subprocess.run(["bash", "scripts/run-sample.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr + out.stdout
+    return data, out.stdout
+
+
+@pytest.fixture(scope="session")
+def sample_server(sample_site, tmp_path_factory):
+    """The sample served by gunicorn, the production command. -> (base URL, access log)."""
+    data, _ = sample_site
+    port = free_port()
+    log = tmp_path_factory.mktemp("gunicorn") / "access.log"
+    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
+                             "--access-logfile", str(log), "server:create_app()"],
+                            cwd=ROOT, env={**os.environ, "ZONES_DATA_DIR": str(data)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_until_serving(base + "/api/runs")
+    yield base, log
+    proc.terminate()
+    proc.wait(timeout=10)

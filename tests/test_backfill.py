@@ -116,9 +116,12 @@ def test_backfilled_day_is_served_exported_and_read_by_gdal(runner, app, tmp_pat
     assert z["declared_level"] == "very_high_risk" and z["declared_decision"] == "12/QĐ-UBND"
     assert z["explanation"] and z["level_differs"] == (z["level"] != "very_high_risk")
     assert client.get("/api/zones/10002?date=2021-07-04").get_json()["declared_level"] is None
-    # the committee's page shows the day from raster tiles; it has no vector tiles of its own, and says so
+    # the committee's page colours the version's shapes with the day's table; the day has no vector tiles of
+    # its own, and says so
     page = client.get("/map?date=2021-07-05").get_data(as_text=True)
-    assert f"/tiles/runs/{run['run_id']}/commune/{{z}}/{{x}}/{{y}}.png" in page
+    assert f'"run": "{run["run_id"]}"' in page
+    day_table = client.get(f"/tiles/runs/{run['run_id']}/map-levels.json").get_json()
+    assert day_table["date"] == "2021-07-05" and day_table["shapes"] == run["manifest"]["shapes"]
     r = client.get(f"/tiles/runs/{run['run_id']}/commune/tilejson.json")
     assert r.status_code == 404 and "reclassify --date 2021-07-05" in r.get_json()["message"]
     # the newest day is a full run: the committee's map opens on it

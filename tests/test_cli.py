@@ -211,7 +211,7 @@ def test_export_formats(runner, app, tmp_path):
     import pyogrio
     assert pyogrio.list_layers(gpkg)[0][0] == "province"
     res = invoke(runner, "export", "--date", "2021-08-01", "--unit", "commune", "--format", "csv", "--out", "-")
-    assert res.exit_code != 0 and "Chưa có kết quả công bố cho ngày 2021-08-01" in res.output
+    assert res.exit_code != 0 and "Chưa có kết quả công bố cho ngày 01/08/2021" in res.output
 
 
 def test_english_on_request(tmp_path, monkeypatch):

@@ -103,6 +103,10 @@ def test_tilejson_and_tiles(published_app, client):
     empty = client.get(url.replace(f"/{t.x}/{t.y}.mvt", f"/{t.x + 40}/{t.y}.mvt"))
     assert empty.status_code == 204
     assert client.get(url.replace(f"/{z}/", "/3/")).status_code in (204, 400)
+    # past maxzoom the area still has communes: no "empty" answer, a 404 naming the zooms (as TileJSON says)
+    deeper = mercantile.tile((west + east) / 2, (south + north) / 2, z + 2)
+    past = client.get(url.replace(f"/{z}/{t.x}/{t.y}.mvt", f"/{z + 2}/{deeper.x}/{deeper.y}.mvt"))
+    assert past.status_code == 404 and f"4–{z}" in past.get_json()["message"]
 
 
 def test_runs_list(published_app, client):

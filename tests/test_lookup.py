@@ -1,6 +1,8 @@
 """The questions the map asks: the commune at a point, name search, a unit's last days."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import shapely
 
@@ -68,7 +70,12 @@ def test_map_page_is_light_and_loads_only_from_our_server(place, app, client):
     run = Store(app.config["ZONES"].db_path).run_for_date("2021-07-04")
     page = client.get("/map?date=2021-07-04").get_data(as_text=True)
     assert len(page.encode()) < 100_000                        # data comes as tiles, never inside the page
-    assert f"/tiles/runs/{run['run_id']}/commune/{{z}}/{{x}}/{{y}}.png" in page
+    # the page draws its version's shape tiles in the colours of the run's levels table
+    config = json.loads(re.search(r'id="zones-config">(.*?)</script>', page).group(1))
+    assert config["run"] == run["run_id"] and config["shapes"] == run["manifest"]["shapes"]
+    index = client.get(f"/tiles/shapes/{config['shapes']}/index.json").get_json()
+    table = client.get(f"/tiles/runs/{run['run_id']}/map-levels.json").get_json()
+    assert len(table["units"]["commune"]["level"]) == len(index["units"]["commune"]["code"]) == 6
     assert not re.search(r'(src|href)="(https?:)?//', page) and "http://" not in page.replace("http://www.w3.org", "")
     assert client.get("/assets/committee.js").status_code == 200 and client.get("/assets/../server.py").status_code == 404
     intranet = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir),

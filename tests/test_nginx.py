@@ -85,3 +85,25 @@ def test_published_tiles_are_files_for_nginx(front, client):
     assert _get(base + "/tiles/runs/nope00/commune/1/0/0.mvt")[0] == 404
     status, _, body = _get(base + "/api/runs")
     assert status == 200 and b"run_id" in body
+
+
+def test_shapes_are_files_and_everything_goes_compressed(front, client):
+    import gzip
+    import json
+    import re
+    base, seen, app = front
+    page = client.get(f"/map?date={DAY}").get_data(as_text=True)
+    sid = json.loads(re.search(r'id="zones-config">(.*?)</script>', page).group(1))["shapes"]
+    index = client.get(f"/tiles/shapes/{sid}/index.json").get_json()
+    lon = sum(b[0] + b[2] for b in index["units"]["province"]["bbox"]) / 2
+    lat = sum(b[1] + b[3] for b in index["units"]["province"]["bbox"]) / 2
+    t = mercantile.tile(lon, lat, 10)
+    path = f"/tiles/shapes/{sid}/{t.z}/{t.x}/{t.y}.mvt"
+    seen.clear()
+    status, headers, body = _get(base + path, {"Accept-Encoding": "gzip"})
+    assert status == 200 and seen == []                                      # the version's shapes: a file for nginx
+    assert headers.get("Content-Encoding") == "gzip" and gzip.decompress(body) == client.get(path).data
+    # what the service answers goes compressed too (brotli from the app, passed on as it is; or gzip)
+    for url, enc in ((f"/map?date={DAY}", "br, gzip"), (f"/api/zones.geojson?date={DAY}", "gzip"), ("/assets/committee.js", "gzip")):
+        status, headers, body = _get(base + url, {"Accept-Encoding": enc})
+        assert status == 200 and headers.get("Content-Encoding") in enc.split(", "), (url, headers)

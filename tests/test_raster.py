@@ -86,19 +86,3 @@ def test_lockdown_layer_is_hatched(scene, app, client):
     assert 0.2 < hatched < 0.6                                      # stripes, not a solid fill
     corner = mercantile.tile(*scene.geometry.iloc[11].centroid.coords[0], 16)
     assert client.get(f"/tiles/runs/{run['run_id']}/lockdown/16/{corner.x}/{corner.y}.png").status_code == 204
-
-
-def test_full_runs_are_published_with_their_overview_tiles(scene, app, client):
-    settings = app.config["ZONES"]
-    store = Store(settings.db_path)
-    run = store.run_for_date("2021-07-04")                     # the newest day: a full run
-    run_dir = settings.runs_dir / run["run_id"]
-    c = scene.geometry.iloc[0].centroid
-    t = mercantile.tile(c.x, c.y, raster.PRERENDER_MAX_ZOOM)
-    for unit in raster.PRERENDER_LAYERS:
-        own = run_dir / raster.PRERENDER_DIR / f"{unit}.official" / str(t.z) / str(t.x) / f"{t.y}.png"
-        assert own.exists() and str(own.relative_to(run_dir)) in run["manifest"]["files"]
-        assert own.read_bytes() == (raster.render(store, run_dir, run["boundary_version"], unit, t.z, t.x, t.y) or b"")
-        served = client.get(f"/tiles/runs/{run['run_id']}/{unit}/{t.z}/{t.x}/{t.y}.png")
-        assert served.data == own.read_bytes()
-    assert not (settings.cache_dir / "tiles" / run["run_id"]).exists()      # nothing rendered on request

@@ -50,15 +50,24 @@ def test_report_html_is_a_printable_offline_page(week, client):
     r = client.get("/report?date=2021-07-03")
     assert r.status_code == 200 and r.mimetype == "text/html"
     page = r.get_data(as_text=True)
-    assert "Báo cáo phân vùng nguy cơ — 2021-07-03" in page and "size: A4" in page
+    assert "Báo cáo phân vùng nguy cơ COVID-19 — ngày 03/07/2021" in page and "size: A4" in page
+    assert 'name="viewport"' in page and '<html lang="vi">' in page
     assert re.search(r'id="n-newly-red">1<', page)
-    assert "Xã Ô 10001 (10001)" in page and "R2:" in page                     # the change with its reason
-    assert "9/QĐ-UBND" in page and "Bắt đầu" in page                          # lockdown started that day
-    assert len(re.findall(r"<path d=\"M", page)) == 12 + 1                    # 12 communes + the lockdown
+    hot = page.split('id="hot"')[1].split("</table>")[0]                       # the red commune with its reason
+    assert "Xã Ô 10001" in hot and "trường học" in hot and "R2:" not in hot and "Mới vào vùng đỏ" in hot
+    assert "9/QĐ-UBND" in page and "Bắt đầu" in page and "03/07/2021" in page  # lockdown started that day
+    first_map = page.split("<svg")[1].split("</svg>")[0]
+    assert len(re.findall(r'<path d="M[^"]*" fill="#', first_map)) == 12        # 12 communes in their colours
+    assert len(re.findall(r'stroke-dasharray', first_map)) == 1                # and the lockdown's outline
+    assert "Xã Ô 10001</text>" in first_map                                    # the red commune is named
     assert "<script" not in page and not re.search(r'(src|href)="(https?:)?//', page)
-    assert "Huyện A" in page and "Huyện B" in page
+    ranking = page.split('id="ranking"')[1].split("</table>")[0]
+    assert ranking.index("Huyện A") < ranking.index("Huyện B")                # the red commune's district first
+    assert 'counter(page)' in page and "2021-07-03_" in page                  # page numbers, run id in the footer
     en = client.get("/report?date=2021-07-06&lang=en").get_data(as_text=True)
-    assert "Risk zone report — 2021-07-06" in en and "Held at a high level" in en and "4 days" in en
+    assert "COVID-19 risk zone report — date 06/07/2021" in en and "Held (days)" in en
+    row = en.split('id="hot"')[1].split("Xã Ô 10001")[1].split("</tr>")[0]
+    assert '<td class="n">4</td>' in row                                      # red since the 3rd: 4 days
     assert "Ending" in en                                                     # the lockdown ends on the 8th
 
 
@@ -68,7 +77,7 @@ def test_report_warns_about_rejected_rows_and_stale_data(week, runner, app, tmp_
     assert invoke(runner, "reclassify", "--date", "2021-07-09").exit_code == 0
     page = client.get("/report?date=2021-07-09").get_data(as_text=True)
     assert "late.csv" in page and "bị loại 1 dòng" in page
-    assert "Không có dữ liệu ca bệnh mới từ 2021-07-06" in page
+    assert "Không có dữ liệu ca bệnh mới từ 06/07/2021" in page
 
 
 def test_report_xlsx_and_cli(week, runner, tmp_path):
@@ -76,7 +85,9 @@ def test_report_xlsx_and_cli(week, runner, tmp_path):
     res = invoke(runner, "report", "--date", "2021-07-03", "--format", "xlsx", "--out", out)
     assert res.exit_code == 0 and "Đã ghi báo cáo ngày 2021-07-03" in res.output, res.output
     wb = load_workbook(out)
-    assert wb.sheetnames[:2] == ["Số đơn vị theo mức", "Thay đổi"]
+    assert wb.sheetnames[:4] == ["Số đơn vị theo mức", "Vùng đỏ và vùng cam hôm nay", "Quận-huyện theo mức độ", "Thay đổi"]
+    hot = list(wb["Vùng đỏ và vùng cam hôm nay"].values)
+    assert hot[1][1] == "Xã Ô 10001" and hot[1][4] == "Mới vào vùng đỏ"
     changes = list(wb["Thay đổi"].values)
     head = changes[0]
     rows = [dict(zip(head, r)) for r in changes[1:]]

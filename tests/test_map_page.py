@@ -1,0 +1,489 @@
+"""The committee's page as a committee member uses it: Debian's Chromium driven by Playwright, every
+request outside our server refused, on the embedded sample served by gunicorn.
+
+The colour checks read nothing from the page's own code: the published GeoJSON gives each commune's
+level, shapely its representative point, the legend chip its colour, and the pixel is read from a
+screenshot. Points closer than a few pixels to a boundary (or inside another commune of the 2009
+layer, which overlaps itself) are left out: everything else must be exactly its legend's colour.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+
+from helpers import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DAY = "2021-07-31"
+SHOTS = ROOT / "docs" / "screenshots"
+# The map's background (--soft in geo/static/committee.css): what a commune filtered out shows.
+BACKGROUND = (243, 244, 246)
+# A point this close to a boundary may take an outline's or a neighbour's anti-aliased colour.
+MARGIN_PX = 3.0
+MERCATOR_M_PER_PX_Z0 = 156543.03392804097
+UI = ["#zones-bar", "#zones-hot", "#zones-legend", "#zones-panel:not([hidden])", ".leaflet-control",
+      "#zones-results:not([hidden])", "#zones-tip:not([hidden])", "#zones-busy:not([hidden])"]
+
+
+def _playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    return sync_playwright
+
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None or _playwright() is None,
+                                reason="chromium or playwright not installed (scripts/setup.sh)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with _playwright()() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+class Visit:
+    """One page in its own browser context: errors and refused outside requests recorded."""
+
+    def __init__(self, browser, base: str, url: str, width=1366, height=768, wait=True, **ctx):
+        self.base = base
+        self.ctx = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1, **ctx)
+        self.page = self.ctx.new_page()
+        self.errors, self.outside, self.requests = [], [], []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.route("**/*", self._gate)
+        self.response = self.page.goto(base + url)
+        if wait:
+            self.ready()
+
+    def _gate(self, route):
+        url = route.request.url
+        if url.startswith(self.base):
+            self.requests.append(url[len(self.base):])
+            return route.continue_()
+        self.outside.append(url)
+        return route.abort()
+
+    def ready(self):
+        self.page.wait_for_selector("body[data-zones-ready='1']")
+        self.page.wait_for_selector("body[data-zones-drawn='1']")
+        self.page.wait_for_timeout(150)
+
+    def close(self):
+        self.ctx.close()
+        assert self.outside == [] and self.errors == [], (self.outside, self.errors)
+
+
+def _get_json(base: str, path: str):
+    with urllib.request.urlopen(base + path, timeout=30) as r:
+        return json.load(r)
+
+
+def _day(base: str, day: str) -> dict:
+    """The published communes of `day`: code, level, colour, geometry (EPSG:4326 and 3857), rep point."""
+    feats = _get_json(base, f"/api/zones.geojson?date={day}")["features"]
+    geoms = np.array([shapely.from_geojson(json.dumps(f["geometry"])) for f in feats], dtype=object)
+    to_m = Transformer.from_crs(4326, 3857, always_xy=True)
+    merc = shapely.transform(geoms, lambda c: np.column_stack(to_m.transform(c[:, 0], c[:, 1])))
+    return {"code": [f["properties"]["code"] for f in feats], "name": [f["properties"]["name"] for f in feats],
+            "district": [f["properties"]["district_name"] for f in feats],
+            "level": [f["properties"]["level"] for f in feats], "geom": geoms, "merc": merc,
+            "point": shapely.point_on_surface(geoms), "point_m": shapely.point_on_surface(merc)}
+
+
+def _legend(page) -> dict:
+    """Legend chip colour per level, as the page shows it."""
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#zones-legend-items label')].map(l => [
+        l.querySelector('input').dataset.level,
+        getComputedStyle(l.querySelector('.zones-chip')).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)]))""")
+
+
+def _checkable(page, day: dict) -> list[int]:
+    """Communes whose representative point is on the map (not under a control), at least MARGIN_PX
+    from its boundary and from any other commune."""
+    zoom = page.evaluate("() => zonesApi.map.getZoom()")
+    m_per_px = MERCATOR_M_PER_PX_Z0 / 2 ** zoom
+    pts = [[p.y, p.x] for p in day["point"]]
+    xy = page.evaluate("pts => pts.map(p => { const c = zonesApi.map.latLngToContainerPoint(p); return [c.x, c.y]; })", pts)
+    ui = page.evaluate("sels => sels.flatMap(s => [...document.querySelectorAll(s)]).map(e => { const r = e.getBoundingClientRect();"
+                       " return [r.left - 2, r.top - 2, r.right + 2, r.bottom + 2]; })", UI)
+    w, h = page.viewport_size["width"], page.viewport_size["height"]
+    tree = shapely.STRtree(day["merc"])
+    out = []
+    for k, ((x, y), pm) in enumerate(zip(xy, day["point_m"])):
+        if not (2 <= x < w - 2 and 2 <= y < h - 2) or any(a <= x <= c and b <= y <= d for a, b, c, d in ui):
+            continue
+        if shapely.distance(pm, day["merc"][k].boundary) < MARGIN_PX * m_per_px:
+            continue
+        near = tree.query(pm.buffer(MARGIN_PX * m_per_px), predicate="intersects")
+        if any(j != k for j in near):
+            continue
+        out.append((k, int(x), int(y)))
+    return out
+
+
+def _check_pixels(png: bytes, day: dict, points, colour_of) -> dict:
+    """-> {level: number of communes checked}; fails on the first pixel that is not its level's colour."""
+    from PIL import Image
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    seen: dict[str, int] = {}
+    wrong = []
+    for k, x, y in points:
+        want = colour_of(day["level"][k])
+        got = img.getpixel((x, y))
+        if tuple(got) != tuple(want):
+            wrong.append((day["name"][k], day["level"][k], got, want, (x, y)))
+        seen[day["level"][k]] = seen.get(day["level"][k], 0) + 1
+    assert not wrong, wrong[:10]
+    return seen
+
+
+def _set_view(page, day: dict, codes=None, zoom=None):
+    """Fit the map to some communes (all by default) the way a user's zoom would."""
+    keep = [k for k, c in enumerate(day["code"]) if codes is None or c in codes]
+    b = shapely.total_bounds(day["geom"][keep])
+    page.evaluate("([b, z]) => { const m = zonesApi.map; m.fitBounds([[b[1], b[0]], [b[3], b[2]]], {animate: false});"
+                  " if (z) { m.setZoom(z, {animate: false}); } }", [list(map(float, b)), zoom])
+    page.wait_for_selector("body[data-zones-drawn='1']")
+    page.wait_for_timeout(300)
+
+
+def _levels_only(page):
+    """Names and lockdown outlines off (a user's switches): the map shows the levels alone."""
+    page.uncheck("#zones-show-names")
+    page.uncheck("#zones-show-lockdowns")
+    page.mouse.move(1, 1)
+
+
+def test_every_commune_is_its_legend_colour(browser, sample_server):
+    base, _ = sample_server
+    v = Visit(browser, base, f"/map?date={DAY}")
+    page = v.page
+    day = _day(base, DAY)
+    _levels_only(page)
+    legend = _legend(page)
+    checked: dict[str, int] = {}
+    red = {c for c, lv in zip(day["code"], day["level"]) if lv == "very_high_risk"}
+    for view in (None, red):        # the province as it opens, then zoomed on the red wards of Nha Trang
+        if view is not None:
+            _set_view(page, day, view)
+        for lv, n in _check_pixels(page.screenshot(), day, _checkable(page, day), lambda lv: legend[lv]).items():
+            checked[lv] = checked.get(lv, 0) + n
+    assert {lv for lv in day["level"]} <= set(checked), checked            # every level of the day checked
+    assert sum(checked.values()) >= 60, checked
+    # only red: red communes keep their colour, every other commune shows the map's background
+    for lv in ("high_risk", "risk", "safe", "unknown"):
+        page.uncheck(f'input[data-level="{lv}"]')
+    page.wait_for_timeout(200)
+    only_red = _check_pixels(page.screenshot(), day, _checkable(page, day),
+                             lambda lv: legend[lv] if lv == "very_high_risk" else BACKGROUND)
+    assert only_red.get("very_high_risk", 0) >= 3 and len(only_red) >= 3, only_red
+    # the colour-blind palette: the legend changes, and every commune follows it exactly
+    for lv in ("high_risk", "risk", "safe", "unknown"):
+        page.check(f'input[data-level="{lv}"]')
+    page.select_option("#zones-palette", "cb")
+    page.wait_for_timeout(200)
+    cb = _legend(page)
+    assert cb != legend
+    seen = _check_pixels(page.screenshot(), day, _checkable(page, day), lambda lv: cb[lv])
+    assert len(seen) >= 3, seen
+    v.close()
+
+
+def test_play_through_shows_every_day_in_its_own_colours(browser, sample_server):
+    base, _ = sample_server
+    v = Visit(browser, base, f"/map?date={DAY}")
+    page = v.page
+    _levels_only(page)
+    legend = _legend(page)
+    dates = [r["date"] for r in _get_json(base, "/api/runs")["runs"]][-30:]
+    shapes_before = len([u for u in v.requests if u.startswith("/tiles/shapes/")])
+    day0 = _day(base, DAY)
+    points = _checkable(page, day0)           # the view does not move while playing
+    page.click("#zones-play")
+    frames = []
+    for d in dates:
+        page.wait_for_selector(f"body[data-zones-date='{d}']", timeout=15000)
+        frames.append((d, page.screenshot()))
+    page.wait_for_selector("#zones-play:has-text('▶')", timeout=5000)
+    changed = 0
+    for d, png in frames:
+        day = _day(base, d)
+        assert day["code"] == day0["code"]
+        _check_pixels(png, day, points, lambda lv: legend[lv])
+        changed += day["level"] != day0["level"]
+    assert len(frames) == len(dates) == 15 and changed >= 5
+    # re-coloured from the geometry already held: not one shape tile fetched again
+    assert len([u for u in v.requests if u.startswith("/tiles/shapes/")]) == shapes_before
+    v.close()
+
+
+def _label_boxes(page):
+    return page.evaluate("() => [...document.querySelectorAll('.zones-label')].map(e => { const r = e.getBoundingClientRect();"
+                         " return {text: e.textContent, kind: e.className, box: [r.left, r.top, r.right, r.bottom]}; })")
+
+
+def _overlaps(labels) -> list:
+    out = []
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            p, q = a["box"], b["box"]
+            if p[0] < q[2] - 0.5 and p[2] > q[0] + 0.5 and p[1] < q[3] - 0.5 and p[3] > q[1] + 0.5:
+                out.append((a["text"], b["text"]))
+    return out
+
+
+def test_names_are_placed_and_never_overlap(browser, sample_server):
+    base, _ = sample_server
+    v = Visit(browser, base, f"/map?date={DAY}")
+    page = v.page
+    day = _day(base, DAY)
+    page.wait_for_selector(".zones-label")
+    home = _label_boxes(page)
+    kinds = {lab["kind"].split()[-1] for lab in home}
+    assert "zones-label-p" in kinds and "zones-label-d" in kinds, home          # province and district names
+    assert any(lab["text"] == "Khánh Hòa" or "Khánh Hòa" in lab["text"] for lab in home), home
+    assert not _overlaps(home)
+    nha_trang = {c for c, n, d in zip(day["code"], day["name"], day["district"])
+                 if n.startswith("Phường") and d == "Thành phố Nha Trang"}
+    _set_view(page, day, nha_trang, zoom=13)
+    page.wait_for_timeout(300)
+    close = _label_boxes(page)
+    communes = [lab for lab in close if lab["kind"].endswith("zones-label-c")]
+    assert len(communes) >= 8 and not _overlaps(close), close
+    assert {lab["text"] for lab in communes} <= set(day["name"])
+    v.close()
+
+
+def test_search_ranks_names_highlights_and_opens_the_panel(browser, sample_server):
+    base, _ = sample_server
+    v = Visit(browser, base, f"/map?date={DAY}")
+    page = v.page
+    day = _day(base, DAY)
+    page.fill("#zones-search", "vinh hai")
+    page.wait_for_selector(".zones-hit")
+    hits = [h.inner_text() for h in page.query_selector_all(".zones-hit")]
+    assert hits[0].startswith("Phường Vĩnh Hải") and "Vùng nguy cơ cao (cam)" in hits[0], hits
+    assert not any("Sơn Thái" in h for h in hits), hits
+    page.click(".zones-hit >> nth=0")
+    code = day["code"][day["name"].index("Phường Vĩnh Hải")]
+    page.wait_for_selector(f"body[data-zones-selected='commune:{code}']")
+    page.wait_for_selector("#zones-panel:not([hidden]) .zones-chart")
+    assert "Phường Vĩnh Hải" in page.inner_text("#zones-panel-body")
+    page.wait_for_selector("body[data-zones-drawn='1']")
+    page.wait_for_timeout(400)
+    # the chosen commune is outlined in black and white along its boundary
+    from PIL import Image
+    img = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    k = day["code"].index(code)
+    ring = shapely.segmentize(day["geom"][k].boundary, 0.001)
+    coords = shapely.get_coordinates(ring)[::3]
+    xy = page.evaluate("pts => pts.map(p => { const c = zonesApi.map.latLngToContainerPoint([p[1], p[0]]); return [c.x, c.y]; })",
+                       coords.tolist())
+    w, h = page.viewport_size["width"], page.viewport_size["height"]
+    on_screen = [(x, y) for x, y in xy if 3 <= x < w - 3 and 3 <= y < h - 3]
+    outlined = [any(img.getpixel((int(x) + dx, int(y) + dy)) in ((0, 0, 0), (255, 255, 255))
+                    for dx in range(-2, 3) for dy in range(-2, 3)) for x, y in on_screen]
+    assert len(on_screen) >= 10 and sum(outlined) / len(outlined) > 0.8, (len(on_screen), sum(outlined))
+    v.close()
+
+
+def test_red_and_orange_list_is_in_the_stated_order(browser, sample_server):
+    base, _ = sample_server
+    today, yesterday = _get_json(base, f"/api/zones.geojson?date={DAY}"), _get_json(base, "/api/zones.geojson?date=2021-07-30")
+    before = {f["properties"]["code"]: f["properties"]["level"] for f in yesterday["features"]}
+    rank = {"very_high_risk": 3, "high_risk": 2, "risk": 1, "safe": 0, "unknown": -1}
+    expected = []
+    for f in today["features"]:
+        p = f["properties"]
+        if p["level"] not in ("very_high_risk", "high_risk"):
+            continue
+        was = rank.get(before.get(p["code"]), -2)
+        newly_red = p["level"] == "very_high_risk" and was < 3
+        change = 0 if newly_red else 1 if was < rank[p["level"]] else 2 if was == rank[p["level"]] else 3
+        expected.append((-rank[p["level"]], change, -p["community_cases"], p["name"], p["code"]))
+    expected = [e[-1] for e in sorted(expected)]
+    v = Visit(browser, base, f"/map?date={DAY}")
+    page = v.page
+    shown = page.evaluate("() => [...document.querySelectorAll('#zones-hot-list li[data-code]')].map(li => li.dataset.code)")
+    assert shown == expected
+    first = page.inner_text("#zones-hot-list li >> nth=0")
+    assert "mới đỏ" in first and "giữ 1 ngày" in first and "ca" in first
+    page.click("#zones-hot-list li >> nth=0")
+    page.wait_for_selector(f"body[data-zones-selected='commune:{expected[0]}']")
+    page.wait_for_selector("#zones-panel:not([hidden])")
+    v.close()
+
+
+def test_phone_screen_holds_everything(browser, sample_server):
+    base, _ = sample_server
+    v = Visit(browser, base, f"/map?date={DAY}", width=390, height=844, has_touch=True, is_mobile=True)
+    page = v.page
+
+    def inside(selector):
+        r = page.evaluate(f"() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+                          " return [r.left, r.top, r.right, r.bottom]; }")
+        assert r[0] >= 0 and r[1] >= 0 and r[2] <= 390 and r[3] <= 844 and r[2] > r[0] and r[3] > r[1], (selector, r)
+        return r
+    bar = inside("#zones-bar")
+    inside("#zones-search")
+    page.fill("#zones-search", "phuoc")
+    page.wait_for_selector(".zones-hit")
+    for k in range(len(page.query_selector_all(".zones-hit"))):
+        inside(f".zones-hit:nth-child({k + 1})") if k < 6 else None
+    inside("#zones-results")
+    page.tap(".zones-hit >> nth=0")
+    page.wait_for_selector("#zones-panel:not([hidden]) .zones-chart")
+    panel = inside("#zones-panel")
+    assert panel[1] > bar[3]                                          # the sheet does not cover the bar
+    page.tap("#zones-close")
+    page.tap("#zones-legend-toggle")
+    inside("#zones-legend-body")
+    inside("#zones-legend-toggle")
+    page.tap("#zones-hot-toggle")
+    inside("#zones-hot")
+    assert page.evaluate("() => document.querySelector('meta[name=viewport]') !== null && document.documentElement.lang") == "vi"
+    v.close()
+
+
+def test_a_day_without_a_run_is_an_html_notice(browser, sample_server):
+    base, _ = sample_server
+    v = Visit(browser, base, "/map?date=2021-08-15", wait=False)
+    page = v.page
+    assert v.response.status == 404 and "text/html" in v.response.headers["content-type"]
+    text = page.inner_text("body")
+    assert "Chưa có kết quả công bố cho ngày 15/08/2021" in text and "31/07/2021" in text
+    assert v.errors == ["Failed to load resource: the server responded with a status of 404 (NOT FOUND)"]
+    v.errors.clear()                          # the notice's own status, as asked: nothing else went wrong
+    page.click("a")
+    v.ready()
+    assert page.evaluate("() => document.body.dataset.zonesDate") == DAY
+    v.close()
+    req = urllib.request.Request(base + "/map?date=2021-08-15", headers={"Accept": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req)
+    assert err.value.code == 404 and json.load(err.value)["error"] == "no_run_for_date"
+    report = urllib.request.Request(base + "/report?date=2021-08-15", headers={"Accept": "text/html"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(report)
+    body = err.value.read().decode()
+    assert err.value.code == 404 and "<html lang=\"vi\">" in body and "/report?date=2021-07-31" in body
+
+
+def test_words_on_screen_in_both_languages(browser, sample_server):
+    base, _ = sample_server
+    v = Visit(browser, base, f"/map?date={DAY}")
+    page = v.page
+    page.click("#zones-hot-list li >> nth=0")
+    page.wait_for_selector("#zones-panel:not([hidden]) .zones-chart")
+    text = page.inner_text("body")
+    assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", text), "an ISO date on screen"
+    for raw in ("very_high_risk", "high_risk", "qd2686", "Leaflet", "max", "vector", "cửa sổ", "_2026"):
+        assert raw not in text, raw
+    assert page.title() == "Phân vùng nguy cơ COVID-19 — 31/07/2021"
+    scale = page.inner_text(".leaflet-control-scale")
+    assert ("km" in scale or " m" in scale) and "mi" not in scale and "ft" not in scale
+    assert page.get_attribute(".leaflet-control-zoom-in", "title") == "Phóng to"
+    assert page.input_value("#zones-date") == DAY and "31/07/2021" in page.inner_text("#zones-date")
+    page.click("#zones-lang")
+    v.ready()
+    en = page.inner_text("body")
+    assert "Legend" in en and "Red / orange today" in en and "Chú giải" not in en and "Tìm xã" not in en
+    assert page.get_attribute(".leaflet-control-zoom-in", "title") == "Zoom in"
+    assert page.evaluate("() => document.documentElement.lang") == "en"
+    v.close()
+
+
+def test_pages_have_viewport_and_language(sample_server):
+    base, _ = sample_server
+    for path in (f"/map?date={DAY}", f"/report?date={DAY}", "/rulesets/qd2686", "/rulesets/qd2686?lang=en"):
+        with urllib.request.urlopen(base + path) as r:
+            page = r.read().decode()
+        assert 'name="viewport"' in page and re.search(r'<html lang="(vi|en)"', page), path
+    with urllib.request.urlopen(base + "/rulesets/qd2686") as r:
+        rules = r.read().decode()
+    # settings as a readable table: their meaning, not only their keys
+    assert "Số ngày gần nhất được tính ca bệnh" in rules and ">14<" in rules and "khu công nghiệp" in rules
+
+
+def test_responses_are_compressed(sample_server):
+    base, _ = sample_server
+    run = _get_json(base, "/api/runs")["runs"][-1]
+    cfg_page = urllib.request.urlopen(base + f"/map?date={DAY}").read().decode()
+    shapes_id = json.loads(re.search(r'id="zones-config">(.*?)</script>', cfg_page).group(1))["shapes"]
+    for path in (f"/map?date={DAY}", "/assets/committee.js", "/assets/committee.css", "/vendor/leaflet/dist/leaflet.js",
+                 f"/tiles/runs/{run['run_id']}/map-levels.json", f"/tiles/shapes/{shapes_id}/index.json",
+                 f"/api/zones.geojson?date={DAY}", f"/api/hotspots?date={DAY}"):
+        req = urllib.request.Request(base + path, headers={"Accept-Encoding": "br, gzip"})
+        with urllib.request.urlopen(req) as r:
+            assert r.headers.get("Content-Encoding") in ("br", "gzip"), path
+            assert "Accept-Encoding" in (r.headers.get("Vary") or ""), path
+
+
+def test_a_lockdown_in_the_panel_has_its_issuer_and_dates(browser, sample_server):
+    base, _ = sample_server
+    lockdowns = _get_json(base, f"/api/lockdowns.geojson?date={DAY}")["features"]
+    open_ended = next(f for f in lockdowns if not f["properties"]["end_date"])
+    centre = shapely.from_geojson(json.dumps(open_ended["geometry"])).centroid
+    v = Visit(browser, base, f"/map?date={DAY}")
+    page = v.page
+    page.evaluate("p => zonesApi.map.setView(p, 14, {animate: false})", [centre.y, centre.x])
+    page.wait_for_selector("body[data-zones-drawn='1']")
+    xy = page.evaluate("p => { const c = zonesApi.map.latLngToContainerPoint(p); return [c.x, c.y]; }", [centre.y, centre.x])
+    page.mouse.click(xy[0], xy[1])
+    page.wait_for_selector("#zones-panel:not([hidden]) .zones-chart")
+    body = page.inner_text("#zones-panel-body")
+    p = open_ended["properties"]
+    assert p["decision_no"] in body and p["issuer"] in body and "đến khi có thông báo mới" in body
+    assert "từ 25/07/2021" in body and "Quận/huyện" in body and "Tỉnh/thành phố" in body
+    v.close()
+
+
+def test_readme_screenshots_and_the_sample_pdf(browser, sample_server, sample_site, tmp_path):
+    """The README's pictures, made here from the sample; and the PDF a committee member prints:
+    every red commune on page 1, every page numbered."""
+    from pypdf import PdfReader
+    base, _ = sample_server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    v = Visit(browser, base, f"/map?date={DAY}")
+    v.page.screenshot(path=str(SHOTS / "map.png"))
+    v.page.click("#zones-hot-list li >> nth=0")
+    v.page.wait_for_selector("#zones-panel:not([hidden]) .zones-chart")
+    v.page.wait_for_selector("body[data-zones-drawn='1']")
+    v.page.wait_for_timeout(500)
+    v.page.screenshot(path=str(SHOTS / "panel.png"))
+    v.close()
+    phone = Visit(browser, base, f"/map?date={DAY}", width=390, height=844, has_touch=True, is_mobile=True)
+    phone.page.tap("#zones-hot-toggle")
+    phone.page.wait_for_timeout(300)
+    phone.page.screenshot(path=str(SHOTS / "phone.png"))
+    phone.close()
+    report = Visit(browser, base, f"/report?date={DAY}", width=900, height=1270, wait=False)
+    report.page.screenshot(path=str(SHOTS / "report.png"))
+    report.close()
+    for name in ("map", "panel", "phone", "report"):
+        assert (SHOTS / f"{name}.png").stat().st_size > 20_000, name
+    pdf = tmp_path / "bao-cao.pdf"
+    with urllib.request.urlopen(base + f"/report?date={DAY}&format=pdf") as r:
+        pdf.write_bytes(r.read())
+    pages = [p.extract_text() for p in PdfReader(pdf).pages]
+    red = [f["properties"]["name"] for f in _get_json(base, f"/api/zones.geojson?date={DAY}")["features"]
+           if f["properties"]["level"] == "very_high_risk"]
+    first = " ".join(pages[0].split())
+    assert len(red) == 11 and all(name in first for name in red), [n for n in red if n not in first]
+    for k, text in enumerate(pages, start=1):
+        assert f"Trang {k} / {len(pages)}" in " ".join(text.split()), (k, text[-200:])
+    assert "31/07/2021" in first and "2021-07-31_" in first                  # Vietnamese date; the run in the footer
