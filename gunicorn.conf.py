@@ -4,22 +4,33 @@ The app is made once in the master and the workers are forked from it, with the 
 request needs already imported: a server that has just started answers its first visitors as fast
 as later ones (benchmarks/bench_map.py), and the workers share that memory.
 
-/metrics sums every worker's counters: prometheus_client's multiprocess mode, in a folder of the
-data directory emptied when gunicorn starts (set before anything imports prometheus_client).
+/metrics sums every worker's counters: prometheus_client's multiprocess mode, in a folder in memory
+(/dev/shm, never on the data disk: a full disk would kill the workers that write there), emptied when
+gunicorn starts (set before anything imports prometheus_client). Without such a folder each worker
+counts for itself. Nothing here writes to the data folder: the service starts on a read-only one.
 """
 import os
-import shutil
 from pathlib import Path
 
 preload_app = True
-_METRICS = Path(os.environ.get("ZONES_DATA_DIR") or "data").resolve() / "cache" / "prometheus"
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_METRICS))
+# Keep-alive connections stay open this long between requests (seconds): longer than a client's pause
+# between two requests of one page, so a connection is not closed just as the client reuses it.
+keepalive = 30
+_DATA = Path(os.environ.get("ZONES_DATA_DIR") or "data").resolve()
+
+
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    from geo.config import metrics_dir      # (geo.config imports nothing that reads the variable)
+    _found = metrics_dir(_DATA)
+    if _found:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _found
 
 
 def on_starting(server):
-    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        for p in Path(folder).glob("*.db"):
+            p.unlink(missing_ok=True)
     import folium  # noqa: F401
     import geo.lookup  # noqa: F401
     import geo.observe  # noqa: F401

@@ -16,7 +16,8 @@ from werkzeug.exceptions import HTTPException
 
 from geo import cli, config, i18n
 from geo.params import choice as _choice, parse_as_of as _parse_as_of, parse_day as _parse_day
-from geo.errors import AuthError, ForbiddenError, InputError, NotFoundError, ZonesError, http_status
+from geo.errors import (AuthError, ForbiddenError, ImportFailedError, InputError, NotFoundError, ZonesError,
+                        http_status)
 from geo.store import Store
 from geo.texts import vn_date
 
@@ -208,10 +209,12 @@ def _security(app: Flask) -> None:
             abort(405)
         # writes: the token must come in the Authorization header (a cookie would let other sites write: CSRF)
         if g.user is None or g.token_via != "header":
+            _audit_refusal("auth_needed")
             raise AuthError("auth_needed")
         if request.endpoint == "import_upload" and (request.view_args or {}).get("kind") in ADMIN_ONLY_IMPORTS:
             needed = "admin"
         if not auth.allows(g.user, needed):
+            _audit_refusal("auth_role")
             raise ForbiddenError("auth_role", name=g.user["name"], role=g.user["role"], action=request.endpoint, needed=needed)
 
     @app.after_request
@@ -232,6 +235,20 @@ def _security(app: Flask) -> None:
             resp.set_cookie(TOKEN_COOKIE, request.args["access_token"], httponly=True, samesite="Strict",
                             secure=request.is_secure, max_age=12 * 3600)
         return resp
+
+
+def _audit_refusal(why: str) -> None:
+    """A refused write is audited like any other (who asked, from where, for what); the answer does
+    not wait for it and does not fail with it (a store that cannot be written is another error)."""
+    from geo import auth
+    user = g.get("user") or {}
+    try:
+        auth.record(_store(), user.get("name") or "anonymous", user.get("role"), "http", request.endpoint or request.path,
+                    f"refused: {why}", target=request.path, remote=request.remote_addr,
+                    file_name=(request.files.get("file").filename if request.files.get("file") else None))
+    except Exception:     # noqa: BLE001 - auditing must not turn a 401 into a 500
+        from geo import observe
+        observe.logger().warning("refused write not audited", extra={"fields": {"path": request.path}})
 
 
 def _nonced(html: str) -> str:
@@ -256,25 +273,38 @@ def _write_routes(app: Flask) -> None:
         if upload is None:
             raise InputError("upload_missing")
         label = upload.filename or "upload"
-        try:
-            path, ftype, digest = uploads.receive(upload.stream, label, kind, _settings().uploads_dir)
-        except ZonesError as exc:
-            _audit(f"import-{kind}", f"refused: {exc.key}", file_name=label, detail=exc.text("en"))
-            raise
         options = {k: request.form.get(k) for k in ("community", "source_known", "crs", "boundary_version")}
-        if kind == "units" and not options["boundary_version"]:
-            options["boundary_version"] = path.stem
-        if kind == "units" and request.files.get("crosswalk") is not None:
-            cw = request.files["crosswalk"]
-            options["crosswalk_path"] = uploads.receive(cw.stream, cw.filename or "crosswalk", "crosswalk",
-                                                        _settings().uploads_dir)[0]
+        path = crosswalk = digest = None
         try:
-            summary = imports.run(kind, _settings(), path, options)
-        except ZonesError as exc:
-            _audit(f"import-{kind}", f"failed: {exc.key}", path=path, file_name=label, detail=exc.text("en"), sha256=digest)
-            raise
-        _audit(f"import-{kind}", "ok", path=path, file_name=label, detail=summary, sha256=digest)
-        return jsonify({"kind": kind, "file": label, "type": ftype, "sha256": digest, **summary})
+            try:
+                path, ftype, digest = uploads.receive(upload.stream, label, kind)
+                if kind == "units" and request.files.get("crosswalk") is not None:
+                    cw = request.files["crosswalk"]
+                    crosswalk = uploads.receive(cw.stream, cw.filename or "crosswalk", "crosswalk")[0]
+                    options["crosswalk_path"] = crosswalk
+                if kind == "units" and not options["boundary_version"]:
+                    options["boundary_version"] = path.stem
+                summary = imports.run(kind, _settings(), path, options)
+            except ZonesError as exc:
+                _audit(f"import-{kind}", f"refused: {exc.key}" if path is None else f"failed: {exc.key}", file_name=label,
+                       detail=_http_text(exc.text("en")), sha256=digest)
+                raise
+            except Exception as exc:       # whatever went wrong: audited, a clear answer, nothing half-stored
+                from geo import faults
+                fault = faults.classify(exc, where=str(_settings().data_dir))
+                try:
+                    _audit(f"import-{kind}", f"failed: {fault.key if fault else 'internal'}", file_name=label,
+                           detail=type(exc).__name__, sha256=digest)
+                except Exception:       # noqa: BLE001 - a store that cannot be written cannot audit either
+                    pass
+                if fault is not None:
+                    raise fault from exc
+                raise ImportFailedError("import_failed", name=label) from exc
+        finally:
+            uploads.discard(path)
+            uploads.discard(crosswalk)
+        _audit(f"import-{kind}", "ok", file_name=label, detail=summary, sha256=digest)
+        return jsonify({"kind": kind, "file": label, "type": ftype, "sha256": digest, **_http_value(summary)})
 
     @app.post("/api/declarations")
     def declare_api():
@@ -496,13 +526,13 @@ def _routes(app: Flask) -> None:
     def tilejson_latest(unit):
         resp = jsonify(_tilejson(_run_from_request(), unit))
         resp.headers["Cache-Control"] = SHORT
-        return resp
+        return _linked(resp)
 
     @app.get("/tiles/runs/<run_id>/<unit>/tilejson.json")
     def tilejson_run(run_id, unit):
         resp = jsonify(_tilejson(_run_by_id(run_id), unit))
         resp.headers["Cache-Control"] = IMMUTABLE
-        return resp
+        return _linked(resp)
 
     @app.get("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.mvt")
     def tile(run_id, unit, z, x, y):
@@ -556,8 +586,10 @@ def _routes(app: Flask) -> None:
         levels = None
         if request.args.get("levels"):
             levels = frozenset(_choice("levels", v, LEVEL_IDS) for v in request.args["levels"].split(","))
-        data = raster.tile(_store(), _run_dir(run), run["boundary_version"], unit, z, x, y, _settings().cache_dir,
-                           palette, levels, run["manifest"].get("bounds", {}).get("province"))
+        s = _settings()
+        data = raster.tile(_store(), _run_dir(run), run["boundary_version"], unit, z, x, y, s.cache_dir,
+                           palette, levels, run["manifest"].get("bounds", {}).get("province"),
+                           int(s.tile_cache_mb * (1 << 20)), s.tile_render_rate)
         return _tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png?{request.query_string.decode()}")
 
     @app.get("/api/exports/<fmt>")
@@ -668,14 +700,52 @@ def _send_file(path: Path, **kw) -> Response:
     return resp
 
 
+# Messages made for the command line name its options; over HTTP the same things are form fields.
+HTTP_WORDS = (("dùng --crs EPSG:xxxx", "gửi trường crs (EPSG:xxxx)"), ("pass --crs EPSG:xxxx", "send the crs field (EPSG:xxxx)"),
+              ("--community", "the community field"), ("--source-known", "the source_known field"),
+              ("--crs", "the crs field"), ("--column", "a column mapping"))
+# An absolute path in a message (not "dd/mm/yyyy"): only its last part is shown.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w/.])/(?:[^\s'\"/,;:()]+/)+([^\s'\"/,;:()]+)")
+
+
+def _http_text(text: str) -> str:
+    """A message for an HTTP client: no server path, no command-line option."""
+    for cli, http in HTTP_WORDS:
+        text = text.replace(cli, http)
+    return _ABSOLUTE_PATH.sub(r"\1", text)
+
+
+def _http_value(value):
+    if isinstance(value, str):
+        return _http_text(value)
+    if isinstance(value, dict):
+        return {k: _http_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_http_value(v) for v in value]
+    return value
+
+
 def _base() -> str:
+    """The address links are made of: ZONES_PUBLIC_URL when set; else the request's own host, and the
+    answer is then kept out of shared caches (a forged Host header must not reach other clients)."""
+    public = _settings().public_url
+    if public:
+        return public
+    g.host_links = True
     return request.host_url.rstrip("/")
+
+
+def _linked(resp: Response) -> Response:
+    if g.get("host_links"):
+        resp.headers["Cache-Control"] = "private, max-age=60"
+        resp.vary.add("Host")
+    return resp
 
 
 def _json_doc(doc: dict) -> Response:
     resp = jsonify(doc)
     resp.headers["Cache-Control"] = SHORT
-    return resp
+    return _linked(resp)
 
 
 def _ogc_run() -> dict:
@@ -705,7 +775,7 @@ def _geojson_response(body: str, run: dict) -> Response:
     resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
     resp.headers["Content-Crs"] = f"<{ogc.CRS84}>"
     resp.set_etag(hashlib.sha1(f"{run['run_id']}?{request.query_string.decode()}".encode()).hexdigest()[:20])
-    return resp.make_conditional(request)
+    return _linked(resp).make_conditional(request)
 
 
 def _float_arg(name: str, lo: float, hi: float) -> float:
@@ -735,7 +805,7 @@ def _tilejson(run: dict, unit: str) -> dict:
     """TileJSON 3.0.0 of a run's vector tiles, or with ?format=png of its raster tiles."""
     from geo import raster, tiles
     m = run["manifest"]
-    base = request.host_url.rstrip("/")
+    base = _base()
     if _choice("format", request.args.get("format", "mvt"), ("mvt", "png")) == "png":
         _choice("unit", unit, raster.LAYERS)
         url = f"{base}/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.png"
@@ -750,6 +820,8 @@ def _tilejson(run: dict, unit: str) -> dict:
                           f"run {run['run_id']}, boundaries {m['boundary_version']}")
 
 
+# Seconds a client is told to wait when the service is busy (a render limit, the writer's lock).
+RETRY_AFTER_S = 2
 # Pages a person opens in a browser: their errors come as an HTML page (API clients keep JSON).
 PAGE_ENDPOINTS = frozenset({"index", "map_page", "report_page", "ruleset_page"})
 
@@ -778,9 +850,14 @@ def _error_page(exc: ZonesError | None, message: str, status: int) -> Response:
 def _errors(app: Flask) -> None:
     @app.errorhandler(ZonesError)
     def zones_error(exc: ZonesError):
+        status = http_status(exc)
         if _wants_html():
-            return _error_page(exc, exc.text(_lang()), http_status(exc))
-        return jsonify({"error": exc.key, "message": exc.text(_lang())}), http_status(exc)
+            return _error_page(exc, _http_text(exc.text(_lang())), status)
+        resp = jsonify({"error": exc.key, "message": _http_text(exc.text(_lang()))})
+        resp.status_code = status
+        if status == 503:
+            resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return resp
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -788,6 +865,10 @@ def _errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        from geo import observe
+        from geo import faults, observe
+        fault = faults.classify(exc, where=str(_settings().data_dir))
+        if fault is not None:           # the machine, not the request: one clear answer (503), logged
+            observe.logger().error("storage fault", extra={"fields": {"path": request.path, "fault": fault.key}})
+            return zones_error(fault)
         observe.logger().exception("unexpected error", extra={"fields": {"path": request.path}})
         return jsonify({"error": "internal", "message": "internal error; see the server log"}), 500

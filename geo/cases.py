@@ -1,209 +1,201 @@
 """import-cases: a line list (one row per case) or daily counts per commune, CSV or XLSX.
 
-Rows are located by commune_code, else lon/lat, else commune + district + province names.
+The file is read once (geo/officefile.py), then parsed and stored a chunk of rows at a time
+(geo/caseparse.py) inside one transaction: a million-row line list takes a bounded amount of memory.
 Rows that cannot be placed or parsed are kept in a rejects file with row, field and reason.
-Idempotent: a case is keyed by case_id, a count by date + commune + its flags; re-importing
-the same file changes nothing, a corrected file updates the rows it changes.
+Idempotent: a case is keyed by (the pseudonym of) its case_id, a count by date + commune + its flags;
+re-importing the same file changes nothing, a corrected file updates the rows it changes.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .assign import Assigner
-from .columns import CASE_ALIASES, PERSONAL_COLUMNS, CaseCol as C, rename_columns
-from .errors import InputError, MissingInputError
-from .names import NameIndex
+from . import personal
+from .caseparse import Plan, _text, parse
+from .columns import CaseCol as C
+from .errors import MissingInputError
 from .store import CASE_FIELDS, Store
-from .tables import RowErrors, log_import, parse_bool, parse_dates, read_table, summary, write_rejects
+from .tables import RowErrors, log_import, read_table, summary, write_rejects
 from .units import sha256_file
 
-# Vietnam's extent with a margin (lon, lat): a point outside is a typing error, not a case.
-VN_BOUNDS = (100.0, 6.0, 118.0, 24.5)
-
-# No commune has reported anything near this in a day (Vietnam's worst national day, March 2022,
-# was ~450,000 cases over 10,000 communes); above it a count is a typo or a running total.
-MAX_DAILY_COUNT = 50_000
-
-
-def _col(df: pd.DataFrame, name: C) -> pd.Series:
-    return df[name.value] if name.value in df.columns else pd.Series([""] * len(df), index=df.index)
-
-
-def parse_cases(raw: pd.DataFrame, path: Path, units, today: dt.date,
-                community: bool | None = None, source_known: bool | None = None):
-    """-> (accepted DataFrame with CASE_FIELDS, RowErrors over raw rows)."""
-    mapping = rename_columns(raw.columns, CASE_ALIASES)
-    df = raw.rename(columns=mapping)
-    df = df[[c for c in df.columns if c not in PERSONAL_COLUMNS]]
-    n = len(df)
-    err = RowErrors(n)
-    is_counts = C.COUNT.value in df.columns
-    if not is_counts and C.CASE_ID.value not in df.columns:
-        raise InputError("line_list_needs_id", path=str(path))
-    has_code = C.COMMUNE_CODE.value in df.columns
-    has_point = C.LON.value in df.columns and C.LAT.value in df.columns
-    has_names = all(c.value in df.columns for c in (C.COMMUNE_NAME, C.DISTRICT_NAME, C.PROVINCE_NAME))
-    if not (has_code or has_point or has_names):
-        raise InputError("no_location_columns", path=str(path))
-    if C.REPORT_DATE.value not in df.columns:
-        raise InputError("missing_columns", path=str(path), columns=C.REPORT_DATE.value, present=", ".join(raw.columns))
-
-    out = pd.DataFrame(index=df.index)
-    case_id = _col(df, C.CASE_ID)
-    if not is_counts:
-        err.add(case_id == "", C.CASE_ID.value, "missing case_id")
-        dup = case_id.duplicated() & (case_id != "")
-        first_row = case_id.map({v: i + 2 for i, v in reversed(list(enumerate(case_id)))})
-        err.add(dup, C.CASE_ID.value, "duplicate case_id in this file, first at row " + first_row.astype(str))
-    for col in (C.REPORT_DATE, C.SAMPLE_DATE, C.RESULT_DATE):
-        values, e = parse_dates(_col(df, col), today)
-        if col is C.REPORT_DATE:
-            err.add(_col(df, col) == "", col.value, "missing report_date")
-        err.add(e != "", col.value, e)
-        out[col.value] = values
-    if is_counts:
-        cnt = pd.to_numeric(df[C.COUNT.value], errors="coerce")
-        bad = cnt.isna() | (cnt < 0) | (cnt != cnt.round())
-        err.add(bad.to_numpy(), C.COUNT.value, "count must be a whole number >= 0, got " + df[C.COUNT.value].astype(str))
-        out[C.COUNT.value] = cnt.fillna(0).astype(np.int64)
-    else:
-        out[C.COUNT.value] = 1
-    comm, e = parse_bool(_col(df, C.COMMUNITY), community)
-    err.add(e != "", C.COMMUNITY.value, e)
-    err.add(np.isnan(comm), C.COMMUNITY.value, "community missing (give the column or --community)")
-    known, e = parse_bool(_col(df, C.SOURCE_KNOWN), source_known)
-    err.add(e != "", C.SOURCE_KNOWN.value, e)
-    err.add(np.isnan(known) & (comm == 1), C.SOURCE_KNOWN.value,
-            "source_known missing for a community case (give the column or --source-known)")
-    out[C.COMMUNITY.value] = comm
-    out[C.SOURCE_KNOWN.value] = known
-    out[C.SOURCE_SETTING.value] = _col(df, C.SOURCE_SETTING).str.lower().replace("", None)
-    out[C.CLUSTER_ID.value] = _col(df, C.CLUSTER_ID).replace("", None)
-    out[C.AGE.value] = pd.to_numeric(_col(df, C.AGE), errors="coerce")
-    out[C.SEX.value] = _col(df, C.SEX).replace("", None)
-    out[C.CASE_ID.value] = case_id.replace("", None) if not is_counts else None
-    _locate(df, out, err, units, has_code, has_point, has_names)
-    if is_counts:
-        # more cases in a day than people in the commune is a typo or a cumulative column
-        pop = out[C.COMMUNE_CODE.value].map(units.set_index("code")["population"]).astype(float)
-        pop = pop.where(pop > 0, MAX_DAILY_COUNT)          # unknown or zero population: only the absolute limit
-        too_many = (out[C.COUNT.value] > np.minimum(pop, MAX_DAILY_COUNT)).to_numpy()
-        err.add(too_many, C.COUNT.value, "count larger than the commune's population (or " + str(MAX_DAILY_COUNT) +
-                "): " + df[C.COUNT.value].astype(str))
-
-    kind = "count" if is_counts else "case"
-    if is_counts:
-        parts = out[[c.value for c in (C.REPORT_DATE, C.COMMUNE_CODE, C.COMMUNITY, C.SOURCE_KNOWN,
-                                        C.SOURCE_SETTING, C.CLUSTER_ID)]]
-        key = pd.Series(["count:" + "|".join("" if v is None or v != v else str(v) for v in row)
-                         for row in parts.itertuples(index=False)], index=out.index)
-        dup = key.duplicated() & ~err.bad
-        first_row = key.map({v: i + 2 for i, v in reversed(list(enumerate(key)))})
-        err.add(dup.to_numpy(), C.COUNT.value,
-                "same date, commune and flags as row " + first_row.astype(str) + " of this file")
-    else:
-        key = "case:" + case_id
-    out["case_key"] = key
-    out["kind"] = kind
-    ok = ~err.bad
-    acc = out[ok].copy()
-    acc["row_hash"] = [hashlib.sha1(repr(r).encode()).hexdigest() for r in
-                       acc[[f for f in CASE_FIELDS if f not in ("row_hash",)]].itertuples(index=False)]
-    acc = acc[list(CASE_FIELDS)]
-    used = {c.value for c in C}
-    acc.attrs["ignored"] = [orig for orig, canon in mapping.items() if canon not in used and canon not in PERSONAL_COLUMNS]
-    acc.attrs["personal"] = [orig for orig, canon in mapping.items() if canon in PERSONAL_COLUMNS]
-    return acc, err
-
-
-def _locate(df, out, err, units, has_code, has_point, has_names) -> None:
-    n = len(df)
-    codes = units["code"].astype(str).to_numpy()
-    code_set = set(codes)
-    commune = np.full(n, None, dtype=object)
-    located = np.full(n, None, dtype=object)
-    lon = pd.to_numeric(_col(df, C.LON), errors="coerce").to_numpy(float)
-    lat = pd.to_numeric(_col(df, C.LAT), errors="coerce").to_numpy(float)
-    if has_code:
-        given = _col(df, C.COMMUNE_CODE).to_numpy(dtype=object)
-        known = np.isin(given, list(code_set))
-        commune[known] = given[known]
-        located[known] = "code"
-        err.add((given != "") & ~known, C.COMMUNE_CODE.value, "unknown commune_code " + given.astype(str))
-    if has_point:
-        todo = (commune == None) & ~err.bad & ~np.isnan(lon) & ~np.isnan(lat)  # noqa: E711
-        raw_lon, raw_lat = _col(df, C.LON).to_numpy(), _col(df, C.LAT).to_numpy()
-        err.add((commune == None) & ((raw_lon != "") | (raw_lat != "")) & (np.isnan(lon) | np.isnan(lat)),  # noqa: E711
-                C.LON.value, "lon/lat not numbers")
-        x0, y0, x1, y1 = VN_BOUNDS
-        outside = todo & ~((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1))
-        swapped = outside & (lat >= x0) & (lat <= x1) & (lon >= y0) & (lon <= y1)
-        err.add(swapped, C.LON.value, "lon/lat look swapped (lon must be 100-118, lat 6-24.5)")
-        err.add(outside, C.LON.value, "point outside Vietnam: " + np.char.add(np.char.add(lon.astype(str), ","), lat.astype(str)))
-        todo &= ~outside
-        if todo.any():
-            assigner = Assigner(units.geometry.to_numpy(), codes)
-            idx = assigner.assign(lon[todo], lat[todo])
-            hit = np.flatnonzero(todo)[idx >= 0]
-            commune[hit] = codes[idx[idx >= 0]]
-            located[hit] = "point"
-            miss = np.flatnonzero(todo)[idx < 0]
-            if len(miss):
-                near, dist = assigner.nearest(lon[miss], lat[miss])
-                reason = np.full(n, "", dtype=object)
-                reason[miss] = [f"outside every commune (nearest {codes[k]} {units['name'].iat[k]}, about {d:.0f} m)"
-                                for k, d in zip(near, dist)]
-                mask = np.zeros(n, dtype=bool)
-                mask[miss] = True
-                err.add(mask, C.LON.value, reason)
-    if has_names:
-        todo = (commune == None) & ~err.bad  # noqa: E711
-        names = NameIndex(codes, units["name"], units["district_name"], units["province_name"])
-        reason = np.full(n, "", dtype=object)
-        cn, dn, pn = (_col(df, c).to_numpy() for c in (C.COMMUNE_NAME, C.DISTRICT_NAME, C.PROVINCE_NAME))
-        for k in np.flatnonzero(todo & (cn != "")):
-            code, why = names.match(cn[k], dn[k], pn[k])
-            if code:
-                commune[k], located[k] = code, "names"
-            else:
-                reason[k] = why
-        err.add(reason != "", C.COMMUNE_NAME.value, reason)
-    err.add((commune == None) & ~err.bad, C.COMMUNE_CODE.value, "no location: give commune_code, lon/lat or names")  # noqa: E711
-    out[C.COMMUNE_CODE.value] = commune
-    out["located_by"] = located
-    out[C.LON.value] = np.where(np.isnan(lon), None, lon)
-    out[C.LAT.value] = np.where(np.isnan(lat), None, lat)
+# Rows parsed and stored at a time: memory stays bounded whatever the file's length.
+CHUNK_ROWS = 200_000
+# From this many rows a load rebuilds the date index instead of updating it row by row (when the
+# load is at least a quarter of what is stored): 1.5 s less for a million rows.
+INDEX_REBUILD_MIN = 100_000
+# Numbers of a case row: bound as floats, a missing one as NaN (which SQLite stores as NULL); every
+# other field is text, a missing one bound as '' and made NULL again in SQL.
+NUMERIC_FIELDS = frozenset({"count", "community", "source_known", "lon", "lat", "age"})
 
 
 def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
-                 community: bool | None = None, source_known: bool | None = None) -> dict:
+                 community: bool | None = None, source_known: bool | None = None, label: str | None = None) -> dict:
+    """Import a case file. `label`: the file's name in messages and the import log (an upload's own
+    name); the pseudonym key lives in the data folder (rejects_dir's parent)."""
     path = Path(path)
+    label = label or path.name
     version = store.current_boundary_version()
     if version is None:
         raise MissingInputError("no_units")
-    raw = read_table(path)
+    raw = read_table(path, label)
     units = store.load_units(version)
-    acc, err = parse_cases(raw, path, units, today, community, source_known)
+    secret = personal.key(Path(rejects_dir).parent)
+    plan = Plan.of(raw, path)
+    df = plan.frame(raw)
+    err = RowErrors.of(raw)
+    err.masked = set(plan.personal)
+    if not plan.is_counts:          # duplicates across the whole file, before the chunks
+        ids = df[C.CASE_ID.value].astype(str)
+        dup = (ids.duplicated() & (ids != "")).to_numpy(dtype=bool)
+        err.add(dup, C.CASE_ID.value, lambda at: "duplicate case_id in this file, first at row " + err.first_rows(ids, at))
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    rejects = write_rejects(raw, err, rejects_dir, path, stamp)
-    rows = [tuple(None if (isinstance(v, float) and np.isnan(v)) else v for v in r)
-            for r in acc.itertuples(index=False)]
-    cols = ", ".join(CASE_FIELDS)
-    updates = ", ".join(f"{f} = excluded.{f}" for f in CASE_FIELDS if f != "case_key")
     with store.transaction() as con:
-        before = con.total_changes
-        con.executemany(
-            f"INSERT INTO cases ({cols}, import_id) VALUES ({', '.join('?' * len(CASE_FIELDS))}, NULL) "
-            f"ON CONFLICT(case_key) DO UPDATE SET {updates} WHERE cases.row_hash != excluded.row_hash", rows)
-        result = summary(len(acc), err, con.total_changes - before, rejects, path)
-        result["notes"] = ([f"{path.name}: columns not used: {', '.join(acc.attrs['ignored'])}"] if acc.attrs["ignored"] else []) + \
-            ([f"{path.name}: personal columns dropped, never stored: {', '.join(acc.attrs['personal'])}"]
-             if acc.attrs["personal"] else [])
-        import_id = log_import(con, "cases", path, sha256_file(path), stamp, result)
-        con.execute("UPDATE cases SET import_id = ? WHERE import_id IS NULL", (import_id,))
+        migrate_identifiers(con, secret)
+        import_id = log_import(con, "cases", Path(label), sha256_file(path), stamp,
+                               {"accepted": 0, "rejected": 0, "changed": 0, "rejects_path": None})
+        loader = Loader(con, store.is_pg, import_id)
+        seen: dict = {}
+        accepted = 0
+        for start in range(0, len(df), CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, len(df))
+            part = err.view(start, stop)
+            acc = parse(df.iloc[start:stop], plan, units, today, community, source_known, secret, part)
+            if plan.is_counts:
+                acc = _first_of_each_count(acc, part, seen)
+            loader.add(acc)
+            accepted += len(acc)
+        loader.finish()
+        rejects = write_rejects(raw, err, rejects_dir, Path(label), stamp)
+        result = summary(accepted, err, loader.changed, rejects, Path(label))
+        result["personal_columns"] = sorted(plan.personal)
+        result["notes"] = ([f"{label}: columns not used: {', '.join(plan.ignored)}"] if plan.ignored else []) + \
+            ([f"{label}: personal columns dropped, never stored: " +
+              ", ".join(f"{c} ({why})" if why != "header" else c for c, why in plan.personal.items())] if plan.personal else [])
+        con.execute("UPDATE imports SET accepted = ?, rejected = ?, changed = ?, rejects_path = ? WHERE id = ?",
+                    (result["accepted"], result["rejected"], result["changed"], result["rejects_path"], import_id))
     return result
+
+
+def _first_of_each_count(acc: pd.DataFrame, err: RowErrors, seen: dict) -> pd.DataFrame:
+    """Counts with the same date, commune and flags as an earlier row of the file are rejected, naming it."""
+    keys = acc["case_key"].to_numpy(dtype=object)
+    where = err.positions(acc.index)
+    repeat = np.zeros(len(keys), dtype=bool)
+    first = np.full(len(keys), "", dtype=object)
+    for k, (key, at) in enumerate(zip(keys, where)):
+        if key in seen:
+            repeat[k], first[k] = True, seen[key]
+        else:
+            seen[key] = err.where(at)
+    if not repeat.any():
+        return acc
+    mask = np.zeros(len(err.field), dtype=bool)
+    mask[where[repeat]] = True
+    by_pos = dict(zip(where[repeat], first[repeat]))
+    err.add(mask, C.COUNT.value, lambda at: np.array([f"same date, commune and flags as row {by_pos[a]} of this file"
+                                                      for a in at], dtype=object))
+    return acc[~repeat]
+
+
+class Loader:
+    """Rows into `cases`, a chunk at a time. In SQLite they go first into a temporary table: only the
+    columns that vary in a chunk are bound (the others are constants in the statement), no missing
+    value is bound (the sqlite3 module binds None slowly: empty text and NaN stand for it, NULL again
+    in SQL); `finish()` upserts them all in one statement. PostgreSQL takes each chunk directly."""
+
+    def __init__(self, con, is_pg: bool, import_id: int):
+        self.con, self.is_pg, self.import_id = con, is_pg, int(import_id)
+        cols = ", ".join(CASE_FIELDS)
+        updates = ", ".join(f"{f} = excluded.{f}" for f in CASE_FIELDS if f != "case_key")
+        self.upsert = f"ON CONFLICT(case_key) DO UPDATE SET {updates} WHERE cases.row_hash != excluded.row_hash"
+        self.cols = cols
+        self.changed = 0                 # rows of `cases` inserted or changed
+        self.added = 0
+        if not is_pg:
+            con.execute("PRAGMA cache_size = -131072")       # 128 MB of pages while an import runs
+            con.execute("DROP TABLE IF EXISTS temp.incoming")
+            con.execute(f"CREATE TEMP TABLE incoming AS SELECT {cols} FROM cases WHERE 0")
+
+    def add(self, acc: pd.DataFrame) -> None:
+        if acc.empty:
+            return
+        if self.is_pg:
+            marks = ", ".join("?" * len(CASE_FIELDS))
+            before = self.con.total_changes
+            self.con.executemany(f"INSERT INTO cases ({self.cols}, import_id) VALUES ({marks}, {self.import_id}) "
+                                 f"{self.upsert}", _rows(acc))
+            self.changed += self.con.total_changes - before
+            return
+        self.added += len(acc)
+        exprs, arrays = [], []
+        for f in CASE_FIELDS:
+            numeric = f in NUMERIC_FIELDS
+            values = pd.to_numeric(acc[f]).to_numpy(dtype=float) if numeric else acc[f].to_numpy(dtype=object)
+            present = ~pd.isna(values)
+            if not present.any():
+                exprs.append("NULL")
+                continue
+            first = values[present][0]
+            if present.all() and (values == first).all():
+                exprs.append(repr(float(first)) if numeric else "'" + str(first).replace("'", "''") + "'")
+                continue
+            arrays.append(values if numeric else np.where(present, values, ""))
+            exprs.append("?")
+        self.con.executemany(f"INSERT INTO incoming ({self.cols}) VALUES ({', '.join(exprs)})",
+                             zip(*(a.tolist() for a in arrays)) if arrays else [()] * len(acc))
+
+    def finish(self) -> None:
+        if self.is_pg:
+            return
+        select = ", ".join(f if f in NUMERIC_FIELDS else f"NULLIF({f}, '')" for f in CASE_FIELDS)
+        # a load as large as what is stored: the date index is dropped and made again once (in the same
+        # transaction), rather than updated a row at a time
+        rebuild = self.added >= INDEX_REBUILD_MIN and \
+            self.added * 4 >= (self.con.execute("SELECT MAX(rowid) FROM cases").fetchone()[0] or 0)
+        try:
+            before = self.con.total_changes
+            if rebuild:
+                self.con.execute("DROP INDEX IF EXISTS cases_report_date")
+            # "WHERE true" lets SQLite parse the upsert after a SELECT (its documented ambiguity rule)
+            self.con.execute(f"INSERT INTO cases ({self.cols}, import_id) SELECT {select}, {self.import_id} FROM incoming "
+                             f"WHERE true {self.upsert}")
+            self.changed += self.con.total_changes - before
+            if rebuild:
+                self.con.execute("CREATE INDEX IF NOT EXISTS cases_report_date ON cases(report_date)")
+        finally:
+            self.con.execute("DROP TABLE temp.incoming")
+
+
+def _rows(acc: pd.DataFrame):
+    """Rows as Python tuples, a slice at a time."""
+    step = 50_000
+    for start in range(0, len(acc), step):
+        part = acc.iloc[start:start + step].astype(object)
+        yield from part.where(part.notna(), None).itertuples(index=False, name=None)
+
+
+def migrate_identifiers(con, secret: bytes) -> None:
+    """Cases stored before identifiers were pseudonymised: their ids and clusters become pseudonyms,
+    in the same transaction as the import that meets them (once)."""
+    old = con.execute("SELECT case_key, kind, case_id, cluster_id, report_date, commune_code, community, source_known, "
+                      "source_setting FROM cases WHERE (case_id IS NOT NULL AND case_id NOT LIKE 'p:%') OR "
+                      "(cluster_id IS NOT NULL AND cluster_id NOT LIKE 'p:%')").fetchall()
+    if not old:
+        return
+    df = pd.DataFrame([tuple(r) for r in old], columns=["case_key", "kind", "case_id", "cluster_id", "report_date",
+                                                         "commune_code", "community", "source_known", "source_setting"])
+    for col in ("case_id", "cluster_id"):
+        fresh = personal.pseudonyms(df[col].where(~df[col].astype(str).str.startswith("p:"), None), secret)
+        df[col] = fresh.where(fresh.notna(), df[col])
+    key = "count:" + _text(df["report_date"])
+    for col in ("commune_code", "community", "source_known", "source_setting", "cluster_id"):
+        key = key + "|" + _text(df[col].astype(float) if col in ("community", "source_known") else df[col])
+    df["new_key"] = np.where(df["kind"] == "case", "case:" + df["case_id"].fillna("").astype(str), key)
+    con.executemany("UPDATE cases SET case_key = ?, case_id = ?, cluster_id = ? WHERE case_key = ?",
+                    list(df[["new_key", "case_id", "cluster_id", "case_key"]].astype(object)
+                         .where(df[["new_key", "case_id", "cluster_id", "case_key"]].notna(), None)
+                         .itertuples(index=False, name=None)))

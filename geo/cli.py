@@ -67,8 +67,42 @@ def _print_import(summary: dict, lang: str) -> None:
         click.echo("  " + line)
 
 
+def _guarded(callback, cfg):
+    """A command whose machine faults (full or read-only disk, damaged store) end in one clear
+    message and exit code 2 rather than a traceback."""
+    import functools
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except (ZonesError, click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:
+            from . import faults
+            fault = faults.classify(exc, where=str(cfg["ZONES"].data_dir))
+            if fault is None:
+                raise
+            _fail(fault, cfg["ZONES"].lang)
+    return run
+
+
 def register(cli: click.Group, cfg) -> None:
     """Add the commands to `cli` (the app's command group); `cfg` is the app's configuration mapping."""
+    _register(cli, cfg)
+    for command in list(cli.commands.values()):
+        _guard_all(command, cfg)
+
+
+def _guard_all(command, cfg) -> None:
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _guard_all(sub, cfg)
+    elif command.callback is not None and command.name not in ("run", "shell", "routes"):
+        command.callback = _guarded(command.callback, cfg)
+
+
+def _register(cli: click.Group, cfg) -> None:
     def settings() -> config.Settings:
         return cfg["ZONES"]
 
@@ -99,9 +133,15 @@ def register(cli: click.Group, cfg) -> None:
         except ZonesError as exc:
             _fail(exc, s.lang)
         from . import auth
-        auth.record(store(), auth.cli_user(), None, "cli", "import-units", "ok", target=r["version"], path=path)
+        auth.record(store(), auth.cli_user(), None, "cli", "import-units", "unchanged" if r.get("unchanged") else "ok",
+                    target=r["version"], path=path)
+        if r.get("unchanged"):
+            click.echo(i18n.t("version_unchanged", s.lang, version=r["version"]))
+            return
         click.echo(i18n.t("imported_units", s.lang, n=r["n_communes"], nd=r["n_districts"], np=r["n_provinces"],
                           version=r["version"]))
+        for line in r.get("population_unknown", [])[:20]:
+            click.echo(i18n.t("population_unknown", s.lang, detail=line))
         if r["repaired"]:
             click.echo(i18n.t("repaired", s.lang, n=len(r["repaired"]), codes=", ".join(map(str, r["repaired"][:20]))))
         click.echo(i18n.t("topology", s.lang, report=r["report_path"], **{k: r[k] for k in

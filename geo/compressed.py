@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import shutil
 from pathlib import Path
+
+from . import faults
+from .errors import StorageError
 
 # Below this size compressing on the fly (Flask-Compress) is cheaper than a second file.
 MIN_BYTES = 256 * 1024
@@ -26,9 +28,10 @@ def gzip_copy(path: Path, cache_dir: Path) -> Path | None:
     target = Path(cache_dir) / "gzip" / key[:2] / f"{key}.gz"
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
-    with open(path, "rb") as src, gzip.GzipFile(tmp, "wb", compresslevel=LEVEL, mtime=0) as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
-    os.replace(tmp, target)
-    return target
+    def write(tmp: Path) -> None:
+        with open(path, "rb") as src, gzip.GzipFile(tmp, "wb", compresslevel=LEVEL, mtime=0) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    try:
+        return faults.keep(target, write)
+    except StorageError:
+        return None          # no room for a copy: the file goes as it is

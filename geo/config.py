@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +18,10 @@ DEFAULT_MAX_UPLOAD_MB = 100.0
 READ_ACCESS = ("open", "token")
 # Provinces report every day; three silent days is a broken feed, not a quiet weekend.
 DEFAULT_STALE_DAYS = 3
+# Picture tiles: a province's overview at every zoom to 14 is ~100 MB; a crawler is stopped at this.
+DEFAULT_TILE_CACHE_MB = 512.0
+# A tile renders in 10-50 ms: 20 a second per process leaves the rest of the processor to everyone else.
+DEFAULT_TILE_RENDER_RATE = 20.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,9 @@ class Settings:
     database_url: str | None = None   # postgresql://... : the PostgreSQL/PostGIS store instead of zones.sqlite
     stale_days: int = DEFAULT_STALE_DAYS
     home: str | None = None           # where the map opens: province code(s) "56,46" or a box "lon,lat,lon,lat"
+    tile_cache_mb: float = DEFAULT_TILE_CACHE_MB     # picture tiles kept at most (least recently used go first)
+    tile_render_rate: float = DEFAULT_TILE_RENDER_RATE   # picture tiles rendered per second per process at most
+    public_url: str | None = None     # the address clients use (links in OGC answers); else the request's own host
 
     @property
     def db_path(self):
@@ -81,6 +90,10 @@ def from_env(overrides: dict | None = None) -> Settings:
         database_url=o.get("ZONES_DATABASE_URL") or os.environ.get("ZONES_DATABASE_URL") or None,
         stale_days=int(o.get("ZONES_STALE_DAYS") or os.environ.get("ZONES_STALE_DAYS") or DEFAULT_STALE_DAYS),
         home=o.get("ZONES_HOME") or os.environ.get("ZONES_HOME") or None,
+        tile_cache_mb=float(o.get("ZONES_TILE_CACHE_MB") or os.environ.get("ZONES_TILE_CACHE_MB") or DEFAULT_TILE_CACHE_MB),
+        tile_render_rate=float(o.get("ZONES_TILE_RENDER_RATE") or os.environ.get("ZONES_TILE_RENDER_RATE")
+                               or DEFAULT_TILE_RENDER_RATE),
+        public_url=(o.get("ZONES_PUBLIC_URL") or os.environ.get("ZONES_PUBLIC_URL") or "").rstrip("/") or None,
         max_upload_mb=float(o.get("ZONES_MAX_UPLOAD_MB") or os.environ.get("ZONES_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB),
     )
 
@@ -105,3 +118,20 @@ def parse_instant(value: str) -> str:
     if t.tzinfo is None:
         t = t.replace(tzinfo=TIMEZONE)
     return t.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def metrics_dir(data_dir) -> str | None:
+    """Where gunicorn's workers keep their counters: memory (/dev/shm), never the data disk (memory-mapped
+    files on a full disk kill the process that writes them). None when there is no such place."""
+    tag = hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:10]
+    for base in (Path("/dev/shm"), Path(tempfile.gettempdir())):
+        folder = base / f"zones-metrics-{os.getuid()}-{tag}"
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            probe = folder / ".probe"
+            probe.write_bytes(b"0")
+            probe.unlink()
+            return str(folder)
+        except OSError:
+            continue
+    return None

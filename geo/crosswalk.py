@@ -23,7 +23,7 @@ import pandas as pd
 
 from .columns import normalise_header
 from .errors import InputError
-from .tables import RowErrors, read_table
+from .tables import RowErrors, parse_number, read_table
 
 ALIASES = {"old_code": "old_code", "ma_cu": "old_code", "commune_code_2019": "old_code", "code_old": "old_code",
            "new_code": "new_code", "ma_moi": "new_code", "commune_code_2024": "new_code", "code_new": "new_code",
@@ -40,12 +40,14 @@ def read(path: Path, old_codes: set[str], new_codes: set[str]) -> tuple[pd.DataF
         raise InputError("missing_columns", path=str(path), columns=", ".join(missing), present=", ".join(raw.columns))
     df["old_code"] = df["old_code"].map(_code)
     df["new_code"] = df["new_code"].map(_code)
-    weight = pd.to_numeric(df["weight"], errors="coerce") if "weight" in df.columns else pd.Series(1.0, index=df.index)
-    err = RowErrors(len(df))
+    weight = pd.Series(parse_number(df["weight"], "decimal")[0], index=df.index) if "weight" in df.columns \
+        else pd.Series(1.0, index=df.index)
+    err = RowErrors.of(raw)
     err.add(~df["old_code"].isin(old_codes), "old_code", "not a commune of the current boundary version: " + df["old_code"])
     err.add(~df["new_code"].isin(new_codes), "new_code", "not a commune of the new boundary version: " + df["new_code"])
     err.add((weight.isna() | (weight <= 0)).to_numpy(), "weight", "weight must be a number > 0")
-    problems = [f"{Path(path).name}: row {i + 2}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)]
+    problems = [f"{Path(path).name}: row {r}, {f or '—'}: {why}" for r, f, why in err.set_aside] + \
+        [f"{Path(path).name}: row {err.where(i)}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)]
     rows = df.loc[~err.bad, ["old_code", "new_code"]].assign(weight=weight[~err.bad]).drop_duplicates(["old_code", "new_code"])
     unmapped = sorted((old_codes - new_codes) - set(rows["old_code"]))
     if unmapped:

@@ -32,12 +32,12 @@ def _unit_codes(store: Store) -> set[str]:
 def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_dir: Path, today: dt.date) -> dict:
     """Record declarations from a table with COLUMNS (one transaction; bad rows rejected with reasons)."""
     from .columns import normalise_header
+    err = RowErrors.of(df)
     df = df.rename(columns=lambda c: ALIASES.get(normalise_header(c), normalise_header(c)))
     for col in COLUMNS:
         if col not in df.columns:
             df[col] = ""
     codes = _unit_codes(store)
-    err = RowErrors(len(df))
     err.add(~df["unit"].isin(codes), "unit", "unknown unit code " + df["unit"])
     err.add(~df["level"].isin(LEVELS), "level", "level must be one of " + ", ".join(LEVELS) + ", got " + df["level"])
     start, e = parse_dates(df["from"], dt.date.max)

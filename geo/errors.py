@@ -47,6 +47,18 @@ class HeldError(ZonesError):
     """The data-quality gate held the run: not published."""
 
 
+class ConflictError(ZonesError):
+    """What is asked would change something that must not change (a boundary version runs use)."""
+
+
+class ImportFailedError(ZonesError):
+    """An import stopped on something unforeseen: nothing was stored, the server log has the details."""
+
+
+class StorageError(ZonesError):
+    """The data folder or the store cannot be written (disk full, read-only) or read (damaged)."""
+
+
 # The one table from error class to HTTP status (first match wins, most specific first).
 HTTP_STATUS: tuple[tuple[type[ZonesError], int], ...] = (
     (NotFoundError, 404),
@@ -55,8 +67,11 @@ HTTP_STATUS: tuple[tuple[type[ZonesError], int], ...] = (
     (ForbiddenError, 403),
     (UnsupportedError, 415),
     (HeldError, 409),
+    (ConflictError, 409),
     (MissingInputError, 409),
     (BusyError, 503),
+    (StorageError, 503),
+    (ImportFailedError, 500),
     (ZonesError, 500),
 )
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -10,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pyogrio
 
-from . import runfiles
+from . import faults, runfiles
 from .errors import InputError
-from .formats import GPKG_OPTIONS, spreadsheet_cell
+from .formats import GPKG_OPTIONS, spreadsheet_cell, spreadsheet_safe
 
 
 def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path) -> int:
@@ -27,7 +26,7 @@ def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path)
         return len(runfiles.attributes(run_dir, unit, ["code"]))
     if fmt == "csv":
         df = runfiles.attributes(run_dir, unit)
-        text = df.to_csv(index=False)
+        text = spreadsheet_safe(df).to_csv(index=False)
         if out == "-":
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -74,33 +73,32 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
         return target
     run_dir = runs_dir / run["run_id"]
     keep = changed_codes(run_dir, runs_dir / since["run_id"], unit) if since else None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{os.getpid()}-{os.urandom(4).hex()}.{name}")   # unique per thread too
-    if fmt in ("geojson", "geojsonseq"):
-        ids, lines = feature_lines(run)
-        chosen = [ln for i, ln in zip(ids, lines) if keep is None or i in keep]
-        if fmt == "geojson":
-            head = json.dumps({"type": "FeatureCollection", "name": unit, "date": run["date"], "run_id": run["run_id"],
-                               "boundary_version": run["boundary_version"],
-                               "since": since["run_id"] if since else None}, ensure_ascii=False)[1:-1]
-            text = "{" + head + ',"features":[\n' + ",\n".join(chosen) + "\n]}\n"
+
+    def write(tmp: Path) -> None:
+        if fmt in ("geojson", "geojsonseq"):
+            ids, lines = feature_lines(run)
+            chosen = [ln for i, ln in zip(ids, lines) if keep is None or i in keep]
+            if fmt == "geojson":
+                head = json.dumps({"type": "FeatureCollection", "name": unit, "date": run["date"], "run_id": run["run_id"],
+                                   "boundary_version": run["boundary_version"],
+                                   "since": since["run_id"] if since else None}, ensure_ascii=False)[1:-1]
+                text = "{" + head + ',"features":[\n' + ",\n".join(chosen) + "\n]}\n"
+            else:
+                text = "".join(f"\x1e{ln}\n" for ln in chosen)
+            tmp.write_text(text, encoding="utf-8")
         else:
-            text = "".join(f"\x1e{ln}\n" for ln in chosen)
-        tmp.write_text(text, encoding="utf-8")
-    else:
-        df = runfiles.frame(store, run_dir, unit) if fmt == "gpkg" else runfiles.attributes(run_dir, unit)
-        if keep is not None:
-            df = df[df["code"].astype(str).isin(keep)]
-        if "boundary_version" not in df.columns:
-            df = df.assign(boundary_version=run["boundary_version"])
-        if fmt == "csv":
-            df.to_csv(tmp, index=False)
-        elif fmt == "gpkg":
-            pyogrio.write_dataframe(df, tmp, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
-        else:
-            _xlsx(df, tmp, unit)
-    os.replace(tmp, target)
-    return target
+            df = runfiles.frame(store, run_dir, unit) if fmt == "gpkg" else runfiles.attributes(run_dir, unit)
+            if keep is not None:
+                df = df[df["code"].astype(str).isin(keep)]
+            if "boundary_version" not in df.columns:
+                df = df.assign(boundary_version=run["boundary_version"])
+            if fmt == "csv":
+                spreadsheet_safe(df).to_csv(tmp, index=False)
+            elif fmt == "gpkg":
+                pyogrio.write_dataframe(df, tmp, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
+            else:
+                _xlsx(df, tmp, unit)
+    return faults.keep(target, write)
 
 
 def feature_lines(store, runs_dir: Path, cache_dir: Path, unit: str):

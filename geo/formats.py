@@ -121,6 +121,23 @@ def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path) -> None:
                                 promote_to_multi=True, geometry_type="MultiPolygon", **GPKG_OPTIONS)
 
 
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A table for CSV: every text cell a spreadsheet would run as a formula made harmless, as in XLSX."""
+    out = df.copy()
+    for col in out.columns[(out.dtypes == object) | out.dtypes.map(lambda t: isinstance(t, pd.StringDtype))]:
+        out[col] = out[col].map(lambda v: spreadsheet_cell(v) if isinstance(v, str) else v)
+    return out
+
+
+def inline_json(value) -> str:
+    """JSON safe inside an HTML <script> element: no character can end the element, open a comment
+    or break the line of a script (<, >, & and U+2028/9 escaped)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
 def spreadsheet_cell(v):
     """A value for a spreadsheet cell: text a spreadsheet would run as a formula (=, +, -, @, tab, CR
     first) is stored as text with a leading apostrophe (formula injection); numpy scalars as Python."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from rules.levels import RANK
-from . import changes, lookup, runfiles
+from . import changes, faults, lookup, runfiles
+from .errors import StorageError
 from .store import Store
 
 HOT_LEVELS = ("very_high_risk", "high_risk")
@@ -58,8 +58,8 @@ def hotspots(store: Store, runs_dir: Path, cache_dir: Path, run: dict) -> dict:
         return json.loads(target.read_text(encoding="utf-8"))
     body = {"run_id": run["run_id"], "date": run["date"], "compared_with": before["date"] if before else None,
             "units": _rows(store, runs_dir, run)}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
-    tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, target)
+    try:
+        faults.keep(target, lambda tmp: tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8"))
+    except StorageError:
+        pass             # not kept: made again next time
     return body

@@ -70,10 +70,40 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tile_zoom": ("Lớp {unit} có tiles ở mức phóng {lo}–{hi}, không có ở mức {z} (phóng to từ mức {hi})",
                   "Layer {unit} has tiles at zooms {lo}–{hi}, none at zoom {z} (overzoom from {hi})"),
     "export_format": ("Định dạng {fmt} không xuất được cho {unit}", "Format {fmt} cannot be exported for {unit}"),
+    "bad_version_name": ("Tên phiên bản ranh giới {name} không hợp lệ: chỉ chữ không dấu, số, '.', '_', '-', tối đa 64 ký tự",
+                         "Invalid boundary version name {name}: letters without diacritics, digits, '.', '_', '-', at most 64"),
+    "version_in_use": ("Phiên bản ranh giới {version} đã được {n} lần chạy dùng nên không thể thay đổi; nhập tệp đã sửa "
+                       "dưới một tên mới (kèm bảng chuyển đổi nếu mã xã thay đổi)",
+                       "Boundary version {version} is used by {n} published run(s) and cannot change; import the corrected "
+                       "file under a new name (with a crosswalk if commune codes changed)"),
+    "version_unchanged": ("Phiên bản ranh giới {version} đã có đúng nội dung này: không thay đổi gì",
+                          "Boundary version {version} already holds exactly this: nothing changed"),
+    "disk_full": ("Ổ đĩa dữ liệu đã đầy ({where}): không ghi được, dữ liệu đã lưu không thay đổi; giải phóng dung lượng "
+                  "rồi làm lại", "The data disk is full ({where}): nothing was written and what was stored is unchanged; "
+                  "free some space and try again"),
+    "read_only": ("Thư mục dữ liệu chỉ cho đọc ({where}): không ghi được; các kết quả đã công bố vẫn xem được; cho phép "
+                  "ghi rồi làm lại", "The data folder is read-only ({where}): nothing can be written; published runs can "
+                  "still be read; make it writable and try again"),
+    "store_damaged": ("Kho dữ liệu bị hỏng ({detail}): khôi phục zones.sqlite từ bản sao lưu (các thư mục runs/ vẫn "
+                      "nguyên)", "The store is damaged ({detail}): restore zones.sqlite from a backup (runs/ is intact)"),
+    "store_unreadable": ("Không mở được kho dữ liệu ({where}): {detail}", "Cannot open the store ({where}): {detail}"),
+    "run_files_missing": ("Không đọc được tệp của lần chạy {run_id} đã công bố: thư mục runs/{run_id} bị xóa hoặc chưa "
+                          "khôi phục; khôi phục từ bản sao lưu hoặc chạy lại reclassify cho ngày đó",
+                          "The files of published run {run_id} cannot be read: runs/{run_id} was deleted or not restored; "
+                          "restore it from a backup or reclassify that day again"),
+    "tile_busy": ("Đang vẽ quá nhiều ảnh bản đồ cùng lúc; thử lại sau giây lát", "Too many map pictures being drawn; try again shortly"),
+    "import_failed": ("Không nhập được {name}: lỗi ngoài dự kiến, chưa lưu gì; chi tiết trong nhật ký máy chủ",
+                      "Could not import {name}: an unforeseen error, nothing was stored; the server log has the details"),
     "empty_file": ("{path}: tệp không có dòng dữ liệu", "{path}: the file has no data rows"),
+    "sheets_differ": ("{path}: trang tính {first} và {other} đều có dữ liệu nhưng khác cột; đưa về một trang hoặc tách "
+                      "thành từng tệp", "{path}: sheets {first} and {other} both hold data but with different columns; "
+                      "put them on one sheet or in one file each"),
     # progress and summaries
     "imported_units": ("Đã nhập {n} xã, {nd} huyện, {np} tỉnh (phiên bản ranh giới {version})",
                        "Imported {n} communes, {nd} districts, {np} provinces (boundary version {version})"),
+    "population_unknown": ("Dân số không đọc được, coi như chưa biết (tỷ lệ và cấp độ cần nó sẽ là chưa đánh giá): "
+                           "{detail}", "Population unreadable, taken as unknown (rates and levels needing it "
+                           "stay unknown): {detail}"),
     "repaired": ("Đã sửa {n} hình học không hợp lệ: {codes}", "Repaired {n} invalid geometries: {codes}"),
     "topology": ("Chồng lấn: {n_overlaps} cặp xã (tổng {overlap_km2:.2f} km²); khe hở: {n_gaps} (tổng {gap_km2:.2f} km²); báo cáo: {report}",
                  "Overlaps: {n_overlaps} commune pairs ({overlap_km2:.2f} km² in all); gaps: {n_gaps} ({gap_km2:.2f} km²); report: {report}"),

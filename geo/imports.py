@@ -16,6 +16,8 @@ def run(kind: str, settings: Settings, path: Path, options: dict) -> dict:
         from .units import import_units
         r = import_units(store, path, options.get("boundary_version") or None, None, options.get("crs") or None,
                          settings.reports_dir, crosswalk_path=options.get("crosswalk_path"))
+        if r.get("unchanged"):
+            return {"accepted": 0, "rejected": 0, "boundary_version": r["version"], "unchanged": True}
         return {"accepted": r["n_communes"], "rejected": 0, "boundary_version": r["version"],
                 "districts": r["n_districts"], "provinces": r["n_provinces"], "repaired": len(r["repaired"]),
                 "previous_version": r["previous_version"], "crosswalk_rows": r["crosswalk_rows"]}

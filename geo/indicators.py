@@ -16,7 +16,7 @@ import pandas as pd
 from .columns import normalise_header
 from .errors import InputError, MissingInputError
 from .store import Store
-from .tables import RowErrors, log_import, parse_bool, parse_dates, read_table, summary, write_rejects
+from .tables import RowErrors, log_import, parse_bool, parse_dates, parse_number, read_table, summary, write_rejects
 from .units import sha256_file
 
 # name -> (type, aliases). Percentages are 0-100.
@@ -50,7 +50,7 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
         raise InputError("missing_columns", path=str(path), columns=", ".join(missing or ["<indicator>"]),
                          present=", ".join(raw.columns) + f" (indicators: {', '.join(INDICATORS)})")
     codes = {c for unit in ("commune", "district", "province") for c in store.load_units(version, unit)["code"]}
-    err = RowErrors(len(df))
+    err = RowErrors.of(raw)
     err.add(~df["code"].isin(codes), "code", "unknown unit code " + df["code"])
     day, e = parse_dates(df["date"], today)
     err.add(df["date"] == "", "date", "missing date")
@@ -62,10 +62,11 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
             v, e = parse_bool(df[name], None)
             err.add(e != "", name, e)
         else:
-            v = pd.to_numeric(df[name], errors="coerce").to_numpy(float)
-            bad = (df[name] != "") & (np.isnan(v) | (v < 0) | ((v > 100) if kind == "pct" else False))
-            err.add(bad.to_numpy(), name, f"{name} must be a number" + (" from 0 to 100" if kind == "pct" else " >= 0")
-                    + ", got " + df[name])
+            v, e = parse_number(df[name], "decimal")
+            err.add(e != "", name, e)
+            bad = (df[name] != "").to_numpy(dtype=bool) & (np.isnan(v) | (v < 0) | ((v > 100) if kind == "pct" else False))
+            err.add(bad, name, f"{name} must be a number" + (" from 0 to 100" if kind == "pct" else " >= 0")
+                    + ", got " + df[name].astype(str).to_numpy(dtype=object))
         values[name] = v
     rows = []
     for k in np.flatnonzero(~err.bad):

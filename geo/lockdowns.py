@@ -43,7 +43,7 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
         err.add(e != "", col.value, e)
         dates[col.value] = values
     err.add(attrs[L.START_DATE.value] == "", L.START_DATE.value, "missing start_date")
-    start, end = dates[L.START_DATE.value], dates[L.END_DATE.value]
+    start, end, lifted = dates[L.START_DATE.value], dates[L.END_DATE.value], dates[L.LIFTED_DATE.value]
     err.add(np.array([bool(s and e and e < s) for s, e in zip(start, end)]), L.END_DATE.value, "end_date before start_date")
     lifted = dates[L.LIFTED_DATE.value]
     err.add(np.array([bool(s and x and x < s) for s, x in zip(start, lifted)]), L.LIFTED_DATE.value,
@@ -63,32 +63,75 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
         err.add(polygonal & ~inside, "geometry", "outside every commune (wrong CRS?)")
     invalid = polygonal & ~err.bad & ~shapely.is_valid(geoms)
     notes = [f"{path.name}: row {i + 2}, geometry: repaired ({shapely.is_valid_reason(geoms[i])})" for i in np.flatnonzero(invalid)]
+    # one decision, one lockdown: its features are one area, with one set of dates
+    decision = attrs[L.DECISION_NO.value].map(decision_key)
+    same = attrs[[L.ISSUER.value, L.NAME.value]].astype(str).agg("|".join, axis=1) + "|" + \
+        pd.Series([f"{a}|{b}|{c}" for a, b, c in zip(start, end, lifted)], index=attrs.index)
+    first = {}
+    for k in np.flatnonzero(~err.bad):
+        first.setdefault(decision.iat[k], k)
+    clash = np.array([k != first.get(decision.iat[k], k) and same.iat[k] != same.iat[first[decision.iat[k]]]
+                      for k in range(len(attrs))], dtype=bool) if len(attrs) else np.zeros(0, dtype=bool)
+    err.add(clash, L.DECISION_NO.value, "same decision as an earlier row with other dates or issuer: a decision has one set")
     ok = ~err.bad
-    fixed = shapely.make_valid(geoms[ok])
-    wkb = to_wkb(fixed)
+    fixed = np.array(geoms, dtype=object)
+    fixed[ok] = shapely.make_valid(geoms[ok])
     rows = []
-    for k, w in zip(np.flatnonzero(ok), wkb):
+    for key, members in pd.Series(np.flatnonzero(ok)).groupby(decision.to_numpy()[ok]):
+        k = int(members.iloc[0])
+        area = shapely.union_all(fixed[members.to_numpy()]) if len(members) > 1 else fixed[k]
+        w = to_wkb([area])[0]
         a = attrs.iloc[k]
-        key = a[L.DECISION_NO.value] + "|" + hashlib.sha1(w).hexdigest()
         vals = (a[L.DECISION_NO.value], a[L.ISSUER.value] or None, a[L.NAME.value] or None, start[k], end[k],
                 dates[L.LIFTED_DATE.value][k])
-        rows.append((key, *vals, w, hashlib.sha1(repr(vals).encode()).hexdigest()))
+        rows.append((key, *vals, w, hashlib.sha1(repr(vals).encode() + w).hexdigest()))
     stamp = _stamp()
     table = pd.DataFrame(attrs)
     table["geometry_wkt"] = shapely.to_wkt(geoms, rounding_precision=6)
     rejects = write_rejects(table, err, rejects_dir, path, stamp)
     with store.transaction() as con:
         before = con.total_changes
+        replaced = _keep_history(con, rows, stamp)
         con.executemany(
             "INSERT INTO lockdowns (lockdown_key, decision_no, issuer, name, start_date, end_date, lifted_date, geom, row_hash) "
-            "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(lockdown_key) DO UPDATE SET issuer = excluded.issuer, "
-            "name = excluded.name, start_date = excluded.start_date, end_date = excluded.end_date, "
-            "lifted_date = excluded.lifted_date, row_hash = excluded.row_hash WHERE lockdowns.row_hash != excluded.row_hash",
+            "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(lockdown_key) DO UPDATE SET decision_no = excluded.decision_no, "
+            "issuer = excluded.issuer, name = excluded.name, start_date = excluded.start_date, end_date = excluded.end_date, "
+            "lifted_date = excluded.lifted_date, geom = excluded.geom, row_hash = excluded.row_hash "
+            "WHERE lockdowns.row_hash != excluded.row_hash",
             rows)
         result = summary(len(rows), err, con.total_changes - before, rejects, path)
-        result["notes"] = notes
+        result["notes"] = notes + [f"{path.name}: decision {d}: replaced by this file (the previous area and dates are kept "
+                                   f"in the history)" for d in replaced]
+        result["replaced"] = replaced
         log_import(con, "lockdowns", path, sha256_file(path), stamp, result)
     return result
+
+
+def decision_key(decision_no) -> str:
+    """A decision's identity: its number, ignoring case and spacing ("12/QĐ-UBND" = "12 / qđ-ubnd")."""
+    return "decision:" + "".join(str(decision_no).split()).casefold()
+
+
+def _keep_history(con, rows: list[tuple], stamp: str) -> list[str]:
+    """Before a decision's lockdown changes, its previous row goes to lockdown_history; rows stored
+    under the older per-polygon keys for the same decision are moved there too. -> decisions replaced."""
+    replaced = []
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    for key, decision, *_rest, row_hash in rows:
+        old = con.execute("SELECT lockdown_key, row_hash FROM lockdowns WHERE lockdown_key = ? OR "
+                          "(lockdown_key NOT LIKE 'decision:%' AND decision_no = ?)", (key, decision)).fetchall()
+        stale = [r[0] for r in old if r[0] != key or r[1] != row_hash]
+        if not stale:
+            continue
+        marks = ",".join("?" * len(stale))
+        con.execute("INSERT INTO lockdown_history (decision_no, issuer, name, start_date, end_date, lifted_date, geom, "
+                    f"row_hash, replaced_at, replaced_by) SELECT decision_no, issuer, name, start_date, end_date, lifted_date, "
+                    f"geom, row_hash, ?, ? FROM lockdowns WHERE lockdown_key IN ({marks})", (now, stamp, *stale))
+        old_keys = [k for k in stale if k != key]
+        if old_keys:
+            con.execute(f"DELETE FROM lockdowns WHERE lockdown_key IN ({','.join('?' * len(old_keys))})", tuple(old_keys))
+        replaced.append(decision)
+    return replaced
 
 
 def active_lockdowns(store: Store, day: dt.date):
@@ -120,7 +163,7 @@ def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) ->
         if col.value not in df.columns:
             df[col.value] = ""
     codes = set(store.load_units(version)["code"].astype(str))
-    err = RowErrors(len(df))
+    err = RowErrors.of(raw)
     err.add(~df[FlagCol.CODE.value].isin(codes), FlagCol.CODE.value, "unknown commune code " + df[FlagCol.CODE.value])
     err.add(df[FlagCol.DATE.value] == "", FlagCol.DATE.value, "missing date")
     day, e = parse_dates(df[FlagCol.DATE.value], today)

@@ -12,13 +12,12 @@ runs published before it existed get it in the cache on first use.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from rules.levels import SCALE
-from . import runfiles, shapes
+from . import faults, runfiles, shapes
 
 LEVEL_IDS = tuple(lv.value for lv in SCALE) + ("unknown",)
 FILE = "map-levels.json"
@@ -65,8 +64,4 @@ def path(store, data_dir: Path, run_dir: Path, run: dict) -> Path:
     index = shapes.index(data_dir, sid)
     cols = ["code", "level", "reasons", "level_differs"]
     tables = {u: runfiles.attributes(run_dir, u, cols) for u in index["units"]}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{FILE}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
-    tmp.write_text(text(tables, index, run["run_id"], run["date"]), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return faults.keep(target, lambda tmp: tmp.write_text(text(tables, index, run["run_id"], run["date"]), encoding="utf-8"))

@@ -51,8 +51,11 @@ def logger() -> logging.Logger:
 
 
 def observe(route: str, method: str, status: int, seconds: float, fields: dict) -> None:
-    REQUESTS.labels(route, method, str(status)).inc()
-    LATENCY.labels(route).observe(seconds)
+    try:
+        REQUESTS.labels(route, method, str(status)).inc()
+        LATENCY.labels(route).observe(seconds)
+    except Exception:     # noqa: BLE001 - metrics degrade; the answer goes out
+        pass
     logger().info("request", extra={"fields": {"route": route, "method": method, "status": status,
                                                "ms": round(seconds * 1000, 2), **fields}})
 

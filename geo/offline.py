@@ -16,6 +16,7 @@ import shapely
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import runfiles
+from .formats import inline_json
 from .raster import drop_specks
 
 # Coordinates are integers of this many degrees.
@@ -95,7 +96,7 @@ def page(store, run_dir: Path, run: dict, ruleset, lang: str, vendor_dir: Path) 
     css = css.replace("url(images/", "url(data:,")        # no image is needed; never ask for one
     js = (vendor_dir / "leaflet" / "dist" / "leaflet.js").read_text(encoding="utf-8")
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    payload = inline_json(data)
     return env.get_template("offline.html").render(
         lang=lang, date=run["date"], ruleset=run["manifest"]["ruleset"], boundary_version=run["boundary_version"], leaflet_css=css, leaflet_js=js.replace("</script", "<\\/script"),
         payload=payload, title={"vi": "Phân vùng nguy cơ COVID-19", "en": "COVID-19 risk zones"}[lang])

@@ -167,6 +167,15 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
     index = _shapes(settings, store, manifest)
     run_id = new_run_id(day)
     stage = runs_dir / f".staging-{run_id}"
+    try:
+        return _publish(settings, store, day, ruleset, frames, lockdowns, manifest, timer, hold, index, run_id, stage)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)      # a run that could not be written leaves nothing behind
+        raise
+
+
+def _publish(settings, store, day, ruleset, frames, lockdowns, manifest, timer, hold, index, run_id, stage) -> dict:
+    runs_dir = settings.runs_dir
     (stage / "tiles").mkdir(parents=True)
     stamp = {"date": day.isoformat(), "run_id": run_id, "ruleset": ruleset.id,
              "boundary_version": manifest["boundary_version"]}

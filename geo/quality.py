@@ -5,6 +5,10 @@ A run is held (written completely, kept aside as runs/.held-<run_id>, listed in 
   (and JUMP_MIN_CASES): a file imported twice, a cumulative column read as daily...;
 - cumulative down: the cases reported up to the previous published day are fewer now than when
   that day was published (rows removed, counts lowered): history changed under the committee;
+- cumulative up: ... or JUMP_FACTOR x more (a whole history imported again multiplied, every case
+  repeated under new ids): a uniform inflation that the day-on-day jump cannot see;
+- implausible: more cases on one day than IMPLAUSIBLE_SHARE of the layer's population (holds a
+  first import inflated the same way, with no earlier run to compare with);
 - unplaced: the share of the window's cases that fall in no commune is above UNPLACED_MAX_SHARE
   and higher than the previous run's by UNPLACED_RISE;
 - stale: no case row at all newer than `stale_days` before the day, or communes with a daily feed
@@ -35,6 +39,9 @@ JUMP_MIN_CASES = 50
 # Case files geocode well: a few per cent fall outside (islands, typos); more means a broken column.
 UNPLACED_MAX_SHARE = 0.05
 UNPLACED_RISE = 0.02
+# Vietnam's worst day (March 2022) was ~450,000 cases, 0.5 % of the population; a province's worst
+# ~0.2 %. Four times the national peak in one day is not an epidemic.
+IMPLAUSIBLE_SHARE = 0.02
 # Communes reporting daily counts that have reported within this many days are expected to go on.
 REPORTING_LOOKBACK_DAYS = 28
 MAX_LISTED = 10
@@ -53,8 +60,12 @@ def facts(store: Store, day: dt.date, unplaced: int) -> dict:
         daily = dict(con.execute("SELECT report_date, SUM(count) FROM cases WHERE report_date > ? AND report_date <= ? "
                                  "GROUP BY report_date", (start, day.isoformat())).fetchall())
         newest = con.execute("SELECT MAX(report_date) FROM cases").fetchone()[0]
+        version = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
+        population = con.execute("SELECT COALESCE(SUM(population), 0) FROM units WHERE unit = 'commune' AND "
+                                 "boundary_version = ?", (version[0] if version else "",)).fetchone()[0]
     window = sum(daily.values())
     return {"cases_through_day": int(through), "cases_on_day": int(daily.get(day.isoformat(), 0)),
+            "population": int(population or 0),
             "max_daily_before": int(max([v for k, v in daily.items() if k != day.isoformat()], default=0)),
             "newest_report_date": newest, "unplaced_share": round(unplaced / window, 4) if window else 0.0}
 
@@ -74,6 +85,13 @@ def check(store: Store, day: dt.date, f: dict, stale_days: int) -> list[str]:
         if now < then:
             reasons.append(f"cumulative down: cases reported up to {prev['date']} were {then} when that day was "
                            f"published, now {now}")
+        elif now > max(JUMP_FACTOR * then, then + JUMP_MIN_CASES):
+            reasons.append(f"cumulative up: cases reported up to {prev['date']} were {then} when that day was "
+                           f"published, now {now} ({now / max(then, 1):.0f}x): the history was imported again, inflated?")
+    population = f.get("population") or 0
+    if population and f["cases_on_day"] > max(IMPLAUSIBLE_SHARE * population, JUMP_MIN_CASES):
+        reasons.append(f"implausible: {f['cases_on_day']} cases reported on {day}, {f['cases_on_day'] / population:.1%} "
+                       f"of the population in one day (Vietnam's worst day was 0.5%)")
     before = prev["manifest"].get("quality", {}).get("unplaced_share", 0.0) if prev else 0.0
     if f["unplaced_share"] > max(UNPLACED_MAX_SHARE, before + UNPLACED_RISE):
         reasons.append(f"unplaced: {f['unplaced_share']:.1%} of the window's cases fall in no commune "

@@ -248,27 +248,22 @@ def _path(root: Path, unit: str, style: str, z: int, x: int, y: int) -> Path:
     return root / f"{unit}.{style}" / str(z) / str(x) / f"{y}.png"
 
 
-def _save(path: Path, data: bytes | None) -> None:
-    """Atomically; an empty file remembers an empty tile."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")   # unique per thread too
-    tmp.write_bytes(data or b"")
-    os.replace(tmp, path)
-
-
 def tile(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int, cache_dir: Path,
-         palette: str = "official", levels: frozenset | None = None, extent=None) -> bytes | None:
-    """A tile the run was published with (overview zooms), else from the cache, rendering it the first time.
-    `extent`: the layer's lon/lat bounds when known (a full run's manifest has them)."""
+         palette: str = "official", levels: frozenset | None = None, extent=None,
+         cache_bytes: int = 512 << 20, render_rate: float = 20.0) -> bytes | None:
+    """A tile from the cache (or a run published with overview tiles), else rendered and kept in the
+    bounded cache (geo/tilecache.py). `extent`: the layer's lon/lat bounds when known."""
+    from . import tilecache
     style = palette + ("" if levels is None else "-" + "-".join(sorted(levels)))
     w, s, e, n = extent or bounds(store, version)
     t = mercantile.bounds(x, y, z)
     if unit != "lockdown" and (t.east < w or t.west > e or t.north < s or t.south > n):
         return None          # off the map: nothing to load or draw (viewports reach past the country)
-    for path in (_path(run_dir / PRERENDER_DIR, unit, style, z, x, y),
-                 _path(cache_dir / "tiles" / run_dir.name, unit, style, z, x, y)):
-        if path.exists():
-            return path.read_bytes() or None
-    data = render(store, run_dir, version, unit, z, x, y, palette, levels)
-    _save(path, data)
+    root = cache_dir / "tiles"
+    for path in (_path(run_dir / PRERENDER_DIR, unit, style, z, x, y), _path(root / run_dir.name, unit, style, z, x, y)):
+        found = tilecache.read(path)
+        if found is not None:
+            return found or None
+    data = tilecache.render(lambda: render(store, run_dir, version, unit, z, x, y, palette, levels), render_rate)
+    tilecache.write(path, data, root, cache_bytes)
     return data

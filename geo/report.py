@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from rules.levels import RANK, SCALE
-from . import changes, hotspots, reportmap
+from . import changes, faults, hotspots, reportmap
 from .formats import spreadsheet_cell
 from .config import TIMEZONE
 from .texts import REPORT_TEXT, vn_date
@@ -128,7 +127,7 @@ def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str
         h["why"] = _reason(h["explanation"] if lang == "vi" else h["explanation_en"])
     listed = {h["code"] for h in hot}
     other = communes[(communes["change"] != "same") & ~communes["code"].astype(str).isin(listed)].copy()
-    other["_rank"] = -other["level_to"].map(lambda v: RANK.get(v, -1))
+    other["_rank"] = -other["level_to"].map(lambda v: RANK.get(v, -1)).astype(int)
     other = other.sort_values(["_rank", "province_name", "district_name", "name"])
     other_rows = json.loads(other.drop(columns=["_rank"]).to_json(orient="records", force_ascii=False))
     for r in other_rows:
@@ -235,14 +234,13 @@ def render(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, fmt: str
     target = cache_dir / "reports" / f"{run['run_id']}--{before['run_id'] if before else 'none'}.{lang}.{fmt}"
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     report = build(store, runs_dir, cache_dir, day, lang, rulesets)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")   # unique per thread
-    if fmt == "xlsx":
-        xlsx(report, tmp)
-    elif fmt == "pdf":
-        pdf(html(report), tmp)
-    else:
-        tmp.write_text(html(report), encoding="utf-8")
-    tmp.replace(target)
-    return target
+
+    def write(tmp: Path) -> None:
+        if fmt == "xlsx":
+            xlsx(report, tmp)
+        elif fmt == "pdf":
+            pdf(html(report), tmp)
+        else:
+            tmp.write_text(html(report), encoding="utf-8")
+    return faults.keep(target, write)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,8 +20,8 @@ import pandas as pd
 import pyogrio
 
 from rules.levels import RANK, UNKNOWN_CODE
-from . import formats
-from .errors import NotFoundError
+from . import faults, formats
+from .errors import StorageError
 
 FULL, LEVELS = "full", "levels"
 # Columns holding lists, written as JSON text in tables (as in the GeoPackage).
@@ -33,7 +32,11 @@ COMPRESS_LEVEL = 3
 
 
 def kind(run_dir: Path) -> str:
-    return FULL if (run_dir / "zones.gpkg").exists() else LEVELS
+    if (run_dir / "zones.gpkg").exists():
+        return FULL
+    if not (run_dir / "manifest.json").exists():    # a published run whose folder was deleted or not restored
+        raise StorageError("run_files_missing", run_id=run_dir.name)
+    return LEVELS
 
 
 def table_name(unit: str) -> str:
@@ -124,19 +127,19 @@ def geojson_path(store, run_dir: Path, unit: str, cache_dir: Path) -> Path:
     if own.exists():
         return own
     if not (run_dir / "manifest.json").exists():
-        raise NotFoundError("not_found", what=str(own))
+        raise StorageError("run_files_missing", run_id=run_dir.name)
     target = cache_dir / run_dir.name / f"{unit}.geojson"
     if target.exists():
         return target
-    df = attributes(run_dir, unit)
-    props = formats.properties(df)
-    for key in LIST_COLUMNS:
-        if key in props:
-            props[key] = [json.loads(v) if isinstance(v, str) else v for v in props[key]]
-    geoms = store.unit_geojson(manifest(run_dir)["boundary_version"], unit).reindex(df["code"])
-    text = formats.feature_collection(formats.records(props), geoms.to_numpy(), unit)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{unit}.{os.getpid()}-{os.urandom(4).hex()}.tmp")   # unique per thread too
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+
+    def write(tmp: Path) -> None:
+        df = attributes(run_dir, unit)
+        props = formats.properties(df)
+        for key in LIST_COLUMNS:
+            if key in props:
+                props[key] = [json.loads(v) if isinstance(v, str) else v for v in props[key]]
+        geoms = store.unit_geojson(manifest(run_dir)["boundary_version"], unit).reindex(df["code"])
+        # a unit without stored geometry is written with none (JSON null), never NaN
+        geoms = geoms.where(geoms.notna(), "null")
+        tmp.write_text(formats.feature_collection(formats.records(props), geoms.to_numpy(), unit), encoding="utf-8")
+    return faults.keep(target, write)

@@ -6,6 +6,7 @@ files under runs/<run_id>/ and become visible only when their row is committed t
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,9 @@ CREATE TABLE IF NOT EXISTS lockdowns (
   lockdown_key TEXT PRIMARY KEY, decision_no TEXT NOT NULL, issuer TEXT, name TEXT,
   start_date TEXT NOT NULL, end_date TEXT, lifted_date TEXT, geom BLOB NOT NULL,
   row_hash TEXT NOT NULL, import_id INTEGER);
+CREATE TABLE IF NOT EXISTS lockdown_history (
+  decision_no TEXT NOT NULL, issuer TEXT, name TEXT, start_date TEXT, end_date TEXT, lifted_date TEXT,
+  geom BLOB NOT NULL, row_hash TEXT NOT NULL, replaced_at TEXT NOT NULL, replaced_by TEXT);
 CREATE TABLE IF NOT EXISTS flags (
   code TEXT NOT NULL, date TEXT NOT NULL, flag TEXT NOT NULL, value INTEGER NOT NULL,
   author TEXT, end_date TEXT, row_hash TEXT NOT NULL, import_id INTEGER, recorded_at TEXT,
@@ -104,7 +108,7 @@ class Store:
         if readonly:
             if not self.exists():
                 raise FileNotFoundError(self.path)
-            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            con = _read_only(self.path)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, timeout=30)
@@ -133,7 +137,10 @@ class Store:
                 yield con
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                try:
+                    con.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass          # a failed COMMIT (disk full) has rolled back already: the first error is the one to tell
                 raise
 
     # -- boundaries --------------------------------------------------------------------
@@ -156,6 +163,21 @@ class Store:
         with self.connect(readonly=True) as con:
             if con.execute("SELECT 1 FROM imports WHERE kind = 'cases' LIMIT 1").fetchone() is None:
                 raise MissingInputError("no_cases")
+
+    def boundary_report(self, version: str) -> dict | None:
+        """The import report of a boundary version, or None when there is no such version."""
+        if not self.exists():
+            return None
+        with self.connect(readonly=True) as con:
+            row = con.execute("SELECT report FROM boundary_versions WHERE name = ?", (version,)).fetchone()
+        return json.loads(row["report"] or "{}") if row else None
+
+    def runs_using(self, version: str) -> int:
+        """How many runs (published, replaced or held) were made on a boundary version."""
+        with self.connect(readonly=True) as con:
+            n = con.execute("SELECT COUNT(*) FROM runs WHERE boundary_version = ?", (version,)).fetchone()[0]
+            held = con.execute("SELECT COUNT(*) FROM holds WHERE status = 'held'").fetchone()[0]
+        return int(n) + (int(held) if held and version == self.current_boundary_version() else 0)
 
     def load_units(self, version: str, unit: str = "commune") -> gpd.GeoDataFrame:
         with self.connect(readonly=True) as con:
@@ -253,6 +275,21 @@ class Store:
         with self.connect(readonly=True) as con:
             rows = con.execute("SELECT r.* FROM published p JOIN runs r USING (run_id) ORDER BY p.date").fetchall()
         return [{**dict(r), "manifest": json.loads(r["manifest"])} for r in rows]
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A reading connection. On a folder that cannot be written (a read-only disk; a full one where
+    SQLite cannot make its shared-memory file) the file is opened as immutable: nobody can change it."""
+    uri = f"file:{path}?mode=ro"
+    if not os.access(path.parent, os.W_OK):
+        return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30)
+    con = sqlite3.connect(uri, uri=True, timeout=30)
+    try:
+        con.execute("PRAGMA schema_version").fetchone()
+        return con
+    except sqlite3.OperationalError:
+        con.close()
+        return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30)
 
 
 _RUNS: dict[tuple[str, str], dict] = {}

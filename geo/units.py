@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,9 +17,10 @@ import shapely
 
 from . import adjacency
 from .columns import UNIT_ALIASES, Unit, UnitCol, rename_columns
-from .errors import InputError
+from .errors import ConflictError, InputError
 from .formats import geometry_json
 from .store import Store, to_wkb
+from .tables import cell, parse_number
 
 REQUIRED = (UnitCol.CODE, UnitCol.NAME, UnitCol.DISTRICT_CODE, UnitCol.PROVINCE_CODE)
 # Overlaps smaller than this (m²) are numerical noise along shared edges, not real overlaps.
@@ -72,7 +74,8 @@ def read_vector(path: Path, crs: str | None = None) -> gpd.GeoDataFrame:
 
 
 def prepare_communes(gdf: gpd.GeoDataFrame, path: Path, column_map: dict[str, str] | None = None):
-    """Rename, check and repair. Returns (communes in EPSG:4326, list of repaired codes)."""
+    """Rename, check and repair. Returns (communes in EPSG:4326, list of repaired codes); the
+    units whose population could not be read are listed in the frame's attrs["population_unknown"]."""
     raw_crs = gdf.crs.to_string() if gdf.crs else None
     mapping = rename_columns([c for c in gdf.columns if c != gdf.geometry.name], UNIT_ALIASES, column_map)
     gdf = gdf.rename(columns=mapping)
@@ -85,12 +88,21 @@ def prepare_communes(gdf: gpd.GeoDataFrame, path: Path, column_map: dict[str, st
             gdf[col.value] = None
     for col in (UnitCol.CODE, UnitCol.DISTRICT_CODE, UnitCol.PROVINCE_CODE):
         gdf[col.value] = [code_str(v) for v in gdf[col.value]]
-    gdf[UnitCol.POPULATION.value] = pd.to_numeric(gdf[UnitCol.POPULATION.value], errors="coerce")
+    pop_text = gdf[UnitCol.POPULATION.value].map(cell)
+    population, pop_err = parse_number(pop_text, "whole")      # "7.657" people is 7657 (Vietnamese thousands)
+    gdf[UnitCol.POPULATION.value] = population
 
     problems: list[str] = []
 
     def feature(i):
         return f"feature {i + 1} (code={code_str(gdf[UnitCol.CODE.value].iat[i])!r}, name={gdf[UnitCol.NAME.value].iat[i]!r})"
+
+    # A population that is not a head count (fractional, not a number, ambiguous) does not refuse the
+    # layer: that unit's population is unknown (its rates, and the levels needing them, are unknown
+    # with a reason) and the import report lists it.
+    bad_pop = np.flatnonzero(pop_err != "")
+    gdf.loc[gdf.index[bad_pop], UnitCol.POPULATION.value] = np.nan
+    population_unknown = [f"{feature(i)}: population {pop_err[i]}" for i in bad_pop]
 
     for col in (UnitCol.CODE, UnitCol.DISTRICT_CODE, UnitCol.PROVINCE_CODE):
         for i in np.flatnonzero(gdf[col.value].isna().to_numpy()):
@@ -129,7 +141,9 @@ def prepare_communes(gdf: gpd.GeoDataFrame, path: Path, column_map: dict[str, st
                    f"wrong CRS? the file says {raw_crs}; pass --crs" for i in np.flatnonzero(outside)[:MAX_LISTED]]
         raise InputError("units_invalid", path=str(path), n=int(outside.sum()), details="\n".join(details))
     cols = [c.value for c in UnitCol]
-    return gpd.GeoDataFrame(gdf[cols], geometry=gdf.geometry.values, crs="EPSG:4326"), repaired
+    out = gpd.GeoDataFrame(gdf[cols], geometry=gdf.geometry.values, crs="EPSG:4326")
+    out.attrs["population_unknown"] = population_unknown
+    return out, repaired
 
 
 def _polygonal(geom):
@@ -184,6 +198,45 @@ def topology(communes_m: np.ndarray, codes: np.ndarray, pairs: pd.DataFrame, cou
     }
 
 
+# A boundary version's name goes into paths, HTTP headers and URLs: plain characters only.
+VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_version_name(name: str) -> str:
+    if not isinstance(name, str) or not VERSION_NAME.match(name):
+        raise InputError("bad_version_name", name=repr(name)[:80])
+    return name
+
+
+def default_version_name(path: Path) -> str:
+    """The file's name made into a version name ("Xã 2021 (sửa).geojson" -> "Xa-2021-sua")."""
+    from unidecode import unidecode
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", unidecode(Path(path).stem)).strip("-._")[:64] or "boundaries"
+
+
+def content_digest(communes: gpd.GeoDataFrame) -> str:
+    """What a boundary version holds, independent of file format and byte order: codes, names,
+    parents, population and geometry (to 1e-7 degree), in code order."""
+    df = communes.sort_values(UnitCol.CODE.value)
+    h = hashlib.sha256()
+    attrs = df[[c.value for c in UnitCol]].astype(str)
+    h.update(pd.util.hash_pandas_object(attrs, index=False).to_numpy().tobytes())
+    geoms = shapely.set_precision(df.geometry.to_numpy(), 1e-7)
+    for w in shapely.to_wkb(shapely.normalize(geoms)):
+        h.update(w)
+    return h.hexdigest()
+
+
+def _existing(store: Store, version: str) -> str | None:
+    """The content digest of an existing version of that name (computed for one imported before digests)."""
+    report = store.boundary_report(version)
+    if report is None:
+        return None
+    if report.get("content_sha256"):
+        return report["content_sha256"]
+    return content_digest(store.load_units(version, "commune")[[c.value for c in UnitCol] + ["geometry"]])
+
+
 def import_units(store: Store, path: Path, version: str | None = None, column_map=None, crs=None,
                  reports_dir: Path | None = None, tolerance_m: float = DEFAULT_TOLERANCE_M, progress=None,
                  crosswalk_path: Path | None = None) -> dict:
@@ -193,8 +246,17 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
     raw = read_vector(path, crs)
     source_crs = raw.crs.to_string()
     step("validate")
+    version = check_version_name(version) if version else default_version_name(path)
     communes, repaired = prepare_communes(raw, path, column_map)
-    version = version or path.stem
+    digest = content_digest(communes)
+    existing = _existing(store, version)
+    if existing is not None:
+        if existing == digest:
+            return {"version": version, "unchanged": True, "n_communes": len(communes), "repaired": [],
+                    "n_districts": None, "n_provinces": None, "previous_version": None, "crosswalk_rows": None}
+        used = store.runs_using(version)
+        if used:
+            raise ConflictError("version_in_use", version=version, n=used)
     previous = store.current_boundary_version()
     links = None
     if crosswalk_path is not None:
@@ -215,8 +277,10 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
     pairs = adjacency.shared_borders(geoms_m, tolerance_m)
     country_m = shapely.union_all(provinces.to_crs(mcrs).geometry.to_numpy())
     codes = communes[UnitCol.CODE.value].to_numpy()
-    report = {"version": version, "source": str(path), "source_crs": source_crs, "metric_crs": mcrs.to_string(),
-              "repaired": repaired, "n_communes": len(communes), "n_districts": len(districts),
+    report = {"version": version, "content_sha256": digest, "source": str(path), "source_crs": source_crs,
+              "metric_crs": mcrs.to_string(),
+              "repaired": repaired, "population_unknown": communes.attrs.get("population_unknown", []),
+              "n_communes": len(communes), "n_districts": len(districts),
               "n_provinces": len(provinces), "adjacency_methods": [f"tol={tolerance_m:g}"],
               "n_candidate_pairs": len(pairs), **topology(geoms_m, codes, pairs, country_m),
               "previous_version": previous, "crosswalk_rows": None if links is None else len(links)}

@@ -1,8 +1,10 @@
 """Files uploaded over HTTP: size limits, type by content (never by name), safe zip and XML.
 
-An upload is written under data/uploads/ as <sha256>.<type> (a zipped shapefile is unpacked into a
-folder of that name, member names reduced to safe base names), then handed to the same import
-function as the command line. Refused before anything is parsed:
+An upload is written into a private temporary folder outside the data folder (never under data/:
+it may hold personal columns the import drops), as the sender's file name made safe (a zipped
+shapefile is unpacked there, member names reduced to safe base names), handed to the same import
+function as the command line, and deleted when the import ends, whatever its outcome
+(`discard`). Refused before anything is parsed:
 - more bytes than the limit (Flask answers 413 before reading the body);
 - a type the import does not take, judged from the first bytes;
 - a zip with path traversal, links, too many members, or too much uncompressed data or too high a
@@ -14,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import stat
+import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -37,6 +41,8 @@ ZIP_MAX_TOTAL = 1 << 30          # 1 GiB unpacked
 ZIP_MAX_RATIO = 200
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 SNIFF_BYTES = 4096
+# Uploads wait for their import in folders named so, in the system's temporary folder.
+TEMP_PREFIX = "zones-upload-"
 
 
 def sniff(head: bytes) -> str:
@@ -117,8 +123,10 @@ def classify(path: Path, label: str) -> str:
     raise UnsupportedError("upload_type", name=label, kind="binary", allowed="csv, xlsx, geojson, gpkg, kml, zip")
 
 
-def receive(stream, label: str, import_kind: str, folder: Path) -> tuple[Path, str, str]:
-    """Save an upload, check it, and return (path to import, type, sha256)."""
+def receive(stream, label: str, import_kind: str, folder: Path | None = None) -> tuple[Path, str, str]:
+    """Save an upload in a new private temporary folder (or `folder`), check it, and return (path to
+    import, type, sha256). The caller discards the folder (discard(path)) when the import is done."""
+    folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".incoming-{os.getpid()}-{os.urandom(4).hex()}"
     h = hashlib.sha256()
@@ -133,7 +141,7 @@ def receive(stream, label: str, import_kind: str, folder: Path) -> tuple[Path, s
         if kind not in KINDS[import_kind]:
             raise UnsupportedError("upload_type", name=label, kind=kind, allowed=", ".join(KINDS[import_kind]))
         digest = h.hexdigest()
-        # uploads/<sha256>/<the sender's file name made safe>.<type found>: errors name the sender's file
+        # <folder>/<sha256>/<the sender's file name made safe>.<type found>: errors name the sender's file
         stem = re.sub(r"[^\w\-]+", "_", PurePosixPath(label.replace("\\", "/")).stem, flags=re.UNICODE)[:80].strip("_.")
         target_dir = folder / digest
         target_dir.mkdir(exist_ok=True)
@@ -145,6 +153,16 @@ def receive(stream, label: str, import_kind: str, folder: Path) -> tuple[Path, s
         return target, kind, digest
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def discard(path: Path | None) -> None:
+    """Delete an upload's temporary folder (the import is over; nothing of the file is kept)."""
+    if path is None:
+        return
+    for parent in Path(path).parents:
+        if parent.name.startswith(TEMP_PREFIX):
+            shutil.rmtree(parent, ignore_errors=True)
+            return
 
 
 def _unpack_shapefile(path: Path, target: Path, label: str, stem: str) -> None:

@@ -20,6 +20,7 @@ import json
 import folium
 from branca.element import Element
 
+from .formats import inline_json
 from .raster import PALETTES
 from .texts import MAP_TEXT, vn_date
 
@@ -121,14 +122,6 @@ def home_area(index: dict, table: dict, configured: str | None, wanted: str | No
     if not codes:
         return {**out, "bbox": index["bounds"]}
     return {**out, "bbox": boxes[k], "province": codes[k]}
-
-
-def inline_json(value) -> str:
-    """JSON safe inside an HTML <script> element: no character can end the element or open a comment."""
-    text = json.dumps(value, ensure_ascii=False)
-    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(ch, esc)
-    return text
 
 
 _PANEL = """

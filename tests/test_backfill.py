@@ -119,7 +119,7 @@ def test_backfilled_day_is_served_exported_and_read_by_gdal(runner, app, tmp_pat
     # the committee's page colours the version's shapes with the day's table; the day has no vector tiles of
     # its own, and says so
     page = client.get("/map?date=2021-07-05").get_data(as_text=True)
-    assert f'"run": "{run["run_id"]}"' in page
+    assert f'"run":"{run["run_id"]}"' in page
     day_table = client.get(f"/tiles/runs/{run['run_id']}/map-levels.json").get_json()
     assert day_table["date"] == "2021-07-05" and day_table["shapes"] == run["manifest"]["shapes"]
     r = client.get(f"/tiles/runs/{run['run_id']}/commune/tilejson.json")

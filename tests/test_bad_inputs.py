@@ -119,8 +119,6 @@ CORPUS = [
      2, ["ca.xlsx", "case_id"]),
     ("cases-xlsx-corrupt", "import-cases", "ca.xlsx", _xlsx([["a"]])[:300], 2, ["ca.xlsx"]),
     ("cases-csv-named-xlsx", "import-cases", "ca.xlsx", _case("A,2021-07-30,10002,true,true"), 2, ["ca.xlsx"]),
-    ("cases-utf16-no-bom", "import-cases", "ca.csv", _case("A,2021-07-30,10002,true,true").decode().encode("utf-16-le"), 2,
-     ["ca.csv"]),
     ("cases-binary", "import-cases", "ca.csv", bytes(range(256)) * 20, 2, ["ca.csv"]),
     ("cases-missing-file", "import-cases", None, None, 2, ["missing.csv"]),
     # -- cases: rows rejected (row 3 is the bad one) ----------------------------------------------

@@ -127,3 +127,40 @@ def test_logs_are_json_without_secrets(deployed):
     assert all({"ts", "level", "route", "method", "status", "ms"} <= set(r) for r in reqs)
     text = log.read_text()
     assert secret not in text and token not in text
+
+
+def test_keep_alive_clients_straight_to_gunicorn_see_no_reset(deployed):
+    """200 clients each holding one connection and pausing about as long as gunicorn's default
+    keep-alive (2 s) between requests: the server must not close a connection as it is reused
+    (gunicorn.conf.py keeps them 30 s)."""
+    import http.client
+    import time
+    app, base, _, _, _ = deployed
+    port = int(base.rsplit(":", 1)[1])
+    errors, done = [], []
+    lock = threading.Lock()
+    start = threading.Barrier(CLIENTS)
+
+    def client(k: int) -> None:
+        con = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        start.wait()
+        for i in range(4):
+            try:
+                con.request("GET", ("/api/runs", "/healthz", f"/api/zones/10006?date={DAY}", "/api/search?q=xa")[(k + i) % 4])
+                res = con.getresponse()
+                res.read()
+                with lock:
+                    done.append(res.status)
+            except (OSError, http.client.HTTPException) as exc:
+                with lock:
+                    errors.append(repr(exc))
+                con.close()
+                con = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            time.sleep(1.95 + 0.01 * (k % 10))
+        con.close()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(done) == CLIENTS * 4 and set(done) == {200}, (errors[:5], len(done))

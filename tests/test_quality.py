@@ -103,6 +103,29 @@ def test_cumulative_totals_going_down_hold(gated, tmp_path):
     assert not list(app.config["ZONES"].runs_dir.glob(".held-*"))
 
 
+def test_a_uniform_inflation_of_the_whole_history_holds(gated, tmp_path):
+    """Every day multiplied alike (the file imported again, each case under new ids): no day jumps
+    against its neighbours, but the history the committee saw has grown many times over."""
+    app, runner = gated
+    _counts(runner, tmp_path, "c.csv", _daily(["10001", "10002", "10003"], D - dt.timedelta(days=14), D, n=3))
+    assert invoke(runner, "reclassify", "--date", (D - dt.timedelta(days=1)).isoformat()).exit_code == 0
+    _counts(runner, tmp_path, "c.csv", _daily(["10001", "10002", "10003"], D - dt.timedelta(days=14), D, n=3 * 570))
+    res = invoke(runner, "reclassify", "--date", D.isoformat())
+    assert res.exit_code == 3 and "cumulative up" in res.output and "570x" in res.output, res.output
+    assert _published_dates(app) == [(D - dt.timedelta(days=1)).isoformat()]
+
+
+def test_an_implausible_first_import_holds(gated, tmp_path):
+    """With no earlier run to compare with: more cases in a day than a share of the population no
+    epidemic has reached (the grid's communes hold 1,000,000 people each: 6,000,000 in all)."""
+    app, runner = gated
+    _counts(runner, tmp_path, "c.csv", _daily(["10001", "10002", "10003", "10004", "10005", "10006"],
+                                              D - dt.timedelta(days=14), D, n=40_000))
+    res = invoke(runner, "reclassify", "--date", D.isoformat())
+    assert res.exit_code == 3 and "implausible: 240000 cases" in res.output, res.output
+    assert _published_dates(app) == []
+
+
 def test_stale_reporting_holds(gated, tmp_path):
     app, runner = gated
     _counts(runner, tmp_path, "c.csv", _daily(["10001"], D - dt.timedelta(days=20), D)
