@@ -20,7 +20,7 @@ _DATA = Path(os.environ.get("ZONES_DATA_DIR") or "data").resolve()
 
 
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-    from geo.config import metrics_dir      # (geo.config imports nothing that reads the variable)
+    from geo.config import metrics_dir  # (geo.config imports nothing that reads the variable)
     _found = metrics_dir(_DATA)
     if _found:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _found
@@ -32,6 +32,7 @@ def on_starting(server):
         for p in Path(folder).glob("*.db"):
             p.unlink(missing_ok=True)
     import folium  # noqa: F401
+
     import geo.lookup  # noqa: F401
     import geo.observe  # noqa: F401
     import geo.raster  # noqa: F401

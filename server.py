@@ -13,17 +13,18 @@ from pathlib import Path
 
 from flask import Flask, Response, abort, g, jsonify, redirect, request, send_file, send_from_directory
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from geo import cli, config, i18n
-from geo.params import choice as _choice, parse_as_of as _parse_as_of, parse_day as _parse_day
-from geo.errors import (AuthError, ForbiddenError, ImportFailedError, InputError, NotFoundError, ZonesError,
-                        http_status)
+from geo.errors import AuthError, ForbiddenError, ImportFailedError, InputError, NotFoundError, ZonesError, http_status
+from geo.params import choice as _choice
+from geo.params import parse_as_of as _parse_as_of
+from geo.params import parse_day as _parse_day
 from geo.store import Store
 from geo.texts import vn_date
+from geo.vocabulary import EXPORT_FORMATS, HTTP_EXPORT_FORMATS, LEVEL_IDS, UNITS
 
 ROOT = Path(__file__).resolve().parent
-UNITS = ("commune", "district", "province")
-LEVEL_IDS = ("safe", "risk", "high_risk", "very_high_risk", "unknown")
 # Run-addressed URLs never change: cache for a year. "Latest"/dated URLs: a minute.
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=60"
@@ -52,7 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["ZONES"].max_upload_mb * 1024 * 1024)
     if test_config:
         app.config.update({k: v for k, v in test_config.items() if not k.startswith("ZONES_")})
-    app.json.ensure_ascii = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider: Vietnamese as is
     # Rulesets are checked when the app starts: a broken file stops it with file, line and reason.
     from geo.pipeline import load_rulesets
     try:
@@ -81,6 +82,15 @@ def _compression(app: Flask) -> None:
                       # files sent in chunks keep their ETag and 304 (Flask-Compress drops them otherwise)
                       COMPRESS_STREAMING_ENDPOINT_CONDITIONAL=["vendor", "assets", "map_levels", "shapes_index"])
     Compress(app)
+
+    @app.after_request          # registered after Compress, so it runs before it (Flask runs them in reverse)
+    def close_sent_files(resp: Response) -> Response:
+        """Flask-Compress streams a sent file through its compressor and never closes the file: it is
+        closed with the response instead (else each compressed download leaves a file open until GC)."""
+        body = resp.response
+        if resp.direct_passthrough and hasattr(body, "close"):
+            resp.call_on_close(body.close)
+        return resp
 
 
 def _settings(app=None) -> config.Settings:
@@ -121,6 +131,7 @@ def _run_by_id(run_id: str) -> dict:
 
 def _ruleset(ruleset_id: str):
     from flask import current_app
+
     from rules.expr import did_you_mean
     found = current_app.config["RULESETS"].get(ruleset_id)
     if found is None:
@@ -191,6 +202,7 @@ def _token_from_request() -> tuple[str | None, str]:
 
 def _security(app: Flask) -> None:
     import secrets
+
     from geo import auth
 
     @app.before_request
@@ -245,7 +257,7 @@ def _audit_refusal(why: str) -> None:
     try:
         auth.record(_store(), user.get("name") or "anonymous", user.get("role"), "http", request.endpoint or request.path,
                     f"refused: {why}", target=request.path, remote=request.remote_addr,
-                    file_name=(request.files.get("file").filename if request.files.get("file") else None))
+                    file_name=getattr(request.files.get("file"), "filename", None))
     except Exception:     # noqa: BLE001 - auditing must not turn a 401 into a 500
         from geo import observe
         observe.logger().warning("refused write not audited", extra={"fields": {"path": request.path}})
@@ -309,6 +321,7 @@ def _write_routes(app: Flask) -> None:
     @app.post("/api/declarations")
     def declare_api():
         import pandas as pd
+
         from geo import declared
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
@@ -358,7 +371,7 @@ def _routes(app: Flask) -> None:
 
     @app.get("/map")
     def map_page():
-        from geo import maplevels, shapes, viewer
+        from geo import maplevels, viewer
         run = _run_from_request()
         s, store = _settings(), _store()
         rulesets = app.config["RULESETS"]
@@ -595,7 +608,7 @@ def _routes(app: Flask) -> None:
     @app.get("/api/exports/<fmt>")
     def export_api(fmt):
         from geo import export
-        _choice("format", fmt, tuple(export.HTTP_FORMATS))
+        _choice("format", fmt, HTTP_EXPORT_FORMATS)
         unit = _choice("unit", request.args.get("unit", "commune"), UNITS + (("lockdown",) if fmt != "xlsx" else ()))
         run = _run_from_request()
         since = _run_by_id(request.args["since"]) if "since" in request.args else None
@@ -608,8 +621,8 @@ def _routes(app: Flask) -> None:
         path = export.export_file(_store(), s.runs_dir, run, unit, fmt, s.cache_dir, since,
                                   export.feature_lines(_store(), s.runs_dir, s.cache_dir, unit))
         suffix = f"-since-{since['date']}" if since else ""
-        resp = _send_file(path, mimetype=export.HTTP_FORMATS[fmt][0], as_attachment=True, etag=False,
-                         download_name=f"{unit}-{run['date']}{suffix}.{export.HTTP_FORMATS[fmt][1]}")
+        resp = _send_file(path, mimetype=EXPORT_FORMATS[fmt].mime, as_attachment=True, etag=False,
+                         download_name=f"{unit}-{run['date']}{suffix}.{EXPORT_FORMATS[fmt].extension}")
         resp.set_etag(etag)
         resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
         resp.headers["X-Boundary-Version"] = run["boundary_version"]
@@ -661,7 +674,7 @@ def _routes(app: Flask) -> None:
         ogc.check_params(unit, request.args)
         run = _ogc_run()
         col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         body = ogc.items_body(col, unit, request.args, f"{_base()}/ogc/collections/{unit}/items", now)
         return _geojson_response(body, run)
 
@@ -710,8 +723,8 @@ _ABSOLUTE_PATH = re.compile(r"(?<![\w/.])/(?:[^\s'\"/,;:()]+/)+([^\s'\"/,;:()]+)
 
 def _http_text(text: str) -> str:
     """A message for an HTTP client: no server path, no command-line option."""
-    for cli, http in HTTP_WORDS:
-        text = text.replace(cli, http)
+    for option, http in HTTP_WORDS:
+        text = text.replace(option, http)
     return _ABSOLUTE_PATH.sub(r"\1", text)
 
 
@@ -769,7 +782,7 @@ def _first_date() -> str | None:
     return _store().first_date()
 
 
-def _geojson_response(body: str, run: dict) -> Response:
+def _geojson_response(body: str, run: dict) -> WerkzeugResponse:
     from geo import ogc
     resp = Response(body, mimetype=ogc.GEOJSON)
     resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
@@ -793,7 +806,7 @@ def _check_tile(z: int, x: int, y: int, max_zoom: int) -> None:
         raise InputError("bad_param", name="z/x/y", value=f"{z}/{x}/{y}", allowed=f"0 <= x, y < 2^z, z <= {max_zoom}")
 
 
-def _tile_response(data: bytes | None, mimetype: str, key: str) -> Response:
+def _tile_response(data: bytes | None, mimetype: str, key: str) -> WerkzeugResponse:
     """Run-addressed tiles never change: immutable, with an ETag; an empty tile is 204."""
     resp = Response(data or b"", status=200 if data else 204, mimetype=mimetype)
     resp.headers["Cache-Control"] = IMMUTABLE

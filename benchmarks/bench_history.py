@@ -30,13 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from geo import backfill, config, history  # noqa: E402
+from bench_national import MAPPING  # noqa: E402
+from results import write_section  # noqa: E402
+
+from geo import backfill, config, evaluation  # noqa: E402
 from geo.cases import import_cases  # noqa: E402
 from geo.pipeline import evaluate, load_rulesets, reclassify  # noqa: E402
 from geo.store import Store  # noqa: E402
 from geo.units import import_units  # noqa: E402
-from bench_national import MAPPING  # noqa: E402
-from results import write_section  # noqa: E402
 
 FIRST = dt.date(2021, 1, 1)
 DAYS = 365
@@ -87,7 +88,7 @@ def main() -> None:
             stages[stage] = now - last[0]
             last[0] = now
         t = time.perf_counter()
-        res = history.evaluate_range(settings, days, ruleset, progress=step)
+        res = evaluation.evaluate_range(settings, days, ruleset, progress=step)
         year_s = time.perf_counter() - t
         sample_days = [days[int(k)] for k in np.linspace(0, DAYS - 1, args.sample)]
         single = []

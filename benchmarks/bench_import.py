@@ -59,6 +59,7 @@ print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUS
 def units_store(shared: Path) -> Path:
     """A store with the national 2009 layer and nothing else, made once."""
     from bench_national import MAPPING
+
     from geo import config
     from geo.store import Store
     from geo.units import import_units

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import national  # noqa: E402
+
 WORK = ROOT / "benchmarks" / "work"
 DAY = "2021-07-31"
 # The last commit whose /map drew the raster-tile page.

@@ -29,13 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from results import write_section  # noqa: E402
+
 from geo import config, shapes  # noqa: E402
 from geo.assign import Assigner  # noqa: E402
 from geo.cases import import_cases  # noqa: E402
 from geo.pipeline import reclassify  # noqa: E402
 from geo.store import Store  # noqa: E402
 from geo.units import import_units  # noqa: E402
-from results import write_section  # noqa: E402
 
 DAY = dt.date(2021, 7, 31)
 N_CASES = 100_000

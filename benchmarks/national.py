@@ -29,6 +29,7 @@ def publish_day(src: Path, data_dir: str, extra: dict | None = None):
     """-> (settings, store, run) of DAY published on the national layer in `data_dir` (`extra`:
     more settings, e.g. ZONES_DATABASE_URL for the PostGIS store)."""
     from bench_national import MAPPING, synthetic_cases
+
     from geo import config
     from geo.cases import import_cases
     from geo.pipeline import reclassify

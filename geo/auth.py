@@ -26,7 +26,7 @@ TOKEN_BYTES = 32
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def token_hash(token: str) -> str:

@@ -1,7 +1,7 @@
 """backfill: reclassify and publish every day of a date range.
 
 The range is split where the ruleset in force changes; each part is evaluated at once for all
-units and days (geo/history.py), then every day is published as its own run, oldest first, so
+units and days (geo/evaluation.py), then every day is published as its own run, oldest first, so
 `?date=D` and `?as_of=T` work for each of them exactly as for a daily run. Days are published as
 levels runs (tables and GeoJSON, no map or tiles: geo/runfiles.py), except the newest day of the
 range when no later date has a run: it becomes the day the committee's map opens on, so it is
@@ -17,13 +17,11 @@ import multiprocessing
 import os
 from itertools import groupby
 
-import geopandas as gpd
-
-from . import declared, frames, history, publish, quality
+from . import evaluation, frames, publish, quality
 from .config import Settings
 from .errors import InputError
-from .lockdowns import active_lockdowns
-from .pipeline import Timer, choose_ruleset, load_rulesets, writer_lock
+from .locks import writer_lock
+from .pipeline import Timer, choose_ruleset, load_rulesets
 from .store import Store
 
 # A range longer than this is almost certainly a typo in a year (2012 for 2021): refuse it.
@@ -58,15 +56,16 @@ def _day_tables(k: int):
     """Day k of the current evaluation: (tables, lockdowns, manifest)."""
     settings, res, ruleset = _JOB["settings"], _JOB["res"], _JOB["ruleset"]
     store, det, day = Store(settings.db_path), res.detail, res.days[k]
-    c, d, p = history.day(res, k)
-    tables = frames.build(day, ruleset, det["units"], c, d, p, det["neighbours"], declared.declared_on(store, day))
-    attrs, geoms = active_lockdowns(store, day)
-    manifest = {**frames.summary(day, ruleset, det["units"].version, tables), "n_active_lockdowns": len(attrs)}
+    inputs = det["inputs"]
+    c, d, p = evaluation.day(res, k)
+    tables = frames.build(day, ruleset, det["units"], c, d, p, det["neighbours"], inputs.declared_on(k))
+    lockdowns = inputs.lockdown_frame(k)
+    manifest = {**frames.summary(day, ruleset, det["units"].version, tables), "n_active_lockdowns": len(lockdowns)}
     # what the next day's quality gate compares with (the unplaced share is not measured per backfilled day)
     facts = quality.facts(store, day, 0)
     facts.pop("unplaced_share")
     manifest["quality"] = facts
-    return tables, gpd.GeoDataFrame(attrs, geometry=geoms, crs="EPSG:4326"), manifest
+    return tables, lockdowns, manifest
 
 
 def _stage_day(k: int):
@@ -98,8 +97,8 @@ def backfill(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str |
         origin = {"from": start.isoformat(), "to": end.isoformat()}
         out = []
         for ruleset, days in parts:
-            res = history.evaluate_range(settings, days, ruleset, progress=progress, detail=True)
-            index = publish.shapes_index(settings, store, res.detail["units"].version)
+            res = evaluation.evaluate_range(settings, days, ruleset, progress=progress, detail=True)
+            index = publish.shapes_index(settings, store, (res.detail or {})["units"].version)
             _JOB.update(settings=settings, res=res, ruleset=ruleset, origin=origin, index=index)
             try:
                 levels_days = [k for k, day in enumerate(days) if day != full_day]
@@ -107,7 +106,7 @@ def backfill(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str |
                     out.append(publish.commit_staged(store, stage, ruleset, manifest))
                     if day_done:
                         day_done(out[-1])
-                if full_day in days:
+                if full_day is not None and full_day in days:
                     tables, lockdowns, manifest = _day_tables(days.index(full_day))
                     out.append(publish.publish(settings, store, full_day, ruleset, tables, lockdowns,
                                                {**manifest, "backfill": origin}, Timer()))

@@ -16,7 +16,8 @@ import pandas as pd
 
 from . import personal
 from .assign import Assigner
-from .columns import CASE_ALIASES, PERSONAL_COLUMNS, CaseCol as C, rename_columns
+from .columns import CASE_ALIASES, PERSONAL_COLUMNS, rename_columns
+from .columns import CaseCol as C
 from .errors import InputError
 from .names import NameIndex
 from .store import CASE_FIELDS
@@ -72,11 +73,12 @@ class Plan:
     label: str
 
     @classmethod
-    def of(cls, raw: pd.DataFrame, path: Path) -> "Plan":
+    def of(cls, raw: pd.DataFrame, path: Path) -> Plan:
         mapping = rename_columns(raw.columns, CASE_ALIASES)
         found = personal_columns(raw, mapping)
         cols = {mapping[c] for c in raw.columns if c not in found}
-        label = origin(raw).source if origin(raw) else str(path)
+        source = origin(raw)
+        label = source.source if source else str(path)
         is_counts = C.COUNT.value in cols
         if not is_counts and C.CASE_ID.value not in cols:
             raise InputError("line_list_needs_id", path=label)
@@ -214,7 +216,7 @@ def _locate(df, out, err, units, has_code, has_point, has_names) -> None:
                 near, dist = assigner.nearest(lon[miss], lat[miss])
                 reason = np.full(n, "", dtype=object)
                 reason[miss] = [f"outside every commune (nearest {codes[k]} {units['name'].iat[k]}, about {d:.0f} m)"
-                                for k, d in zip(near, dist)]
+                                for k, d in zip(near, dist, strict=False)]
                 mask = np.zeros(n, dtype=bool)
                 mask[miss] = True
                 err.add(mask, C.LON.value, reason)
@@ -233,5 +235,5 @@ def _locate(df, out, err, units, has_code, has_point, has_names) -> None:
     err.add((commune == None) & ~err.bad, C.COMMUNE_CODE.value, "no location: give commune_code, lon/lat or names")  # noqa: E711
     out[C.COMMUNE_CODE.value] = _obj(commune, out.index)
     out["located_by"] = _obj(located, out.index)
-    out[C.LON.value] = np.where(np.isnan(lon), None, lon)
-    out[C.LAT.value] = np.where(np.isnan(lat), None, lat)
+    out[C.LON.value] = _obj(lon, out.index).where(~np.isnan(lon), None)
+    out[C.LAT.value] = _obj(lat, out.index).where(~np.isnan(lat), None)

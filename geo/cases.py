@@ -52,7 +52,7 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
         ids = df[C.CASE_ID.value].astype(str)
         dup = (ids.duplicated() & (ids != "")).to_numpy(dtype=bool)
         err.add(dup, C.CASE_ID.value, lambda at: "duplicate case_id in this file, first at row " + err.first_rows(ids, at))
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     with store.transaction() as con:
         migrate_identifiers(con, secret)
         import_id = log_import(con, "cases", Path(label), sha256_file(path), stamp,
@@ -86,7 +86,7 @@ def _first_of_each_count(acc: pd.DataFrame, err: RowErrors, seen: dict) -> pd.Da
     where = err.positions(acc.index)
     repeat = np.zeros(len(keys), dtype=bool)
     first = np.full(len(keys), "", dtype=object)
-    for k, (key, at) in enumerate(zip(keys, where)):
+    for k, (key, at) in enumerate(zip(keys, where, strict=False)):
         if key in seen:
             repeat[k], first[k] = True, seen[key]
         else:
@@ -95,7 +95,7 @@ def _first_of_each_count(acc: pd.DataFrame, err: RowErrors, seen: dict) -> pd.Da
         return acc
     mask = np.zeros(len(err.field), dtype=bool)
     mask[where[repeat]] = True
-    by_pos = dict(zip(where[repeat], first[repeat]))
+    by_pos = dict(zip(where[repeat], first[repeat], strict=False))
     err.add(mask, C.COUNT.value, lambda at: np.array([f"same date, commune and flags as row {by_pos[a]} of this file"
                                                       for a in at], dtype=object))
     return acc[~repeat]
@@ -146,7 +146,7 @@ class Loader:
             arrays.append(values if numeric else np.where(present, values, ""))
             exprs.append("?")
         self.con.executemany(f"INSERT INTO incoming ({self.cols}) VALUES ({', '.join(exprs)})",
-                             zip(*(a.tolist() for a in arrays)) if arrays else [()] * len(acc))
+                             zip(*(a.tolist() for a in arrays), strict=False) if arrays else [()] * len(acc))
 
     def finish(self) -> None:
         if self.is_pg:

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 
 from rules.levels import RANK, UNKNOWN_CODE
+
 from . import runfiles
 from .errors import NotFoundError
 from .store import Store
 from .texts import vn_date
+from .vocabulary import UNITS
 
-UNITS = ("commune", "district", "province")
 # How many earlier runs are read to measure how long a level has held.
 STREAK_LOOKBACK_RUNS = 90
 COLUMNS = ("unit", "code", "name", "district_code", "district_name", "province_code", "province_name",

@@ -13,14 +13,14 @@ import click
 
 from . import config, i18n
 from .errors import InputError, NotFoundError, ZonesError
-from .params import parse_as_of as _parse_as_of, parse_day as _parse_day
+from .params import parse_as_of as _parse_as_of
+from .params import parse_day as _parse_day
 from .store import Store
 from .tables import option_bool
 from .texts import vn_date
+from .vocabulary import EXPORT_FORMATS, UNITS
 
 ROOT = Path(__file__).resolve().parent.parent
-UNITS = ("commune", "district", "province")
-EXPORT_FORMATS = ("geojson", "geojsonseq", "csv", "gpkg", "xlsx", "html")
 
 def _ruleset_or_fail(cfg, ruleset_id):
     from rules.expr import did_you_mean
@@ -195,6 +195,7 @@ def _register(cli: click.Group, cfg) -> None:
     def declare_cmd(unit_code, level, valid_from, valid_until, decision, by, reason, path):
         """Ghi cấp độ Ban Chỉ đạo đã công bố / record an officially declared level."""
         import pandas as pd
+
         from geo import declared
         if path is not None:
             _run_import(lambda s: declared.declare_file(store(), path, s.rejects_dir, config.today()), settings(),
@@ -329,6 +330,7 @@ def _register(cli: click.Group, cfg) -> None:
     def backfill_cmd(start, end, ruleset):
         """Phân loại lại và công bố từng ngày của một khoảng / reclassify and publish a date range."""
         from tqdm import tqdm
+
         from geo.backfill import backfill, days_between
         s = settings()
         try:
@@ -383,7 +385,8 @@ def _register(cli: click.Group, cfg) -> None:
     def rules_check(path):
         """Kiểm tra một tệp bộ quy tắc (tên, cấp, chu trình, ví dụ) / check a ruleset file."""
         from geo import metrics
-        from rules import examples, ruleset as rs_mod
+        from rules import examples
+        from rules import ruleset as rs_mod
         s = settings()
         try:
             rs = rs_mod.load(path, metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
@@ -427,7 +430,7 @@ def _register(cli: click.Group, cfg) -> None:
     @cli.command("export")
     @click.option("--date", "day", required=True, help="YYYY-MM-DD of a published run.")
     @click.option("--unit", type=click.Choice(UNITS), default="commune")
-    @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="geojson")
+    @click.option("--format", "fmt", type=click.Choice(tuple(EXPORT_FORMATS)), default="geojson")
     @click.option("--out", required=True, help="Output file, or - for standard output.")
     @click.option("--as-of", "as_of", default=None, help="What had been published at this time (ISO, Vietnam time).")
     @click.option("--since", default=None, help="Only units whose level changed since this run id.")
@@ -456,7 +459,7 @@ def _register(cli: click.Group, cfg) -> None:
                 path = exports.export_file(store(), s.runs_dir, run, unit, fmt, s.cache_dir, before,
                                            exports.feature_lines(store(), s.runs_dir, s.cache_dir, unit))
                 if out == "-":
-                    if fmt in ("gpkg", "xlsx"):
+                    if EXPORT_FORMATS[fmt].binary:
                         raise InputError("export_format", fmt=f"{fmt} (stdout)", unit=unit)
                     click.echo(path.read_text(encoding="utf-8"), nl=False)
                 else:

@@ -101,6 +101,8 @@ PERSONAL_COLUMNS = frozenset({
     "phone", "so_dien_thoai", "sdt", "dien_thoai", "cccd", "cmnd", "id_card", "email",
 })
 
+# Committee flags (RULES.md section 2): the one list. A flag F is imported by `import-flags` and read
+# by rules as the input `flag_F` (1 where set on the day).
 FLAG_NAMES = ("community_f1", "illegal_entry_risk", "large_quarantine_site")
 
 

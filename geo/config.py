@@ -117,7 +117,7 @@ def parse_instant(value: str) -> str:
     t = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     if t.tzinfo is None:
         t = t.replace(tzinfo=TIMEZONE)
-    return t.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+    return t.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def metrics_dir(data_dir) -> str | None:

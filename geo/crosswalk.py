@@ -47,7 +47,7 @@ def read(path: Path, old_codes: set[str], new_codes: set[str]) -> tuple[pd.DataF
     err.add(~df["new_code"].isin(new_codes), "new_code", "not a commune of the new boundary version: " + df["new_code"])
     err.add((weight.isna() | (weight <= 0)).to_numpy(), "weight", "weight must be a number > 0")
     problems = [f"{Path(path).name}: row {r}, {f or '—'}: {why}" for r, f, why in err.set_aside] + \
-        [f"{Path(path).name}: row {err.where(i)}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)]
+        [f"{Path(path).name}: row {err.where(int(i))}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)]
     rows = df.loc[~err.bad, ["old_code", "new_code"]].assign(weight=weight[~err.bad]).drop_duplicates(["old_code", "new_code"])
     unmapped = sorted((old_codes - new_codes) - set(rows["old_code"]))
     if unmapped:
@@ -92,7 +92,7 @@ class Graph:
         with store.connect(readonly=True) as con:
             e = edges(con)
         self.nxt, self.prv = defaultdict(set), defaultdict(set)
-        for o, n in zip(e["old_code"], e["new_code"]):
+        for o, n in zip(e["old_code"], e["new_code"], strict=False):
             self.nxt[o].add(n)
             self.prv[n].add(o)
         self._codes: dict[str, set[str]] = {}

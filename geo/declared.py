@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 
 from rules.levels import SCALE
+
 from .errors import InputError, MissingInputError
 from .store import Store
 from .tables import RowErrors, log_import, parse_dates, read_table, summary, write_rejects
 from .units import sha256_file
+from .vocabulary import UNITS
 
 LEVELS = tuple(lv.value for lv in SCALE)
 COLUMNS = ("unit", "level", "from", "decision", "by", "reason", "until")
@@ -26,7 +28,7 @@ def _unit_codes(store: Store) -> set[str]:
     version = store.current_boundary_version()
     if version is None:
         raise MissingInputError("no_units")
-    return {c for unit in ("commune", "district", "province") for c in store.load_units(version, unit)["code"]}
+    return {c for unit in UNITS for c in store.load_units(version, unit)["code"]}
 
 
 def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_dir: Path, today: dt.date) -> dict:
@@ -45,16 +47,16 @@ def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_d
     err.add(e != "", "from", e)
     until, e = parse_dates(df["until"], dt.date.max)
     err.add(e != "", "until", e)
-    err.add(np.array([bool(a and b and b < a) for a, b in zip(start, until)]), "until", "until before from")
+    err.add(np.array([bool(a and b and b < a) for a, b in zip(start, until, strict=False)]), "until", "until before from")
     err.add(df["decision"] == "", "decision", "missing decision number (số/QĐ-UBND)")
     err.add(df["by"] == "", "by", "missing who records it")
-    recorded = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    recorded = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     rows = []
     for k in np.flatnonzero(~err.bad):
         vals = (df["unit"].iat[k], df["level"].iat[k], start[k], until[k], df["decision"].iat[k], df["by"].iat[k],
                 df["reason"].iat[k] or None)
         rows.append((*vals, recorded, hashlib.sha1(repr(vals).encode()).hexdigest()))
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     rejects = write_rejects(df, err, rejects_dir, source or Path("declare"), stamp) if source else None
     if err.bad.any() and source is None:
         i = int(np.flatnonzero(err.bad)[0])
@@ -77,17 +79,6 @@ def declare_file(store: Store, path: Path, rejects_dir: Path, today: dt.date) ->
     return declare_table(store, read_table(Path(path)), Path(path), rejects_dir, today)
 
 
-def declared_on(store: Store, day: dt.date) -> pd.DataFrame:
-    """The declaration in force on `day` per unit: the latest valid_from <= day, unless ended."""
-    d = day.isoformat()
-    with store.connect(readonly=True) as con:
-        df = pd.read_sql_query("SELECT unit, level, valid_from, valid_until, decision, by, reason FROM declarations "
-                               "WHERE valid_from <= ? ORDER BY valid_from, recorded_at", con, params=(d,))
-    last = df.groupby("unit").tail(1)
-    live = last[last["valid_until"].isna() | (last["valid_until"] >= d)]
-    return live.set_index("unit")
-
-
 def annotate(frame, table: pd.DataFrame, ruleset) -> None:
     """Add declared_* columns and `level_differs` to a published frame (in place)."""
     codes = frame["code"].astype(str)
@@ -98,4 +89,4 @@ def annotate(frame, table: pd.DataFrame, ruleset) -> None:
     frame["declared_by"] = t["by"].to_numpy(object)
     frame["declared_from"] = t["valid_from"].to_numpy(object)
     frame["declared_reason"] = t["reason"].to_numpy(object)
-    frame["level_differs"] = [isinstance(dl, str) and dl != lv for dl, lv in zip(t["level"], frame["level"])]
+    frame["level_differs"] = [isinstance(dl, str) and dl != lv for dl, lv in zip(t["level"], frame["level"], strict=False)]

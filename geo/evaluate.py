@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from rules import engine
+
 from .errors import InputError
-from .tables import TRUE_WORDS, FALSE_WORDS, read_table
+from .tables import FALSE_WORDS, TRUE_WORDS, read_table
 
 
 def evaluate_table(ruleset, path: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -33,7 +34,7 @@ def evaluate_table(ruleset, path: Path) -> tuple[pd.DataFrame, list[str]]:
         else:
             env[name] = pd.to_numeric(col, errors="coerce").to_numpy(float)
     res = engine.classify(section, env, ruleset.settings, len(raw), level_ids=ruleset.level_ids,
-                          borders_override=lambda level: 0.0, missing_unknown=ruleset.missing_inputs == "unknown")
+                          borders_override=lambda level: np.array(0.0), missing_unknown=ruleset.missing_inputs == "unknown")
     out = raw.copy()
     out["level"] = res.levels
     out["reasons"] = [json.dumps(r) for r in res.reasons]

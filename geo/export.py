@@ -12,6 +12,7 @@ import pyogrio
 from . import faults, runfiles
 from .errors import InputError
 from .formats import GPKG_OPTIONS, spreadsheet_cell, spreadsheet_safe
+from .vocabulary import EXPORT_FORMATS
 
 
 def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path) -> int:
@@ -45,13 +46,6 @@ def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path)
 
 # -- exports over HTTP: files derived once per (run, unit, since) into the cache ------------------
 
-HTTP_FORMATS = {
-    "geojson": ("application/geo+json", "geojson"),
-    "geojsonseq": ("application/geo+json-seq", "geojsons"),     # RFC 8142: RS before each feature
-    "csv": ("text/csv", "csv"),
-    "gpkg": ("application/geopackage+sqlite3", "gpkg"),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-}
 
 
 def changed_codes(run_dir: Path, since_dir: Path, unit: str) -> set[str]:
@@ -66,7 +60,7 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
                 since: dict | None = None, feature_lines=None) -> Path:
     """The export file of one run and unit (only units changed since `since` if given).
     `feature_lines(run)` gives (ids, feature JSON texts) of the run's GeoJSON for the two GeoJSON formats."""
-    ext = HTTP_FORMATS[fmt][1]
+    ext = EXPORT_FORMATS[fmt].extension
     name = f"{unit}-since-{since['run_id']}.{ext}" if since else f"{unit}.{ext}"
     target = cache_dir / "exports" / run["run_id"] / name
     if target.exists():
@@ -77,7 +71,7 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
     def write(tmp: Path) -> None:
         if fmt in ("geojson", "geojsonseq"):
             ids, lines = feature_lines(run)
-            chosen = [ln for i, ln in zip(ids, lines) if keep is None or i in keep]
+            chosen = [ln for i, ln in zip(ids, lines, strict=False) if keep is None or i in keep]
             if fmt == "geojson":
                 head = json.dumps({"type": "FeatureCollection", "name": unit, "date": run["date"], "run_id": run["run_id"],
                                    "boundary_version": run["boundary_version"],

@@ -27,7 +27,7 @@ _SQLITE = (("disk is full", "disk_full"), ("readonly database", "read_only"), ("
            ("unable to open database file", "store_unreadable"), ("disk i/o error", "store_damaged"))
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException | None):
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -105,7 +105,8 @@ def keep(target: Path, write) -> Path:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 pass
-            if classify(exc) is None:
+            fault = classify(exc)
+            if fault is None:
                 raise
-            last = exc
-    raise classify(last) from last
+            last = (fault, exc)
+    raise last[0] from last[1]

@@ -61,7 +61,7 @@ def records(df: pd.DataFrame) -> list[str]:
 def feature_collection(props: list[str], geometries, name: str | None = None, ids: bool = False) -> str:
     """Assemble a FeatureCollection from property and geometry JSON strings."""
     feats = []
-    for i, (p, g) in enumerate(zip(props, geometries)):
+    for i, (p, g) in enumerate(zip(props, geometries, strict=False)):
         fid = f'"id":{i},' if ids else ""
         feats.append(f'{{"type":"Feature",{fid}"properties":{p},"geometry":{g}}}')
     head = f'"name":{json.dumps(name)},' if name else ""
@@ -83,7 +83,7 @@ def join_table(frame: gpd.GeoDataFrame, fields: list[str]) -> pd.DataFrame:
     """The day's attributes of a run's vector tiles, as tile-join reads them (key `code` first;
     true/false as text, which tile-join keeps as strings like any other)."""
     df = pd.DataFrame(frame[fields]).copy()
-    for col in df.columns[df.dtypes == bool]:
+    for col in df.columns[df.dtypes.eq(bool)]:
         df[col] = df[col].map({True: "true", False: "false"})
     return df
 
@@ -91,7 +91,7 @@ def join_table(frame: gpd.GeoDataFrame, fields: list[str]) -> pd.DataFrame:
 def flat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     """Properties with list values as JSON text, for CSV and GeoPackage."""
     df = properties(frame).copy()
-    for col in df.columns[df.dtypes == object]:
+    for col in df.columns[df.dtypes.eq(object)]:
         first = df[col].dropna()
         if len(first) and isinstance(first.iat[0], (list, dict)):
             df[col] = _json_texts(df[col])
@@ -124,7 +124,7 @@ def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path) -> None:
 def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """A table for CSV: every text cell a spreadsheet would run as a formula made harmless, as in XLSX."""
     out = df.copy()
-    for col in out.columns[(out.dtypes == object) | out.dtypes.map(lambda t: isinstance(t, pd.StringDtype))]:
+    for col in out.columns[(out.dtypes.eq(object)) | out.dtypes.map(lambda t: isinstance(t, pd.StringDtype))]:
         out[col] = out[col].map(lambda v: spreadsheet_cell(v) if isinstance(v, str) else v)
     return out
 

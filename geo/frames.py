@@ -1,7 +1,6 @@
 """A day's published tables: communes, districts and provinces with their levels, reasons,
-explanations, inputs and declared levels. Built from the arrays of one day, whether they come
-from the single-day evaluation (geo/pipeline.py) or one column of a range (geo/history.py), so
-a backfilled day and a reclassified day publish the same rows."""
+explanations, inputs and declared levels. Built from one day (one column) of the evaluation
+(geo/evaluation.py), so a backfilled day and a reclassified day publish the same rows."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +10,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from rules import engine
 from rules.levels import SCALE
+
 from . import declared, explain, hysteresis, indicators, metrics
 from .formats import DISPLAY_COL, GEOJSON_COL
 
@@ -75,12 +74,6 @@ def parent_env(parent_of: np.ndarray, n: int, child_codes: np.ndarray, child_env
     return env
 
 
-def classify_parents(ruleset, parent_of, n, child_codes, child_env, own) -> ParentDay:
-    env = parent_env(parent_of, n, child_codes, child_env, own)
-    cls = engine.classify(ruleset.rollup, env, ruleset.settings, n)
-    return ParentDay(env, cls.codes, cls.reasons)
-
-
 def _frame(units: gpd.GeoDataFrame, levels: list[str], reasons, ruleset, columns: dict) -> gpd.GeoDataFrame:
     out = units[list(UNIT_ATTRS)].copy()
     out["level"] = levels
@@ -100,9 +93,9 @@ def _explain(frame, section, env: dict, levels, reasons, triggers: list[list[str
     keys = [k for k in section.inputs if k in env]
     cols = {k: np.broadcast_to(np.asarray(env[k], float), (n,)).tolist() for k in keys}
     states = states or [None] * n
-    read_by = {}    # reason ids -> the inputs their explanation reads
-    texts = {}      # many units read the same values for the same reasons: explain each case once
-    out = {"vi": [], "en": []}
+    read_by: dict = {}    # reason ids -> the inputs their explanation reads
+    texts: dict = {}      # many units read the same values for the same reasons: explain each case once
+    out: dict[str, list] = {"vi": [], "en": []}
     for i in range(n):
         rs = tuple(reasons[i])
         names = read_by.get(rs)
@@ -125,7 +118,7 @@ def _hysteresis_states(ruleset, c: CommuneDay, decided_levels: list[str], day: d
     need = int(ruleset.settings.get("min_clean_days_before_downgrade", 0))
     step = int(ruleset.settings.get("max_step_down_per_run", len(SCALE)))
     days = hysteresis.notice_days(ruleset.settings)
-    out = []
+    out: list[dict | None] = []
     for i, s in enumerate(c.state):
         if not s:
             out.append(None)
@@ -158,13 +151,13 @@ def build(day: dt.date, ruleset, units: Units, c: CommuneDay, d: ParentDay, p: P
     """The three published tables of one day."""
     communes = units.communes
     codes = communes["code"].astype(str).to_numpy()
-    reasons = [[s] if s else list(r) for s, r in zip(c.state, c.reasons)]
+    reasons = [[s] if s else list(r) for s, r in zip(c.state, c.reasons, strict=False)]
     levels, decided_levels = names(c.final), names(c.decided)
     env = {k: c.env[k] for k in sorted(c.env, key=lambda k: (INPUT_ORDER.get(k, len(INPUT_ORDER)), k))}
     frame = _frame(communes, levels, reasons, ruleset,
                    {**env, "computed_level": names(c.computed), "decided_level": decided_levels, "clean_days": c.clean,
                     "outbreak_over": c.clean >= metrics.outbreak_over_days(ruleset.settings)})
-    labels = [f"{n} ({k})" for n, k in zip(communes["name"], codes)]
+    labels = [f"{n} ({k})" for n, k in zip(communes["name"], codes, strict=False)]
     triggers = explain.adjacency_triggers(ruleset.commune, reasons, codes, c.computed, neighbours, labels,
                                           ruleset.level_ids)
     _explain(frame, ruleset.commune, c.env, levels, reasons, triggers, _hysteresis_states(ruleset, c, decided_levels, day))

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rules.levels import RANK
+
 from . import changes, faults, lookup, runfiles
 from .errors import StorageError
 from .store import Store

@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 
 from rules.levels import RANK, UNKNOWN_CODE
+
 from . import runfiles
 
 HOLD, STEP, NOTICE = "HOLD", "STEP", "NOTICE"
@@ -40,7 +40,7 @@ def run_levels(store, run_dir, codes: np.ndarray, column: str = "level") -> np.n
     graph = crosswalk.Graph(store)
     eq = [graph.equivalents(str(c), version) for c in codes]
     then = sorted({x for e in eq for x in e})
-    found = dict(zip(then, runfiles.levels(run_dir, "commune", np.array(then, dtype=object), column))) if then else {}
+    found = dict(zip(then, runfiles.levels(run_dir, "commune", np.array(then, dtype=object), column), strict=False)) if then else {}
     out = np.full(len(codes), UNKNOWN_CODE, dtype=np.int8)
     for i, e in enumerate(eq):
         known = [found[x] for x in e if found[x] != UNKNOWN_CODE]
@@ -70,17 +70,6 @@ def with_notice(decided: np.ndarray, earlier: list[np.ndarray]) -> tuple[np.ndar
     for e in earlier:
         effective = np.where(known & (e > effective), e, effective).astype(np.int8)
     return effective, known & (effective > decided)
-
-
-def clean_days(cases: pd.DataFrame, idx: np.ndarray, day: dt.date, n: int, horizon: int) -> np.ndarray:
-    """Days since the last community case of each commune, capped at `horizon` (cases loaded so far)."""
-    out = np.full(n, float(horizon))
-    ok = idx >= 0
-    if ok.any():
-        ages = (pd.Timestamp(day) - pd.to_datetime(cases["day"].to_numpy()[ok])).days.to_numpy()
-        last = pd.Series(ages).groupby(idx[ok]).min()
-        out[last.index.to_numpy()] = last.to_numpy()
-    return out
 
 
 def apply(computed: np.ndarray, previous: np.ndarray, clean: np.ndarray, settings: dict):

@@ -18,6 +18,7 @@ from .errors import InputError, MissingInputError
 from .store import Store
 from .tables import RowErrors, log_import, parse_bool, parse_dates, parse_number, read_table, summary, write_rejects
 from .units import sha256_file
+from .vocabulary import UNITS
 
 # name -> (type, aliases). Percentages are 0-100.
 INDICATORS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -49,7 +50,7 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
     if missing or not present:
         raise InputError("missing_columns", path=str(path), columns=", ".join(missing or ["<indicator>"]),
                          present=", ".join(raw.columns) + f" (indicators: {', '.join(INDICATORS)})")
-    codes = {c for unit in ("commune", "district", "province") for c in store.load_units(version, unit)["code"]}
+    codes = {c for unit in UNITS for c in store.load_units(version, unit)["code"]}
     err = RowErrors.of(raw)
     err.add(~df["code"].isin(codes), "code", "unknown unit code " + df["code"])
     day, e = parse_dates(df["date"], today)
@@ -74,7 +75,7 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
             if not np.isnan(values[name][k]):
                 vals = (df["code"].iat[k], day[k], name, float(values[name][k]))
                 rows.append((*vals, hashlib.sha1(repr(vals).encode()).hexdigest()))
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     rejects = write_rejects(raw, err, rejects_dir, path, stamp)
     with store.transaction() as con:
         before = con.total_changes
@@ -84,18 +85,6 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
         result = summary(int((~err.bad).sum()), err, con.total_changes - before, rejects, path)
         log_import(con, "indicators", path, sha256_file(path), stamp, result)
     return result
-
-
-def indicators_on(store: Store, day: dt.date) -> pd.DataFrame:
-    """Latest value of each (code, indicator) dated within MAX_AGE_DAYS up to `day`, wide by indicator."""
-    start = (day - dt.timedelta(days=MAX_AGE_DAYS)).isoformat()
-    with store.connect(readonly=True) as con:
-        df = pd.read_sql_query("SELECT code, name, value FROM indicators WHERE date BETWEEN ? AND ? ORDER BY date",
-                               con, params=(start, day.isoformat()))
-    if df.empty:
-        return pd.DataFrame(columns=list(INDICATORS), index=pd.Index([], name="code"))
-    latest = df.groupby(["code", "name"])["value"].last().unstack("name")
-    return latest.reindex(columns=list(INDICATORS))
 
 
 def for_units(table: pd.DataFrame, codes: np.ndarray) -> dict[str, np.ndarray]:

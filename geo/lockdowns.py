@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .columns import FLAG_ALIASES, FLAG_NAMES, LOCKDOWN_ALIASES, FlagCol, LockdownCol as L, rename_columns
+from .columns import FLAG_ALIASES, FLAG_NAMES, LOCKDOWN_ALIASES, FlagCol, rename_columns
+from .columns import LockdownCol as L
 from .errors import InputError, MissingInputError
 from .store import Store, to_wkb
 from .tables import RowErrors, cell, log_import, parse_bool, parse_dates, read_table, summary, write_rejects
@@ -21,7 +22,7 @@ from .units import read_vector, sha256_file
 
 
 def _stamp() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
 
 
 def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date, crs: str | None = None) -> dict:
@@ -44,9 +45,9 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
         dates[col.value] = values
     err.add(attrs[L.START_DATE.value] == "", L.START_DATE.value, "missing start_date")
     start, end, lifted = dates[L.START_DATE.value], dates[L.END_DATE.value], dates[L.LIFTED_DATE.value]
-    err.add(np.array([bool(s and e and e < s) for s, e in zip(start, end)]), L.END_DATE.value, "end_date before start_date")
+    err.add(np.array([bool(s and e and e < s) for s, e in zip(start, end, strict=False)]), L.END_DATE.value, "end_date before start_date")
     lifted = dates[L.LIFTED_DATE.value]
-    err.add(np.array([bool(s and x and x < s) for s, x in zip(start, lifted)]), L.LIFTED_DATE.value,
+    err.add(np.array([bool(s and x and x < s) for s, x in zip(start, lifted, strict=False)]), L.LIFTED_DATE.value,
             "lifted_date before start_date")
     geoms = gdf.geometry.to_numpy()
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -66,24 +67,24 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
     # one decision, one lockdown: its features are one area, with one set of dates
     decision = attrs[L.DECISION_NO.value].map(decision_key)
     same = attrs[[L.ISSUER.value, L.NAME.value]].astype(str).agg("|".join, axis=1) + "|" + \
-        pd.Series([f"{a}|{b}|{c}" for a, b, c in zip(start, end, lifted)], index=attrs.index)
-    first = {}
+        pd.Series([f"{a}|{b}|{c}" for a, b, c in zip(start, end, lifted, strict=False)], index=attrs.index)
+    first: dict = {}
     for k in np.flatnonzero(~err.bad):
         first.setdefault(decision.iat[k], k)
-    clash = np.array([k != first.get(decision.iat[k], k) and same.iat[k] != same.iat[first[decision.iat[k]]]
-                      for k in range(len(attrs))], dtype=bool) if len(attrs) else np.zeros(0, dtype=bool)
+    clash = np.fromiter((k != first.get(decision.iat[k], k) and same.iat[k] != same.iat[first[decision.iat[k]]]
+                         for k in range(len(attrs))), dtype=bool, count=len(attrs))
     err.add(clash, L.DECISION_NO.value, "same decision as an earlier row with other dates or issuer: a decision has one set")
     ok = ~err.bad
     fixed = np.array(geoms, dtype=object)
     fixed[ok] = shapely.make_valid(geoms[ok])
     rows = []
     for key, members in pd.Series(np.flatnonzero(ok)).groupby(decision.to_numpy()[ok]):
-        k = int(members.iloc[0])
-        area = shapely.union_all(fixed[members.to_numpy()]) if len(members) > 1 else fixed[k]
+        one = int(members.iloc[0])
+        area = shapely.union_all(fixed[members.to_numpy()]) if len(members) > 1 else fixed[one]
         w = to_wkb([area])[0]
-        a = attrs.iloc[k]
-        vals = (a[L.DECISION_NO.value], a[L.ISSUER.value] or None, a[L.NAME.value] or None, start[k], end[k],
-                dates[L.LIFTED_DATE.value][k])
+        a = attrs.iloc[one]
+        vals = (a[L.DECISION_NO.value], a[L.ISSUER.value] or None, a[L.NAME.value] or None, start[one], end[one],
+                dates[L.LIFTED_DATE.value][one])
         rows.append((key, *vals, w, hashlib.sha1(repr(vals).encode() + w).hexdigest()))
     stamp = _stamp()
     table = pd.DataFrame(attrs)
@@ -116,7 +117,7 @@ def _keep_history(con, rows: list[tuple], stamp: str) -> list[str]:
     """Before a decision's lockdown changes, its previous row goes to lockdown_history; rows stored
     under the older per-polygon keys for the same decision are moved there too. -> decisions replaced."""
     replaced = []
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     for key, decision, *_rest, row_hash in rows:
         old = con.execute("SELECT lockdown_key, row_hash FROM lockdowns WHERE lockdown_key = ? OR "
                           "(lockdown_key NOT LIKE 'decision:%' AND decision_no = ?)", (key, decision)).fetchall()
@@ -132,19 +133,6 @@ def _keep_history(con, rows: list[tuple], stamp: str) -> list[str]:
             con.execute(f"DELETE FROM lockdowns WHERE lockdown_key IN ({','.join('?' * len(old_keys))})", tuple(old_keys))
         replaced.append(decision)
     return replaced
-
-
-def active_lockdowns(store: Store, day: dt.date):
-    """Lockdowns active on `day` as (DataFrame of attributes, geometry array)."""
-    d = day.isoformat()
-    with store.connect(readonly=True) as con:
-        df = pd.read_sql_query(
-            "SELECT decision_no, issuer, name, start_date, end_date, lifted_date, geom FROM lockdowns "
-            "WHERE start_date <= ? AND (end_date IS NULL OR end_date >= ?) AND (lifted_date IS NULL OR lifted_date > ?) "
-            "ORDER BY decision_no, lockdown_key", con, params=(d, d, d))
-    wkb = df.pop("geom").to_numpy()
-    geoms = shapely.from_wkb(wkb) if len(wkb) else np.array([], dtype=object)
-    return df, geoms
 
 
 def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) -> dict:
@@ -184,7 +172,7 @@ def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) ->
     rejects = write_rejects(raw, err, rejects_dir, path, stamp)
     with store.transaction() as con:
         before = con.total_changes
-        recorded = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        recorded = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         con.executemany("INSERT INTO flags (code, date, flag, value, author, end_date, row_hash, recorded_at) "
                         "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(code, date, flag) DO UPDATE SET value = excluded.value, "
                         "author = excluded.author, end_date = excluded.end_date, row_hash = excluded.row_hash, "
@@ -193,16 +181,3 @@ def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) ->
         result = summary(len(rows), err, con.total_changes - before, rejects, path)
         log_import(con, "flags", path, sha256_file(path), stamp, result)
     return result
-
-
-def flags_on(store: Store, day: dt.date) -> pd.DataFrame:
-    """(code, flag) -> value in force on `day`: the latest row dated <= day, unless ended."""
-    d = day.isoformat()
-    with store.connect(readonly=True) as con:
-        df = pd.read_sql_query("SELECT code, flag, value, date, end_date FROM flags WHERE date <= ? ORDER BY date",
-                               con, params=(d,))
-    if df.empty:
-        return df
-    last = df.groupby(["code", "flag"]).tail(1)
-    live = last[(last["end_date"].isna()) | (last["end_date"] >= d)]
-    return live[live["value"] == 1][["code", "flag"]]

@@ -15,6 +15,7 @@ import shapely
 from unidecode import unidecode
 
 from rules.levels import RANK
+
 from . import runfiles
 from .assign import Assigner
 from .errors import NotFoundError
@@ -73,7 +74,7 @@ def _lockdowns_in(store: Store, run_dir: Path, cache_dir: Path | None, geom) -> 
         return []
     geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in feats])
     inside = shapely.intersects(geoms, geom) & ~shapely.touches(geoms, geom)
-    return [{k: f["properties"].get(k) for k in LOCKDOWN_PROPS} for f, hit in zip(feats, inside) if hit]
+    return [{k: f["properties"].get(k) for k in LOCKDOWN_PROPS} for f, hit in zip(feats, inside, strict=False) if hit]
 
 
 def _key(text) -> str:
@@ -104,7 +105,7 @@ def _search_index(store_path: str, version: str) -> pd.DataFrame:
             "province_name": u["province_name"] if own else None,
             "bbox": [[round(float(v), 6) for v in r] for r in b],
             "key": [_key(f"{n} {d if unit == 'commune' else ''} {p if own else ''}")
-                    for n, d, p in zip(u["name"], u["district_name"], u["province_name"])],
+                    for n, d, p in zip(u["name"], u["district_name"], u["province_name"], strict=False)],
             "name_key": [_key(n) for n in u["name"]], "core": [_core(n) for n in u["name"]]}))
     return pd.concat(frames, ignore_index=True)
 
@@ -140,7 +141,7 @@ def search(store: Store, version: str, q: str, levels: dict | None = None) -> li
     found = found[np.array([all(any(k.startswith(w) for k in key.split()) for w in words) for key in found["key"]],
                            dtype=bool)]
     qk = " ".join(words)
-    found["rank"] = [_rank(qk, words, nk, c) for nk, c in zip(found["name_key"], found["core"])]
+    found["rank"] = [_rank(qk, words, nk, c) for nk, c in zip(found["name_key"], found["core"], strict=False)]
     found["unit_rank"] = found["unit"].map({u: i for i, u in enumerate(UNIT_ORDER)})
     found = found.sort_values(["rank", "unit_rank", "name_key"]).head(MAX_RESULTS)
     out = json.loads(found.drop(columns=["key", "name_key", "core", "unit_rank"]).to_json(orient="records",
@@ -159,7 +160,7 @@ def run_levels(runs_dir: Path, run_id: str) -> dict:
 @lru_cache(maxsize=512)
 def _levels_of_run(run_dir: str, unit: str) -> dict:
     t = runfiles.attributes(Path(run_dir), unit, ["code", "level"])
-    return dict(zip(t["code"].astype(str), t["level"]))
+    return dict(zip(t["code"].astype(str), t["level"], strict=False))
 
 
 def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.date, days: int = HISTORY_DAYS) -> dict:
@@ -173,7 +174,9 @@ def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.dat
     dates = [(start + dt.timedelta(days=k)).isoformat() for k in range(days)]
     runs = {r["date"]: r for r in store.published_runs() if start.isoformat() <= r["date"] <= end.isoformat()}
     graph = crosswalk.Graph(store) if unit == "commune" else None
-    levels, codes_then = [], []
+    lineage = graph.lineage if graph else (lambda c: {c})
+    levels: list[str | None] = []
+    codes_then: list[list[str] | None] = []
     for d in dates:
         if d not in runs:
             levels.append(None)
@@ -188,9 +191,8 @@ def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.dat
     with store.connect(readonly=True) as con:
         version = store.current_boundary_version()
         if unit == "commune":
-            codes = pd.Series(sorted(graph.lineage(code)))
-            known = con.execute("SELECT 1 FROM units WHERE unit = 'commune' AND code IN (%s) LIMIT 1"
-                                % ",".join("?" * len(codes)), tuple(codes)).fetchone()
+            codes = pd.Series(sorted(lineage(code)))
+            known = con.execute("SELECT 1 FROM units WHERE unit = 'commune' AND code IN ({}) LIMIT 1".format(",".join("?" * len(codes))), tuple(codes)).fetchone()
             if known is None:
                 raise NotFoundError("not_found", what=f"{unit} {code}")
         else:
@@ -200,7 +202,7 @@ def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.dat
         cases = pd.read_sql_query(f"SELECT report_date AS day, SUM(count) AS n FROM cases WHERE community = 1 AND "
                                   f"commune_code IN ({marks}) AND report_date BETWEEN ? AND ? GROUP BY report_date",
                                   con, params=(*codes, start.isoformat(), end.isoformat()))
-    per_day = dict(zip(cases["day"], cases["n"].astype(int)))
+    per_day = dict(zip(cases["day"], cases["n"].astype(int), strict=False))
     out = {"unit": unit, "code": code, "dates": dates, "cases": [per_day.get(d, 0) for d in dates], "levels": levels}
     if graph is not None and any(c is not None and c != [code] for c in codes_then):
         out["codes_then"] = codes_then

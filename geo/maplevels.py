@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from rules.levels import SCALE
 from . import faults, runfiles, shapes
+from .vocabulary import LEVEL_IDS
 
-LEVEL_IDS = tuple(lv.value for lv in SCALE) + ("unknown",)
 FILE = "map-levels.json"
 _CHAR = {lv: str(k) for k, lv in enumerate(LEVEL_IDS)}
 

@@ -26,7 +26,7 @@ class NameIndex:
     def __init__(self, codes, names, district_names, province_names):
         self.index: dict[tuple[str, str, str], list[str]] = defaultdict(list)
         self.labels: dict[str, str] = {}
-        for code, n, d, p in zip(codes, names, district_names, province_names):
+        for code, n, d, p in zip(codes, names, district_names, province_names, strict=False):
             self.index[(normalise(p), normalise(d), normalise(n))].append(str(code))
             self.labels[str(code)] = f"{n}, {d}, {p} ({code})"
         self._choices = {key: " ".join(key) for key in self.index}

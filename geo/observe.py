@@ -31,7 +31,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+        out = {"ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
                "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()}
         out.update(getattr(record, "fields", {}))
         if record.exc_info:
@@ -66,7 +66,7 @@ def metrics_text(store) -> bytes:
     RUNS.set(len(runs))
     if runs:
         newest = max(dt.datetime.fromisoformat(r["created_at"]) for r in runs)
-        LATEST_RUN_AGE.set((dt.datetime.now(dt.timezone.utc) - newest).total_seconds())
+        LATEST_RUN_AGE.set((dt.datetime.now(dt.UTC) - newest).total_seconds())
     HELD.set(sum(1 for h in quality.holds(store) if h["status"] == "held"))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

@@ -115,7 +115,12 @@ def _columnar(text: str, skipped: int, header: list[str], sep: str) -> Table | N
     body_lines = text.count("\n") + (0 if text.endswith("\n") else 1) - skipped
     if body_lines <= 0:
         return None
-    bad = []
+    bad: list = []
+
+    def set_aside(row) -> str:
+        bad.append(row)
+        return "skip"
+
     width = len(header)
     names = [f"c{k}" for k in range(width)]
     try:
@@ -123,7 +128,7 @@ def _columnar(text: str, skipped: int, header: list[str], sep: str) -> Table | N
             pa.BufferReader(text.encode("utf-8")),
             read_options=pcsv.ReadOptions(skip_rows=skipped, column_names=names, block_size=1 << 24),
             parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=False, ignore_empty_lines=False,
-                                            invalid_row_handler=lambda row: bad.append(row) or "skip"),
+                                            invalid_row_handler=set_aside),
             convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                                                 quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeError):
@@ -146,7 +151,7 @@ def _columnar(text: str, skipped: int, header: list[str], sep: str) -> Table | N
         columns = [pc.filter(c, keep) for c in columns]
         lines = lines[keep.to_numpy(zero_copy_only=False)]
     frame = pd.DataFrame({n: pd.Series(pd.arrays.ArrowStringArray(c), dtype="string[pyarrow]")
-                          for n, c in zip(_unique(header), columns)})
+                          for n, c in zip(_unique(header), columns, strict=False)})
     return Table(frame, lines)
 
 
@@ -197,7 +202,7 @@ def _flush(columns: list[list], chunks: list[list]) -> None:
 def _frame(header: list[str], chunks: list[list]) -> pd.DataFrame:
     import pyarrow as pa
     data = {}
-    for name, parts in zip(_unique(header), chunks):
+    for name, parts in zip(_unique(header), chunks, strict=False):
         arr = pa.chunked_array(parts, type=pa.string()) if parts else pa.chunked_array([], type=pa.string())
         data[name] = pd.Series(pd.arrays.ArrowStringArray(arr.combine_chunks()), dtype="string[pyarrow]")
     return pd.DataFrame(data)

@@ -51,7 +51,7 @@ def encode(geoms: np.ndarray, tol: float, speck: float = 1.0) -> list:
     out: list = [[] for _ in range(len(geoms))]
     owner, ring_poly = owner.tolist(), ring_poly.tolist()
     last = -1
-    for ring, a, b in zip(ring_of[cuts[:-1]].tolist(), cuts[:-1], cuts[1:]):
+    for ring, a, b in zip(ring_of[cuts[:-1]].tolist(), cuts[:-1], cuts[1:], strict=False):
         p = ring_poly[ring]
         if p != last:
             out[owner[p]].append([])
@@ -77,7 +77,7 @@ def page(store, run_dir: Path, run: dict, ruleset, lang: str, vendor_dir: Path) 
               "e": "" if e == none_text else _text(e), "k": int(k) if k == k else None, "g": g}
              for n, c, lv, dl, e, k, g in zip(communes["name"], communes["code"], communes["level"],
                                              communes["declared_level"], explanation, communes["community_cases"],
-                                             encode(communes.geometry.to_numpy(), tol))]
+                                             encode(communes.geometry.to_numpy(), tol), strict=False)]
     lk_path = run_dir / "lockdown.geojson"
     lk = json.loads(lk_path.read_text(encoding="utf-8"))["features"] if lk_path.exists() else []
     lk_geoms = [shapely.from_geojson(json.dumps(f["geometry"])) for f in lk]
@@ -86,10 +86,10 @@ def page(store, run_dir: Path, run: dict, ruleset, lang: str, vendor_dir: Path) 
         "none": none_text,
         "levels": [{"label": (ruleset.level(lv))[lang], "color": ruleset.level(lv)["color"]} for lv in levels],
         "units": units,
-        "provinces": [{"n": _text(n), "g": g} for n, g in zip(provinces["name"], encode(provinces.geometry.to_numpy(), tol, OUTLINE_SPECK))],
+        "provinces": [{"n": _text(n), "g": g} for n, g in zip(provinces["name"], encode(provinces.geometry.to_numpy(), tol, OUTLINE_SPECK), strict=False)],
         "lockdowns": [{"n": _text(f["properties"].get("decision_no")), "s": _text(f["properties"].get("start_date")),
                        "e": _text(f["properties"].get("end_date")), "g": g}
-                      for f, g in zip(lk, encode(np.array(lk_geoms, dtype=object), QUANTUM))] if lk else [],
+                      for f, g in zip(lk, encode(np.array(lk_geoms, dtype=object), QUANTUM), strict=False)] if lk else [],
         "q": QUANTUM,
     }
     css = (vendor_dir / "leaflet" / "dist" / "leaflet.css").read_text(encoding="utf-8")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 
@@ -60,7 +61,7 @@ class Collection:
     ids: np.ndarray
     geoms: np.ndarray            # shapely geometries (for bbox)
     bounds: np.ndarray           # (n, 4)
-    table: object                # pandas DataFrame of properties (for filters)
+    table: pd.DataFrame          # properties (for filters)
 
 
 _CACHE: OrderedDict = OrderedDict()
@@ -97,7 +98,7 @@ def _build(store, run: dict, unit: str, run_dir: Path, cache_dir: Path) -> Colle
     ids = (table["code"].astype(str).to_numpy() if unit != "lockdown"
            else np.array([str(i + 1) for i in range(len(lines))], dtype=object))
     prefix = len('{"type":"Feature",')
-    features = [f'{{"type":"Feature","id":{json.dumps(i, ensure_ascii=False)},{ln[prefix:]}' for i, ln in zip(ids, lines)]
+    features = [f'{{"type":"Feature","id":{json.dumps(i, ensure_ascii=False)},{ln[prefix:]}' for i, ln in zip(ids, lines, strict=False)]
     bounds = shapely.bounds(geoms) if len(geoms) else np.zeros((0, 4))
     return Collection(run["run_id"], run["date"], run["boundary_version"], features, ids, geoms, bounds, table)
 
@@ -113,7 +114,7 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
         v = [v[0], v[1], v[3], v[4]]
     if len(v) != 4 or not all(np.isfinite(v)) or not (-90 <= v[1] <= 90 and -90 <= v[3] <= 90 and v[1] <= v[3]):
         raise InputError("bad_param", name="bbox", value=text, allowed="minLon,minLat,maxLon,maxLat (CRS84)")
-    return tuple(v)
+    return v[0], v[1], v[2], v[3]
 
 
 def parse_int(name: str, text: str | None, default: int, lo: int, hi: int) -> int:
@@ -133,7 +134,7 @@ def parse_datetime(text: str) -> tuple[str | None, str | None]:
     parts = text.split("/")
     if len(parts) > 2:
         raise InputError("bad_param", name="datetime", value=text, allowed="an instant or start/end (RFC 3339)")
-    days = []
+    days: list[str | None] = []
     for p in parts:
         p = p.strip()
         if p in ("..", ""):

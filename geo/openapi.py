@@ -6,8 +6,8 @@ apart on collections, levels, formats or limits. Schemathesis reads it in the te
 from __future__ import annotations
 
 from . import ogc
+from .vocabulary import HTTP_EXPORT_FORMATS, UNITS
 
-UNITS = ("commune", "district", "province")
 DATE = {"type": "string", "format": "date", "example": "2021-07-31"}
 RUN_ID = {"type": "string", "pattern": "^[0-9A-Za-z_\\-]{6,64}$"}
 
@@ -71,7 +71,7 @@ def _ogc_paths() -> dict:
 def _api_paths() -> dict:
     unit_q = _param("unit", {"type": "string", "enum": list(UNITS)})
     code = _param("code", {"type": "string"}, "path")
-    fmt = _param("format", {"type": "string", "enum": ["geojson", "geojsonseq", "csv", "gpkg", "xlsx"]}, "path")
+    fmt = _param("format", {"type": "string", "enum": list(HTTP_EXPORT_FORMATS)}, "path")
     tile_unit = _param("unit", {"type": "string", "enum": ["commune", "district", "province", "lockdown"]}, "path")
     zxy = [_param(n, {"type": "integer", "minimum": 0, "maximum": 24 if n == "z" else 2 ** 24 - 1}, "path")
            for n in ("z", "x", "y")]

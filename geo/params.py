@@ -6,7 +6,6 @@ import datetime as dt
 from . import config
 from .errors import InputError
 
-
 # Days the service can be asked about: its data start in 2020; far past or future dates are typos
 # (and 0001-01-01 minus 60 days is no date at all).
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)

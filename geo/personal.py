@@ -15,7 +15,6 @@ scrubbed of anything that looks personal.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path

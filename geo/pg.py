@@ -19,6 +19,8 @@ from decimal import Decimal
 import psycopg
 from psycopg.adapt import Loader
 
+from .vocabulary import UNITS
+
 # Types of the SQLite schema in PostgreSQL.
 TYPES = ((r"INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"), (r"\bBLOB\b", "BYTEA"),
          (r"\bREAL\b", "DOUBLE PRECISION"), (r"\bINTEGER\b", "BIGINT"))
@@ -82,7 +84,7 @@ def _sql(sql: str) -> str:
 
 
 class Cursor:
-    def __init__(self, con: "Connection"):
+    def __init__(self, con: Connection):
         self._con, self._cur = con, con.raw.cursor(row_factory=_row_factory)
 
     def execute(self, sql, params=()):
@@ -174,7 +176,7 @@ def _create(raw: psycopg.Connection, schema: str) -> None:
         for statement in filter(str.strip, ddl.split(";")):
             raw.execute(statement)
         raw.execute(EXTRA)
-        for unit in ("commune", "district", "province"):
+        for unit in UNITS:
             raw.execute(VIEW.format(unit=unit))
     raw.commit()
 
@@ -195,7 +197,7 @@ def advisory_lock(url: str, timeout_s: float):
     raw = psycopg.connect(url, autocommit=True)
     try:
         deadline = time.monotonic() + timeout_s
-        while not raw.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()[0]:
+        while not (raw.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK_KEY,)).fetchone() or (False,))[0]:
             if time.monotonic() > deadline:
                 yield False
                 return

@@ -20,8 +20,7 @@ import geopandas as gpd
 from . import formats, maplevels, runfiles, shapes, tiles
 from .config import Settings
 from .store import Store
-
-UNITS = ("commune", "district", "province")
+from .vocabulary import UNITS
 
 
 @functools.lru_cache(maxsize=1)
@@ -38,7 +37,7 @@ def code_version() -> str:
 
 
 def new_run_id(day: dt.date) -> str:
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     return f"{day.isoformat()}_{now}_{secrets.token_hex(3)}"
 
 
@@ -125,7 +124,7 @@ def stage_levels(settings: Settings, day: dt.date, ruleset, frames: dict[str, gp
     (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
     maplevels.write(stage, frames, index, run_id, day.isoformat())
     full = {**manifest, "shapes": index["id"], "run_id": run_id, "kind": runfiles.LEVELS, "backfill": backfill,
-            "code_version": code_version(), "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "code_version": code_version(), "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "columns": runfiles.write_tables(frames, stage)}
     return stage, full
 
@@ -175,7 +174,6 @@ def publish(settings: Settings, store: Store, day: dt.date, ruleset, frames: dic
 
 
 def _publish(settings, store, day, ruleset, frames, lockdowns, manifest, timer, hold, index, run_id, stage) -> dict:
-    runs_dir = settings.runs_dir
     (stage / "tiles").mkdir(parents=True)
     stamp = {"date": day.isoformat(), "run_id": run_id, "ruleset": ruleset.id,
              "boundary_version": manifest["boundary_version"]}
@@ -186,6 +184,15 @@ def _publish(settings, store, day, ruleset, frames, lockdowns, manifest, timer, 
             lk[col] = None
     layers = {**frames, "lockdown": lk} if len(lk) else frames   # no lockdown: no lockdown tiles (204)
     procs = _start_tiles(stage, settings, index, layers)
+    try:
+        return _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, timer, hold, index, run_id,
+                      stage)
+    finally:
+        tiles.stop_builds([p for p, _ in procs])
+
+
+def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, timer, hold, index, run_id, stage) -> dict:
+    runs_dir = settings.runs_dir
     maplevels.write(stage, frames, index, run_id, day.isoformat())
     for unit in UNITS:
         (stage / f"{unit}.geojson").write_text(formats.geojson_text(frames[unit], unit), encoding="utf-8")
@@ -194,7 +201,7 @@ def _publish(settings, store, day, ruleset, frames, lockdowns, manifest, timer, 
     formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
     timer.done("publish_gpkg")
     full = {**manifest, "run_id": run_id, "kind": runfiles.FULL, "code_version": code_version(),
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     for proc, scratch in procs:
         tiles.finish_build(proc)
         scratch.unlink()

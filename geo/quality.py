@@ -28,6 +28,7 @@ from pathlib import Path
 
 from . import publish
 from .errors import InputError, NotFoundError
+from .locks import writer_lock
 from .store import Store
 
 # A real outbreak grows at most ~2x a day (doubling time >= 1 day); 5x the worst of two weeks is
@@ -120,7 +121,7 @@ def _stale(store: Store, day: dt.date, f: dict, stale_days: int) -> list[str]:
 
 def hold(store: Store, runs_dir: Path, full: dict, reasons: list[str]) -> None:
     """Record a held run (its files are in runs/.held-<id>); an earlier hold of the day is dropped."""
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     supersede(store, runs_dir, full["date"])
     with store.transaction() as con:
         con.execute("INSERT INTO holds (run_id, date, held_at, reasons, ruleset) VALUES (?, ?, ?, ?, ?)",
@@ -146,7 +147,6 @@ def holds(store: Store) -> list[dict]:
 
 def publish_anyway(settings, run_id: str, by: str, reason: str) -> dict:
     """Publish a held run as it was written; the caller audits who and why."""
-    from .pipeline import writer_lock
     store = Store(settings.db_path)
     with writer_lock(settings):
         with store.connect(readonly=True) as con:
@@ -161,7 +161,7 @@ def publish_anyway(settings, run_id: str, by: str, reason: str) -> dict:
         else:       # renamed before a crash, not yet recorded: record it now
             full = json.loads((settings.runs_dir / run_id / "manifest.json").read_text(encoding="utf-8"))
             store.record_run(run_id, full["date"], types.SimpleNamespace(id=row["ruleset"], sha256=full.get("ruleset_sha256")), full)
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with store.transaction() as con:
             con.execute("UPDATE holds SET status = 'published', decided_by = ?, decided_at = ?, decision_reason = ? "
                         "WHERE run_id = ?", (by, now, reason, run_id))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,7 +36,7 @@ LAYERS = ("commune", "district", "province", "lockdown", "differs")
 UNIT_OF = {"commune": "commune", "district": "district", "province": "province", "differs": "commune"}
 DIFFERS_RGBA = (200, 0, 200, 255)
 # ColorBrewer RdYlBu (colour-blind safe): blue, pale yellow, orange, dark red; unknown grey.
-PALETTES = {"official": None,
+PALETTES: dict[str, dict[str, str] | None] = {"official": None,
             "cb": {"safe": "#4575b4", "risk": "#fee090", "high_risk": "#f46d43", "very_high_risk": "#a50026",
                    "unknown": "#bdbdbd"}}
 # Rendered on request, so any zoom a client asks for up to street level.
@@ -143,8 +142,9 @@ def _table_of(t, codes: tuple):
 def _colours(run_dir: str, unit: str, codes: tuple, palette: str, levels: frozenset | None) -> np.ndarray:
     """RGBA per unit: the run's level colours (or the palette's), transparent when filtered out."""
     level, colour, _ = _table(run_dir, unit, codes)
-    if PALETTES[palette]:
-        colour = np.array([PALETTES[palette][lv] for lv in level], dtype=object)
+    chosen = PALETTES[palette]
+    if chosen:
+        colour = np.array([chosen[lv] for lv in level], dtype=object)
     rgb = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in colour], dtype=np.uint8).reshape(-1, 3)
     alpha = np.full(len(rgb), FILL_ALPHA, dtype=np.uint8)
     if levels is not None:
@@ -171,11 +171,13 @@ def _as_geojson(geoms: np.ndarray) -> list[dict]:
     points = xy.tolist()
     out = [{"type": "MultiPolygon", "coordinates": []} for _ in range(len(geoms))]
     owner, ring_poly = owner.tolist(), ring_poly.tolist()
-    last_poly, poly_rings = -1, None
-    for ring, a, b in zip(ring_of[starts].tolist(), starts, ends):
+    last_poly = -1
+    poly_rings: list[list] = []     # rings of the polygon being filled
+    for ring, a, b in zip(ring_of[starts].tolist(), starts, ends, strict=False):
         p = ring_poly[ring]
         if p != last_poly:
-            poly_rings, last_poly = [], p
+            poly_rings = []
+            last_poly = p
             out[owner[p]]["coordinates"].append(poly_rings)
         poly_rings.append(points[a:b])
     return out
@@ -205,7 +207,7 @@ def render(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int
     img = np.zeros((SIZE, SIZE, 4), dtype=np.uint8)
     if unit == "lockdown":
         geoms = _lockdowns(str(run_dir))
-        hit = np.flatnonzero(shapely.intersects(geoms, box)) if len(geoms) else []
+        hit = np.flatnonzero(shapely.intersects(geoms, box)) if len(geoms) else np.zeros(0, int)
         if not len(hit):
             return None
         mask = rasterize([(g, 1) for g in geoms[hit]], out_shape=(SIZE, SIZE), transform=transform, dtype=np.uint8)
@@ -231,7 +233,7 @@ def render(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int
             return None
         shown = _shown(store, version, unit, z, hit, geoms)
         colours = _colours(str(run_dir), unit, tuple(codes), palette, levels)
-        index = rasterize(zip(_as_geojson(shown), range(1, len(hit) + 1)), out_shape=(SIZE, SIZE),
+        index = rasterize(zip(_as_geojson(shown), range(1, len(hit) + 1), strict=False), out_shape=(SIZE, SIZE),
                           transform=transform, fill=0, dtype=np.int32)
         filled = index > 0
         img[filled] = colours[hit[index[filled] - 1]]

@@ -19,12 +19,13 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from rules.levels import RANK, SCALE
+
 from . import changes, faults, hotspots, reportmap
-from .formats import spreadsheet_cell
 from .config import TIMEZONE
-from .texts import REPORT_TEXT, vn_date
 from .errors import MissingInputError
+from .formats import spreadsheet_cell
 from .store import Store
+from .texts import REPORT_TEXT, vn_date
 
 LEVELS = tuple(lv.value for lv in SCALE) + ("unknown",)
 # Lockdowns whose end date falls within this many days are listed as ending.
@@ -80,7 +81,7 @@ def _district_ranking(communes: pd.DataFrame, districts: pd.DataFrame) -> list[d
     """Districts by the worst level of their communes, then red communes, then orange ones."""
     out = []
     own = districts.set_index("code") if len(districts) else districts
-    for (pcode, dcode), grp in communes.groupby(["province_code", "district_code"], sort=False, dropna=False):
+    for (_pcode, dcode), grp in communes.groupby(["province_code", "district_code"], sort=False, dropna=False):
         counts = {lv: int((grp["level_to"] == lv).sum()) for lv in LEVELS}
         worst = max((RANK.get(v, -1) for v in grp["level_to"]), default=-1)
         d = own.loc[dcode] if dcode in own.index else None

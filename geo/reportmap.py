@@ -34,7 +34,7 @@ def _svg_paths(geoms: np.ndarray, project) -> list[str]:
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
     px = project(xy).round(1)
     cuts = np.flatnonzero(np.diff(ring_of)) + 1
-    for seg, ring in zip(np.split(px, cuts), np.unique(ring_of)):
+    for seg, ring in zip(np.split(px, cuts), np.unique(ring_of), strict=False):
         out[owner[ring_poly[ring]]] += "M" + " ".join(f"{x:g},{y:g}" for x, y in seg) + "Z"
     return out
 
@@ -46,8 +46,9 @@ def _scale_bar(width_m: float, scale: float) -> dict:
 
 
 def _labels(names, points, project) -> list[dict]:
-    placed, out = [], []
-    for name, p in zip(names, points):
+    placed: list = []
+    out: list = []
+    for name, p in zip(names, points, strict=False):
         x, y = project(np.array([[p.x, p.y]]))[0]
         w = CHAR_W * len(name)
         box = (x - w / 2, y - LABEL_H, x + w / 2, y + 2)
@@ -74,7 +75,7 @@ def _one(title: str, communes, parents, outline, lockdowns, red_names) -> dict:
     red = communes["level"] == "very_high_risk"
     return {
         "title": title, "width": round(w_deg * scale_deg, 1), "height": round(h_deg * scale_deg, 1),
-        "units": [{"d": d, "color": c} for d, c in zip(np.array(_svg_paths(simple, project))[order], communes["color"][order])],
+        "units": [{"d": d, "color": c} for d, c in zip(np.array(_svg_paths(simple, project))[order], communes["color"][order], strict=False)],
         "districts": [d for d in _svg_paths(shapely.simplify(parents, tol), project) if d],
         "outline": [d for d in _svg_paths(shapely.simplify(outline, tol), project) if d],
         "lockdowns": [d for d in _svg_paths(np.array(lk, dtype=object), project) if d],

@@ -41,7 +41,7 @@ def list_lines(rulesets: dict, lang: str) -> list[str]:
         until = rs.effective_until.isoformat() if rs.effective_until else "…"
         lines.append(f"{rs.id}  [{rs.effective_from.isoformat()} → {until}]  {rs.title_en if en and rs.title_en else rs.title}")
         lines.append(f"  {rs.legal_source}")
-        for name, section in rs.sections():
+        for _name, section in rs.sections():
             for r in section.rules:
                 flag = " (unverified)" if r.unverified and en else (" (chưa kiểm chứng)" if r.unverified else "")
                 lines.append(f"  {r.id:<4} {r.level:<15} {(r.en if en else r.vi)}{flag} — {r.ref}")

@@ -20,6 +20,7 @@ import pandas as pd
 import pyogrio
 
 from rules.levels import RANK, UNKNOWN_CODE
+
 from . import faults, formats
 from .errors import StorageError
 

@@ -31,8 +31,8 @@ import shapely
 
 from . import formats, tiles
 from .store import Store
+from .vocabulary import UNITS
 
-UNITS = ("commune", "district", "province")
 # Polygon layers: the zooms of the runs' vector tiles (geo/tiles.py), which are joined from these.
 ZOOMS = {u: tiles.ZOOMS[u] for u in UNITS}
 MAX_ZOOM = max(hi for _, hi in ZOOMS.values())
@@ -72,7 +72,7 @@ def ensure(data_dir: Path, store: Store, version: str) -> str:
 
 
 def _index(frames: dict, version: str, sid: str) -> dict:
-    out = {"id": sid, "version": version, "zooms": [min(z[0] for z in ZOOMS.values()), MAX_ZOOM], "units": {}}
+    out: dict = {"id": sid, "version": version, "zooms": [min(z[0] for z in ZOOMS.values()), MAX_ZOOM], "units": {}}
     pos = {u: pd.Series(np.arange(len(f)), index=f["code"].astype(str)) for u, f in frames.items()}
     for unit, f in frames.items():
         entry = {"code": f["code"].astype(str).tolist(), "name": f["name"].fillna("").astype(str).tolist()}
@@ -91,7 +91,7 @@ def _labels(frame, unit: str) -> str:
     pts = shapely.point_on_surface(geoms)
     width = shapely.bounds(geoms)[:, 2] - shapely.bounds(geoms)[:, 0]
     feats = []
-    for k, (p, name, w) in enumerate(zip(pts, frame["name"].fillna("").astype(str), width)):
+    for k, (p, name, w) in enumerate(zip(pts, frame["name"].fillna("").astype(str), width, strict=False)):
         feats.append({"type": "Feature", "tippecanoe": {"minzoom": LABEL_MIN_ZOOM[unit]},
                       "properties": {"u": LABEL_CODE[unit], "i": k, "name": name, "w": round(float(w), 5)},
                       "geometry": {"type": "Point", "coordinates": [round(p.x, 6), round(p.y, 6)]}})
@@ -137,14 +137,17 @@ def build(data_dir: Path, store: Store, version: str, sid: str) -> Path:
         lab.write_text(_labels(f, unit), encoding="utf-8")
         label_inputs.append(json.dumps({"file": str(lab), "layer": "label"}))
     procs.append(_tippecanoe(stage / "label.mbtiles", "label", 0, MAX_ZOOM, [f"-L{x}" for x in label_inputs], False))
-    for p in procs:
-        tiles.finish_build(p)
+    try:
+        for p in procs:
+            tiles.finish_build(p)
+    finally:
+        tiles.stop_builds(procs)
     merge = [tiles.tile_join_exe(), "-q", "-f", "-o", str(stage / MAP), "-pk", "-pC", "-x", "code",
              *(str(stage / f"{u}.mbtiles") for u in (*UNITS, "label"))]
     tiles.run_checked(merge)
     tiles.explode(stage / MAP, stage / XYZ)
-    for p in stage.glob(".*.geojson"):
-        p.unlink()
+    for leftover in stage.glob(".*.geojson"):
+        leftover.unlink()
     (stage / "label.mbtiles").unlink()
     (stage / INDEX).write_text(json.dumps(_index(frames, version, sid), ensure_ascii=False, separators=(",", ":")),
                                encoding="utf-8")

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +19,7 @@ import pandas as pd
 import shapely
 
 from .errors import MissingInputError
+from .vocabulary import UNITS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS boundary_versions (
@@ -82,6 +85,8 @@ CREATE TABLE IF NOT EXISTS holds (
 CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "result_date", "count",
                "community", "source_known", "source_setting", "cluster_id", "lon", "lat",
                "commune_code", "located_by", "age", "sex", "row_hash")
+# The dates a ruleset may count cases by (its `date_column`).
+CASE_DATE_COLUMNS = ("report_date", "sample_date", "result_date")
 
 
 class Store:
@@ -96,14 +101,14 @@ class Store:
         return True if self.is_pg else self.path.exists()
 
     @contextmanager
-    def connect(self, readonly: bool = False):
+    def connect(self, readonly: bool = False) -> Iterator[Any]:
         if self.is_pg:
             from . import pg
-            con = pg.connect(self.path, SCHEMA)
+            pcon = pg.connect(self.path, SCHEMA)
             try:
-                yield con
+                yield pcon
             finally:
-                con.close()
+                pcon.close()
             return
         if readonly:
             if not self.exists():
@@ -156,7 +161,7 @@ class Store:
         version = self.current_boundary_version()
         if version is None:
             raise MissingInputError("no_units")
-        return (version, *(self.load_units(version, unit) for unit in ("commune", "district", "province")))
+        return (version, *(self.load_units(version, unit) for unit in UNITS))
 
     def require_case_data(self) -> None:
         """No case file ever imported is not the same as no cases: never classify (and show "safe") on it."""
@@ -195,6 +200,33 @@ class Store:
                                    con, params=(version, unit))
         return df.set_index("code")["geojson"]
 
+    # -- what an evaluation reads (geo/inputs.py) ---------------------------------------
+    def community_cases(self, con, date_column: str, first: str, last: str) -> pd.DataFrame:
+        """Community cases dated first .. last on `date_column` (as `day`)."""
+        if date_column not in CASE_DATE_COLUMNS:
+            raise ValueError(f"not a case date column: {date_column!r}")
+        return pd.read_sql_query(
+            f"SELECT {date_column} AS day, count, source_known, source_setting, cluster_id, lon, lat, commune_code, "
+            f"located_by FROM cases WHERE {date_column} BETWEEN ? AND ? AND community = 1", con, params=(first, last))
+
+    def boundary_source(self, con, version: str) -> str:
+        return con.execute("SELECT source_sha256 FROM boundary_versions WHERE name = ?", (version,)).fetchone()[0]
+
+    def evaluation_rows(self, con, last: str, indicators_from: str) -> dict[str, pd.DataFrame]:
+        """Lockdowns, flags, indicators and declarations that can be in force on a day up to `last`."""
+        return {
+            "lockdowns": pd.read_sql_query(
+                "SELECT decision_no, issuer, name, start_date, end_date, lifted_date, geom FROM lockdowns "
+                "WHERE start_date <= ? ORDER BY decision_no, lockdown_key", con, params=(last,)),
+            "flags": pd.read_sql_query("SELECT code, flag, value, date, end_date FROM flags WHERE date <= ? ORDER BY date",
+                                       con, params=(last,)),
+            "indicators": pd.read_sql_query("SELECT code, name, value, date FROM indicators WHERE date BETWEEN ? AND ? "
+                                            "ORDER BY date", con, params=(indicators_from, last)),
+            "declarations": pd.read_sql_query(
+                "SELECT unit, level, valid_from, valid_until, decision, by, reason FROM declarations "
+                "WHERE valid_from <= ? ORDER BY valid_from, recorded_at", con, params=(last,)),
+        }
+
     def load_adjacency(self, version: str, method: str) -> pd.DataFrame | None:
         with self.connect(readonly=True) as con:
             df = pd.read_sql_query("SELECT a, b, shared_m FROM adjacency WHERE boundary_version = ? AND method = ?",
@@ -216,7 +248,7 @@ class Store:
             con.execute("INSERT INTO published (date, run_id) VALUES (?, ?) "
                         "ON CONFLICT(date) DO UPDATE SET run_id = excluded.run_id", (day, run_id))
             con.execute("INSERT INTO publications (date, run_id, published_at) VALUES (?, ?, ?)",
-                        (day, run_id, dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")))
+                        (day, run_id, dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")))
             if levels:
                 from . import pg
                 pg.record_levels(con, run_id, levels)
@@ -313,10 +345,10 @@ def _published_run(path: str, run_id: str) -> dict | None:
 def _level_rows(run_dir: Path) -> list[tuple]:
     from . import runfiles
     rows = []
-    for unit in ("commune", "district", "province"):
+    for unit in UNITS:
         df = runfiles.attributes(Path(run_dir), unit)
         props = df.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n") if len(df) else []
-        rows += [(unit, str(c), lv, p) for c, lv, p in zip(df["code"], df["level"], props)]
+        rows += [(unit, str(c), lv, p) for c, lv, p in zip(df["code"], df["level"], props, strict=False)]
     return rows
 
 

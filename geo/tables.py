@@ -61,20 +61,21 @@ class RowErrors:
         self.rows = np.asarray(rows, dtype=object) if rows is not None else np.arange(2, n + 2).astype(str).astype(object)
         self.set_aside = list(set_aside)
         self.masked: set[str] = set()          # columns found to be personal: left out of the rejects
+        self.offset = 0                        # first row of this part in the whole file (chunked imports)
 
     @classmethod
-    def of(cls, table: pd.DataFrame) -> "RowErrors":
+    def of(cls, table: pd.DataFrame) -> RowErrors:
         o = origin(table)
         return cls(len(table), o.rows if o else None, o.set_aside if o else ())
 
     def where(self, k: int) -> str:
         return str(self.rows[k])
 
-    def view(self, start: int, stop: int) -> "RowErrors":
+    def view(self, start: int, stop: int) -> RowErrors:
         """The errors of rows start..stop: marks made through it land in this object (numpy views)."""
         part = RowErrors.__new__(RowErrors)
         part.field, part.reason, part.rows = self.field[start:stop], self.reason[start:stop], self.rows[start:stop]
-        part.set_aside, part.masked, part.offset = [], self.masked, getattr(self, "offset", 0) + start
+        part.set_aside, part.masked, part.offset = [], self.masked, self.offset + start
         return part
 
     def positions(self, index) -> np.ndarray:
@@ -100,8 +101,8 @@ class RowErrors:
     def first_rows(self, keys: pd.Series, where: np.ndarray | None = None) -> np.ndarray:
         """For rows `where` (all by default), where the first row with the same key is ("duplicate of row N")."""
         dup_keys = keys[keys.duplicated(keep=False)]
-        first = {}
-        for label, key in zip(self.rows[dup_keys.index.to_numpy()], dup_keys):
+        first: dict = {}
+        for label, key in zip(self.rows[dup_keys.index.to_numpy()], dup_keys, strict=False):
             first.setdefault(key, label)
         picked = keys if where is None else keys.iloc[where]
         return np.array([str(first.get(k, "")) for k in picked], dtype=object)
@@ -236,7 +237,7 @@ def parse_bool(values: pd.Series, default: bool | None) -> tuple[np.ndarray, np.
     return out, err
 
 
-def summary(accepted: int, errors: "RowErrors", changed: int, rejects: Path | None, source: Path | None = None,
+def summary(accepted: int, errors: RowErrors, changed: int, rejects: Path | None, source: Path | None = None,
             shown: int = 5) -> dict:
     """What an import reports: counts, where the rejects are, and the first few reasons (file, row, field)."""
     bad = np.flatnonzero(errors.bad)

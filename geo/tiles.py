@@ -85,6 +85,14 @@ def start_build(geojson: Path, out: Path, layer: str) -> subprocess.Popen:
     return subprocess.Popen(args + [str(geojson)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def stop_builds(procs: list[subprocess.Popen]) -> None:
+    """Builds a failing caller will not finish: stopped and reaped (no orphan process, no open pipe)."""
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate()
+
+
 def finish_build(proc: subprocess.Popen) -> None:
     _, err = proc.communicate()
     if proc.returncode != 0:

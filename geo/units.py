@@ -189,7 +189,7 @@ def topology(communes_m: np.ndarray, codes: np.ndarray, pairs: pd.DataFrame, cou
             ring = shapely.get_interior_ring(poly, k)
             holes.append(shapely.polygons(ring))
     hole_area = shapely.area(np.array(holes)) if holes else np.array([])
-    order = np.argsort(-area[over]) if over.any() else []
+    order = np.argsort(-area[over]) if over.any() else np.zeros(0, int)
     return {
         "n_overlaps": int(over.sum()), "overlap_km2": float(area[over].sum() / 1e6),
         "n_gaps": int(len(holes)), "gap_km2": float(hole_area.sum() / 1e6),
@@ -284,7 +284,7 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
               "n_provinces": len(provinces), "adjacency_methods": [f"tol={tolerance_m:g}"],
               "n_candidate_pairs": len(pairs), **topology(geoms_m, codes, pairs, country_m),
               "previous_version": previous, "crosswalk_rows": None if links is None else len(links)}
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     step("store")
     with store.transaction() as con:
         con.execute("DELETE FROM units WHERE boundary_version = ?", (version,))
@@ -294,7 +294,7 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
             geoms = df.geometry.values
             rows = zip([version] * len(df), [unit.value] * len(df),
                        *(df[c.value].tolist() for c in UnitCol if c is not UnitCol.POPULATION),
-                       pop, to_wkb(geoms), geometry_json(geoms), geometry_json(geoms, unit.value))
+                       pop, to_wkb(geoms), geometry_json(geoms), geometry_json(geoms, unit.value), strict=False)
             con.executemany("INSERT INTO units VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", list(rows))
         con.executemany("INSERT INTO adjacency VALUES (?,?,?,?,?)",
                         [(version, f"tol={tolerance_m:g}", str(codes[a]), str(codes[b]), float(s))

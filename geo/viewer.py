@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import html
 import json
+from typing import cast
 
 import folium
-from branca.element import Element
+from branca.element import Element, Figure
 
 from .formats import inline_json
 from .raster import PALETTES
@@ -34,11 +35,14 @@ IMPORTS = {"pbf": "/vendor/pbf/index.js", "@mapbox/vector-tile": "/vendor/@mapbo
 MIN_ZOOM = 4
 
 
+_CB: dict[str, str] = PALETTES["cb"] or {}
+
+
 def level_entries(ruleset, lang: str) -> list[dict]:
-    levels = [{"id": lv["id"], "label": lv[lang], "color": lv["color"], "cb": PALETTES["cb"][lv["id"]]}
+    levels = [{"id": lv["id"], "label": lv[lang], "color": lv["color"], "cb": _CB[lv["id"]]}
               for lv in reversed(ruleset.levels)]
     levels.append({"id": "unknown", "label": ruleset.unknown[lang], "color": ruleset.unknown["color"],
-                   "cb": PALETTES["cb"]["unknown"]})
+                   "cb": _CB["unknown"]})
     return levels
 
 
@@ -64,13 +68,13 @@ def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_ind
         "rules": rule_texts(ruleset, lang), "run": run["run_id"], "date": run["date"],
         "dates": [[d, r] for d, r in dates], "shapes": shapes_index["id"], "home": home,
         "provinces": [{"i": k, "code": c, "name": n, "bbox": b}
-                      for k, (c, n, b) in enumerate(zip(prov["code"], prov["name"], prov["bbox"]))],
+                      for k, (c, n, b) in enumerate(zip(prov["code"], prov["name"], prov["bbox"], strict=False))],
         "ruleset": {"id": ruleset.id, "title": ruleset.title_en if lang == "en" and ruleset.title_en else ruleset.title},
         "boundary_version": run["boundary_version"], "min_zoom": MIN_ZOOM, "max_native_zoom": shapes_index["zooms"][1],
         "attribution": (basemap_attribution if basemap else ""),
         "window_days": int(ruleset.settings.get("window_days", 14)),
     }
-    root = m.get_root()
+    root = cast(Figure, m.get_root())
     title = f"{tx['title']} — {vn_date(run['date'])}"
     imports = json.dumps({"imports": IMPORTS})
     root.header.add_child(Element(f"<title>{html.escape(title)}</title>"

@@ -8,16 +8,15 @@ rule of a higher level than the one it got could not be evaluated (a missing inp
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 
 from . import expr as E
 from .levels import SCALE, UNKNOWN_CODE, Level
-from .ruleset import RuleSection
-
+from .model import RuleSection
 
 # Reason id of a unit made unknown by the section's `unknown_when` (e.g. every child unknown).
 UNKNOWN_WHEN_ID = "U"
@@ -34,8 +33,8 @@ class Classification:
     truth: dict[str, np.ndarray]      # rule id -> 1/0/NaN per unit
     reasons: list[list[str]]          # fired rule ids of the unit's level (undecidable ids if unknown)
     level_ids: tuple[str, ...] = STANDARD_LEVELS
-    declared_unknown: np.ndarray | None = None   # units made unknown by `unknown_when`
-    gaps: np.ndarray | None = None               # units x gap_names: inputs missing (policy "unknown")
+    declared_unknown: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))   # made unknown by `unknown_when`
+    gaps: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))  # units x gap_names: inputs missing ("unknown")
     gap_names: tuple[str, ...] = ()
 
     @property

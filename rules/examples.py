@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import engine
-from .ruleset import Example, RuleSection, Ruleset, RulesetError
+from .model import Example, RuleSection, Ruleset, RulesetError
 
 # Inputs an example leaves out: no cases, no flag; numbers (population, rates) stay missing.
 DEFAULTS = {"count": 0.0, "bool": 0.0, "number": np.nan}
@@ -14,7 +14,7 @@ DEFAULTS = {"count": 0.0, "bool": 0.0, "number": np.nan}
 def run(rs: Ruleset, section: RuleSection, ex: Example) -> tuple[str, list[str]]:
     env = {name: np.array([float(ex.inputs.get(name, DEFAULTS[spec["type"]]))]) for name, spec in section.inputs.items()}
     res = engine.classify(section, env, rs.settings, 1, level_ids=rs.level_ids,
-                          borders_override=lambda level: 1.0 if level in ex.neighbours else 0.0,
+                          borders_override=lambda level: np.array(1.0 if level in ex.neighbours else 0.0),
                           missing_unknown=rs.missing_inputs == "unknown")
     return res.levels[0], res.reasons[0]
 

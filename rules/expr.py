@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import ast
 import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -143,7 +143,7 @@ def _eval(node, env, n, borders):
     if isinstance(node, ast.Compare):
         left = np.asarray(_eval(node.left, env, n, borders), float)
         acc = None
-        for op, comp in zip(node.ops, node.comparators):
+        for op, comp in zip(node.ops, node.comparators, strict=False):
             right = np.asarray(_eval(comp, env, n, borders), float)
             with np.errstate(invalid="ignore"):
                 res = np.where(np.isnan(left) | np.isnan(right), np.nan, _CMP[type(op)](left, right).astype(float))

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from . import expr as E
+from .examples import check
 from .levels import SCALE, Level
+from .model import Example, Rule, RuleSection, Ruleset, RulesetError  # noqa: F401 (the public names)
 
 RULESET_DIR = Path(__file__).parent / "rulesets"
 
@@ -49,14 +49,9 @@ EXAMPLE_KEYS = {"inputs", "neighbours", "level", "reasons", "note"}
 INPUT_TYPES = ("number", "count", "bool")
 
 
-class RulesetError(ValueError):
-    def __init__(self, path, line, message):
-        self.path, self.line = str(path), line
-        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the line of every mapping as '__line__'."""
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader (libyaml's where installed: 7x faster, rulesets load at every run) that records
+    the line of every mapping as '__line__'."""
 
 
 def _construct_mapping(loader, node, deep=False):
@@ -66,73 +61,6 @@ def _construct_mapping(loader, node, deep=False):
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-@dataclass
-class Example:
-    inputs: dict[str, Any]
-    neighbours: list[str]
-    level: str
-    reasons: list[str] | None
-    line: int
-
-
-@dataclass
-class Rule:
-    id: str
-    level: str
-    when: E.Expr
-    ref: str
-    vi: str
-    en: str
-    line: int
-    examples: list[Example] = field(default_factory=list)
-    unverified: bool = False
-
-
-@dataclass
-class RuleSection:
-    """The rules for one kind of unit (communes, parents in the roll-up, or table rows)."""
-    inputs: dict[str, dict]
-    rules: list[Rule]
-    unknown_when: E.Expr | None = None
-    examples: list[Example] = field(default_factory=list)
-
-
-@dataclass
-class Ruleset:
-    id: str
-    title: str
-    title_en: str
-    legal_source: str
-    scope: str
-    effective_from: dt.date
-    effective_until: dt.date | None
-    levels: list[dict]
-    unknown: dict
-    settings: dict[str, Any]
-    commune: RuleSection
-    rollup: RuleSection | None
-    missing_inputs: str
-    path: str
-    sha256: str
-    raw: dict = field(repr=False, default_factory=dict)
-
-    @property
-    def level_ids(self) -> list[str]:
-        return [lv["id"] for lv in self.levels]
-
-    def level(self, level_id: str) -> dict:
-        if level_id == Level.UNKNOWN.value:
-            return self.unknown
-        return next(lv for lv in self.levels if lv["id"] == level_id)
-
-    def in_force(self, day: dt.date) -> bool:
-        return self.effective_from <= day and (self.effective_until is None or day <= self.effective_until)
-
-    def sections(self) -> list[tuple[str, RuleSection]]:
-        first = "commune" if self.scope == "communes" else "units"
-        return [(first, self.commune)] + ([("rollup", self.rollup)] if self.rollup else [])
 
 
 def _clean(d: dict) -> dict:
@@ -213,7 +141,7 @@ def _section(doc: dict, path, settings: dict, level_ids: list[str], known_inputs
             types[k] = E.NUM
     rank = {lv: i for i, lv in enumerate(level_ids)}
     raw_rules = _req(doc, "rules", path, list)
-    rule_ids = {r.get("id") for r in raw_rules if isinstance(r, dict)}
+    rule_ids = {str(r.get("id")) for r in raw_rules if isinstance(r, dict)}
     rules = []
     seen: set[str] = set()
     for r in raw_rules:
@@ -313,7 +241,6 @@ def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_exampl
         levels=[_clean(lv) for lv in levels], unknown=unknown, settings=settings, commune=commune, rollup=rollup,
         missing_inputs=missing, path=str(path), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), raw=doc)
     if check_examples:
-        from .examples import check
         check(rs)
     return rs
 

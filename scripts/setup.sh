@@ -28,7 +28,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -r requirements.txt
+.venv/bin/python -m pip install -q -r requirements-dev.txt
 
 if [ -f package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error

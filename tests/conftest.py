@@ -11,9 +11,22 @@ import sys
 from pathlib import Path
 
 import pytest
-
+from flask import Flask
+from flask.testing import FlaskClient
 from helpers import ROOT, free_port, wait_until_serving
+
 from server import create_app
+
+
+class ClosingClient(FlaskClient):
+    """Reads each response whole and closes it, as a WSGI server does: a file the app sends is closed
+    (with warnings as errors, an unclosed one fails the test that left it)."""
+
+    def open(self, *args, buffered=True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
+Flask.test_client_class = ClosingClient
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
+from helpers import case, flag_and_lockdown, grid, invoke, numbered, write_cases, write_units
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-
-from helpers import case, flag_and_lockdown, grid, invoke, numbered, write_cases, write_units
 
 DAYS = ("2021-07-30", "2021-07-31")
 # Examples per operation: enough to reach the error paths of every parameter, under a minute in all.
@@ -32,8 +31,20 @@ def fuzz_app(tmp_path_factory):
     return app
 
 
+def _closing(wsgi):
+    """Each response read whole and closed, as a WSGI server does (a file the app sends is closed)."""
+    def app(environ, start_response):
+        body = wsgi(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            getattr(body, "close", lambda: None)()
+    return app
+
+
 @pytest.fixture(scope="module")
 def api_schema(fuzz_app):
+    fuzz_app.wsgi_app = _closing(fuzz_app.wsgi_app)
     return schemathesis.openapi.from_wsgi("/ogc/api", fuzz_app)
 
 

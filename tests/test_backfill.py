@@ -9,10 +9,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import case, flag_and_lockdown, grid, invoke, operator_copy, run_scenario, write_cases
 
 from geo import runfiles
 from geo.store import Store
-from helpers import case, flag_and_lockdown, grid, invoke, operator_copy, run_scenario, write_cases
 
 DAYS = [dt.date(2021, 7, 1) + dt.timedelta(days=k) for k in range(12)]
 # Fields that name the run itself rather than what it says.
@@ -147,7 +147,7 @@ def test_as_of_keeps_what_was_seen_before_a_backfill(runner, app, tmp_path, clie
     _scenario(runner, app, tmp_path)
     assert invoke(runner, "reclassify", "--date", "2021-07-03").exit_code == 0
     before = Store(app.config["ZONES"].db_path).run_for_date("2021-07-03")
-    seen_at = dt.datetime.now(dt.timezone.utc).isoformat()
+    seen_at = dt.datetime.now(dt.UTC).isoformat()
     # a late correction: more cases on 2 July, then the week is backfilled
     more = [case("10001", "2021-07-02", case_id=f"late{k}") for k in range(8)]
     assert invoke(runner, "import-cases", write_cases(more, tmp_path / "late.csv")).exit_code == 0

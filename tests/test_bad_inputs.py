@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import shapely
-
 from helpers import cell_centre, grid, invoke
 
 DAY = "2021-07-31"
@@ -212,8 +211,9 @@ CORPUS = [
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A store with boundaries, cases, a lockdown and a flag already imported."""
-    from server import create_app
     from helpers import write_units
+
+    from server import create_app
     tmp = tmp_path_factory.mktemp("template")
     app = create_app({"ZONES_DATA_DIR": str(tmp / "data"), "ZONES_QUALITY_GATE": "off"})
     runner = app.test_cli_runner()

@@ -8,7 +8,6 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-
 from helpers import case, cell_centre, grid, invoke, numbered, published, write_cases, write_units
 
 # The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).

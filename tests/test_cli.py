@@ -7,9 +7,9 @@ import sqlite3
 import filelock
 import pandas as pd
 import pytest
+from helpers import case, cell_centre, grid, invoke, numbered, published, run_scenario, write_cases, write_units
 
 from geo.store import Store
-from helpers import case, cell_centre, grid, invoke, numbered, published, run_scenario, write_cases, write_units
 
 DAY = "2021-07-31"
 
@@ -26,7 +26,7 @@ def stored_cases(app) -> pd.DataFrame:
     with sqlite3.connect(app.config["ZONES"].db_path) as con:
         df = pd.read_sql_query("SELECT * FROM cases ORDER BY case_key", con)
     ids = pd.Series([f"{a}{n}" for a in "ABCDEFGHK" for n in range(1, 20)] + list("abcdefgh"))
-    back = dict(zip(personal.pseudonyms(ids, personal.key(app.config["ZONES"].data_dir)), ids))
+    back = dict(zip(personal.pseudonyms(ids, personal.key(app.config["ZONES"].data_dir)), ids, strict=False))
     assert df["case_id"].dropna().str.startswith("p:").all()
     df["case_id"] = df["case_id"].map(lambda v: back.get(v, v))
     return df
@@ -261,7 +261,7 @@ def test_as_of_gives_what_had_been_published_then(runner, app, tmp_path, client)
     run_scenario(runner, app, tmp_path, grid(1, 2), [], DAY)
     store = Store(app.config["ZONES"].db_path)
     first = store.run_for_date(DAY)["run_id"]
-    seen_at = dt.datetime.now(dt.timezone.utc).isoformat()
+    seen_at = dt.datetime.now(dt.UTC).isoformat()
     time.sleep(0.01)
     invoke(runner, "import-cases", write_cases(numbered([case("10001", DAY, known=False)]), tmp_path / "late.csv"))
     assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0

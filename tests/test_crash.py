@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pyogrio
 import pytest
-
 from helpers import ROOT, case, grid, invoke, numbered, run_scenario
 
 # The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
@@ -48,7 +47,8 @@ def test_killing_reclassify_never_serves_a_partial_run(runner, app, tmp_path, cl
     env = {**os.environ, "ZONES_DATA_DIR": str(settings.data_dir), "ZONES_QUALITY_GATE": "off", "ZONES_LOCK_TIMEOUT": "30", **store_config}
     t0 = time.monotonic()
     proc = _reclassify(env)
-    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
     full = time.monotonic() - t0
     seen.add(store.run_for_date(DAY)["run_id"])
     rng = random.Random(20210731)
@@ -58,7 +58,7 @@ def test_killing_reclassify_never_serves_a_partial_run(runner, app, tmp_path, cl
         proc = _reclassify(env)
         time.sleep(rng.uniform(0.2, full * 1.05))
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
+        proc.communicate(timeout=60)
         run = store.run_for_date(DAY)
         assert run["run_id"] == before or run["run_id"] not in seen, "an old run came back"
         outcomes.append("old" if run["run_id"] == before else "new")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pandas as pd
-
 from helpers import case, grid, invoke, numbered, operator_copy, published, run_scenario, write_cases
 
 DAY = "2021-07-31"

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from helpers import ROOT
 
 UNITS = ("zones.service", "zones-reclassify.service", "zones-reclassify.timer")

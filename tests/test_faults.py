@@ -15,14 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from helpers import ROOT, case, free_port, grid, invoke, numbered, run_scenario, wait_until_serving, write_cases
 
 DAY = "2021-07-31"
 VENV_BIN = Path(sys.executable).parent
 READS = (f"/map?date={DAY}", "/api/zones.geojson?date=2021-07-30", "/api/zones/10001?date=2021-07-30",
-         f"/api/zones.geojson?date={DAY}", f"/report?date={DAY}", f"/api/exports/csv?date=2021-07-30",
-         f"/api/hotspots?date={DAY}", "/api/zones/10001/history", f"/tiles/runs/RUN/commune/12/3268/1868.png")
+         f"/api/zones.geojson?date={DAY}", f"/report?date={DAY}", "/api/exports/csv?date=2021-07-30",
+         f"/api/hotspots?date={DAY}", "/api/zones/10001/history", "/tiles/runs/RUN/commune/12/3268/1868.png")
 
 
 def _can_mount() -> str | None:
@@ -108,7 +107,7 @@ def _gunicorn(data: Path):
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)
 
 
 def _get(url: str, data: bytes | None = None, headers=None) -> tuple[int, bytes]:
@@ -116,7 +115,8 @@ def _get(url: str, data: bytes | None = None, headers=None) -> tuple[int, bytes]
         with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers or {}), timeout=60) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        with e:
+            return e.code, e.read()
 
 
 def _reads_work(base: str, run_id: str) -> None:

@@ -8,9 +8,8 @@ import threading
 
 import mercantile
 import pytest
-from werkzeug.serving import make_server
-
 from helpers import case, grid, import_lockdown, invoke, numbered, run_scenario
+from werkzeug.serving import make_server
 
 DAY = "2021-07-31"
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None,

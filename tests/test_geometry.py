@@ -8,10 +8,10 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
+from helpers import CELL_M, ORIGIN, grid, invoke, write_cases, write_units
 
 from geo.assign import Assigner, code_rank
 from geo.store import Store
-from helpers import CELL_M, ORIGIN, grid, invoke, write_cases, write_units
 
 DAY = "2021-07-31"
 TO_WGS84 = pyproj.Transformer.from_crs(32648, 4326, always_xy=True)
@@ -153,12 +153,13 @@ def test_overlaps_and_gaps_are_measured(runner, app, tmp_path):
 
 def test_rook_equals_libpysal_on_a_clean_grid():
     from libpysal.weights import Queen, Rook
+
     from geo import adjacency
     g = grid(4, 5)
     pairs = adjacency.shared_borders(g.geometry.to_numpy(), 20.0)
     for kind, ref in (("rook", Rook), ("queen", Queen)):
         sel = adjacency.select(pairs, kind, 100.0)
-        ours = {(int(i), int(j)) for i, j in zip(sel["i"], sel["j"])}
+        ours = {(int(i), int(j)) for i, j in zip(sel["i"], sel["j"], strict=False)}
         w = ref.from_dataframe(g, use_index=False)
         theirs = {(i, j) for i, nbrs in w.neighbors.items() for j in nbrs if i < j}
         assert ours == theirs, kind
@@ -170,4 +171,4 @@ def test_tolerance_closes_small_gaps_only():
     near = shapely.box(1010, 0, 2000, 1000)     # 10 m gap: same border, digitised apart
     far = shapely.box(-1000, 0, -30, 1000)      # 30 m gap: not neighbours
     pairs = adjacency.select(adjacency.shared_borders(np.array([a, near, far]), 20.0), "rook", 100.0)
-    assert {(int(i), int(j)) for i, j in zip(pairs["i"], pairs["j"])} == {(0, 1)}
+    assert {(int(i), int(j)) for i, j in zip(pairs["i"], pairs["j"], strict=False)} == {(0, 1)}

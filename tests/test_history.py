@@ -1,19 +1,21 @@
-"""Many days at once (geo/history.py) gives exactly what the single-day evaluation gives, day by day."""
+"""One evaluation (geo/evaluation.py): many days at once give exactly what each day evaluated alone
+gives, and reclassify, backfill and what-if all go through it."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
-
-from geo import history
-from geo.pipeline import evaluate, load_rulesets
 from helpers import case, flag_and_lockdown, grid, invoke, run_scenario
+
+from geo import evaluation
+from geo.pipeline import evaluate, load_rulesets
 
 
 def _single_day_levels(app, day):
     ev = evaluate(app.config["ZONES"], day)
-    return {unit: dict(zip(frame["code"].astype(str), frame["level"])) for unit, frame in ev.frames.items()}
+    return {unit: dict(zip(frame["code"].astype(str), frame["level"], strict=False)) for unit, frame in ev.frames.items()}
 
 
 @pytest.mark.parametrize("population", [50_000, None])
@@ -32,13 +34,13 @@ def test_range_equals_single_days(runner, app, tmp_path, population):
     flag_and_lockdown(runner, tmp_path, units, ("10005", "2021-07-10", "2021-07-20"), (6, "1/QĐ", "2021-07-12", "2021-07-25"))
     days = [dt.date(2021, 7, 1) + dt.timedelta(days=k) for k in range(45)]
     ruleset = load_rulesets()["qd2686"]
-    res = history.evaluate_range(app.config["ZONES"], days, ruleset)
-    names = {u: history.level_names(getattr(res, u).levels) for u in ("commune", "district", "province")}
+    res = evaluation.evaluate_range(app.config["ZONES"], days, ruleset)
+    names = {u: evaluation.level_names(getattr(res, u).levels) for u in ("commune", "district", "province")}
     seen = set()
     for k, day in enumerate(days):
         single = _single_day_levels(app, day)
         for unit in ("commune", "district", "province"):
-            got = dict(zip(getattr(res, unit).codes, names[unit][:, k]))
+            got = dict(zip(getattr(res, unit).codes, names[unit][:, k], strict=False))
             assert got == single[unit], (day, unit)
             seen.update(got.values())
     # the scenario is rich enough to exercise every level (and unknown where populations are missing)
@@ -55,11 +57,32 @@ def test_range_hysteresis_equals_day_by_day_publishing(runner, app, tmp_path):
             case("10002", "2021-07-09", setting="school", case_id="c")]
     days = [dt.date(2021, 7, 1) + dt.timedelta(days=k) for k in range(18)]
     run_scenario(runner, app, tmp_path, grid(1, 4), rows, days[0].isoformat())
-    res = history.evaluate_range(app2.config["ZONES"], days, app2.config["RULESETS"]["slow-down"])
-    names = history.level_names(res.commune.levels)
+    res = evaluation.evaluate_range(app2.config["ZONES"], days, app2.config["RULESETS"]["slow-down"])
+    names = evaluation.level_names(res.commune.levels)
     cli = app2.test_cli_runner()
     for k, day in enumerate(days):
         assert invoke(cli, "reclassify", "--date", day.isoformat(), "--ruleset", "slow-down").exit_code == 0
         got = published(app2, day.isoformat(), "commune")
-        assert {c: got[c]["level"] for c in got} == dict(zip(res.commune.codes, names[:, k])), day
+        assert {c: got[c]["level"] for c in got} == dict(zip(res.commune.codes, names[:, k], strict=False)), day
     assert (res.commune.levels != res.computed.levels).any()     # hysteresis did change something
+
+
+def test_reclassify_backfill_and_what_if_are_one_evaluation(runner, app, tmp_path, monkeypatch):
+    """A single day is a run of one day: every command that computes levels calls the one
+    evaluation, and no other module of geo/ runs the rules."""
+    run_scenario(runner, app, tmp_path, grid(2, 2), [case("10001", "2021-07-10", case_id="a")], "2021-07-10")
+    calls = []
+    real = evaluation.evaluate
+
+    def spy(inputs, ruleset, *args, **kwargs):
+        calls.append([d.isoformat() for d in inputs.days])
+        return real(inputs, ruleset, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate", spy)
+    assert invoke(runner, "reclassify", "--date", "2021-07-11").exit_code == 0
+    assert invoke(runner, "backfill", "--from", "2021-07-12", "--to", "2021-07-14").exit_code == 0
+    assert invoke(runner, "reclassify", "--date", "2021-07-14", "--dry-run", "--set", "window_days=7").exit_code == 0
+    assert calls == [["2021-07-11"], ["2021-07-12", "2021-07-13", "2021-07-14"], ["2021-07-14"]]
+    geo = Path(evaluation.__file__).parent
+    runs_rules = sorted(p.name for p in geo.rglob("*.py") if "engine.classify(" in p.read_text(encoding="utf-8"))
+    assert runs_rules == ["evaluate.py", "evaluation.py"]      # evaluate.py: a plain table, no geometry (rules evaluate)

@@ -6,7 +6,6 @@ import re
 import mapbox_vector_tile
 import mercantile
 import pytest
-
 from helpers import case, grid, numbered, run_scenario
 
 # The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
@@ -40,7 +39,7 @@ def test_zones_geojson_properties_and_rfc7946(published_app, client):
             ring = geom["coordinates"][0] if geom["type"] == "Polygon" else geom["coordinates"][0][0]
             lon, lat = ring[0]
             assert 100 < lon < 118 and 6 < lat < 24            # lon, lat order in WGS 84
-            area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:]))
+            area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:], strict=False))
             assert area2 > 0                                     # exterior ring counter-clockwise
         if unit != "commune":
             assert {"n_safe", "n_risk", "n_high_risk", "n_very_high_risk", "n_unknown"} <= set(props)

@@ -9,12 +9,11 @@ import csv
 import io
 import json
 import re
-import sqlite3
+from pathlib import Path
 
 import geopandas as gpd
 import pytest
 import shapely
-
 from helpers import case, grid, import_lockdown, invoke, numbered, run_scenario, write_units
 
 pytestmark = pytest.mark.both_backends
@@ -113,12 +112,13 @@ def test_text_from_files_cannot_break_pages_or_spreadsheets(published, runner, c
     bad.write_text(f"case_id,report_date,commune_code,community,source_known\n=HYPERLINK(\"http://x\"),{DAY},99999,1,1\n")
     res = invoke(runner, "import-cases", bad)
     rejects = re.search(r"(?:ở|in) (\S+rejects\.csv)", res.output).group(1)
-    text = open(rejects, encoding="utf-8-sig").read()
+    text = Path(rejects).read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
 
 
 def test_picture_tiles_are_bounded(published, app, client):
     import mercantile
+
     from geo import raster, tilecache
     run = client.get("/api/runs").get_json()["runs"][-1]
     lon, lat = published.to_crs(4326).geometry.iloc[0].centroid.coords[0]

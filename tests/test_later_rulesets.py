@@ -3,7 +3,6 @@ rates come from the cases, coverage and capacity from import-indicators."""
 from __future__ import annotations
 
 import pandas as pd
-
 from helpers import grid, invoke, published, run_scenario, write_cases, write_units
 
 NQ_DAY = "2021-10-20"

@@ -5,7 +5,6 @@ import json
 
 import pytest
 import shapely
-
 from helpers import case, grid, import_lockdown, invoke, run_scenario
 
 

@@ -18,9 +18,8 @@ import urllib.request
 import numpy as np
 import pytest
 import shapely
-from pyproj import Transformer
-
 from helpers import ROOT
+from pyproj import Transformer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DAY = "2021-07-31"
@@ -123,7 +122,7 @@ def _checkable(page, day: dict) -> list[int]:
     w, h = page.viewport_size["width"], page.viewport_size["height"]
     tree = shapely.STRtree(day["merc"])
     out = []
-    for k, ((x, y), pm) in enumerate(zip(xy, day["point_m"])):
+    for k, ((x, y), pm) in enumerate(zip(xy, day["point_m"], strict=False)):
         if not (2 <= x < w - 2 and 2 <= y < h - 2) or any(a <= x <= c and b <= y <= d for a, b, c, d in ui):
             continue
         if shapely.distance(pm, day["merc"][k].boundary) < MARGIN_PX * m_per_px:
@@ -176,7 +175,7 @@ def test_every_commune_is_its_legend_colour(browser, sample_server):
     _levels_only(page)
     legend = _legend(page)
     checked: dict[str, int] = {}
-    red = {c for c, lv in zip(day["code"], day["level"]) if lv == "very_high_risk"}
+    red = {c for c, lv in zip(day["code"], day["level"], strict=False) if lv == "very_high_risk"}
     for view in (None, red):        # the province as it opens, then zoomed on the red wards of Nha Trang
         if view is not None:
             _set_view(page, day, view)
@@ -257,7 +256,7 @@ def test_names_are_placed_and_never_overlap(browser, sample_server):
     assert "zones-label-p" in kinds and "zones-label-d" in kinds, home          # province and district names
     assert any(lab["text"] == "Khánh Hòa" or "Khánh Hòa" in lab["text"] for lab in home), home
     assert not _overlaps(home)
-    nha_trang = {c for c, n, d in zip(day["code"], day["name"], day["district"])
+    nha_trang = {c for c, n, d in zip(day["code"], day["name"], day["district"], strict=False)
                  if n.startswith("Phường") and d == "Thành phố Nha Trang"}
     _set_view(page, day, nha_trang, zoom=13)
     page.wait_for_timeout(300)

@@ -10,9 +10,8 @@ import urllib.request
 
 import mercantile
 import pytest
-from werkzeug.serving import make_server
-
 from helpers import case, free_port, grid, invoke, numbered, run_scenario, wait_until_serving
+from werkzeug.serving import make_server
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx not installed (bash scripts/setup-bench.sh installs it)")
@@ -36,7 +35,8 @@ def _get(url: str, headers=None):
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as r:
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+        with e:
+            return e.code, dict(e.headers), e.read()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import sqlite3
 
 import pandas as pd
 import pytest
-
 from helpers import cell_centre, grid, invoke, write_units
 
 DAY = "2021-07-31"
@@ -195,7 +194,7 @@ def test_chunks_store_what_one_pass_stores(tmp_path, backend, request, monkeypat
         first = cases.import_cases(store, path, settings.rejects_dir, config.today(), label="ds.csv")
         again = cases.import_cases(store, path, settings.rejects_dir, config.today(), label="ds.csv")
         got[name] = first, again, _cases_table(store)
-    (one, one_again, one_rows), (many, many_again, many_rows) = got["one"], got["many"]
+    (one, _one_again, one_rows), (many, many_again, many_rows) = got["one"], got["many"]
     assert many_rows == one_rows and len(one_rows) >= 20 - (kind == "counts")
     with store.connect(readonly=True) as con:       # numbers stored as numbers, a missing one as NULL
         points = con.execute("SELECT sum(CASE WHEN located_by = 'point' THEN 1 ELSE 0 END), count(lon), min(lon), "

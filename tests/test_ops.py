@@ -15,7 +15,6 @@ from pathlib import Path
 
 import mercantile
 import pytest
-
 from helpers import ROOT, case, flag_and_lockdown, free_port, grid, invoke, numbered, run_scenario, wait_until_serving
 
 # The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
@@ -70,7 +69,8 @@ def _get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
         with urllib.request.urlopen(req, timeout=60) as res:
             return res.status, res.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        with exc:
+            return exc.code, exc.read()
 
 
 def test_two_hundred_clients_on_map_api_and_tiles(deployed):

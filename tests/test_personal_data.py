@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from unidecode import unidecode
-
 from helpers import grid, invoke, store_dump, write_units
+from unidecode import unidecode
 
 pytestmark = pytest.mark.both_backends
 

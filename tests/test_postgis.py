@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import ROOT, case, grid, numbered, published, run_scenario
 
 DAY = "2021-07-31"

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 
 import pytest
-
 from helpers import grid, invoke, write_cases, write_units
 
 # The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).

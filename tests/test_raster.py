@@ -7,11 +7,11 @@ import subprocess
 import mercantile
 import numpy as np
 import pytest
+from helpers import case, grid, import_lockdown, invoke, run_scenario
 from PIL import Image
 
 from geo import raster, runfiles
 from geo.store import Store
-from helpers import case, grid, import_lockdown, invoke, run_scenario
 
 Z = 14
 
@@ -43,7 +43,7 @@ def test_png_tile_paints_each_commune_in_its_level_colour(scene, app, client, tm
         run = store.run_for_date(day)
         table = runfiles.attributes(app.config["ZONES"].runs_dir / run["run_id"], "commune").set_index("code")
         seen = set()
-        for code, geom in zip(scene["code"], scene.geometry):
+        for code, geom in zip(scene["code"], scene.geometry, strict=False):
             c = geom.centroid
             t, col, row = _pixel(c.x, c.y)
             r = client.get(f"/tiles/runs/{run['run_id']}/commune/{t.z}/{t.x}/{t.y}.png")

@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from helpers import SHARED, invoke, published
 
 COMMUNES = SHARED / "vn_communes_2009_census" / "communes_2009.geojson"
@@ -67,8 +66,9 @@ def test_every_commune_classified_and_case_rates_respected(national):
     assert len(communes) == 11163
     # independent recount of the 14-day window from what the store accepted (population as imported:
     # the file's three fractional values are "12.45" and "10.55", no head count, unknown, and "20.745", 20,745)
-    from geo.store import Store
     import sqlite3
+
+    from geo.store import Store
     with sqlite3.connect(Store(app.config["ZONES"].db_path).path) as con:
         pop = {c: np.nan if v is None else v for c, v in
                con.execute("SELECT code, population FROM units WHERE unit = 'commune'").fetchall()}

@@ -5,9 +5,8 @@ import re
 import shutil
 
 import pytest
-from openpyxl import load_workbook
-
 from helpers import case, grid, import_lockdown, invoke, run_scenario, write_cases
+from openpyxl import load_workbook
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -90,7 +89,7 @@ def test_report_xlsx_and_cli(week, runner, tmp_path):
     assert hot[1][1] == "Xã Ô 10001" and hot[1][4] == "Mới vào vùng đỏ"
     changes = list(wb["Thay đổi"].values)
     head = changes[0]
-    rows = [dict(zip(head, r)) for r in changes[1:]]
+    rows = [dict(zip(head, r, strict=False)) for r in changes[1:]]
     assert any(r["code"] == "10001" and r["level_to"] == "very_high_risk" for r in rows)
     names = [r[2] for r in wb["Phong tỏa"].values][1:]
     assert names and all(not str(n).startswith("=") for n in names)           # formula injection neutralised

@@ -5,11 +5,11 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers import case, grid, invoke, numbered, operator_copy, published, run_scenario, write_units, zero_counts
 
-from helpers import case, grid, invoke, numbered, published, operator_copy, run_scenario, write_units, zero_counts
+from geo import metrics
 from rules import engine, ruleset
 from rules.levels import RANK, UNKNOWN_CODE
-from geo import metrics
 
 DAY = "2021-07-31"
 

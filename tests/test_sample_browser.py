@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from helpers import ROOT
 
 VENV_BIN = Path(sys.executable).parent

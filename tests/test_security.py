@@ -9,8 +9,7 @@ import zipfile
 
 import geopandas as gpd
 import pytest
-
-from helpers import store_dump, case, grid, invoke, numbered, run_scenario, write_cases, write_units
+from helpers import case, grid, invoke, numbered, run_scenario, store_dump, write_cases, write_units
 
 # The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
 pytestmark = pytest.mark.both_backends

@@ -1,9 +1,10 @@
-"""Many days at once: the levels of every unit for a range of dates, vectorised over units and days.
+"""The evaluation: inputs -> metrics -> rules -> roll-up -> hysteresis -> explanations' arrays, for
+every unit and each of a run of consecutive days at once. A single day is a run of one day: the
+daily reclassify, a backfill of a year and a what-if all come here (there is no other path).
 
-The cases are loaded and assigned once; daily counts per commune become a units x days matrix whose
-cumulative sums give every window at once; one engine call classifies all unit-days (adjacency
-applies within each day); hysteresis then walks the days in order. The result equals running the
-single-day evaluation for each date (tested), in a fraction of the time (benchmarks/).
+Cases are assigned once; daily counts per commune become a units x days matrix whose cumulative
+sums give every window at once; one engine call classifies all unit-days (adjacency applies within
+each day); hysteresis then walks the days in order. Everything read comes from geo/inputs.py.
 """
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ import shapely
 
 from rules import engine
 from rules.levels import SCALE
+
 from . import frames, hysteresis, indicators, metrics
 from .assign import Assigner
+from .columns import FLAG_NAMES
 from .config import Settings
-from .lockdowns import flags_on
+from .inputs import Inputs, gather
 from .store import Store
-
-FLAGS = ("community_f1", "illegal_entry_risk", "large_quarantine_site")
 
 
 @dataclass
@@ -40,12 +41,15 @@ class RangeResult:
     commune: Levels            # communes, after hysteresis
     district: Levels
     province: Levels
+    unplaced: int = 0          # cases of the window that fall in no commune of the boundaries
     detail: dict | None = None  # what the day's published tables are built from (see day())
 
 
 def day(res: RangeResult, k: int) -> tuple[frames.CommuneDay, frames.ParentDay, frames.ParentDay]:
     """The arrays of day k, as the single-day evaluation makes them (for frames.build)."""
     det, t = res.detail, len(res.days)
+    if det is None:
+        raise ValueError("day() needs the evaluation made with detail=True")
 
     def column(env: dict, n: int) -> dict:
         return {name: np.asarray(v).reshape(n, t)[:, k] for name, v in env.items()}
@@ -75,10 +79,9 @@ def _daily(unit: np.ndarray, day: np.ndarray, weight: np.ndarray, n: int, width:
     return np.bincount(unit * width + day, weights=weight, minlength=n * width).reshape(n, width)
 
 
-def _lockdowns(store: Store, geoms: np.ndarray, tree, days: list[dt.date]) -> np.ndarray:
-    with store.connect(readonly=True) as con:
-        rows = pd.read_sql_query("SELECT start_date, end_date, lifted_date, geom FROM lockdowns WHERE start_date <= ?",
-                                 con, params=(days[-1].isoformat(),))
+def _lockdowns(inputs: Inputs, geoms: np.ndarray, tree) -> np.ndarray:
+    """(units, days): the unit's interior meets an active lockdown's interior (touching is not enough)."""
+    rows, days = inputs.lockdowns, inputs.days
     out = np.zeros((len(geoms), len(days)), dtype=bool)
     if rows.empty:
         return out
@@ -100,22 +103,18 @@ def _clean_days(daily: np.ndarray, offset: int, days: int, cap: int) -> np.ndarr
     return np.minimum(np.arange(offset, offset + days)[None, :] - last, cap).astype(float)
 
 
-def commune_env(store: Store, communes, days: list[dt.date], rset: dict, assigner, nb_codes) -> tuple[dict, np.ndarray]:
-    """Inputs of the commune rules for every unit and day, flattened unit-major; and clean days."""
+def commune_env(inputs: Inputs, rset: dict, assigner) -> tuple[dict, np.ndarray, int]:
+    """Inputs of the commune rules for every unit and day, flattened unit-major; clean days; and
+    the number of cases that fall in no commune."""
+    communes, days, codes = inputs.units.communes, inputs.days, assigner.codes
     n, t = len(communes), len(days)
     span = metrics.lookback_days(rset)
-    first = days[0] - dt.timedelta(days=span - 1)
-    width, offset = (days[-1] - first).days + 1, span - 1
-    col = rset["date_column"]
-    with store.connect(readonly=True) as con:
-        cases = pd.read_sql_query(
-            f"SELECT {col} AS day, count, source_known, source_setting, cluster_id, lon, lat, commune_code, located_by "
-            f"FROM cases WHERE {col} BETWEEN ? AND ? AND community = 1", con,
-            params=(first.isoformat(), days[-1].isoformat()))
-        cases = metrics.relocate(con, cases)
-    idx = metrics.commune_index(cases, nb_codes, assigner)
+    width, offset = (days[-1] - inputs.first).days + 1, span - 1
+    cases = inputs.cases
+    idx = metrics.commune_index(cases, codes, assigner)
     ok = idx >= 0
-    unit, day = idx[ok], (pd.to_datetime(cases["day"].to_numpy()[ok]) - pd.Timestamp(first)).days.to_numpy()
+    unplaced = int(cases["count"].to_numpy()[~ok].sum())
+    unit, day = idx[ok], (pd.to_datetime(cases["day"].to_numpy()[ok]) - pd.Timestamp(inputs.first)).days.to_numpy()
     count = cases["count"].to_numpy(float)[ok]
     known = cases["source_known"].to_numpy()[ok]
     hard = cases["source_setting"].isin(list(rset["hard_to_trace_settings"])).to_numpy()[ok]
@@ -134,23 +133,23 @@ def commune_env(store: Store, communes, days: list[dt.date], rset: dict, assigne
     env["community_cases_per_100k_7d"] = metrics.per_100k(env["community_cases_7d"], env["population"])
     clustered = (known == 0) & cases["cluster_id"].notna().to_numpy()[ok]
     if clustered.any():
-        keys, uniq = pd.factorize(pd.Series(list(zip(unit[clustered], cases["cluster_id"].to_numpy()[ok][clustered]))))
+        keys, uniq = pd.factorize(pd.Series(list(zip(unit[clustered], cases["cluster_id"].to_numpy()[ok][clustered], strict=False))))
         per_key = _rolling(_daily(keys, day[clustered], count[clustered], len(uniq), width), window, offset, t)
         np.maximum.at(env["largest_unknown_source_cluster"], np.array([u for u, _ in uniq]), per_key)
-    pos = {c: i for i, c in enumerate(nb_codes)}
-    for name in FLAGS:
+    pos = {c: i for i, c in enumerate(codes)}
+    for name in FLAG_NAMES:
         env[f"flag_{name}"] = np.zeros((n, t))
     ind = {name: np.full((n, t), np.nan) for name in indicators.INDICATORS}
-    for k, d in enumerate(days):
-        f = flags_on(store, d)
-        for name in FLAGS:
+    for k in range(t):
+        f = inputs.flags_on(k)
+        for name in FLAG_NAMES:
             hit = [pos[c] for c in f.loc[f["flag"] == name, "code"] if c in pos] if len(f) else []
             env[f"flag_{name}"][hit, k] = 1.0
-        for name, values in indicators.for_units(indicators.indicators_on(store, d), nb_codes).items():
+        for name, values in indicators.for_units(inputs.indicators_on(k), codes).items():
             ind[name][:, k] = values
     env.update(ind)
-    env["lockdown_active"] = _lockdowns(store, communes.geometry.to_numpy(), assigner.tree, days).astype(float)
-    return {k: np.ascontiguousarray(v).reshape(-1) for k, v in env.items()}, _clean_days(every, offset, t, span)
+    env["lockdown_active"] = _lockdowns(inputs, communes.geometry.to_numpy(), assigner.tree).astype(float)
+    return {k: np.ascontiguousarray(v).reshape(-1) for k, v in env.items()}, _clean_days(every, offset, t, span), unplaced
 
 
 def _parents(parent_of: np.ndarray, m: int, t: int, ruleset, child_codes_flat, child_env: dict, own_table_days):
@@ -161,29 +160,34 @@ def _parents(parent_of: np.ndarray, m: int, t: int, ruleset, child_codes_flat, c
 
 
 def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=None, detail=False) -> RangeResult:
-    """Levels for every unit and each of `days` (consecutive) under one ruleset; with `detail`,
-    also what each day's published tables are built from (inputs, reasons, hysteresis state)."""
+    """Levels for every unit and each of `days` (consecutive) under one ruleset, inputs read from the store."""
     step = progress or (lambda stage: None)
-    store = Store(settings.db_path)
-    from .pipeline import neighbour_matrix
-    version, communes, districts, provinces = store.current_units()
-    store.require_case_data()
+    inputs = gather(settings, Store(settings.db_path), days, ruleset)
+    step("load")
+    return evaluate(inputs, ruleset, progress, detail)
+
+
+def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResult:
+    """Levels for every unit and each of the inputs' days; with `detail`, also what each day's
+    published tables are built from (inputs, reasons, hysteresis state)."""
+    step = progress or (lambda stage: None)
+    units, days = inputs.units, inputs.days
+    communes, districts, provinces = units.communes, units.districts, units.provinces
     codes = communes["code"].astype(str).to_numpy()
     assigner = Assigner(communes.geometry.to_numpy(), codes)
     rset = ruleset.settings
     n, t = len(codes), len(days)
-    step("load")
-    env, clean = commune_env(store, communes, days, rset, assigner, codes)
-    nb = neighbour_matrix(store, version, communes, rset)
+    env, clean, unplaced = commune_env(inputs, rset, assigner)
+    nb = inputs.neighbours
     step("metrics")
     cls = engine.classify(ruleset.commune, env, rset, n * t, nb, days=t, with_reasons=False)
     computed = cls.codes.reshape(n, t)
     step("classify")
     final = np.empty_like(computed)
     decided_all, state_all, previous_all = np.empty_like(computed), np.empty((n, t), dtype=object), np.empty_like(computed)
-    previous = hysteresis.previous_levels(store, settings.runs_dir, days[0], codes)
+    previous = inputs.previous
     notice = hysteresis.notice_days(rset)
-    decided_hist = hysteresis.decided_before(store, settings.runs_dir, days[0], codes, notice)[::-1]
+    decided_hist = list(inputs.decided_before)
     for k in range(t):
         decided, state = hysteresis.apply(computed[:, k], previous, clean[:, k], rset)
         recent = decided_hist[len(decided_hist) - notice:] if notice else []
@@ -196,25 +200,25 @@ def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=No
 
     def own(table_codes):
         out = {name: np.full((len(table_codes), t), np.nan) for name in indicators.INDICATORS}
-        for k, d in enumerate(days):
-            for name, values in indicators.for_units(indicators.indicators_on(store, d), table_codes).items():
+        for k in range(t):
+            for name, values in indicators.for_units(inputs.indicators_on(k), table_codes).items():
                 out[name][:, k] = values
         return {name: v.reshape(-1) for name, v in out.items()}
 
     dcodes = districts["code"].astype(str).to_numpy()
-    d_of = pd.Series(np.arange(len(dcodes)), index=dcodes).reindex(communes["district_code"].astype(str)).to_numpy()
+    d_of = units.parent_index(communes, "district_code", districts)
     dcls, denv = _parents(d_of, len(dcodes), t, ruleset, final.reshape(-1), env, own(dcodes))
     pcodes = provinces["code"].astype(str).to_numpy()
-    p_of = pd.Series(np.arange(len(pcodes)), index=pcodes).reindex(districts["province_code"].astype(str)).to_numpy()
+    p_of = units.parent_index(districts, "province_code", provinces)
     pcls, penv = _parents(p_of, len(pcodes), t, ruleset, dcls.codes, denv, own(pcodes))
     step("rollup")
     res = RangeResult(days, ruleset.id, Levels(codes, computed), Levels(codes, final),
-                      Levels(dcodes, dcls.codes.reshape(-1, t)), Levels(pcodes, pcls.codes.reshape(-1, t)))
+                      Levels(dcodes, dcls.codes.reshape(-1, t)), Levels(pcodes, pcls.codes.reshape(-1, t)), unplaced)
     if detail:
         res.detail = {"env": env, "cls": cls, "section": ruleset.commune, "rollup": ruleset.rollup,
                       "decided": decided_all, "state": state_all, "previous": previous_all, "clean": clean,
                       "district": (dcls, denv), "province": (pcls, penv), "neighbours": nb,
-                      "units": frames.Units(version, communes, districts, provinces)}
+                      "units": units, "inputs": inputs}
     return res
 
 

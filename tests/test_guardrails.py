@@ -1,0 +1,119 @@
+"""The guardrails of the code base, run with the tests (so `.ci/run` runs them): the layering contract
+(import-linter), the linter (ruff: pyflakes, pycodestyle errors, bugbear, isort, pyupgrade) and the type
+checker (mypy), all configured in pyproject.toml. Each is also shown to fail on a deliberate violation
+made in a copy of the code, so a check that can no longer fail is noticed."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _run(tool: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    exe = BIN / tool
+    if not exe.exists():
+        pytest.fail(f"{tool} is not installed: scripts/setup.sh installs requirements-dev.txt")
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory) -> Path:
+    """The packages and their configuration, copied: violations are made there, never in the tree."""
+    dst = tmp_path_factory.mktemp("code")
+    for name in ("geo", "rules"):
+        shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("server.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, dst / name)
+    return dst
+
+
+def test_layering_contract_holds():
+    out = _run("lint-imports", "--no-cache")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "BROKEN" not in out.stdout and out.stdout.count("KEPT") >= 3
+
+
+def test_ruff_passes():
+    out = _run("ruff", "check", "--no-cache", ".")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_mypy_passes(tmp_path):
+    out = _run("mypy", "--cache-dir", str(tmp_path / "mypy"))
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _edit(path: Path, old: str, new: str) -> str:
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(old, new, 1) if old else new + text, encoding="utf-8")
+    return text
+
+
+def test_rules_importing_geo_breaks_the_contract(copy):
+    target = copy / "rules" / "levels.py"
+    before = _edit(target, "", "import geo.columns  # noqa: F401\n")
+    try:
+        out = _run("lint-imports", "--no-cache", cwd=copy)
+    finally:
+        target.write_text(before, encoding="utf-8")
+    assert out.returncode != 0
+    assert "rules is pure" in out.stdout and "BROKEN" in out.stdout
+
+
+def test_an_import_cycle_breaks_the_contract(copy):
+    target = copy / "geo" / "config.py"       # everything imports config: config importing back is a cycle
+    before = _edit(target, "", "from . import pipeline  # noqa: F401\n")
+    try:
+        out = _run("lint-imports", "--no-cache", cwd=copy)
+    finally:
+        target.write_text(before, encoding="utf-8")
+    assert out.returncode != 0
+    assert "no import cycles" in out.stdout and "BROKEN" in out.stdout
+
+
+def test_geo_importing_flask_breaks_the_contract(copy):
+    target = copy / "geo" / "texts.py"
+    before = _edit(target, "", "import flask  # noqa: F401\n")
+    try:
+        out = _run("lint-imports", "--no-cache", cwd=copy)
+    finally:
+        target.write_text(before, encoding="utf-8")
+    assert out.returncode != 0 and "geo never imports flask" in out.stdout
+
+
+def test_ruff_and_mypy_fail_on_a_violation(copy, tmp_path):
+    target = copy / "geo" / "columns.py"
+    before = _edit(target, "", "import os\n")
+    before_types = (copy / "rules" / "levels.py").read_text(encoding="utf-8")
+    (copy / "rules" / "levels.py").write_text(before_types + "\n\ndef _bad() -> int:\n    return 'text'\n",
+                                              encoding="utf-8")
+    try:
+        lint = _run("ruff", "check", "--no-cache", ".", cwd=copy)
+        types = _run("mypy", "--cache-dir", str(tmp_path / "mypy"), cwd=copy)
+    finally:
+        target.write_text(before, encoding="utf-8")
+        (copy / "rules" / "levels.py").write_text(before_types, encoding="utf-8")
+    assert lint.returncode != 0 and "F401" in lint.stdout
+    assert types.returncode != 0 and "rules/levels.py" in types.stdout and "return-value" in types.stdout
+
+
+def test_requirements_split_runtime_from_development():
+    """Runtime pins only in requirements.txt; tests, benchmarks and checks in requirements-dev.txt."""
+    runtime = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    dev = (ROOT / "requirements-dev.txt").read_text(encoding="utf-8")
+    names = lambda text: {ln.split("==")[0].split("[")[0].lower() for ln in text.splitlines()  # noqa: E731
+                          if ln and not ln.startswith(("#", "-r"))}
+    for tool in ("pytest", "playwright", "ruff", "mypy", "import-linter", "schemathesis", "owslib", "pypdf"):
+        assert tool not in names(runtime) and tool in names(dev), tool
+    assert {"pillow", "flask", "geopandas", "libpysal"} <= names(runtime)
+    assert all("==" in ln for ln in (runtime + dev).splitlines() if ln and not ln.startswith(("#", "-r")))
+    assert "-r requirements.txt" in dev
+    ignored = subprocess.run(["git", "check-ignore", "-q", "data/cache/x"], cwd=ROOT).returncode
+    tracked = subprocess.run(["git", "ls-files", "data/cache"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert ignored == 0 and tracked == ""
