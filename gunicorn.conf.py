@@ -1,7 +1,7 @@
 """gunicorn settings, read by gunicorn from the directory it starts in (the repository root).
 
-The app is made once in the master and the workers are forked from it, with the modules a first
-request needs already imported: a server that has just started answers its first visitors as fast
+The app is made once in the master (preload_app) and the workers are forked from it; every module
+imports what it uses at its top, so the modules a first request needs are already imported: a server that has just started answers its first visitors as fast
 as later ones (benchmarks/bench_map.py), and the workers share that memory.
 
 /metrics sums every worker's counters: prometheus_client's multiprocess mode, in a folder in memory
@@ -20,7 +20,7 @@ _DATA = Path(os.environ.get("ZONES_DATA_DIR") or "data").resolve()
 
 
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-    from geo.config import metrics_dir  # (geo.config imports nothing that reads the variable)
+    from geo.base.config import metrics_dir  # (geo.base.config imports nothing that reads the variable)
     _found = metrics_dir(_DATA)
     if _found:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _found
@@ -31,13 +31,6 @@ def on_starting(server):
     if folder:
         for p in Path(folder).glob("*.db"):
             p.unlink(missing_ok=True)
-    import folium  # noqa: F401
-
-    import geo.lookup  # noqa: F401
-    import geo.observe  # noqa: F401
-    import geo.raster  # noqa: F401
-    import geo.runfiles  # noqa: F401
-    import geo.viewer  # noqa: F401
 
 
 def child_exit(server, worker):

@@ -8,21 +8,55 @@ import datetime as dt
 import hashlib
 import json
 import re
+import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, Response, abort, g, jsonify, redirect, request, send_file, send_from_directory
+import pandas as pd
+from flask import Flask, Response, abort, current_app, g, jsonify, redirect, request, send_file, send_from_directory
+from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from geo import cli, config, i18n
-from geo.errors import AuthError, ForbiddenError, ImportFailedError, InputError, NotFoundError, ZonesError, http_status
-from geo.params import choice as _choice
-from geo.params import parse_as_of as _parse_as_of
-from geo.params import parse_day as _parse_day
-from geo.store import Store
-from geo.texts import vn_date
-from geo.vocabulary import EXPORT_FORMATS, HTTP_EXPORT_FORMATS, LEVEL_IDS, UNITS
+from geo import cli
+from geo.base import config, faults, i18n
+from geo.base.errors import (
+    AuthError,
+    ForbiddenError,
+    ImportFailedError,
+    InputError,
+    NotFoundError,
+    ZonesError,
+    http_status,
+)
+from geo.base.params import choice as _choice
+from geo.base.params import parse_as_of as _parse_as_of
+from geo.base.params import parse_day as _parse_day
+from geo.base.texts import vn_date
+from geo.base.vocabulary import EXPORT_FORMATS, HTTP_EXPORT_FORMATS, LEVEL_IDS, UNITS
+from geo.ingest import declared, imports, uploads
+from geo.publish import maplevels, quality, shapes, tiles
+from geo.publish.pipeline import load_rulesets
+from geo.serve import (
+    auth,
+    changes,
+    compressed,
+    export,
+    hotspots,
+    lookup,
+    observe,
+    ogc,
+    openapi,
+    pages,
+    raster,
+    report,
+    rulesinfo,
+    viewer,
+)
+from geo.store.database import Store
+from geo.store.runfiles import geojson_path
+from rules.expr import did_you_mean
 
 ROOT = Path(__file__).resolve().parent
 # Run-addressed URLs never change: cache for a year. "Latest"/dated URLs: a minute.
@@ -31,7 +65,7 @@ SHORT = "public, max-age=60"
 RUN_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{6,64}$")
 # npm packages whose files the pages may load (everything else under node_modules stays private).
 VENDOR_PACKAGES = ("leaflet", "pbf", "@mapbox/vector-tile", "@mapbox/point-geometry")
-# The committee page's own script and style (geo/static).
+# The committee page's own script and style (geo/serve/static).
 ASSETS = ("committee.js", "committee.css")
 # Reads that stay open even when reading needs a token: liveness for the supervisor, the icon.
 OPEN_ENDPOINTS = frozenset({"healthz", "favicon"})
@@ -47,6 +81,18 @@ SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-
                     "X-Frame-Options": "DENY", "Cross-Origin-Opener-Policy": "same-origin"}
 
 
+# Every route: (rule, view function, methods), filled by @route below and registered by create_app.
+_ROUTES: list[tuple[str, Callable, tuple[str, ...]]] = []
+
+
+def route(rule: str, methods: tuple[str, ...] = ("GET",)) -> Callable:
+    """A module-level view function registered under `rule` (its name is the endpoint)."""
+    def register(view: Callable) -> Callable:
+        _ROUTES.append((rule, view, methods))
+        return view
+    return register
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(ZONES=config.from_env(test_config), VENDOR_DIR=str(ROOT / "node_modules"))
@@ -55,15 +101,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update({k: v for k, v in test_config.items() if not k.startswith("ZONES_")})
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider: Vietnamese as is
     # Rulesets are checked when the app starts: a broken file stops it with file, line and reason.
-    from geo.pipeline import load_rulesets
     try:
         app.config["RULESETS"] = load_rulesets(app.config["ZONES"].ruleset_dir)
     except ZonesError as exc:     # a broken ruleset file stops the app with file, line and reason
         raise SystemExit(exc.text(app.config["ZONES"].lang)) from None
     _security(app)
     _compression(app)
-    _routes(app)
-    _write_routes(app)
+    for rule, view, methods in _ROUTES:
+        app.add_url_rule(rule, view_func=view, methods=methods)
     _errors(app)
     cli.register(app.cli, app.config)
     return app
@@ -76,7 +121,6 @@ COMPRESSED_TYPES = ("text/html", "text/css", "text/plain", "text/csv", "text/jav
 
 
 def _compression(app: Flask) -> None:
-    from flask_compress import Compress
     app.config.update(COMPRESS_MIMETYPES=list(COMPRESSED_TYPES), COMPRESS_ALGORITHM=["br", "gzip"],
                       COMPRESS_ALGORITHM_STREAMING=["br", "deflate"], COMPRESS_BR_LEVEL=5,
                       # files sent in chunks keep their ETag and 304 (Flask-Compress drops them otherwise)
@@ -94,7 +138,6 @@ def _compression(app: Flask) -> None:
 
 
 def _settings(app=None) -> config.Settings:
-    from flask import current_app
     return (app or current_app).config["ZONES"]
 
 
@@ -130,9 +173,7 @@ def _run_by_id(run_id: str) -> dict:
 
 
 def _ruleset(ruleset_id: str):
-    from flask import current_app
 
-    from rules.expr import did_you_mean
     found = current_app.config["RULESETS"].get(ruleset_id)
     if found is None:
         raise NotFoundError("unknown_ruleset", id=ruleset_id, hint=did_you_mean(ruleset_id, current_app.config["RULESETS"]))
@@ -152,12 +193,10 @@ def _full_run_file(run: dict, name: str) -> Path:
 
 
 def _geojson(run: dict, unit: str) -> Path:
-    from geo.runfiles import geojson_path
     return geojson_path(_store(), _run_dir(run), unit, _settings().cache_dir)
 
 
 def _shapes_id(run: dict) -> str:
-    from geo import shapes
     return run["manifest"].get("shapes") or shapes.shapes_id(_store(), run["boundary_version"])
 
 
@@ -165,7 +204,6 @@ SHAPES_ID_RE = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 
 def _shapes_folder(sid: str) -> Path:
-    from geo import shapes
     if not SHAPES_ID_RE.match(sid) or not shapes.ready(_settings().data_dir, sid):
         raise NotFoundError("not_found", what=f"shapes {sid}")
     return shapes.folder(_settings().data_dir, sid)
@@ -173,7 +211,6 @@ def _shapes_folder(sid: str) -> Path:
 
 def _shapes_index(sid: str) -> dict:
     """A version's shapes index, remembered per process (shapes never change once built)."""
-    from geo import shapes
     key = (str(_settings().data_dir), sid)
     found = _SHAPES_INDEX.get(key)
     if found is None:
@@ -201,9 +238,7 @@ def _token_from_request() -> tuple[str | None, str]:
 
 
 def _security(app: Flask) -> None:
-    import secrets
 
-    from geo import auth
 
     @app.before_request
     def authenticate():
@@ -231,7 +266,6 @@ def _security(app: Flask) -> None:
 
     @app.after_request
     def headers(resp: Response) -> Response:
-        from geo import observe
         if request.endpoint not in ("metrics",):
             observe.observe(request.url_rule.rule if request.url_rule else "other", request.method, resp.status_code,
                             time.perf_counter() - g.get("started", time.perf_counter()),
@@ -252,14 +286,12 @@ def _security(app: Flask) -> None:
 def _audit_refusal(why: str) -> None:
     """A refused write is audited like any other (who asked, from where, for what); the answer does
     not wait for it and does not fail with it (a store that cannot be written is another error)."""
-    from geo import auth
     user = g.get("user") or {}
     try:
         auth.record(_store(), user.get("name") or "anonymous", user.get("role"), "http", request.endpoint or request.path,
                     f"refused: {why}", target=request.path, remote=request.remote_addr,
                     file_name=getattr(request.files.get("file"), "filename", None))
     except Exception:     # noqa: BLE001 - auditing must not turn a 401 into a 500
-        from geo import observe
         observe.logger().warning("refused write not audited", extra={"fields": {"path": request.path}})
 
 
@@ -271,438 +303,400 @@ def _nonced(html: str) -> str:
 # -- writes: every one needs a user with a role (checked in _security) and is audited ---------
 
 def _audit(action: str, outcome: str, target: str = "", path=None, file_name=None, detail=None, sha256=None) -> None:
-    from geo import auth
     auth.record(_store(), g.user["name"], g.user["role"], "http", action, outcome, target, path, file_name,
                 request.remote_addr, detail, sha256)
 
 
-def _write_routes(app: Flask) -> None:
-    @app.post("/api/imports/<kind>")
-    def import_upload(kind):
-        from geo import imports, uploads
-        _choice("kind", kind, tuple(k for k in uploads.KINDS if k != "crosswalk"))
-        upload = request.files.get("file")
-        if upload is None:
-            raise InputError("upload_missing")
-        label = upload.filename or "upload"
-        options = {k: request.form.get(k) for k in ("community", "source_known", "crs", "boundary_version")}
-        path = crosswalk = digest = None
+@route("/api/imports/<kind>", methods=("POST",))
+def import_upload(kind):
+    _choice("kind", kind, tuple(k for k in uploads.KINDS if k != "crosswalk"))
+    upload = request.files.get("file")
+    if upload is None:
+        raise InputError("upload_missing")
+    label = upload.filename or "upload"
+    options = {k: request.form.get(k) for k in ("community", "source_known", "crs", "boundary_version")}
+    path = crosswalk = digest = None
+    try:
         try:
-            try:
-                path, ftype, digest = uploads.receive(upload.stream, label, kind)
-                if kind == "units" and request.files.get("crosswalk") is not None:
-                    cw = request.files["crosswalk"]
-                    crosswalk = uploads.receive(cw.stream, cw.filename or "crosswalk", "crosswalk")[0]
-                    options["crosswalk_path"] = crosswalk
-                if kind == "units" and not options["boundary_version"]:
-                    options["boundary_version"] = path.stem
-                summary = imports.run(kind, _settings(), path, options)
-            except ZonesError as exc:
-                _audit(f"import-{kind}", f"refused: {exc.key}" if path is None else f"failed: {exc.key}", file_name=label,
-                       detail=_http_text(exc.text("en")), sha256=digest)
-                raise
-            except Exception as exc:       # whatever went wrong: audited, a clear answer, nothing half-stored
-                from geo import faults
-                fault = faults.classify(exc, where=str(_settings().data_dir))
-                try:
-                    _audit(f"import-{kind}", f"failed: {fault.key if fault else 'internal'}", file_name=label,
-                           detail=type(exc).__name__, sha256=digest)
-                except Exception:       # noqa: BLE001 - a store that cannot be written cannot audit either
-                    pass
-                if fault is not None:
-                    raise fault from exc
-                raise ImportFailedError("import_failed", name=label) from exc
-        finally:
-            uploads.discard(path)
-            uploads.discard(crosswalk)
-        _audit(f"import-{kind}", "ok", file_name=label, detail=summary, sha256=digest)
-        return jsonify({"kind": kind, "file": label, "type": ftype, "sha256": digest, **_http_value(summary)})
-
-    @app.post("/api/declarations")
-    def declare_api():
-        import pandas as pd
-
-        from geo import declared
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InputError("bad_param", name="body", value=request.get_data(as_text=True)[:100],
-                             allowed='JSON {"unit", "level", "from", "until", "decision", "reason"}')
-        row = {k: str(body.get(k) or "") for k in ("unit", "level", "from", "until", "decision", "reason")}
-        row["by"] = g.user["name"]          # who declares is who is logged in, not what the body says
-        try:
-            r = declared.declare_table(_store(), pd.DataFrame([row]), None, _settings().rejects_dir, config.today())
+            path, ftype, digest = uploads.receive(upload.stream, label, kind)
+            if kind == "units" and request.files.get("crosswalk") is not None:
+                cw = request.files["crosswalk"]
+                crosswalk = uploads.receive(cw.stream, cw.filename or "crosswalk", "crosswalk")[0]
+                options["crosswalk_path"] = crosswalk
+            if kind == "units" and not options["boundary_version"]:
+                options["boundary_version"] = path.stem
+            summary = imports.run(kind, _settings(), path, options)
         except ZonesError as exc:
-            _audit("declare", f"failed: {exc.key}", target=row["unit"], detail=exc.text("en"))
+            _audit(f"import-{kind}", f"refused: {exc.key}" if path is None else f"failed: {exc.key}", file_name=label,
+                   detail=_http_text(exc.text("en")), sha256=digest)
             raise
-        _audit("declare", "ok", target=row["unit"], detail=row)
-        return jsonify({"recorded": row, "changed": r.get("changed", 0)})
+        except Exception as exc:       # whatever went wrong: audited, a clear answer, nothing half-stored
+            fault = faults.classify(exc, where=str(_settings().data_dir))
+            try:
+                _audit(f"import-{kind}", f"failed: {fault.key if fault else 'internal'}", file_name=label,
+                       detail=type(exc).__name__, sha256=digest)
+            except Exception:       # noqa: BLE001 - a store that cannot be written cannot audit either
+                pass
+            if fault is not None:
+                raise fault from exc
+            raise ImportFailedError("import_failed", name=label) from exc
+    finally:
+        uploads.discard(path)
+        uploads.discard(crosswalk)
+    _audit(f"import-{kind}", "ok", file_name=label, detail=summary, sha256=digest)
+    return jsonify({"kind": kind, "file": label, "type": ftype, "sha256": digest, **_http_value(summary)})
 
-    @app.post("/api/holds/<run_id>/publish")
-    def publish_held(run_id):
-        from geo import quality
-        body = request.get_json(silent=True) or {}
-        reason = str(body.get("reason") or "").strip()
-        if not reason:
-            raise InputError("bad_param", name="reason", value="", allowed="why the held run is published anyway")
-        run = quality.publish_anyway(_settings(), run_id, g.user["name"], reason)
-        _audit("publish-anyway", "ok", target=run_id, detail={"reason": reason, "date": run["date"]})
-        return jsonify({"published": run_id, "date": run["date"]})
+@route("/api/declarations", methods=("POST",))
+def declare_api():
 
-    @app.get("/api/holds")
-    def holds():
-        from geo import quality
-        return jsonify({"holds": quality.holds(_store())})
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InputError("bad_param", name="body", value=request.get_data(as_text=True)[:100],
+                         allowed='JSON {"unit", "level", "from", "until", "decision", "reason"}')
+    row = {k: str(body.get(k) or "") for k in ("unit", "level", "from", "until", "decision", "reason")}
+    row["by"] = g.user["name"]          # who declares is who is logged in, not what the body says
+    try:
+        r = declared.declare_table(_store(), pd.DataFrame([row]), None, _settings().rejects_dir, config.today())
+    except ZonesError as exc:
+        _audit("declare", f"failed: {exc.key}", target=row["unit"], detail=exc.text("en"))
+        raise
+    _audit("declare", "ok", target=row["unit"], detail=row)
+    return jsonify({"recorded": row, "changed": r.get("changed", 0)})
 
-    @app.get("/api/audit")
-    def audit_api():
-        from geo import auth
-        if not auth.allows(g.user, "admin"):
-            raise (ForbiddenError("auth_role", name=g.user["name"], role=g.user["role"], action="audit", needed="admin")
-                   if g.user else AuthError("auth_needed"))
-        return jsonify({"audit": auth.audit_log(_store(), int(_float_arg("limit", 1, 10000)) if "limit" in request.args else 100)})
+@route("/api/holds/<run_id>/publish", methods=("POST",))
+def publish_held(run_id):
+    body = request.get_json(silent=True) or {}
+    reason = str(body.get("reason") or "").strip()
+    if not reason:
+        raise InputError("bad_param", name="reason", value="", allowed="why the held run is published anyway")
+    run = quality.publish_anyway(_settings(), run_id, g.user["name"], reason)
+    _audit("publish-anyway", "ok", target=run_id, detail={"reason": reason, "date": run["date"]})
+    return jsonify({"published": run_id, "date": run["date"]})
+
+@route("/api/holds")
+def holds():
+    return jsonify({"holds": quality.holds(_store(), _lang())})
+
+@route("/api/audit")
+def audit_api():
+    if not auth.allows(g.user, "admin"):
+        raise (ForbiddenError("auth_role", name=g.user["name"], role=g.user["role"], action="audit", needed="admin")
+               if g.user else AuthError("auth_needed"))
+    return jsonify({"audit": auth.audit_log(_store(), int(_float_arg("limit", 1, 10000)) if "limit" in request.args else 100)})
 
 
 # -- routes ----------------------------------------------------------------------------------
 
-def _routes(app: Flask) -> None:
-    @app.get("/")
-    def index():
-        return redirect("/map")
+@route("/")
+def index():
+    return redirect("/map")
 
-    @app.get("/map")
-    def map_page():
-        from geo import maplevels, viewer
+@route("/map")
+def map_page():
+    run = _run_from_request()
+    s, store = _settings(), _store()
+    rulesets = current_app.config["RULESETS"]
+    ruleset = rulesets.get(run["manifest"]["ruleset"]) or rulesets["qd2686"]
+    sid = _shapes_id(run)
+    index = _shapes_index(sid)
+    table = json.loads(maplevels.path(store, s.data_dir, _run_dir(run), run).read_text(encoding="utf-8"))
+    home = viewer.home_area(index, table, s.home, request.args.get("province"))
+    text = viewer.page(run, ruleset, _lang(), store.published_dates(), index, home, s.basemap_url,
+                       s.basemap_attribution)
+    resp = Response(_nonced(text), mimetype="text/html")
+    resp.headers["Cache-Control"] = SHORT
+    return resp
+
+@route("/healthz")
+def healthz():
+    body, status = observe.health(_store(), _settings().runs_dir)
+    resp = jsonify(body)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+@route("/metrics")
+def metrics():
+    return Response(observe.metrics_text(_store()), mimetype=observe.CONTENT_TYPE.split(";")[0],
+                    headers={"Cache-Control": "no-store"})
+
+@route("/favicon.ico")
+def favicon():
+    return Response(status=204)
+
+@route("/assets/<name>")
+def assets(name):
+    if name not in ASSETS:
+        abort(404)
+    resp = send_from_directory(ROOT / "geo" / "serve" / "static", name)
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    return resp
+
+@route("/api/zones.geojson")
+def zones_geojson():
+    unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
+    run = _run_from_request()
+    resp = _send_file(_geojson(run, unit), mimetype="application/geo+json", etag=True)
+    resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
+    return resp.make_conditional(request)
+
+@route("/api/zones/<code>")
+def zone(code):
+    unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
+    run = _run_from_request()
+    resp = jsonify(lookup.panel(_store(), _run_dir(run), run["boundary_version"], unit, code, _settings().cache_dir))
+    resp.headers["Cache-Control"] = SHORT
+    return resp
+
+@route("/api/level")
+def level_at():
+    lon, lat = _float_arg("lon", -180, 180), _float_arg("lat", -90, 90)
+    run = _run_from_request()
+    resp = jsonify(lookup.at_point(_store(), _run_dir(run), run["boundary_version"], lon, lat, _settings().cache_dir))
+    resp.headers["Cache-Control"] = SHORT
+    return resp
+
+@route("/api/search")
+def search():
+    levels = None
+    if "run" in request.args or "date" in request.args:
         run = _run_from_request()
-        s, store = _settings(), _store()
-        rulesets = app.config["RULESETS"]
-        ruleset = rulesets.get(run["manifest"]["ruleset"]) or rulesets["qd2686"]
-        sid = _shapes_id(run)
-        index = _shapes_index(sid)
-        table = json.loads(maplevels.path(store, s.data_dir, _run_dir(run), run).read_text(encoding="utf-8"))
-        home = viewer.home_area(index, table, s.home, request.args.get("province"))
-        text = viewer.page(run, ruleset, _lang(), store.published_dates(), index, home, s.basemap_url,
-                           s.basemap_attribution)
-        resp = Response(_nonced(text), mimetype="text/html")
-        resp.headers["Cache-Control"] = SHORT
-        return resp
+        version, levels = run["boundary_version"], lookup.run_levels(_settings().runs_dir, run["run_id"])
+    else:
+        version = _store().current_boundary_version()
+    if version is None:
+        raise NotFoundError("no_run")
+    return jsonify({"results": lookup.search(_store(), version, request.args.get("q", "")[:100], levels)})
 
-    @app.get("/healthz")
-    def healthz():
-        from geo import observe
-        body, status = observe.health(_store(), _settings().runs_dir)
-        resp = jsonify(body)
-        resp.status_code = status
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
+@route("/api/hotspots")
+def hotspots_api():
+    run = _run_from_request()
+    resp = jsonify(hotspots.hotspots(_store(), _settings().runs_dir, _settings().cache_dir, run))
+    resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
+    return resp
 
-    @app.get("/metrics")
-    def metrics():
-        from geo import observe
-        return Response(observe.metrics_text(_store()), mimetype=observe.CONTENT_TYPE.split(";")[0],
-                        headers={"Cache-Control": "no-store"})
+@route("/api/zones/<code>/history")
+def zone_history(code):
+    unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
+    end = _parse_day(request.args["date"]) if "date" in request.args else dt.date.fromisoformat(_run_from_request()["date"])
+    days = int(_float_arg("days", 1, lookup.MAX_DAYS)) if "days" in request.args else lookup.HISTORY_DAYS
+    resp = jsonify(lookup.unit_history(_store(), _settings().runs_dir, unit, code, end, days))
+    resp.headers["Cache-Control"] = SHORT
+    return resp
 
-    @app.get("/favicon.ico")
-    def favicon():
-        return Response(status=204)
+@route("/api/lockdowns.geojson")
+def lockdowns_geojson():
+    run = _run_from_request()
+    resp = _send_file(_geojson(run, "lockdown"), mimetype="application/geo+json", etag=True)
+    resp.headers["Cache-Control"] = SHORT
+    return resp
 
-    @app.get("/assets/<name>")
-    def assets(name):
-        if name not in ASSETS:
-            abort(404)
-        resp = send_from_directory(ROOT / "geo" / "static", name)
-        resp.headers["Cache-Control"] = "public, max-age=3600"
-        return resp
+@route("/api/rulesets")
+def rulesets():
+    return jsonify({"rulesets": [rulesinfo.summary(rs) for rs in current_app.config["RULESETS"].values()]})
 
-    @app.get("/api/zones.geojson")
-    def zones_geojson():
-        unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
-        run = _run_from_request()
-        resp = _send_file(_geojson(run, unit), mimetype="application/geo+json", etag=True)
-        resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
-        return resp.make_conditional(request)
+@route("/api/rulesets/<ruleset_id>")
+def ruleset_detail(ruleset_id):
+    return jsonify(rulesinfo.describe(_ruleset(ruleset_id)))
 
-    @app.get("/api/zones/<code>")
-    def zone(code):
-        from geo import lookup
-        unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
-        run = _run_from_request()
-        resp = jsonify(lookup.panel(_store(), _run_dir(run), run["boundary_version"], unit, code, _settings().cache_dir))
-        resp.headers["Cache-Control"] = SHORT
-        return resp
+@route("/rulesets/<ruleset_id>")
+def ruleset_page(ruleset_id):
+    return Response(_nonced(rulesinfo.page(_ruleset(ruleset_id), _lang())), mimetype="text/html")
 
-    @app.get("/api/level")
-    def level_at():
-        from geo import lookup
-        lon, lat = _float_arg("lon", -180, 180), _float_arg("lat", -90, 90)
-        run = _run_from_request()
-        resp = jsonify(lookup.at_point(_store(), _run_dir(run), run["boundary_version"], lon, lat, _settings().cache_dir))
-        resp.headers["Cache-Control"] = SHORT
-        return resp
+@route("/report")
+def report_page():
+    fmt = _choice("format", request.args.get("format", "html"), tuple(report.FORMATS))
+    run = _run_from_request()
+    s = _settings()
+    path = report.render(_store(), s.runs_dir, s.cache_dir, dt.date.fromisoformat(run["date"]), fmt, _lang(),
+                         current_app.config["RULESETS"])
+    resp = _send_file(path, mimetype=report.FORMATS[fmt], etag=True, as_attachment=fmt != "html",
+                     download_name=f"bao-cao-{run['date']}.{fmt}")
+    resp.headers["Cache-Control"] = SHORT
+    return resp.make_conditional(request)
 
-    @app.get("/api/search")
-    def search():
-        from geo import lookup
-        levels = None
-        if "run" in request.args or "date" in request.args:
-            run = _run_from_request()
-            version, levels = run["boundary_version"], lookup.run_levels(_settings().runs_dir, run["run_id"])
-        else:
-            version = _store().current_boundary_version()
-        if version is None:
-            raise NotFoundError("no_run")
-        return jsonify({"results": lookup.search(_store(), version, request.args.get("q", "")[:100], levels)})
+@route("/api/changes")
+def changes_api():
+    if "to" not in request.args:
+        raise InputError("bad_param", name="to", value="", allowed="a date YYYY-MM-DD")
+    to_day = _parse_day(request.args["to"])
+    from_day = _parse_day(request.args["from"]) if "from" in request.args else None
+    unit = request.args.get("unit")
+    units = (_choice("unit", unit, UNITS),) if unit else UNITS
+    rows, after, before = changes.changes(_store(), _settings().runs_dir, to_day, from_day, units)
+    if request.args.get("all", "false").lower() not in ("1", "true", "yes"):
+        rows = rows[rows["change"] != "same"]
+    body = {"from": before["date"] if before else None, "to": after["date"],
+            "run_from": before["run_id"] if before else None, "run_to": after["run_id"],
+            "changes": json.loads(rows.to_json(orient="records", force_ascii=False))}
+    resp = jsonify(body)
+    resp.headers["Cache-Control"] = SHORT
+    return resp
 
-    @app.get("/api/hotspots")
-    def hotspots_api():
-        from geo import hotspots
-        run = _run_from_request()
-        resp = jsonify(hotspots.hotspots(_store(), _settings().runs_dir, _settings().cache_dir, run))
-        resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
-        return resp
+@route("/api/runs")
+def runs():
+    out = []
+    for r in _store().published_runs():
+        m = r["manifest"]
+        row = {k: m.get(k) for k in ("run_id", "date", "created_at", "ruleset", "ruleset_sha256",
+                                     "boundary_version", "input_hashes", "code_version", "counts",
+                                     "community_cases_in_window", "n_active_lockdowns")}
+        out.append({**row, "kind": m.get("kind", "full")})
+    return jsonify({"runs": out})
 
-    @app.get("/api/zones/<code>/history")
-    def zone_history(code):
-        from geo import lookup
-        unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
-        end = _parse_day(request.args["date"]) if "date" in request.args else dt.date.fromisoformat(_run_from_request()["date"])
-        days = int(_float_arg("days", 1, lookup.MAX_DAYS)) if "days" in request.args else lookup.HISTORY_DAYS
-        resp = jsonify(lookup.unit_history(_store(), _settings().runs_dir, unit, code, end, days))
-        resp.headers["Cache-Control"] = SHORT
-        return resp
+@route("/tiles/<unit>/tilejson.json")
+def tilejson_latest(unit):
+    resp = jsonify(_tilejson(_run_from_request(), unit))
+    resp.headers["Cache-Control"] = SHORT
+    return _linked(resp)
 
-    @app.get("/api/lockdowns.geojson")
-    def lockdowns_geojson():
-        run = _run_from_request()
-        resp = _send_file(_geojson(run, "lockdown"), mimetype="application/geo+json", etag=True)
-        resp.headers["Cache-Control"] = SHORT
-        return resp
+@route("/tiles/runs/<run_id>/<unit>/tilejson.json")
+def tilejson_run(run_id, unit):
+    resp = jsonify(_tilejson(_run_by_id(run_id), unit))
+    resp.headers["Cache-Control"] = IMMUTABLE
+    return _linked(resp)
 
-    @app.get("/api/rulesets")
-    def rulesets():
-        from geo import rulesinfo
-        return jsonify({"rulesets": [rulesinfo.summary(rs) for rs in app.config["RULESETS"].values()]})
+@route("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.mvt")
+def tile(run_id, unit, z, x, y):
+    _choice("unit", unit, tiles.LAYERS)
+    run = _run_by_id(run_id)
+    _check_tile(z, x, y, 24)
+    lo, hi = tiles.ZOOMS[unit]
+    if not lo <= z <= hi:      # as the TileJSON says: outside the zooms there are no tiles (overzoom z={hi})
+        raise NotFoundError("tile_zoom", unit=unit, z=z, lo=lo, hi=hi)
+    if unit == "lockdown" and run["manifest"].get("n_active_lockdowns") == 0:
+        data = None       # a day without lockdowns has no lockdown tiles: every tile is empty
+    else:
+        data = tiles.read_tile(_full_run_file(run, f"tiles/{unit}.mbtiles"), z, x, y)
+    return _tile_response(data, "application/vnd.mapbox-vector-tile", f"{run_id}/{unit}/{z}/{x}/{y}")
 
-    @app.get("/api/rulesets/<ruleset_id>")
-    def ruleset_detail(ruleset_id):
-        from geo import rulesinfo
-        return jsonify(rulesinfo.describe(_ruleset(ruleset_id)))
+@route("/tiles/runs/<run_id>/map-levels.json")
+def map_levels(run_id):
+    run = _run_by_id(run_id)
+    path = maplevels.path(_store(), _settings().data_dir, _run_dir(run), run)
+    resp = _send_file(path, mimetype="application/json", etag=True, max_age=None)
+    resp.headers["Cache-Control"] = IMMUTABLE
+    return resp.make_conditional(request)
 
-    @app.get("/rulesets/<ruleset_id>")
-    def ruleset_page(ruleset_id):
-        from geo import rulesinfo
-        return Response(_nonced(rulesinfo.page(_ruleset(ruleset_id), _lang())), mimetype="text/html")
+@route("/tiles/shapes/<sid>/index.json")
+def shapes_index(sid):
+    folder = _shapes_folder(sid)
+    resp = _send_file(folder / shapes.INDEX, mimetype="application/json", etag=True, max_age=None)
+    resp.headers["Cache-Control"] = IMMUTABLE
+    return resp.make_conditional(request)
 
-    @app.get("/report")
-    def report_page():
-        from geo import report
-        fmt = _choice("format", request.args.get("format", "html"), tuple(report.FORMATS))
-        run = _run_from_request()
-        s = _settings()
-        path = report.render(_store(), s.runs_dir, s.cache_dir, dt.date.fromisoformat(run["date"]), fmt, _lang(),
-                             app.config["RULESETS"])
-        resp = _send_file(path, mimetype=report.FORMATS[fmt], etag=True, as_attachment=fmt != "html",
-                         download_name=f"bao-cao-{run['date']}.{fmt}")
-        resp.headers["Cache-Control"] = SHORT
-        return resp.make_conditional(request)
+@route("/tiles/shapes/<sid>/<int:z>/<int:x>/<int:y>.mvt")
+def shapes_tile(sid, z, x, y):
+    folder = _shapes_folder(sid)
+    _check_tile(z, x, y, 24)
+    if z > shapes.MAX_ZOOM:
+        raise NotFoundError("tile_zoom", unit="shapes", z=z, lo=0, hi=shapes.MAX_ZOOM)
+    data = tiles.read_tile(folder / shapes.MAP, z, x, y)
+    return _tile_response(data, "application/vnd.mapbox-vector-tile", f"shapes/{sid}/{z}/{x}/{y}")
 
-    @app.get("/api/changes")
-    def changes_api():
-        from geo import changes
-        if "to" not in request.args:
-            raise InputError("bad_param", name="to", value="", allowed="a date YYYY-MM-DD")
-        to_day = _parse_day(request.args["to"])
-        from_day = _parse_day(request.args["from"]) if "from" in request.args else None
-        unit = request.args.get("unit")
-        units = (_choice("unit", unit, UNITS),) if unit else UNITS
-        rows, after, before = changes.changes(_store(), _settings().runs_dir, to_day, from_day, units)
-        if request.args.get("all", "false").lower() not in ("1", "true", "yes"):
-            rows = rows[rows["change"] != "same"]
-        body = {"from": before["date"] if before else None, "to": after["date"],
-                "run_from": before["run_id"] if before else None, "run_to": after["run_id"],
-                "changes": json.loads(rows.to_json(orient="records", force_ascii=False))}
-        resp = jsonify(body)
-        resp.headers["Cache-Control"] = SHORT
-        return resp
+@route("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.png")
+def raster_tile(run_id, unit, z, x, y):
+    _choice("unit", unit, raster.LAYERS)
+    run = _run_by_id(run_id)
+    _check_tile(z, x, y, raster.MAX_ZOOM)
+    palette = _choice("palette", request.args.get("palette", "official"), tuple(raster.PALETTES))
+    levels = None
+    if request.args.get("levels"):
+        levels = frozenset(_choice("levels", v, LEVEL_IDS) for v in request.args["levels"].split(","))
+    s = _settings()
+    data = raster.tile(_store(), _run_dir(run), run["boundary_version"], unit, z, x, y, s.cache_dir,
+                       palette, levels, run["manifest"].get("bounds", {}).get("province"),
+                       int(s.tile_cache_mb * (1 << 20)), s.tile_render_rate)
+    return _tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png?{request.query_string.decode()}")
 
-    @app.get("/api/runs")
-    def runs():
-        out = []
-        for r in _store().published_runs():
-            m = r["manifest"]
-            row = {k: m.get(k) for k in ("run_id", "date", "created_at", "ruleset", "ruleset_sha256",
-                                         "boundary_version", "input_hashes", "code_version", "counts",
-                                         "community_cases_in_window", "n_active_lockdowns")}
-            out.append({**row, "kind": m.get("kind", "full")})
-        return jsonify({"runs": out})
+@route("/api/exports/<fmt>")
+def export_api(fmt):
+    _choice("format", fmt, HTTP_EXPORT_FORMATS)
+    unit = _choice("unit", request.args.get("unit", "commune"), UNITS + (("lockdown",) if fmt != "xlsx" else ()))
+    run = _run_from_request()
+    since = _run_by_id(request.args["since"]) if "since" in request.args else None
+    if since and unit == "lockdown":
+        raise InputError("bad_param", name="since", value=since["run_id"], allowed="commune, district, province")
+    etag = hashlib.sha1(f"{run['run_id']}|{unit}|{fmt}|{since and since['run_id']}".encode()).hexdigest()[:24]
+    if etag in request.if_none_match:
+        return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": SHORT})
+    s = _settings()
+    path = export.export_file(_store(), s.runs_dir, run, unit, fmt, s.cache_dir, since,
+                              export.feature_lines(_store(), s.runs_dir, s.cache_dir, unit))
+    suffix = f"-since-{since['date']}" if since else ""
+    resp = _send_file(path, mimetype=EXPORT_FORMATS[fmt].mime, as_attachment=True, etag=False,
+                     download_name=f"{unit}-{run['date']}{suffix}.{EXPORT_FORMATS[fmt].extension}")
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
+    resp.headers["X-Boundary-Version"] = run["boundary_version"]
+    return resp
 
-    @app.get("/tiles/<unit>/tilejson.json")
-    def tilejson_latest(unit):
-        resp = jsonify(_tilejson(_run_from_request(), unit))
-        resp.headers["Cache-Control"] = SHORT
-        return _linked(resp)
+@route("/ogc")
+@route("/ogc/")
+def ogc_landing():
+    return _json_doc(ogc.landing(_base(), i18n.t("ogc_title", _lang())))
 
-    @app.get("/tiles/runs/<run_id>/<unit>/tilejson.json")
-    def tilejson_run(run_id, unit):
-        resp = jsonify(_tilejson(_run_by_id(run_id), unit))
-        resp.headers["Cache-Control"] = IMMUTABLE
-        return _linked(resp)
+@route("/ogc/conformance")
+def ogc_conformance():
+    return _json_doc({"conformsTo": ogc.CONFORMANCE})
 
-    @app.get("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.mvt")
-    def tile(run_id, unit, z, x, y):
-        from geo import tiles
-        _choice("unit", unit, tiles.LAYERS)
-        run = _run_by_id(run_id)
-        _check_tile(z, x, y, 24)
-        lo, hi = tiles.ZOOMS[unit]
-        if not lo <= z <= hi:      # as the TileJSON says: outside the zooms there are no tiles (overzoom z={hi})
-            raise NotFoundError("tile_zoom", unit=unit, z=z, lo=lo, hi=hi)
-        if unit == "lockdown" and run["manifest"].get("n_active_lockdowns") == 0:
-            data = None       # a day without lockdowns has no lockdown tiles: every tile is empty
-        else:
-            data = tiles.read_tile(_full_run_file(run, f"tiles/{unit}.mbtiles"), z, x, y)
-        return _tile_response(data, "application/vnd.mapbox-vector-tile", f"{run_id}/{unit}/{z}/{x}/{y}")
+@route("/ogc/api")
+def ogc_openapi():
+    resp = _json_doc(openapi.document(_base()))
+    resp.mimetype = ogc.OPENAPI
+    return resp
 
-    @app.get("/tiles/runs/<run_id>/map-levels.json")
-    def map_levels(run_id):
-        from geo import maplevels
-        run = _run_by_id(run_id)
-        path = maplevels.path(_store(), _settings().data_dir, _run_dir(run), run)
-        resp = _send_file(path, mimetype="application/json", etag=True, max_age=None)
-        resp.headers["Cache-Control"] = IMMUTABLE
-        return resp.make_conditional(request)
+@route("/ogc/collections")
+def ogc_collections():
+    run, first = _ogc_run(), _first_date()
+    return _json_doc({"links": [{"href": f"{_base()}/ogc/collections", "rel": "self", "type": ogc.JSON}],
+                      "collections": [ogc.describe(_base(), u, run, first) for u in ogc.COLLECTIONS]})
 
-    @app.get("/tiles/shapes/<sid>/index.json")
-    def shapes_index(sid):
-        from geo import shapes
-        folder = _shapes_folder(sid)
-        resp = _send_file(folder / shapes.INDEX, mimetype="application/json", etag=True, max_age=None)
-        resp.headers["Cache-Control"] = IMMUTABLE
-        return resp.make_conditional(request)
+@route("/ogc/collections/<unit>")
+def ogc_collection(unit):
+    _choice("collection", unit, ogc.COLLECTIONS)
+    return _json_doc(ogc.describe(_base(), unit, _ogc_run(), _first_date()))
 
-    @app.get("/tiles/shapes/<sid>/<int:z>/<int:x>/<int:y>.mvt")
-    def shapes_tile(sid, z, x, y):
-        from geo import shapes, tiles
-        folder = _shapes_folder(sid)
-        _check_tile(z, x, y, 24)
-        if z > shapes.MAX_ZOOM:
-            raise NotFoundError("tile_zoom", unit="shapes", z=z, lo=0, hi=shapes.MAX_ZOOM)
-        data = tiles.read_tile(folder / shapes.MAP, z, x, y)
-        return _tile_response(data, "application/vnd.mapbox-vector-tile", f"shapes/{sid}/{z}/{x}/{y}")
+@route("/ogc/collections/<unit>/queryables")
+def ogc_queryables(unit):
+    _choice("collection", unit, ogc.COLLECTIONS)
+    resp = _json_doc(ogc.queryables(_base(), unit))
+    resp.mimetype = "application/schema+json"
+    return resp
 
-    @app.get("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.png")
-    def raster_tile(run_id, unit, z, x, y):
-        from geo import raster
-        _choice("unit", unit, raster.LAYERS)
-        run = _run_by_id(run_id)
-        _check_tile(z, x, y, raster.MAX_ZOOM)
-        palette = _choice("palette", request.args.get("palette", "official"), tuple(raster.PALETTES))
-        levels = None
-        if request.args.get("levels"):
-            levels = frozenset(_choice("levels", v, LEVEL_IDS) for v in request.args["levels"].split(","))
-        s = _settings()
-        data = raster.tile(_store(), _run_dir(run), run["boundary_version"], unit, z, x, y, s.cache_dir,
-                           palette, levels, run["manifest"].get("bounds", {}).get("province"),
-                           int(s.tile_cache_mb * (1 << 20)), s.tile_render_rate)
-        return _tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png?{request.query_string.decode()}")
+@route("/ogc/collections/<unit>/items")
+def ogc_items(unit):
+    _choice("collection", unit, ogc.COLLECTIONS)
+    ogc.check_params(unit, request.args)
+    run = _ogc_run()
+    col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    body = ogc.items_body(col, unit, request.args, f"{_base()}/ogc/collections/{unit}/items", now)
+    return _geojson_response(body, run)
 
-    @app.get("/api/exports/<fmt>")
-    def export_api(fmt):
-        from geo import export
-        _choice("format", fmt, HTTP_EXPORT_FORMATS)
-        unit = _choice("unit", request.args.get("unit", "commune"), UNITS + (("lockdown",) if fmt != "xlsx" else ()))
-        run = _run_from_request()
-        since = _run_by_id(request.args["since"]) if "since" in request.args else None
-        if since and unit == "lockdown":
-            raise InputError("bad_param", name="since", value=since["run_id"], allowed="commune, district, province")
-        etag = hashlib.sha1(f"{run['run_id']}|{unit}|{fmt}|{since and since['run_id']}".encode()).hexdigest()[:24]
-        if etag in request.if_none_match:
-            return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": SHORT})
-        s = _settings()
-        path = export.export_file(_store(), s.runs_dir, run, unit, fmt, s.cache_dir, since,
-                                  export.feature_lines(_store(), s.runs_dir, s.cache_dir, unit))
-        suffix = f"-since-{since['date']}" if since else ""
-        resp = _send_file(path, mimetype=EXPORT_FORMATS[fmt].mime, as_attachment=True, etag=False,
-                         download_name=f"{unit}-{run['date']}{suffix}.{EXPORT_FORMATS[fmt].extension}")
-        resp.set_etag(etag)
-        resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
-        resp.headers["X-Boundary-Version"] = run["boundary_version"]
-        return resp
+@route("/ogc/collections/<unit>/items/<fid>")
+def ogc_item(unit, fid):
+    _choice("collection", unit, ogc.COLLECTIONS)
+    for name in request.args:
+        if name not in ("datetime", "run") + ogc.COMMON_PARAMS:
+            raise InputError("bad_param", name=name, value=request.args[name], allowed="datetime, run, f")
+    run = _ogc_run()
+    col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
+    return _geojson_response(ogc.item_body(col, fid, f"{_base()}/ogc/collections/{unit}/items/{fid}"), run)
 
-    @app.get("/ogc")
-    @app.get("/ogc/")
-    def ogc_landing():
-        from geo import ogc
-        return _json_doc(ogc.landing(_base(), i18n.t("ogc_title", _lang())))
-
-    @app.get("/ogc/conformance")
-    def ogc_conformance():
-        from geo import ogc
-        return _json_doc({"conformsTo": ogc.CONFORMANCE})
-
-    @app.get("/ogc/api")
-    def ogc_openapi():
-        from geo import ogc, openapi
-        resp = _json_doc(openapi.document(_base()))
-        resp.mimetype = ogc.OPENAPI
-        return resp
-
-    @app.get("/ogc/collections")
-    def ogc_collections():
-        from geo import ogc
-        run, first = _ogc_run(), _first_date()
-        return _json_doc({"links": [{"href": f"{_base()}/ogc/collections", "rel": "self", "type": ogc.JSON}],
-                          "collections": [ogc.describe(_base(), u, run, first) for u in ogc.COLLECTIONS]})
-
-    @app.get("/ogc/collections/<unit>")
-    def ogc_collection(unit):
-        from geo import ogc
-        _choice("collection", unit, ogc.COLLECTIONS)
-        return _json_doc(ogc.describe(_base(), unit, _ogc_run(), _first_date()))
-
-    @app.get("/ogc/collections/<unit>/queryables")
-    def ogc_queryables(unit):
-        from geo import ogc
-        _choice("collection", unit, ogc.COLLECTIONS)
-        resp = _json_doc(ogc.queryables(_base(), unit))
-        resp.mimetype = "application/schema+json"
-        return resp
-
-    @app.get("/ogc/collections/<unit>/items")
-    def ogc_items(unit):
-        from geo import ogc
-        _choice("collection", unit, ogc.COLLECTIONS)
-        ogc.check_params(unit, request.args)
-        run = _ogc_run()
-        col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        body = ogc.items_body(col, unit, request.args, f"{_base()}/ogc/collections/{unit}/items", now)
-        return _geojson_response(body, run)
-
-    @app.get("/ogc/collections/<unit>/items/<fid>")
-    def ogc_item(unit, fid):
-        from geo import ogc
-        _choice("collection", unit, ogc.COLLECTIONS)
-        for name in request.args:
-            if name not in ("datetime", "run") + ogc.COMMON_PARAMS:
-                raise InputError("bad_param", name=name, value=request.args[name], allowed="datetime, run, f")
-        run = _ogc_run()
-        col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
-        return _geojson_response(ogc.item_body(col, fid, f"{_base()}/ogc/collections/{unit}/items/{fid}"), run)
-
-    @app.get("/vendor/<path:filename>")
-    def vendor(filename):
-        package = next((p for p in VENDOR_PACKAGES if filename.startswith(p + "/")), None)
-        if package is None:
-            abort(404)
-        resp = send_from_directory(Path(app.config["VENDOR_DIR"]) / package, filename[len(package) + 1:])
-        resp.headers["Cache-Control"] = "public, max-age=86400"
-        return resp
+@route("/vendor/<path:filename>")
+def vendor(filename):
+    package = next((p for p in VENDOR_PACKAGES if filename.startswith(p + "/")), None)
+    if package is None:
+        abort(404)
+    resp = send_from_directory(Path(current_app.config["VENDOR_DIR"]) / package, filename[len(package) + 1:])
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
 
 
 def _send_file(path: Path, **kw) -> Response:
     """send_file; a file a client accepting gzip would wait for (GeoJSON of a national day: 24 MB) goes
     compressed, from a copy made once beside the cache (run files never change)."""
-    from geo import compressed
     accepts = "gzip" in request.accept_encodings
     gz = compressed.gzip_copy(Path(path), _settings().cache_dir) if accepts else None
     if gz is None:
@@ -763,7 +757,6 @@ def _json_doc(doc: dict) -> Response:
 
 def _ogc_run() -> dict:
     """The run an OGC request reads: ?run=, ?datetime= (instant or interval), else the latest."""
-    from geo import ogc
     if "run" in request.args:
         return _run_by_id(request.args["run"])
     if "datetime" in request.args:
@@ -783,7 +776,6 @@ def _first_date() -> str | None:
 
 
 def _geojson_response(body: str, run: dict) -> WerkzeugResponse:
-    from geo import ogc
     resp = Response(body, mimetype=ogc.GEOJSON)
     resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
     resp.headers["Content-Crs"] = f"<{ogc.CRS84}>"
@@ -816,7 +808,6 @@ def _tile_response(data: bytes | None, mimetype: str, key: str) -> WerkzeugRespo
 
 def _tilejson(run: dict, unit: str) -> dict:
     """TileJSON 3.0.0 of a run's vector tiles, or with ?format=png of its raster tiles."""
-    from geo import raster, tiles
     m = run["manifest"]
     base = _base()
     if _choice("format", request.args.get("format", "mvt"), ("mvt", "png")) == "png":
@@ -846,7 +837,6 @@ def _wants_html() -> bool:
 
 
 def _error_page(exc: ZonesError | None, message: str, status: int) -> Response:
-    from geo import pages
     lang = _lang()
     path = request.path if request.endpoint in ("map_page", "report_page") else "/map"
     wanted = exc.params.get("iso") if exc is not None and exc.key == "no_run_for_date" else None
@@ -878,7 +868,6 @@ def _errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        from geo import faults, observe
         fault = faults.classify(exc, where=str(_settings().data_dir))
         if fault is not None:           # the machine, not the request: one clear answer (503), logged
             observe.logger().error("storage fault", extra={"fields": {"path": request.path, "fault": fault.key}})

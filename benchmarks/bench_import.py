@@ -42,9 +42,9 @@ import json, resource, shutil, sys, time
 from pathlib import Path
 repo, store_copy, cases, data = sys.argv[1:5]
 sys.path.insert(0, repo)
-from geo import config
-from geo.cases import import_cases
-from geo.store import Store
+from geo.base import config
+from geo.ingest.cases import import_cases
+from geo.store.database import Store
 Path(data).mkdir(parents=True, exist_ok=True)
 shutil.copy(store_copy, Path(data) / "zones.sqlite")
 settings = config.from_env({"ZONES_DATA_DIR": data})
@@ -60,9 +60,9 @@ def units_store(shared: Path) -> Path:
     """A store with the national 2009 layer and nothing else, made once."""
     from bench_national import MAPPING
 
-    from geo import config
-    from geo.store import Store
-    from geo.units import import_units
+    from geo.base import config
+    from geo.ingest.units import import_units
+    from geo.store.database import Store
     base = WORK / "import-units"
     if not (base / "zones.sqlite").exists():
         src = shared / "vn_communes_2009_census" / "communes_2009.geojson"

@@ -4,7 +4,7 @@
 
 Measures each stage of `reclassify` (median of --repeat runs) and compares our case
 assignment with a bare `shapely.STRtree.query` on the same points, in the same process.
-The boundary version's shapes (its tiles of geometry, geo/shapes.py) are built once, at the first
+The boundary version's shapes (its tiles of geometry, geo/publish/shapes.py) are built once, at the first
 run on the version, and timed apart: a daily run only joins the day's attributes to them.
 Targets: whole run <= 5 s on this 2-core machine (issue 11); assignment <= 1.3x the bare query.
 Writes benchmarks/RESULTS.md. The cases are SYNTHETIC (seeded), generated here.
@@ -31,12 +31,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from results import write_section  # noqa: E402
 
-from geo import config, shapes  # noqa: E402
-from geo.assign import Assigner  # noqa: E402
-from geo.cases import import_cases  # noqa: E402
-from geo.pipeline import reclassify  # noqa: E402
-from geo.store import Store  # noqa: E402
-from geo.units import import_units  # noqa: E402
+from geo.base import config  # noqa: E402
+from geo.ingest.assign import Assigner  # noqa: E402
+from geo.ingest.cases import import_cases  # noqa: E402
+from geo.ingest.units import import_units  # noqa: E402
+from geo.publish import shapes  # noqa: E402
+from geo.publish.pipeline import reclassify  # noqa: E402
+from geo.store.database import Store  # noqa: E402
 
 DAY = dt.date(2021, 7, 31)
 N_CASES = 100_000

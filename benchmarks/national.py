@@ -30,11 +30,11 @@ def publish_day(src: Path, data_dir: str, extra: dict | None = None):
     more settings, e.g. ZONES_DATABASE_URL for the PostGIS store)."""
     from bench_national import MAPPING, synthetic_cases
 
-    from geo import config
-    from geo.cases import import_cases
-    from geo.pipeline import reclassify
-    from geo.store import Store
-    from geo.units import import_units
+    from geo.base import config
+    from geo.ingest.cases import import_cases
+    from geo.ingest.units import import_units
+    from geo.publish.pipeline import reclassify
+    from geo.store.database import Store
     settings = config.from_env({"ZONES_DATA_DIR": data_dir, "ZONES_QUALITY_GATE": "off", **(extra or {})})
     store = Store(settings.db_path)
     import_units(store, src, "vn2009", MAPPING, None, settings.reports_dir)

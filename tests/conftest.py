@@ -5,6 +5,7 @@ Tests marked `both_backends` run twice: on the embedded SQLite store and on Post
 server is not installed)."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -27,6 +28,14 @@ class ClosingClient(FlaskClient):
 
 
 Flask.test_client_class = ClosingClient
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage():
+    """Objects a test leaves in reference cycles are collected as it ends, so a file or pipe it left
+    open fails that test (warnings are errors), not whichever test the collector happens to run in."""
+    yield
+    gc.collect()
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -57,11 +66,15 @@ def backend(request):
 
 
 @pytest.fixture
-def store_config(backend, request) -> dict:
-    """The store settings of this test's app (apps a test makes itself pass them on)."""
-    if backend == "postgis":
-        return {"ZONES_DATABASE_URL": request.getfixturevalue("pg_cluster").new_database()}
-    return {}
+def store_config(backend, request):
+    """The store settings of this test's app (apps a test makes itself pass them on). A PostgreSQL
+    test's database is its own: the pools to it are closed when the test ends."""
+    if backend != "postgis":
+        yield {}
+        return
+    yield {"ZONES_DATABASE_URL": request.getfixturevalue("pg_cluster").new_database()}
+    from geo.store import pg
+    pg.close_pools()
 
 
 @pytest.fixture

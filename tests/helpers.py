@@ -77,7 +77,7 @@ def zero_counts(runner, tmp_path, code: str, day: str) -> None:
 
 
 def published(app, day: str, unit: str) -> dict[str, dict]:
-    from geo.store import Store
+    from geo.store.database import Store
     settings = app.config["ZONES"]
     run = Store(settings.db_path).run_for_date(day)
     data = json.loads((settings.runs_dir / run["run_id"] / f"{unit}.geojson").read_text(encoding="utf-8"))
@@ -145,9 +145,10 @@ def wait_until_serving(url: str, tries: int = 100) -> None:
     import urllib.request
     for _ in range(tries):
         try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError as e:
+            e.close()
             return
         except OSError:
             time.sleep(0.1)

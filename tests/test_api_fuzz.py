@@ -49,7 +49,7 @@ def api_schema(fuzz_app):
 
 
 def _paths() -> list[str]:
-    from geo import openapi
+    from geo.serve import openapi
     return sorted(openapi.document("http://localhost")["paths"])
 
 

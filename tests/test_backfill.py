@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from helpers import case, flag_and_lockdown, grid, invoke, operator_copy, run_scenario, write_cases
 
-from geo import runfiles
-from geo.store import Store
+from geo.store import runfiles
+from geo.store.database import Store
 
 DAYS = [dt.date(2021, 7, 1) + dt.timedelta(days=k) for k in range(12)]
 # Fields that name the run itself rather than what it says.
@@ -60,7 +60,7 @@ def slow_app(runner, app, tmp_path):
 
 
 def test_backfill_publishes_what_day_by_day_reclassify_publishes(slow_app, monkeypatch):
-    from geo import backfill
+    from geo.publish import backfill
     monkeypatch.setattr(backfill, "MIN_DAYS_FOR_WORKERS", 2)    # days built by forked workers (one per core)
     cli, settings = slow_app.test_cli_runner(), slow_app.config["ZONES"]
     store = Store(settings.db_path)

@@ -63,8 +63,8 @@ def test_cases_follow_their_commune_into_the_new_version(changed):
 
 
 def test_previous_levels_across_versions_take_the_worst_predecessor(changed):
-    from geo import hysteresis
-    from geo.store import Store
+    from geo.evaluate import hysteresis
+    from geo.store.database import Store
     from rules.levels import RANK
     app, _, _ = changed
     settings = app.config["ZONES"]
@@ -100,7 +100,7 @@ def test_history_is_queryable_by_old_and_new_codes(changed, client):
 
 
 def test_a_bad_crosswalk_is_refused_and_nothing_changes(runner, app, tmp_path):
-    from geo.store import Store
+    from geo.store.database import Store
     v1 = grid(2, 3)
     assert invoke(runner, "import-units", write_units(v1, tmp_path / "v1.geojson"), "--boundary-version", "xa-2019").exit_code == 0
     write_units(_v2(v1), tmp_path / "v2.geojson")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from helpers import case, cell_centre, grid, invoke, numbered, published, run_scenario, write_cases, write_units
 
-from geo.store import Store
+from geo.store.database import Store
 
 DAY = "2021-07-31"
 
@@ -21,8 +21,8 @@ def rejects_of(output: str) -> pd.DataFrame:
 
 def stored_cases(app) -> pd.DataFrame:
     """The stored cases, with the ids these tests use put back in place of their pseudonyms (the
-    store never holds a case id itself: geo/personal.py)."""
-    from geo import personal
+    store never holds a case id itself: geo/ingest/personal.py)."""
+    from geo.ingest import personal
     with sqlite3.connect(app.config["ZONES"].db_path) as con:
         df = pd.read_sql_query("SELECT * FROM cases ORDER BY case_key", con)
     ids = pd.Series([f"{a}{n}" for a in "ABCDEFGHK" for n in range(1, 20)] + list("abcdefgh"))
@@ -235,7 +235,7 @@ def test_crash_while_publishing_leaves_the_previous_run_served(runner, app, tmp_
     settings = app.config["ZONES"]
     store = Store(settings.db_path)
     before = store.run_for_date(DAY)["run_id"]
-    from geo import tiles
+    from geo.publish import tiles
 
     def crash(proc):
         proc.kill()

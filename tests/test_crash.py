@@ -39,7 +39,7 @@ def _complete(settings, run: dict) -> None:
 
 
 def test_killing_reclassify_never_serves_a_partial_run(runner, app, tmp_path, client, store_config):
-    from geo.store import Store
+    from geo.store.database import Store
     run_scenario(runner, app, tmp_path, grid(2, 3), numbered([case("10002", DAY), case("10005", DAY, known=False)]), DAY)
     settings = app.config["ZONES"]
     store = Store(settings.db_path)

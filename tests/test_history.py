@@ -1,4 +1,4 @@
-"""One evaluation (geo/evaluation.py): many days at once give exactly what each day evaluated alone
+"""One evaluation (geo/evaluate/evaluation.py): many days at once give exactly what each day evaluated alone
 gives, and reclassify, backfill and what-if all go through it."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from helpers import case, flag_and_lockdown, grid, invoke, run_scenario
 
-from geo import evaluation
-from geo.pipeline import evaluate, load_rulesets
+from geo.evaluate import evaluation
+from geo.publish.pipeline import evaluate, load_rulesets
 
 
 def _single_day_levels(app, day):
@@ -83,6 +83,6 @@ def test_reclassify_backfill_and_what_if_are_one_evaluation(runner, app, tmp_pat
     assert invoke(runner, "backfill", "--from", "2021-07-12", "--to", "2021-07-14").exit_code == 0
     assert invoke(runner, "reclassify", "--date", "2021-07-14", "--dry-run", "--set", "window_days=7").exit_code == 0
     assert calls == [["2021-07-11"], ["2021-07-12", "2021-07-13", "2021-07-14"], ["2021-07-14"]]
-    geo = Path(evaluation.__file__).parent
-    runs_rules = sorted(p.name for p in geo.rglob("*.py") if "engine.classify(" in p.read_text(encoding="utf-8"))
-    assert runs_rules == ["evaluate.py", "evaluation.py"]      # evaluate.py: a plain table, no geometry (rules evaluate)
+    geo = Path(evaluation.__file__).parents[1]
+    runs_rules = sorted(str(p.relative_to(geo)) for p in geo.rglob("*.py") if "engine.classify(" in p.read_text(encoding="utf-8"))
+    assert runs_rules == ["evaluate/evaluation.py", "evaluate/table.py"]   # table.py: a plain table (rules evaluate)

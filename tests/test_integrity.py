@@ -80,7 +80,7 @@ def test_a_decision_is_one_lockdown_and_a_new_file_replaces_it(published, runner
     assert len(lk) == 1 and lk[0]["properties"]["start_date"] == "2021-07-26"
     centre = shapely.from_geojson(json.dumps(lk[0]["geometry"])).centroid
     assert shapely.contains(units.to_crs(4326).geometry.iloc[4], centre)          # the corrected area, not the first
-    from geo.store import Store
+    from geo.store.database import Store
     with Store(app.config["ZONES"].db_path).connect(readonly=True) as con:
         history = con.execute("SELECT decision_no, start_date FROM lockdown_history").fetchall()
     assert [tuple(r) for r in history] == [("7/QĐ-UBND", "2021-07-25")]
@@ -119,7 +119,7 @@ def test_text_from_files_cannot_break_pages_or_spreadsheets(published, runner, c
 def test_picture_tiles_are_bounded(published, app, client):
     import mercantile
 
-    from geo import raster, tilecache
+    from geo.serve import raster, tilecache
     run = client.get("/api/runs").get_json()["runs"][-1]
     lon, lat = published.to_crs(4326).geometry.iloc[0].centroid.coords[0]
     # a style outside the published set is refused; the cache stays within its limit

@@ -28,7 +28,7 @@ def test_level_at_a_point(place, app, client):
     before = client.get(f"/api/level?lon={c.x}&lat={c.y}&date=2021-07-01").get_json()
     assert before["level"] == "safe" and before["lockdowns"] == []
     # a corner shared by 10001 and 10002 goes to the lowest code, as cases do
-    from geo.store import Store
+    from geo.store.database import Store
     stored = Store(app.config["ZONES"].db_path).current_units()[1].set_index("code").geometry
     shared = set(map(tuple, shapely.get_coordinates(stored["10001"]))) & set(map(tuple, shapely.get_coordinates(stored["10002"])))
     x, y = map(float, sorted(shared)[0])
@@ -64,7 +64,7 @@ def test_unit_history_has_daily_cases_and_levels(place, runner, tmp_path, client
 def test_map_page_is_light_and_loads_only_from_our_server(place, app, client):
     import re
 
-    from geo.store import Store
+    from geo.store.database import Store
     from server import create_app
     run = Store(app.config["ZONES"].db_path).run_for_date("2021-07-04")
     page = client.get("/map?date=2021-07-04").get_data(as_text=True)

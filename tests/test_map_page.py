@@ -24,7 +24,7 @@ from pyproj import Transformer
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DAY = "2021-07-31"
 SHOTS = ROOT / "docs" / "screenshots"
-# The map's background (--soft in geo/static/committee.css): what a commune filtered out shows.
+# The map's background (--soft in geo/serve/static/committee.css): what a commune filtered out shows.
 BACKGROUND = (243, 244, 246)
 # A point this close to a boundary may take an outline's or a neighbour's anti-aliased colour.
 MARGIN_PX = 3.0
@@ -374,11 +374,13 @@ def test_a_day_without_a_run_is_an_html_notice(browser, sample_server):
     req = urllib.request.Request(base + "/map?date=2021-08-15", headers={"Accept": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req)
-    assert err.value.code == 404 and json.load(err.value)["error"] == "no_run_for_date"
+    with err.value:
+        assert err.value.code == 404 and json.load(err.value)["error"] == "no_run_for_date"
     report = urllib.request.Request(base + "/report?date=2021-08-15", headers={"Accept": "text/html"})
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(report)
-    body = err.value.read().decode()
+    with err.value:
+        body = err.value.read().decode()
     assert err.value.code == 404 and "<html lang=\"vi\">" in body and "/report?date=2021-07-31" in body
 
 
@@ -421,7 +423,8 @@ def test_pages_have_viewport_and_language(sample_server):
 def test_responses_are_compressed(sample_server):
     base, _ = sample_server
     run = _get_json(base, "/api/runs")["runs"][-1]
-    cfg_page = urllib.request.urlopen(base + f"/map?date={DAY}").read().decode()
+    with urllib.request.urlopen(base + f"/map?date={DAY}") as res:
+        cfg_page = res.read().decode()
     shapes_id = json.loads(re.search(r'id="zones-config">(.*?)</script>', cfg_page).group(1))["shapes"]
     for path in (f"/map?date={DAY}", "/assets/committee.js", "/assets/committee.css", "/vendor/leaflet/dist/leaflet.js",
                  f"/tiles/runs/{run['run_id']}/map-levels.json", f"/tiles/shapes/{shapes_id}/index.json",

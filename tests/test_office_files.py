@@ -163,9 +163,10 @@ def test_chunks_store_what_one_pass_stores(tmp_path, backend, request, monkeypat
     """A file longer than a chunk (parsed and stored a part at a time, the date index rebuilt) gives
     the same rows, rejects and re-import behaviour as the same file in one part; a duplicate whose
     first row is in an earlier chunk is still found."""
-    from geo import cases, config
-    from geo.store import Store
-    from geo.units import import_units
+    from geo.base import config
+    from geo.ingest import cases
+    from geo.ingest.units import import_units
+    from geo.store.database import Store
     units = grid(2, 3)
     rows = [HEAD + ["age", "lon", "lat"] if kind == "line_list" else ["report_date", "commune_code", "community", "source_known", "count"]]
     for k in range(40):

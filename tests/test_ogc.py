@@ -197,7 +197,7 @@ def test_no_patient_field_in_any_output(served, client):
         for text in (value.encode(), value.encode("utf-16-le")):
             assert not any(text in b for b in bodies), value
     # nor in the store itself: personal columns are dropped when the case file is read
-    from geo.store import Store
+    from geo.store.database import Store
     dump = store_dump(Store(app.config["ZONES"].db_path))
     assert not any(v in dump for v in PII.values())
     assert json.dumps(client.get("/api/runs").get_json(), ensure_ascii=False).count("Riêngtư") == 0

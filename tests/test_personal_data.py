@@ -82,7 +82,7 @@ def test_planted_personal_data_is_found_nowhere(runner, app, client, tmp_path, c
     served = [client.get(u).data for u in ("/api/zones.geojson", "/api/zones/10001", "/api/audit", f"/report?date={DAY}",
                                            "/ogc/collections/commune/items", f"/api/exports/csv?date={DAY}",
                                            f"/api/exports/xlsx?date={DAY}", "/api/runs")]
-    from geo.store import Store
+    from geo.store.database import Store
     settings = app.config["ZONES"]
     files = [p for p in settings.data_dir.rglob("*") if p.is_file()] + [p for p in tmp_path.glob("r.*")] + \
         [p for p in tmp_path.glob("export.*")]

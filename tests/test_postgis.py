@@ -22,7 +22,7 @@ def pg_app(tmp_path, pg_cluster):
 
 
 def test_runs_and_levels_are_postgis_rows(pg_app, tmp_path):
-    from geo.store import Store
+    from geo.store.database import Store
     runner = pg_app.test_cli_runner()
     run_scenario(runner, pg_app, tmp_path, grid(2, 3), numbered([case("10002", DAY), case("10005", DAY, known=False)]), DAY)
     store = Store(pg_app.config["ZONES"].db_path)
@@ -46,7 +46,7 @@ def test_runs_and_levels_are_postgis_rows(pg_app, tmp_path):
 
 def test_one_writer_across_servers(pg_app, tmp_path):
     """Two servers with their own folders share the database: the lock is the database's."""
-    from geo import pg
+    from geo.store import pg
     runner = pg_app.test_cli_runner()
     run_scenario(runner, pg_app, tmp_path, grid(2, 2), numbered([case("10002", DAY)]), DAY)
     url = pg_app.config["ZONES"].db_path
@@ -59,3 +59,31 @@ def test_one_writer_across_servers(pg_app, tmp_path):
         assert busy.returncode == 2 and "pg_advisory_lock" in busy.stderr, busy.stderr
     done = subprocess.run(cmd, cwd=ROOT, env=other, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_store_keeps_a_pool_of_connections(pg_cluster):
+    """One connection per operation was a new backend process each time: the store's connections come
+    from a pool per server process, and an operation that fails leaves nothing half done on it."""
+    import psycopg
+
+    from geo.store import pg
+    from geo.store.database import Store
+    url = pg_cluster.new_database()
+    store = Store(url)
+    try:
+        backends = set()
+        for _ in range(20):
+            with store.connect(readonly=True) as con:
+                backends.add(con.execute("SELECT pg_backend_pid()").fetchone()[0])
+        assert len(backends) <= 2              # used again (a second may open while the pool starts)
+        with pytest.raises(psycopg.errors.UndefinedTable), store.transaction() as con:
+            con.execute("INSERT INTO flags (code, flag, value, date, row_hash) VALUES ('x', 'f', 1, '2021-07-01', 'h')")
+            con.execute("SELECT * FROM no_such_table")
+        with store.connect(readonly=True) as con:       # the failed write was rolled back, the pool works
+            assert con.execute("SELECT count(*) FROM flags").fetchone()[0] == 0
+        with psycopg.connect(url) as watcher:
+            open_ = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND pid <> pg_backend_pid()").fetchone()[0]
+        assert 1 <= open_ <= pg.POOL_MAX
+    finally:
+        pg.close_pools()

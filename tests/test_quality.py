@@ -37,7 +37,7 @@ def _daily(codes, first: dt.date, last: dt.date, n=1):
 
 
 def _published_dates(app):
-    from geo.store import Store
+    from geo.store.database import Store
     return [r["date"] for r in Store(app.config["ZONES"].db_path).published_runs()]
 
 
@@ -57,14 +57,16 @@ def test_a_jump_holds_the_run_until_published_anyway(gated, tmp_path, client):
     assert invoke(runner, "reclassify", "--date", (D - dt.timedelta(days=1)).isoformat()).exit_code == 0
     before = client.get("/api/runs").get_json()["runs"]
     res = invoke(runner, "reclassify", "--date", D.isoformat())
-    assert res.exit_code == 3 and "GIỮ LẠI" in res.output and "jump: 402 cases" in res.output, res.output
+    assert res.exit_code == 3 and "GIỮ LẠI" in res.output and "tăng đột biến: 402 ca báo cáo" in res.output, res.output
     run_id = re.search(r"Lần chạy (\S+)", res.output).group(1)
     # nothing changed for readers: the same runs, no run for D
     assert client.get("/api/runs").get_json()["runs"] == before
     assert client.get(f"/api/zones.geojson?date={D}").status_code == 404
     assert client.get(f"/tiles/runs/{run_id}/commune/tilejson.json").status_code == 404
     held = client.get("/api/holds").get_json()["holds"]
-    assert held[0]["run_id"] == run_id and held[0]["status"] == "held" and "jump" in held[0]["reasons"][0]
+    assert held[0]["run_id"] == run_id and held[0]["status"] == "held" and "tăng đột biến" in held[0]["reasons"][0]
+    held_en = client.get("/api/holds?lang=en").get_json()["holds"]       # the reasons in English on request
+    assert held_en[0]["reasons"][0].startswith("jump: 402 cases reported on")
     # publishing anyway needs an operator and a reason; it publishes exactly the held files
     res = invoke(runner, "users", "add", "ops", "--role", "operator")
     token = res.output.rsplit(": ", 1)[1].strip()
@@ -78,8 +80,8 @@ def test_a_jump_holds_the_run_until_published_anyway(gated, tmp_path, client):
     assert client.post(f"/api/holds/{run_id}/publish", headers=h, json={"reason": "again"}).status_code == 400
     hold = client.get("/api/holds").get_json()["holds"][0]
     assert hold["status"] == "published" and hold["decided_by"] == "ops"
-    from geo import auth
-    from geo.store import Store
+    from geo.serve import auth
+    from geo.store.database import Store
     log = auth.audit_log(Store(app.config["ZONES"].db_path))
     assert any(a["action"] == "publish-anyway" and a["who"] == "ops" and a["target"] == run_id for a in log)
     assert any(a["action"] == "reclassify" and a["outcome"] == "held" for a in log)
@@ -92,12 +94,12 @@ def test_cumulative_totals_going_down_hold(gated, tmp_path):
     # a corrected file lowers two earlier days: history changed under the committee
     _counts(runner, tmp_path, "fix.csv", [("10001", D - dt.timedelta(days=5), 1), ("10001", D - dt.timedelta(days=4), 0)])
     res = invoke(runner, "reclassify", "--date", D.isoformat())
-    assert res.exit_code == 3 and "cumulative down" in res.output and "were 60" in res.output and "now 55" in res.output, res.output
+    assert res.exit_code == 3 and "tổng dồn giảm" in res.output and "là 60" in res.output and "nay còn 55" in res.output, res.output
     # the operator fixes the data, and the held run is replaced by a published one
     _counts(runner, tmp_path, "back.csv", [("10001", D - dt.timedelta(days=5), 3), ("10001", D - dt.timedelta(days=4), 3)])
     assert invoke(runner, "reclassify", "--date", D.isoformat()).exit_code == 0
-    from geo import quality
-    from geo.store import Store
+    from geo.publish import quality
+    from geo.store.database import Store
     assert [h["status"] for h in quality.holds(Store(app.config["ZONES"].db_path))] == ["superseded"]
     assert not list(app.config["ZONES"].runs_dir.glob(".held-*"))
 
@@ -110,7 +112,7 @@ def test_a_uniform_inflation_of_the_whole_history_holds(gated, tmp_path):
     assert invoke(runner, "reclassify", "--date", (D - dt.timedelta(days=1)).isoformat()).exit_code == 0
     _counts(runner, tmp_path, "c.csv", _daily(["10001", "10002", "10003"], D - dt.timedelta(days=14), D, n=3 * 570))
     res = invoke(runner, "reclassify", "--date", D.isoformat())
-    assert res.exit_code == 3 and "cumulative up" in res.output and "570x" in res.output, res.output
+    assert res.exit_code == 3 and "tổng dồn tăng bất thường" in res.output and "570 lần" in res.output, res.output
     assert _published_dates(app) == [(D - dt.timedelta(days=1)).isoformat()]
 
 
@@ -121,7 +123,7 @@ def test_an_implausible_first_import_holds(gated, tmp_path):
     _counts(runner, tmp_path, "c.csv", _daily(["10001", "10002", "10003", "10004", "10005", "10006"],
                                               D - dt.timedelta(days=14), D, n=40_000))
     res = invoke(runner, "reclassify", "--date", D.isoformat())
-    assert res.exit_code == 3 and "implausible: 240000 cases" in res.output, res.output
+    assert res.exit_code == 3 and "không hợp lý: 240000 ca" in res.output, res.output
     assert _published_dates(app) == []
 
 
@@ -132,10 +134,10 @@ def test_stale_reporting_holds(gated, tmp_path):
             # counts sent only for days with cases are no daily feed: their silence is not stale
             + [("10004", D - dt.timedelta(days=15), 2)])
     res = invoke(runner, "reclassify", "--date", D.isoformat())
-    assert res.exit_code == 3 and "stale: 2 commune(s)" in res.output and "10002 (2021-07-26)" in res.output, res.output
+    assert res.exit_code == 3 and "dữ liệu cũ: 2 xã" in res.output and "10002 (2021-07-26)" in res.output, res.output
     # no data at all for a week before the day
     res = invoke(runner, "reclassify", "--date", (D + dt.timedelta(days=7)).isoformat())
-    assert res.exit_code == 3 and "the newest case row is of 2021-07-31" in res.output
+    assert res.exit_code == 3 and "dòng ca bệnh mới nhất là ngày 2021-07-31" in res.output
 
 
 def test_cases_falling_outside_the_boundaries_hold(gated, tmp_path):
@@ -147,7 +149,7 @@ def test_cases_falling_outside_the_boundaries_hold(gated, tmp_path):
     smaller = smaller[~smaller["code"].isin(["10005", "10006"])]
     assert invoke(runner, "import-units", write_units(smaller, tmp_path / "v2.geojson")).exit_code == 0
     res = invoke(runner, "reclassify", "--date", D.isoformat())
-    assert res.exit_code == 3 and "unplaced: 33.3%" in res.output, res.output
+    assert res.exit_code == 3 and "không xác định được xã: 33.3%" in res.output, res.output
 
 
 def test_backfilled_days_are_compared_too(gated, tmp_path):
@@ -157,4 +159,4 @@ def test_backfilled_days_are_compared_too(gated, tmp_path):
     assert res.exit_code == 0, res.output
     _counts(runner, tmp_path, "fix.csv", [("10002", D - dt.timedelta(days=6), 0)])
     res = invoke(runner, "reclassify", "--date", D.isoformat())
-    assert res.exit_code == 3 and "cumulative down" in res.output and "2021-07-30" in res.output, res.output
+    assert res.exit_code == 3 and "tổng dồn giảm" in res.output and "2021-07-30" in res.output, res.output

@@ -10,8 +10,9 @@ import pytest
 from helpers import case, grid, import_lockdown, invoke, run_scenario
 from PIL import Image
 
-from geo import raster, runfiles
-from geo.store import Store
+from geo.serve import raster
+from geo.store import runfiles
+from geo.store.database import Store
 
 Z = 14
 

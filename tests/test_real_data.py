@@ -68,7 +68,7 @@ def test_every_commune_classified_and_case_rates_respected(national):
     # the file's three fractional values are "12.45" and "10.55", no head count, unknown, and "20.745", 20,745)
     import sqlite3
 
-    from geo.store import Store
+    from geo.store.database import Store
     with sqlite3.connect(Store(app.config["ZONES"].db_path).path) as con:
         pop = {c: np.nan if v is None else v for c, v in
                con.execute("SELECT code, population FROM units WHERE unit = 'commune'").fetchall()}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import case, grid, invoke, numbered, operator_copy, published, run_scenario, write_units, zero_counts
 
-from geo import metrics
+from geo.evaluate import metrics
 from rules import engine, ruleset
 from rules.levels import RANK, UNKNOWN_CODE
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from helpers import SHARED, case, grid, invoke, numbered, operator_copy, published, run_scenario
 
-from geo import metrics
+from geo.evaluate import metrics
 from rules import examples, ruleset
 
 CDC = SHARED / "us_cdc_community_levels_2022" / "United_States_COVID-19_Community_Levels_by_County.csv"
@@ -136,7 +136,7 @@ def test_cdc_ruleset_reproduces_every_complete_published_row(runner, tmp_path):
 
 
 def test_what_if_lists_changes_without_publishing(runner, app, tmp_path):
-    from geo.store import Store
+    from geo.store.database import Store
     day = "2021-07-31"
     pops = {"10001": 100_000, "10002": 1_000_000, "10003": 1_000_000}
     run_scenario(runner, app, tmp_path, grid(1, 3, population=pops), numbered([case("10001", day)]), day)

@@ -36,10 +36,12 @@ def test_sample_imports_cleanly_and_publishes(sample_site):
 
 def test_gunicorn_serves_the_api(sample_server):
     base, _ = sample_server
-    runs = json.load(urllib.request.urlopen(base + "/api/runs"))["runs"]
+    with urllib.request.urlopen(base + "/api/runs") as res:
+        runs = json.load(res)["runs"]
     # two weeks backfilled (17-30 July), then the daily run of the 31st
     assert [r["date"] for r in runs] == [f"2021-07-{d}" for d in range(17, 32)]
-    report = urllib.request.urlopen(f"{base}/report?date={DAY}").read().decode("utf-8")
+    with urllib.request.urlopen(f"{base}/report?date={DAY}") as res:
+        report = res.read().decode("utf-8")
     assert "Báo cáo phân vùng nguy cơ COVID-19 — ngày 31/07/2021" in report and "So với ngày: 30/07/2021" in report
 
 

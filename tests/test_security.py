@@ -76,7 +76,7 @@ def test_roles_tokens_and_the_audit_log(scenario, client):
     assert res.status_code == 200 and res.get_json()["recorded"]["by"] == "u-operator"
     assert client.post("/api/declarations", headers=_auth(tok["operator"]), json={"unit": "10002", "level": "red"}).status_code == 400
     # tokens are stored hashed only
-    from geo.store import Store
+    from geo.store.database import Store
     dump = store_dump(Store(app.config["ZONES"].db_path))
     assert all(t not in dump for t in tok.values())
     assert all(hashlib.sha256(t.encode()).hexdigest() in dump for t in tok.values())

@@ -1,0 +1,34 @@
+"""Parsing of request and command-line parameters, with the errors the user sees."""
+from __future__ import annotations
+
+import datetime as dt
+
+from geo.base import config
+from geo.base.errors import InputError
+
+# Days the service can be asked about: its data start in 2020; far past or future dates are typos
+# (and 0001-01-01 minus 60 days is no date at all).
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+
+
+def parse_day(value: str) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InputError("bad_date", value=value) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InputError("bad_param", name="date", value=value, allowed=f"a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+def parse_as_of(value: str) -> str:
+    try:
+        return config.parse_instant(value)
+    except (TypeError, ValueError):
+        raise InputError("bad_param", name="as_of", value=value, allowed="ISO time, e.g. 2021-08-01T07:00") from None
+
+
+def choice(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise InputError("bad_param", name=name, value=value, allowed=", ".join(allowed))
+    return value

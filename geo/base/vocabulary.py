@@ -1,0 +1,33 @@
+"""The service's vocabulary, in one place: the kinds of unit, the level ids, the export formats.
+Modules, the CLI, the HTTP routes and the OpenAPI document read these; adding an export format
+is one entry here plus its writer in geo/serve/export.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rules.levels import SCALE, Level
+
+# The administrative units classified, smallest first (the roll-up goes commune -> district -> province).
+UNITS = ("commune", "district", "province")
+# Level ids on the standard scale, lowest first, and the level of a unit that cannot be classified.
+LEVEL_IDS = tuple(lv.value for lv in SCALE) + (Level.UNKNOWN.value,)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    mime: str
+    extension: str
+    binary: bool          # cannot be written to standard output
+    http: bool = True     # also served by /api/exports/{format} (html is a CLI-only offline page)
+
+
+EXPORT_FORMATS = {f.name: f for f in (
+    ExportFormat("geojson", "application/geo+json", "geojson", False),
+    ExportFormat("geojsonseq", "application/geo+json-seq", "geojsons", False),    # RFC 8142
+    ExportFormat("csv", "text/csv", "csv", False),
+    ExportFormat("gpkg", "application/geopackage+sqlite3", "gpkg", True),
+    ExportFormat("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", True),
+    ExportFormat("html", "text/html", "html", False, http=False),
+)}
+HTTP_EXPORT_FORMATS = tuple(name for name, f in EXPORT_FORMATS.items() if f.http)

@@ -1,0 +1,109 @@
+"""Importing what offices send: boundaries, cases, lockdowns, flags, indicators, declared levels."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from geo.base import config, i18n
+from geo.base.errors import InputError, ZonesError
+from geo.cli.common import Context, _fail, _run_import
+from geo.ingest import declared
+from geo.ingest.cases import import_cases
+from geo.ingest.indicators import import_indicators
+from geo.ingest.lockdowns import import_flags, import_lockdowns
+from geo.ingest.tables import option_bool
+from geo.ingest.units import import_units
+from geo.serve import auth
+
+
+def add(cli: click.Group, ctx: Context) -> None:
+    @cli.command("import-units")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--boundary-version", default=None, help="Name of this boundary version (default: file name).")
+    @click.option("--column", "columns", multiple=True, help="Column mapping, e.g. code=MA_XA (repeatable).")
+    @click.option("--crs", default=None, help="CRS to assume when the file has none, e.g. EPSG:4326.")
+    @click.option("--crosswalk", "crosswalk_path", default=None, type=click.Path(path_type=Path),
+                  help="Mã cũ -> mã mới (CSV/XLSX: old_code,new_code[,weight]) / old code -> new code table.")
+    def import_units_cmd(path, boundary_version, columns, crs, crosswalk_path):
+        """Nhập ranh giới xã (mọi định dạng GDAL đọc được) / import commune boundaries."""
+        s = ctx.settings()
+        try:
+            mapping = {}
+            for item in columns:
+                if "=" not in item:
+                    raise InputError("bad_column_option", value=item)
+                k, v = item.split("=", 1)
+                mapping[k.strip()] = v.strip()
+            r = import_units(ctx.store(), path, boundary_version, mapping, crs, s.reports_dir,
+                             progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True),
+                             crosswalk_path=crosswalk_path)
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        auth.record(ctx.store(), auth.cli_user(), None, "cli", "import-units", "unchanged" if r.get("unchanged") else "ok",
+                    target=r["version"], path=path)
+        if r.get("unchanged"):
+            click.echo(i18n.t("version_unchanged", s.lang, version=r["version"]))
+            return
+        click.echo(i18n.t("imported_units", s.lang, n=r["n_communes"], nd=r["n_districts"], np=r["n_provinces"],
+                          version=r["version"]))
+        for line in r.get("population_unknown", [])[:20]:
+            click.echo(i18n.t("population_unknown", s.lang, detail=line))
+        if r["repaired"]:
+            click.echo(i18n.t("repaired", s.lang, n=len(r["repaired"]), codes=", ".join(map(str, r["repaired"][:20]))))
+        click.echo(i18n.t("topology", s.lang, report=r["report_path"], **{k: r[k] for k in
+                                                                          ("n_overlaps", "overlap_km2", "n_gaps", "gap_km2")}))
+
+    @cli.command("import-cases")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--community", default=None, help="true/false for rows without a community value.")
+    @click.option("--source-known", default=None, help="true/false for rows without a source_known value.")
+    def import_cases_cmd(path, community, source_known):
+        """Nhập ca bệnh (danh sách ca hoặc số ca theo ngày, CSV/XLSX) / import cases."""
+        _run_import(lambda s: import_cases(ctx.store(), path, s.rejects_dir, config.today(),
+                                           option_bool("--community", community),
+                                           option_bool("--source-known", source_known)), ctx.settings(),
+                    "import-cases", path)
+
+    @cli.command("import-lockdowns")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--crs", default=None, help="CRS to assume when the file has none.")
+    def import_lockdowns_cmd(path, crs):
+        """Nhập vùng phong tỏa / import lockdown polygons."""
+        _run_import(lambda s: import_lockdowns(ctx.store(), path, s.rejects_dir, config.today(), crs), ctx.settings(),
+                    "import-lockdowns", path)
+
+    @cli.command("import-flags")
+    @click.argument("path", type=click.Path(path_type=Path))
+    def import_flags_cmd(path):
+        """Nhập cờ của Ban Chỉ đạo (Y2) / import committee flags."""
+        _run_import(lambda s: import_flags(ctx.store(), path, s.rejects_dir, config.today()), ctx.settings(), "import-flags", path)
+
+    @cli.command("import-indicators")
+    @click.argument("path", type=click.Path(path_type=Path))
+    def import_indicators_cmd(path):
+        """Nhập độ bao phủ vắc xin, năng lực điều trị... theo đơn vị và ngày / import indicators."""
+        _run_import(lambda s: import_indicators(ctx.store(), path, s.rejects_dir, config.today()), ctx.settings(),
+                    "import-indicators", path)
+
+    @cli.command("declare")
+    @click.option("--unit", "unit_code", default=None, help="Mã đơn vị (xã, huyện hoặc tỉnh) / unit code.")
+    @click.option("--level", default=None, help="safe | risk | high_risk | very_high_risk")
+    @click.option("--from", "valid_from", default=None, help="YYYY-MM-DD or dd/mm/yyyy")
+    @click.option("--until", "valid_until", default="", help="optional end date")
+    @click.option("--decision", default=None, help='số quyết định, e.g. "123/QĐ-UBND"')
+    @click.option("--by", "by", default=None, help="người ghi / who records it")
+    @click.option("--reason", default="")
+    @click.option("--file", "path", default=None, type=click.Path(path_type=Path), help="CSV/XLSX batch instead.")
+    def declare_cmd(unit_code, level, valid_from, valid_until, decision, by, reason, path):
+        """Ghi cấp độ Ban Chỉ đạo đã công bố / record an officially declared level."""
+
+        if path is not None:
+            _run_import(lambda s: declared.declare_file(ctx.store(), path, s.rejects_dir, config.today()), ctx.settings(),
+                        "declare", path)
+            return
+        row = {"unit": unit_code or "", "level": level or "", "from": valid_from or "", "until": valid_until,
+               "decision": decision or "", "by": by or "", "reason": reason}
+        _run_import(lambda s: declared.declare_table(ctx.store(), pd.DataFrame([row]), None, s.rejects_dir, config.today()), ctx.settings(),
+                    "declare")

@@ -1,0 +1,227 @@
+"""The evaluation: inputs -> metrics -> rules -> roll-up -> hysteresis -> explanations' arrays, for
+every unit and each of a run of consecutive days at once. A single day is a run of one day: the
+daily reclassify, a backfill of a year and a what-if all come here (there is no other path).
+
+Cases are assigned once; daily counts per commune become a units x days matrix whose cumulative
+sums give every window at once; one engine call classifies all unit-days (adjacency applies within
+each day); hysteresis then walks the days in order. Everything read comes from geo/evaluate/inputs.py.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.base.columns import FLAG_NAMES
+from geo.base.config import Settings
+from geo.evaluate import frames, hysteresis, metrics
+from geo.evaluate.inputs import Inputs, gather
+from geo.ingest import indicators
+from geo.ingest.assign import Assigner
+from geo.store.database import Store
+from rules import engine
+from rules.levels import SCALE
+
+
+@dataclass
+class Levels:
+    """Level codes (rank on the scale, -1 unknown) per unit and day, for one kind of unit."""
+    codes: np.ndarray          # unit codes, shape (n,)
+    levels: np.ndarray         # shape (n, days)
+
+
+@dataclass
+class RangeResult:
+    days: list[dt.date]
+    ruleset_id: str
+    computed: Levels           # communes, the day's evaluation
+    commune: Levels            # communes, after hysteresis
+    district: Levels
+    province: Levels
+    unplaced: int = 0          # cases of the window that fall in no commune of the boundaries
+    detail: dict | None = None  # what the day's published tables are built from (see day())
+
+
+def day(res: RangeResult, k: int) -> tuple[frames.CommuneDay, frames.ParentDay, frames.ParentDay]:
+    """The arrays of day k, as the single-day evaluation makes them (for frames.build)."""
+    det, t = res.detail, len(res.days)
+    if det is None:
+        raise ValueError("day() needs the evaluation made with detail=True")
+
+    def column(env: dict, n: int) -> dict:
+        return {name: np.asarray(v).reshape(n, t)[:, k] for name, v in env.items()}
+
+    n = len(res.commune.codes)
+    rows = np.arange(n) * t + k
+    c = frames.CommuneDay(column(det["env"], n), res.computed.levels[:, k],
+                          engine.reasons_at(det["section"], det["cls"], rows), det["decided"][:, k],
+                          res.commune.levels[:, k], det["state"][:, k], det["previous"][:, k], det["clean"][:, k])
+    parents = []
+    for unit in ("district", "province"):
+        m = len(getattr(res, unit).codes)
+        rows = np.arange(m) * t + k
+        cls, env = det[unit]
+        parents.append(frames.ParentDay(column(env, m), cls.codes[rows], engine.reasons_at(det["rollup"], cls, rows)))
+    return c, parents[0], parents[1]
+
+
+def _rolling(daily: np.ndarray, width: int, offset: int, days: int) -> np.ndarray:
+    """Sums over [j - width + 1, j] for j = offset .. offset + days - 1 (columns of `daily`)."""
+    c = np.concatenate([np.zeros((daily.shape[0], 1)), np.cumsum(daily, axis=1)], axis=1)
+    j = np.arange(offset, offset + days)
+    return c[:, j + 1] - c[:, j + 1 - width]
+
+
+def _daily(unit: np.ndarray, day: np.ndarray, weight: np.ndarray, n: int, width: int) -> np.ndarray:
+    return np.bincount(unit * width + day, weights=weight, minlength=n * width).reshape(n, width)
+
+
+def _lockdowns(inputs: Inputs, geoms: np.ndarray, tree) -> np.ndarray:
+    """(units, days): the unit's interior meets an active lockdown's interior (touching is not enough)."""
+    rows, days = inputs.lockdowns, inputs.days
+    out = np.zeros((len(geoms), len(days)), dtype=bool)
+    if rows.empty:
+        return out
+    lk = shapely.from_wkb(rows["geom"].to_numpy())
+    li, ui = tree.query(lk, predicate="intersects")
+    inner = shapely.relate_pattern(geoms[ui], lk[li], "T********")
+    li, ui = li[inner], ui[inner]
+    iso = np.array([d.isoformat() for d in days])
+    start, end, lifted = (rows[c].fillna("9999-12-31").to_numpy() for c in ("start_date", "end_date", "lifted_date"))
+    active = (start[:, None] <= iso[None, :]) & (end[:, None] >= iso[None, :]) & (lifted[:, None] > iso[None, :])
+    np.logical_or.at(out, ui, active[li])
+    return out
+
+
+def _clean_days(daily: np.ndarray, offset: int, days: int, cap: int) -> np.ndarray:
+    """Days since the last case for each unit and day (capped at `cap`)."""
+    pos = np.where(daily > 0, np.arange(daily.shape[1])[None, :], -10 ** 6)
+    last = np.maximum.accumulate(pos, axis=1)[:, offset:offset + days]
+    return np.minimum(np.arange(offset, offset + days)[None, :] - last, cap).astype(float)
+
+
+def commune_env(inputs: Inputs, rset: dict, assigner) -> tuple[dict, np.ndarray, int]:
+    """Inputs of the commune rules for every unit and day, flattened unit-major; clean days; and
+    the number of cases that fall in no commune."""
+    communes, days, codes = inputs.units.communes, inputs.days, assigner.codes
+    n, t = len(communes), len(days)
+    span = metrics.lookback_days(rset)
+    width, offset = (days[-1] - inputs.first).days + 1, span - 1
+    cases = inputs.cases
+    idx = metrics.commune_index(cases, codes, assigner)
+    ok = idx >= 0
+    unplaced = int(cases["count"].to_numpy()[~ok].sum())
+    unit, day = idx[ok], (pd.to_datetime(cases["day"].to_numpy()[ok]) - pd.Timestamp(inputs.first)).days.to_numpy()
+    count = cases["count"].to_numpy(float)[ok]
+    known = cases["source_known"].to_numpy()[ok]
+    hard = cases["source_setting"].isin(list(rset["hard_to_trace_settings"])).to_numpy()[ok]
+    every = _daily(unit, day, count, n, width)
+    window = rset["window_days"]
+    pop = communes["population"].to_numpy(float)
+    env = {
+        "population": np.broadcast_to(np.where(pop > 0, pop, np.nan)[:, None], (n, t)),
+        "community_cases": _rolling(every, window, offset, t),
+        "known_source_community_cases": _rolling(_daily(unit[known == 1], day[known == 1], count[known == 1], n, width), window, offset, t),
+        "unknown_source_community_cases": _rolling(_daily(unit[known == 0], day[known == 0], count[known == 0], n, width), window, offset, t),
+        "hard_to_trace_setting_cases": _rolling(_daily(unit[hard], day[hard], count[hard], n, width), window, offset, t),
+        "community_cases_7d": _rolling(every, rset["rate_window_days"], offset, t),
+        "largest_unknown_source_cluster": np.zeros((n, t)),
+    }
+    env["community_cases_per_100k_7d"] = metrics.per_100k(env["community_cases_7d"], env["population"])
+    clustered = (known == 0) & cases["cluster_id"].notna().to_numpy()[ok]
+    if clustered.any():
+        keys, uniq = pd.factorize(pd.Series(list(zip(unit[clustered], cases["cluster_id"].to_numpy()[ok][clustered], strict=False))))
+        per_key = _rolling(_daily(keys, day[clustered], count[clustered], len(uniq), width), window, offset, t)
+        np.maximum.at(env["largest_unknown_source_cluster"], np.array([u for u, _ in uniq]), per_key)
+    pos = {c: i for i, c in enumerate(codes)}
+    for name in FLAG_NAMES:
+        env[f"flag_{name}"] = np.zeros((n, t))
+    ind = {name: np.full((n, t), np.nan) for name in indicators.INDICATORS}
+    for k in range(t):
+        f = inputs.flags_on(k)
+        for name in FLAG_NAMES:
+            hit = [pos[c] for c in f.loc[f["flag"] == name, "code"] if c in pos] if len(f) else []
+            env[f"flag_{name}"][hit, k] = 1.0
+        for name, values in indicators.for_units(inputs.indicators_on(k), codes).items():
+            ind[name][:, k] = values
+    env.update(ind)
+    env["lockdown_active"] = _lockdowns(inputs, communes.geometry.to_numpy(), assigner.tree).astype(float)
+    return {k: np.ascontiguousarray(v).reshape(-1) for k, v in env.items()}, _clean_days(every, offset, t, span), unplaced
+
+
+def _parents(parent_of: np.ndarray, m: int, t: int, ruleset, child_codes_flat, child_env: dict, own_table_days):
+    """Roll-up for every day at once: parent p on day k is row p * t + k."""
+    flat_parent = (parent_of[:, None] * t + np.arange(t)[None, :]).reshape(-1)
+    env = frames.parent_env(flat_parent, m * t, child_codes_flat, child_env, own_table_days)
+    return engine.classify(ruleset.rollup, env, ruleset.settings, m * t, with_reasons=False), env
+
+
+def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=None, detail=False) -> RangeResult:
+    """Levels for every unit and each of `days` (consecutive) under one ruleset, inputs read from the store."""
+    step = progress or (lambda stage: None)
+    inputs = gather(settings, Store(settings.db_path), days, ruleset)
+    step("load")
+    return evaluate(inputs, ruleset, progress, detail)
+
+
+def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResult:
+    """Levels for every unit and each of the inputs' days; with `detail`, also what each day's
+    published tables are built from (inputs, reasons, hysteresis state)."""
+    step = progress or (lambda stage: None)
+    units, days = inputs.units, inputs.days
+    communes, districts, provinces = units.communes, units.districts, units.provinces
+    codes = communes["code"].astype(str).to_numpy()
+    assigner = Assigner(communes.geometry.to_numpy(), codes)
+    rset = ruleset.settings
+    n, t = len(codes), len(days)
+    env, clean, unplaced = commune_env(inputs, rset, assigner)
+    nb = inputs.neighbours
+    step("metrics")
+    cls = engine.classify(ruleset.commune, env, rset, n * t, nb, days=t, with_reasons=False)
+    computed = cls.codes.reshape(n, t)
+    step("classify")
+    final = np.empty_like(computed)
+    decided_all, state_all, previous_all = np.empty_like(computed), np.empty((n, t), dtype=object), np.empty_like(computed)
+    previous = inputs.previous
+    notice = hysteresis.notice_days(rset)
+    decided_hist = list(inputs.decided_before)
+    for k in range(t):
+        decided, state = hysteresis.apply(computed[:, k], previous, clean[:, k], rset)
+        recent = decided_hist[len(decided_hist) - notice:] if notice else []
+        final[:, k], noticed = hysteresis.with_notice(decided, recent)
+        state[noticed] = hysteresis.NOTICE
+        decided_all[:, k], state_all[:, k], previous_all[:, k] = decided, state, previous
+        decided_hist.append(decided)
+        previous = final[:, k]
+    step("hysteresis")
+
+    def own(table_codes):
+        out = {name: np.full((len(table_codes), t), np.nan) for name in indicators.INDICATORS}
+        for k in range(t):
+            for name, values in indicators.for_units(inputs.indicators_on(k), table_codes).items():
+                out[name][:, k] = values
+        return {name: v.reshape(-1) for name, v in out.items()}
+
+    dcodes = districts["code"].astype(str).to_numpy()
+    d_of = units.parent_index(communes, "district_code", districts)
+    dcls, denv = _parents(d_of, len(dcodes), t, ruleset, final.reshape(-1), env, own(dcodes))
+    pcodes = provinces["code"].astype(str).to_numpy()
+    p_of = units.parent_index(districts, "province_code", provinces)
+    pcls, penv = _parents(p_of, len(pcodes), t, ruleset, dcls.codes, denv, own(pcodes))
+    step("rollup")
+    res = RangeResult(days, ruleset.id, Levels(codes, computed), Levels(codes, final),
+                      Levels(dcodes, dcls.codes.reshape(-1, t)), Levels(pcodes, pcls.codes.reshape(-1, t)), unplaced)
+    if detail:
+        res.detail = {"env": env, "cls": cls, "section": ruleset.commune, "rollup": ruleset.rollup,
+                      "decided": decided_all, "state": state_all, "previous": previous_all, "clean": clean,
+                      "district": (dcls, denv), "province": (pcls, penv), "neighbours": nb,
+                      "units": units, "inputs": inputs}
+    return res
+
+
+def level_names(levels: np.ndarray) -> np.ndarray:
+    names = np.array([lv.value for lv in SCALE] + ["unknown"], dtype=object)
+    return names[np.where(levels < 0, len(SCALE), levels)]

@@ -1,0 +1,182 @@
+"""A day's published tables: communes, districts and provinces with their levels, reasons,
+explanations, inputs and declared levels. Built from one day (one column) of the evaluation
+(geo/evaluate/evaluation.py), so a backfilled day and a reclassified day publish the same rows."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.evaluate import explain, hysteresis, metrics
+from geo.ingest import declared, indicators
+from geo.store.formats import DISPLAY_COL, GEOJSON_COL
+from rules.levels import SCALE
+
+# Attributes of the units kept in every output besides the computed ones (the last two are the
+# geometry JSON strings computed once at import, see formats.geometry_json).
+UNIT_ATTRS = ("code", "name", "district_code", "district_name", "province_code", "province_name", "population",
+              GEOJSON_COL, DISPLAY_COL)
+LEVEL_NAMES = tuple(lv.value for lv in SCALE)
+# Published input columns follow the order rulesets list them in (whichever way they were computed).
+INPUT_ORDER = {k: i for i, k in enumerate(metrics.COMMUNE_INPUTS)}
+
+
+@dataclass
+class Units:
+    version: str
+    communes: gpd.GeoDataFrame
+    districts: gpd.GeoDataFrame
+    provinces: gpd.GeoDataFrame
+
+    def parent_index(self, children: gpd.GeoDataFrame, key: str, parents: gpd.GeoDataFrame) -> np.ndarray:
+        pos = pd.Series(np.arange(len(parents)), index=parents["code"].astype(str))
+        return pos.reindex(children[key].astype(str)).to_numpy().astype(np.int64)
+
+
+@dataclass
+class CommuneDay:
+    """One day of communes: the inputs, the day's evaluation and what hysteresis made of it."""
+    env: dict                  # input name -> array (n,)
+    computed: np.ndarray       # level codes of the day's evaluation
+    reasons: list              # reason ids per commune (of the computed level)
+    decided: np.ndarray        # after min_clean_days / max_step_down
+    final: np.ndarray          # after notice: the published level
+    state: np.ndarray          # '' or HOLD / STEP / NOTICE
+    previous: np.ndarray       # level codes published the day before
+    clean: np.ndarray          # days without a community case
+
+
+@dataclass
+class ParentDay:
+    env: dict
+    codes: np.ndarray
+    reasons: list
+
+
+def names(codes: np.ndarray) -> list[str]:
+    return ["unknown" if c < 0 else LEVEL_NAMES[c] for c in np.asarray(codes).tolist()]
+
+
+def parent_env(parent_of: np.ndarray, n: int, child_codes: np.ndarray, child_env: dict, own: dict) -> dict:
+    """Inputs of the roll-up rules (RULES.md section 3): level counts, summed counts, rates and
+    indicators (the parent's own imported figure, else derived from its children)."""
+    env = metrics.rollup_inputs(parent_of, n, child_codes, child_env["population"],
+                                child_env["known_source_community_cases"])
+    for name in metrics.SUMMED:
+        env[name] = np.bincount(parent_of, weights=child_env[name], minlength=n)
+    env["community_cases_per_100k_7d"] = metrics.per_100k(env["community_cases_7d"], env["population"])
+    env.update(indicators.roll_up(parent_of, n, {k: child_env[k] for k in indicators.INDICATORS},
+                                  child_env["population"], own))
+    env["lockdown_active"] = (np.bincount(parent_of, weights=child_env["lockdown_active"], minlength=n) > 0).astype(float)
+    return env
+
+
+def _frame(units: gpd.GeoDataFrame, levels: list[str], reasons, ruleset, columns: dict) -> gpd.GeoDataFrame:
+    out = units[list(UNIT_ATTRS)].copy()
+    out["level"] = levels
+    spec = {lv: ruleset.level(lv) for lv in set(levels)}
+    for column, key in (("level_vi", "vi"), ("level_en", "en"), ("color", "color")):
+        out[column] = [spec[lv][key] for lv in levels]
+    out["reasons"] = reasons
+    for k, v in columns.items():
+        out[k] = v
+    return gpd.GeoDataFrame(out, geometry=units.geometry.values, crs="EPSG:4326")
+
+
+def _explain(frame, section, env: dict, levels, reasons, triggers: list[list[str]], states=None) -> None:
+    """`explanation` (Vietnamese), `explanation_en` and `adjacent_to` columns, in place.
+    `states`: per unit None or the hysteresis figures ({lang: {prev, clean, need, step, computed}})."""
+    n = len(frame)
+    keys = [k for k in section.inputs if k in env]
+    cols = {k: np.broadcast_to(np.asarray(env[k], float), (n,)).tolist() for k in keys}
+    states = states or [None] * n
+    read_by: dict = {}    # reason ids -> the inputs their explanation reads
+    texts: dict = {}      # many units read the same values for the same reasons: explain each case once
+    out: dict[str, list] = {"vi": [], "en": []}
+    for i in range(n):
+        rs = tuple(reasons[i])
+        names = read_by.get(rs)
+        if names is None:
+            names = read_by[rs] = explain.inputs_read(section, rs, keys)
+        key = (levels[i], rs, tuple(triggers[i]), tuple(cols[k][i] for k in names),
+               None if states[i] is None else repr(states[i]))
+        hit = texts.get(key)
+        if hit is None:
+            values = {**{k: cols[k][i] for k in names}, "hysteresis": states[i]}
+            hit = texts[key] = tuple(explain.explain(section, values, levels[i], list(rs), triggers[i], lang)
+                                     for lang in ("vi", "en"))
+        out["vi"].append(hit[0])
+        out["en"].append(hit[1])
+    frame["explanation"], frame["explanation_en"] = out["vi"], out["en"]
+    frame["adjacent_to"] = triggers
+
+
+def _hysteresis_states(ruleset, c: CommuneDay, decided_levels: list[str], day: dt.date) -> list:
+    need = int(ruleset.settings.get("min_clean_days_before_downgrade", 0))
+    step = int(ruleset.settings.get("max_step_down_per_run", len(SCALE)))
+    days = hysteresis.notice_days(ruleset.settings)
+    out: list[dict | None] = []
+    for i, s in enumerate(c.state):
+        if not s:
+            out.append(None)
+            continue
+        prev = SCALE[(c.final if s == hysteresis.NOTICE else c.previous)[i]].value
+        out.append({lang: {"prev": ruleset.level(prev)[lang], "computed": ruleset.level(decided_levels[i])[lang],
+                           "clean": int(c.clean[i]), "need": need, "step": step,
+                           "hours": ruleset.settings.get("notice_hours", 0),
+                           "effective": (day + dt.timedelta(days=days)).isoformat()} for lang in ("vi", "en")})
+    return out
+
+
+def _parent_frame(units: Units, unit: str, p: ParentDay, child_codes: np.ndarray, ruleset) -> gpd.GeoDataFrame:
+    parents = units.districts if unit == "district" else units.provinces
+    children, key = (units.communes, "district_code") if unit == "district" else (units.districts, "province_code")
+    parent_of, n = units.parent_index(children, key, parents), len(parents)
+    counts = {f"n_{lv.value}": np.bincount(parent_of, weights=child_codes == i, minlength=n).astype(int)
+              for i, lv in enumerate(SCALE)}
+    counts["n_unknown"] = p.env["n_unknown"].astype(int)
+    shown = {k: p.env[k] for k in ("population", "lockdown_active", "community_cases_per_100k_7d", *metrics.SUMMED,
+                                   *indicators.INDICATORS)}
+    levels = names(p.codes)
+    frame = _frame(parents, levels, p.reasons, ruleset, {**counts, **shown})
+    _explain(frame, ruleset.rollup, p.env, levels, p.reasons, [[] for _ in range(n)])
+    return frame
+
+
+def build(day: dt.date, ruleset, units: Units, c: CommuneDay, d: ParentDay, p: ParentDay, neighbours,
+          declared_table: pd.DataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """The three published tables of one day."""
+    communes = units.communes
+    codes = communes["code"].astype(str).to_numpy()
+    reasons = [[s] if s else list(r) for s, r in zip(c.state, c.reasons, strict=False)]
+    levels, decided_levels = names(c.final), names(c.decided)
+    env = {k: c.env[k] for k in sorted(c.env, key=lambda k: (INPUT_ORDER.get(k, len(INPUT_ORDER)), k))}
+    frame = _frame(communes, levels, reasons, ruleset,
+                   {**env, "computed_level": names(c.computed), "decided_level": decided_levels, "clean_days": c.clean,
+                    "outbreak_over": c.clean >= metrics.outbreak_over_days(ruleset.settings)})
+    labels = [f"{n} ({k})" for n, k in zip(communes["name"], codes, strict=False)]
+    triggers = explain.adjacency_triggers(ruleset.commune, reasons, codes, c.computed, neighbours, labels,
+                                          ruleset.level_ids)
+    _explain(frame, ruleset.commune, c.env, levels, reasons, triggers, _hysteresis_states(ruleset, c, decided_levels, day))
+    frames = {"commune": frame, "district": _parent_frame(units, "district", d, c.final, ruleset),
+              "province": _parent_frame(units, "province", p, d.codes, ruleset)}
+    for f in frames.values():
+        declared.annotate(f, declared_table, ruleset)
+    return frames
+
+
+def summary(day: dt.date, ruleset, version: str, tables: dict[str, gpd.GeoDataFrame]) -> dict:
+    """The manifest fields every run has, whichever way it was computed."""
+    window = ruleset.settings["window_days"]
+    return {
+        "date": day.isoformat(), "ruleset": ruleset.id, "ruleset_sha256": ruleset.sha256,
+        "ruleset_title": ruleset.title, "boundary_version": version,
+        "window": list(metrics.window(day, window)),
+        "counts": {unit: {lv: int((f["level"] == lv).sum()) for lv in (*LEVEL_NAMES, "unknown")}
+                   for unit, f in tables.items()},
+        "n_declared_differs": {unit: int(f["level_differs"].sum()) for unit, f in tables.items()},
+        "community_cases_in_window": int(np.nansum(tables["commune"]["community_cases"])),
+    }

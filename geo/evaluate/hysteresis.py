@@ -1,0 +1,87 @@
+"""Going down again (RULES.md section 5): settings of the ruleset, applied to communes after the
+day's evaluation. [default] they are off: the level is the day's evaluation.
+
+- min_clean_days_before_downgrade: a commune keeps its previous level until it has had no new
+  community case for that many consecutive days (HCMC practice: 14).
+- max_step_down_per_run: at most this many steps down per run.
+- notice_hours: a downgrade is announced that long before it takes effect (NQ 128 practice: 48 h):
+  the published level is the highest level decided over the last ceil(notice_hours / 24) days.
+Upgrades always apply at once, and `unknown` is never hidden behind an older level.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from geo.ingest import crosswalk
+from geo.store import runfiles
+from rules.levels import RANK, UNKNOWN_CODE
+
+HOLD, STEP, NOTICE = "HOLD", "STEP", "NOTICE"
+HOURS_PER_DAY = 24
+
+
+def previous_levels(store, runs_dir, day: dt.date, codes: np.ndarray) -> np.ndarray:
+    """Level codes published for the latest date before `day` (UNKNOWN_CODE where none)."""
+    run = store.latest_run_before(day.isoformat())
+    if run is None:
+        return np.full(len(codes), UNKNOWN_CODE, dtype=np.int8)
+    return run_levels(store, runs_dir / run["run_id"], codes)
+
+
+def run_levels(store, run_dir, codes: np.ndarray, column: str = "level") -> np.ndarray:
+    """Levels of `codes` (current boundaries) in a run; a run on earlier boundaries gives each
+    commune the worst known level of the communes that covered it then (geo/ingest/crosswalk.py)."""
+    version = runfiles.manifest(run_dir).get("boundary_version")
+    if version is None or version == store.current_boundary_version():
+        return runfiles.levels(run_dir, "commune", codes, column)
+    graph = crosswalk.Graph(store)
+    eq = [graph.equivalents(str(c), version) for c in codes]
+    then = sorted({x for e in eq for x in e})
+    found = dict(zip(then, runfiles.levels(run_dir, "commune", np.array(then, dtype=object), column), strict=False)) if then else {}
+    out = np.full(len(codes), UNKNOWN_CODE, dtype=np.int8)
+    for i, e in enumerate(eq):
+        known = [found[x] for x in e if found[x] != UNKNOWN_CODE]
+        if known:
+            out[i] = max(known)
+    return out
+
+
+def notice_days(settings: dict) -> int:
+    return int(np.ceil(float(settings.get("notice_hours", 0)) / HOURS_PER_DAY))
+
+
+def decided_before(store, runs_dir, day: dt.date, codes: np.ndarray, days: int) -> list[np.ndarray]:
+    """Levels decided (before notice) by the runs of the `days` previous dates that have one."""
+    out = []
+    for k in range(1, days + 1):
+        run = store.run_for_date((day - dt.timedelta(days=k)).isoformat())
+        if run is not None:
+            out.append(run_levels(store, runs_dir / run["run_id"], codes, "decided_level"))
+    return out
+
+
+def with_notice(decided: np.ndarray, earlier: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """-> (published levels, mask of units whose announced downgrade has not taken effect yet)."""
+    effective = decided.copy()
+    known = decided >= 0
+    for e in earlier:
+        effective = np.where(known & (e > effective), e, effective).astype(np.int8)
+    return effective, known & (effective > decided)
+
+
+def apply(computed: np.ndarray, previous: np.ndarray, clean: np.ndarray, settings: dict):
+    """-> (final level codes, state per unit: '' or a reason id HOLD/STEP)."""
+    min_clean = int(settings.get("min_clean_days_before_downgrade", 0))
+    max_step = int(settings.get("max_step_down_per_run", len(RANK)))
+    final = computed.copy()
+    state = np.full(len(computed), "", dtype=object)
+    down = (computed >= 0) & (previous >= 0) & (computed < previous)
+    hold = down & (clean < min_clean)
+    final[hold] = previous[hold]
+    state[hold] = HOLD
+    limited = down & ~hold & (previous - computed > max_step)
+    final[limited] = previous[limited] - max_step
+    state[limited] = STEP
+    return final, state

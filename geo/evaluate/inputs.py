@@ -1,0 +1,131 @@
+"""Everything an evaluation reads, for a run of consecutive days, gathered by one call.
+
+`gather(settings, store, days, ruleset)` reads the store once: the current units, the community
+cases of the whole window (codes carried to the current boundaries), the lockdowns, flags,
+indicators and declarations that can be in force on any of the days, the adjacency the ruleset
+asks for, and the levels published before the first day (hysteresis starts from them). The
+evaluation (geo/evaluate/table.py) then computes without touching the store; what is in force on day k
+is picked from these rows by the pure functions below (the same ones whatever the number of days).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.base.config import Settings
+from geo.evaluate import hysteresis, metrics
+from geo.evaluate.frames import Units
+from geo.ingest import adjacency, crosswalk, indicators
+from geo.store.database import Store
+
+
+@dataclass
+class Inputs:
+    days: list[dt.date]
+    first: dt.date                  # first day of the case window: days[0] - lookback + 1
+    units: Units
+    boundary_sha256: str
+    cases: pd.DataFrame             # community cases dated first .. days[-1]
+    lockdowns: pd.DataFrame         # lockdowns started by days[-1], geometry as WKB in `geom`
+    flags: pd.DataFrame             # flag rows dated by days[-1]
+    indicators: pd.DataFrame        # indicator rows dated days[0] - MAX_AGE_DAYS .. days[-1]
+    declarations: pd.DataFrame      # declarations valid from days[-1] or before
+    neighbours: object              # sparse commune adjacency matrix (the ruleset's kind)
+    previous: np.ndarray            # commune levels published for the latest date before days[0]
+    decided_before: list            # levels decided by the runs of the notice days before days[0], oldest first
+
+    def flags_on(self, k: int) -> pd.DataFrame:
+        return flags_in_force(self.flags, self.days[k])
+
+    def indicators_on(self, k: int) -> pd.DataFrame:
+        return indicators_in_force(self.indicators, self.days[k])
+
+    def declared_on(self, k: int) -> pd.DataFrame:
+        return declared_in_force(self.declarations, self.days[k])
+
+    def lockdowns_on(self, k: int) -> tuple[pd.DataFrame, np.ndarray]:
+        """Lockdowns active on day k: (attributes, geometry array)."""
+        d = self.days[k].isoformat()
+        rows = self.lockdowns
+        live = rows[(rows["start_date"] <= d) & (rows["end_date"].isna() | (rows["end_date"] >= d))
+                    & (rows["lifted_date"].isna() | (rows["lifted_date"] > d))]
+        attrs = live.drop(columns="geom").reset_index(drop=True)
+        wkb = live["geom"].to_numpy()
+        return attrs, shapely.from_wkb(wkb) if len(wkb) else np.array([], dtype=object)
+
+    def lockdown_frame(self, k: int) -> gpd.GeoDataFrame:
+        attrs, geoms = self.lockdowns_on(k)
+        return gpd.GeoDataFrame(attrs, geometry=geoms, crs="EPSG:4326")
+
+
+def flags_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    """(code, flag) set on `day`: the latest row dated <= day for the commune and flag, unless ended."""
+    d = day.isoformat()
+    rows = rows[rows["date"] <= d]
+    if rows.empty:
+        return pd.DataFrame(columns=["code", "flag"])
+    last = rows.groupby(["code", "flag"]).tail(1)
+    live = last[(last["end_date"].isna()) | (last["end_date"] >= d)]
+    return live[live["value"] == 1][["code", "flag"]]
+
+
+def indicators_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    """Latest value of each (code, indicator) dated within MAX_AGE_DAYS up to `day`, wide by indicator."""
+    start = (day - dt.timedelta(days=indicators.MAX_AGE_DAYS)).isoformat()
+    rows = rows[(rows["date"] >= start) & (rows["date"] <= day.isoformat())]
+    if rows.empty:
+        return pd.DataFrame(columns=list(indicators.INDICATORS), index=pd.Index([], name="code"))
+    latest = rows.groupby(["code", "name"])["value"].last().unstack("name")
+    return latest.reindex(columns=list(indicators.INDICATORS))
+
+
+def declared_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    """The declaration in force on `day` per unit: the latest valid_from <= day, unless ended."""
+    d = day.isoformat()
+    rows = rows[rows["valid_from"] <= d]
+    last = rows.groupby("unit").tail(1)
+    live = last[last["valid_until"].isna() | (last["valid_until"] >= d)]
+    return live.set_index("unit")
+
+
+def neighbour_matrix(store: Store, version: str, communes: gpd.GeoDataFrame, settings: dict):
+    """The communes' adjacency of the kind the ruleset asks (stored at import for its tolerance,
+    else measured now)."""
+    tol = float(settings["adjacency_tolerance_m"])
+    pairs = store.load_adjacency(version, f"tol={tol:g}")
+    codes = communes["code"].astype(str).to_numpy()
+    if pairs is None:
+        geoms_m = communes.to_crs(adjacency.metric_crs(communes.total_bounds)).geometry.to_numpy()
+        p = adjacency.shared_borders(geoms_m, tol)
+        pairs = pd.DataFrame({"a": codes[p["i"]], "b": codes[p["j"]], "shared_m": p["shared_m"]})
+    sel = adjacency.select(pairs, settings["adjacency"], float(settings["rook_min_shared_length_m"]))
+    pos = pd.Series(np.arange(len(codes)), index=codes)
+    return adjacency.matrix(len(codes), pos[sel["a"]].to_numpy(), pos[sel["b"]].to_numpy())
+
+
+def gather(settings: Settings, store: Store, days: list[dt.date], ruleset) -> Inputs:
+    """What evaluating `days` (consecutive, oldest first) under `ruleset` reads, in one pass over the store."""
+    rset = ruleset.settings
+    version, communes, districts, provinces = store.current_units()
+    store.require_case_data()
+    first = days[0] - dt.timedelta(days=metrics.lookback_days(rset) - 1)
+    last = days[-1].isoformat()
+    with store.connect(readonly=True) as con:
+        cases = store.community_cases(con, rset["date_column"], first.isoformat(), last)
+        moved = crosswalk.forward(con, cases["commune_code"].dropna().unique())
+        source = store.boundary_source(con, version)
+        rows = store.evaluation_rows(con, last, (days[0] - dt.timedelta(days=indicators.MAX_AGE_DAYS)).isoformat())
+    if moved:       # located under an earlier boundary version: the commune that now covers them
+        cases["commune_code"] = cases["commune_code"].map(lambda c: moved.get(c, c))
+    codes = communes["code"].astype(str).to_numpy()
+    notice = hysteresis.notice_days(rset)
+    return Inputs(
+        days=list(days), first=first, units=Units(version, communes, districts, provinces), boundary_sha256=source,
+        cases=cases, neighbours=neighbour_matrix(store, version, communes, rset),
+        previous=hysteresis.previous_levels(store, settings.runs_dir, days[0], codes),
+        decided_before=hysteresis.decided_before(store, settings.runs_dir, days[0], codes, notice)[::-1], **rows)

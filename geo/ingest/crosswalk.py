@@ -1,0 +1,138 @@
+"""Boundary versions and the crosswalk between them (communes merged, split or renumbered).
+
+`import-units NEW --crosswalk FILE` reads a table old code -> new code (the GSO change report's
+`commune_code_2019, commune_code_2024` columns work as they are; `weight` optional, for a split:
+the share of the old commune in each new one). It is checked before anything is stored: every
+old code must be a commune of the current version, every new code one of the file being imported,
+and every current commune absent from the new version must be mapped. Then units and crosswalk
+are stored in one transaction.
+
+With it, history stays queryable on both sides of the change:
+- cases located by commune code under the old version are counted in the successor (a split
+  commune's cases go to its largest part unless the case has coordinates, which are placed again);
+- hysteresis and the morning report compare a new commune with the worst level of its predecessors;
+- /api/zones/{code}/history works for an old code (followed forward) and a new one (backward).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.base.columns import normalise_header
+from geo.base.errors import InputError
+from geo.ingest.tables import RowErrors, parse_number, read_table
+
+ALIASES = {"old_code": "old_code", "ma_cu": "old_code", "commune_code_2019": "old_code", "code_old": "old_code",
+           "new_code": "new_code", "ma_moi": "new_code", "commune_code_2024": "new_code", "code_new": "new_code",
+           "weight": "weight", "ty_le": "weight", "share": "weight"}
+
+
+def read(path: Path, old_codes: set[str], new_codes: set[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The crosswalk rows (old_code, new_code, weight) checked against both versions; problems
+    name the file, row and field. Rows mapping a code to itself are implied and may be left out."""
+    raw = read_table(Path(path))
+    df = raw.rename(columns={c: ALIASES.get(normalise_header(c), normalise_header(c)) for c in raw.columns})
+    missing = [c for c in ("old_code", "new_code") if c not in df.columns]
+    if missing:
+        raise InputError("missing_columns", path=str(path), columns=", ".join(missing), present=", ".join(raw.columns))
+    df["old_code"] = df["old_code"].map(_code)
+    df["new_code"] = df["new_code"].map(_code)
+    weight = pd.Series(parse_number(df["weight"], "decimal")[0], index=df.index) if "weight" in df.columns \
+        else pd.Series(1.0, index=df.index)
+    err = RowErrors.of(raw)
+    err.add(~df["old_code"].isin(old_codes), "old_code", "not a commune of the current boundary version: " + df["old_code"])
+    err.add(~df["new_code"].isin(new_codes), "new_code", "not a commune of the new boundary version: " + df["new_code"])
+    err.add((weight.isna() | (weight <= 0)).to_numpy(), "weight", "weight must be a number > 0")
+    problems = [f"{Path(path).name}: row {r}, {f or '—'}: {why}" for r, f, why in err.set_aside] + \
+        [f"{Path(path).name}: row {err.where(int(i))}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)]
+    rows = df.loc[~err.bad, ["old_code", "new_code"]].assign(weight=weight[~err.bad]).drop_duplicates(["old_code", "new_code"])
+    unmapped = sorted((old_codes - new_codes) - set(rows["old_code"]))
+    if unmapped:
+        problems.append(f"{Path(path).name}: {len(unmapped)} commune(s) of the current version are not in the new one "
+                        f"and not mapped (old_code): {', '.join(unmapped[:20])}")
+    return rows.reset_index(drop=True), problems
+
+
+def _code(v) -> str:
+    s = str(v).strip()
+    return s[:-2] if s.endswith(".0") and s[:-2].isdigit() else s
+
+
+def edges(con) -> pd.DataFrame:
+    return pd.read_sql_query("SELECT from_version, to_version, old_code, new_code, weight FROM crosswalk", con)
+
+
+def forward(con, codes) -> dict[str, str]:
+    """Codes of earlier versions -> their commune in the current version (a split: the part with
+    the largest weight), following changes one after another. Codes without a change are left out."""
+    e = edges(con)
+    if e.empty:
+        return {}
+    best = (e.sort_values(["old_code", "weight", "new_code"], ascending=[True, False, True])
+            .drop_duplicates("old_code").set_index("old_code")["new_code"].to_dict())
+    out = {}
+    for code in set(map(str, codes)):
+        seen, c = set(), code
+        while c in best and best[c] != c and c not in seen:
+            seen.add(c)
+            c = best[c]
+        if c != code:
+            out[code] = c
+    return out
+
+
+class Graph:
+    """The crosswalk as a graph, to find what covers a code in another version (built once per call)."""
+
+    def __init__(self, store):
+        self.store = store
+        with store.connect(readonly=True) as con:
+            e = edges(con)
+        self.nxt, self.prv = defaultdict(set), defaultdict(set)
+        for o, n in zip(e["old_code"], e["new_code"], strict=False):
+            self.nxt[o].add(n)
+            self.prv[n].add(o)
+        self._codes: dict[str, set[str]] = {}
+
+    def codes(self, version: str) -> set[str]:
+        if version not in self._codes:
+            with self.store.connect(readonly=True) as con:
+                self._codes[version] = {r[0] for r in con.execute(
+                    "SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune'", (version,))}
+        return self._codes[version]
+
+    def equivalents(self, code: str, version: str) -> list[str]:
+        """The communes of `version` covering what `code` (of any version) covers: itself, its
+        successors (an old code asked of a newer run) or its predecessors (a new code of an older run)."""
+        inside = self.codes(version)
+        if code in inside:
+            return [code]
+        for graph in (self.nxt, self.prv):
+            found, frontier, seen = set(), {code}, set()
+            while frontier:
+                c = frontier.pop()
+                seen.add(c)
+                for d in graph.get(c, ()):
+                    if d in inside:
+                        found.add(d)
+                    elif d not in seen:
+                        frontier.add(d)
+            if found:
+                return sorted(found)
+        return []
+
+    def lineage(self, code: str) -> set[str]:
+        """`code`, its successors and its predecessors (not its siblings: the other parts of a split,
+        or the other communes it was merged with, have their own history)."""
+        out = {code}
+        for graph in (self.nxt, self.prv):
+            frontier = {code}
+            while frontier:
+                c = frontier.pop()
+                new = graph.get(c, set()) - out
+                out |= new
+                frontier |= new
+        return out

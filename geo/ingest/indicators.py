@@ -1,0 +1,123 @@
+"""import-indicators: vaccination coverage, treatment capacity and other per-unit figures that the
+later rulesets (NQ 128/QĐ 4800, QĐ 218) read, per unit (commune, district or province) and date.
+
+Wide CSV/XLSX: `code`, `date` and one column per indicator. A value holds from its date until a
+newer one, for at most MAX_AGE_DAYS (older figures are treated as missing, never as current).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.base.columns import normalise_header
+from geo.base.errors import InputError, MissingInputError
+from geo.base.vocabulary import UNITS
+from geo.ingest.tables import (
+    RowErrors,
+    log_import,
+    parse_bool,
+    parse_dates,
+    parse_number,
+    read_table,
+    summary,
+    write_rejects,
+)
+from geo.ingest.units import sha256_file
+from geo.store.database import Store
+
+# name -> (type, aliases). Percentages are 0-100.
+INDICATORS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "vaccination_first_dose_18plus_pct": ("pct", ("tiem_1_mui_18", "mui_1_18_tuoi", "first_dose_18plus")),
+    "vaccination_full_dose_50plus_pct": ("pct", ("tiem_du_50", "du_mui_50_tuoi", "full_dose_50plus")),
+    "treatment_capacity_met": ("bool", ("dap_ung_dieu_tri", "du_nang_luc_dieu_tri", "capacity_met")),
+    "oxygen_cases_per_100k_7d": ("rate", ("ca_tho_oxy_100k", "oxygen_per_100k")),
+    "deaths_per_100k_7d": ("rate", ("tu_vong_100k", "deaths_per_100k")),
+}
+# A figure older than this (days) is not used for date D: stale data must not look current.
+MAX_AGE_DAYS = 14
+
+
+def _canonical(columns) -> dict[str, str]:
+    alias = {a: name for name, (_, aliases) in INDICATORS.items() for a in (name, *aliases)}
+    alias.update({"ma": "code", "ma_don_vi": "code", "ma_xa": "code", "ngay": "date"})
+    return {c: alias.get(normalise_header(c), normalise_header(c)) for c in columns}
+
+
+def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.date) -> dict:
+    path = Path(path)
+    version = store.current_boundary_version()
+    if version is None:
+        raise MissingInputError("no_units")
+    raw = read_table(path)
+    df = raw.rename(columns=_canonical(raw.columns))
+    present = [c for c in df.columns if c in INDICATORS]
+    missing = [c for c in ("code", "date") if c not in df.columns]
+    if missing or not present:
+        raise InputError("missing_columns", path=str(path), columns=", ".join(missing or ["<indicator>"]),
+                         present=", ".join(raw.columns) + f" (indicators: {', '.join(INDICATORS)})")
+    codes = {c for unit in UNITS for c in store.load_units(version, unit)["code"]}
+    err = RowErrors.of(raw)
+    err.add(~df["code"].isin(codes), "code", "unknown unit code " + df["code"])
+    day, e = parse_dates(df["date"], today)
+    err.add(df["date"] == "", "date", "missing date")
+    err.add(e != "", "date", e)
+    values = {}
+    for name in present:
+        kind = INDICATORS[name][0]
+        if kind == "bool":
+            v, e = parse_bool(df[name], None)
+            err.add(e != "", name, e)
+        else:
+            v, e = parse_number(df[name], "decimal")
+            err.add(e != "", name, e)
+            bad = (df[name] != "").to_numpy(dtype=bool) & (np.isnan(v) | (v < 0) | ((v > 100) if kind == "pct" else False))
+            err.add(bad, name, f"{name} must be a number" + (" from 0 to 100" if kind == "pct" else " >= 0")
+                    + ", got " + df[name].astype(str).to_numpy(dtype=object))
+        values[name] = v
+    rows = []
+    for k in np.flatnonzero(~err.bad):
+        for name in present:
+            if not np.isnan(values[name][k]):
+                vals = (df["code"].iat[k], day[k], name, float(values[name][k]))
+                rows.append((*vals, hashlib.sha1(repr(vals).encode()).hexdigest()))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    rejects = write_rejects(raw, err, rejects_dir, path, stamp)
+    with store.transaction() as con:
+        before = con.total_changes
+        con.executemany("INSERT INTO indicators (code, date, name, value, row_hash) VALUES (?,?,?,?,?) "
+                        "ON CONFLICT(code, date, name) DO UPDATE SET value = excluded.value, row_hash = excluded.row_hash "
+                        "WHERE indicators.row_hash != excluded.row_hash", rows)
+        result = summary(int((~err.bad).sum()), err, con.total_changes - before, rejects, path)
+        log_import(con, "indicators", path, sha256_file(path), stamp, result)
+    return result
+
+
+def for_units(table: pd.DataFrame, codes: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: table[name].reindex(codes).to_numpy(float) for name in INDICATORS}
+
+
+def roll_up(parent_of: np.ndarray, n_parents: int, child: dict[str, np.ndarray], child_pop: np.ndarray,
+            own: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A parent's figure is its own imported one; else [default] the population-weighted mean of
+    its children's (a rate or share), or for treatment capacity: met only if every child's is."""
+    out = {}
+    w = np.nan_to_num(child_pop)
+    for name, (kind, _) in INDICATORS.items():
+        v = child[name]
+        have = ~np.isnan(v)
+        if kind == "bool":
+            n_have = np.bincount(parent_of, weights=have, minlength=n_parents)
+            n_met = np.bincount(parent_of, weights=np.where(have, v, 0), minlength=n_parents)
+            n_all = np.bincount(parent_of, minlength=n_parents)
+            derived = np.where(n_have - n_met > 0, 0.0, np.where(n_have == n_all, 1.0, np.nan))
+        else:
+            wsum = np.bincount(parent_of, weights=np.where(have, w, 0), minlength=n_parents)
+            vsum = np.bincount(parent_of, weights=np.where(have, v * w, 0), minlength=n_parents)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                derived = np.where(wsum > 0, vsum / wsum, np.nan)
+        out[name] = np.where(np.isnan(own[name]), derived, own[name])
+    return out

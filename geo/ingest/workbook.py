@@ -1,0 +1,60 @@
+"""Excel workbooks as offices send them: every sheet that has data (a province often puts each district
+on its own sheet), its header found below any title rows, each cell as the text a person sees."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from openpyxl import load_workbook
+
+from geo.base.errors import InputError
+
+
+def cell(v) -> str:
+    """One workbook cell as text: empty for None/NaN, ISO for dates, '12' for 12.0."""
+    if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (dt.datetime, pd.Timestamp)):
+        return v.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def sheets(path: Path, label: str) -> tuple[list[str], list[tuple[str, list[tuple[int, list[str]]]]]]:
+    """The header's names and, per sheet with data, its rows (row number, cells). Every sheet must have
+    the first one's header: a workbook whose sheets differ is refused rather than half read."""
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        found = []
+        for ws in wb.worksheets:
+            header, body = None, []
+            for n, values in enumerate(ws.iter_rows(values_only=True), start=1):
+                cells = [cell(v) for v in values]
+                if header is None:
+                    if any(cells):
+                        header = (n, cells)
+                    continue
+                if any(cells):
+                    body.append((n, cells))
+            if header is not None and body:
+                found.append((ws.title, header, body))
+    finally:
+        wb.close()
+    if not found:
+        raise InputError("empty_file", path=label)
+    names = [h.strip() for h in found[0][1][1]]
+    while names and names[-1] == "":
+        names.pop()
+    key = [n.lower() for n in names]
+    for title, (_, head), _ in found[1:]:
+        other = [h.strip().lower() for h in head]
+        while other and other[-1] == "":
+            other.pop()
+        if other != key:
+            raise InputError("sheets_differ", path=label, first=found[0][0], other=title)
+    return names, [(title, body) for title, _, body in found]

@@ -1,0 +1,179 @@
+"""The data-quality gate: before a day is published, check that its inputs look like data.
+
+A run is held (written completely, kept aside as runs/.held-<run_id>, listed in `holds`) when:
+- jump: the cases reported on the day exceed JUMP_FACTOR x the highest day of the JUMP_DAYS before
+  (and JUMP_MIN_CASES): a file imported twice, a cumulative column read as daily...;
+- cumulative down: the cases reported up to the previous published day are fewer now than when
+  that day was published (rows removed, counts lowered): history changed under the committee;
+- cumulative up: ... or JUMP_FACTOR x more (a whole history imported again multiplied, every case
+  repeated under new ids): a uniform inflation that the day-on-day jump cannot see;
+- implausible: more cases on one day than IMPLAUSIBLE_SHARE of the layer's population (holds a
+  first import inflated the same way, with no earlier run to compare with);
+- unplaced: the share of the window's cases that fall in no commune is above UNPLACED_MAX_SHARE
+  and higher than the previous run's by UNPLACED_RISE;
+- stale: no case row at all newer than `stale_days` before the day, or communes with a daily feed
+  silent for `stale_days`. A daily feed is one that sends zero rows on quiet days; a line list, or
+  counts sent only for days with cases (the MoH announcements), has no row on a quiet day, so
+  silence there means nothing.
+An operator publishes a held run anyway with a reason (`publish-anyway`, POST /api/holds/<id>/publish):
+the release and who did it are in the audit log. A new reclassify of the day replaces the hold.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+from geo.base import i18n
+from geo.base.errors import InputError, NotFoundError
+from geo.publish import publish
+from geo.store.database import Store
+from geo.store.locks import writer_lock
+
+# A real outbreak grows at most ~2x a day (doubling time >= 1 day); 5x the worst of two weeks is
+# a data error far more often than an epidemic.
+JUMP_FACTOR = 5.0
+JUMP_DAYS = 14
+# Below this many cases a jump is within ordinary noise (0 -> 12 is not suspicious).
+JUMP_MIN_CASES = 50
+# Case files geocode well: a few per cent fall outside (islands, typos); more means a broken column.
+UNPLACED_MAX_SHARE = 0.05
+UNPLACED_RISE = 0.02
+# Vietnam's worst day (March 2022) was ~450,000 cases, 0.5 % of the population; a province's worst
+# ~0.2 %. Four times the national peak in one day is not an epidemic.
+IMPLAUSIBLE_SHARE = 0.02
+# Communes reporting daily counts that have reported within this many days are expected to go on.
+REPORTING_LOOKBACK_DAYS = 28
+MAX_LISTED = 10
+
+
+def _cases_through(con, day: str) -> int:
+    """Cases reported up to and including `day`, as stored now."""
+    return int(con.execute("SELECT COALESCE(SUM(count), 0) FROM cases WHERE report_date <= ?", (day,)).fetchone()[0])
+
+
+def facts(store: Store, day: dt.date, unplaced: int) -> dict:
+    """What the gate compares, kept in each run's manifest for the next day's comparison."""
+    with store.connect(readonly=True) as con:
+        through = _cases_through(con, day.isoformat())
+        start = (day - dt.timedelta(days=JUMP_DAYS)).isoformat()
+        daily = dict(con.execute("SELECT report_date, SUM(count) FROM cases WHERE report_date > ? AND report_date <= ? "
+                                 "GROUP BY report_date", (start, day.isoformat())).fetchall())
+        newest = con.execute("SELECT MAX(report_date) FROM cases").fetchone()[0]
+        version = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
+        population = con.execute("SELECT COALESCE(SUM(population), 0) FROM units WHERE unit = 'commune' AND "
+                                 "boundary_version = ?", (version[0] if version else "",)).fetchone()[0]
+    window = sum(daily.values())
+    return {"cases_through_day": int(through), "cases_on_day": int(daily.get(day.isoformat(), 0)),
+            "population": int(population or 0),
+            "max_daily_before": int(max([v for k, v in daily.items() if k != day.isoformat()], default=0)),
+            "newest_report_date": newest, "unplaced_share": round(unplaced / window, 4) if window else 0.0}
+
+
+def _reason(key: str, **params) -> dict:
+    return {"key": f"hold_{key}", "params": params}
+
+
+def reason_text(reason: dict | str, language: str | None = None) -> str:
+    """A hold reason in the operator's language (runs held before reasons were keyed are plain text)."""
+    if isinstance(reason, str):
+        return reason
+    return i18n.t(reason["key"], language, **reason["params"])
+
+
+def check(store: Store, day: dt.date, f: dict, stale_days: int) -> list[dict]:
+    """The reasons to hold `day`'s run (empty: publish), each a message key and its values."""
+    reasons = []
+    limit = max(JUMP_FACTOR * f["max_daily_before"], JUMP_MIN_CASES)
+    if f["cases_on_day"] > limit:
+        reasons.append(_reason("jump", n=f["cases_on_day"], day=day.isoformat(), factor=f"{JUMP_FACTOR:g}",
+                               days=JUMP_DAYS, most=f["max_daily_before"]))
+    prev = store.latest_run_before(day.isoformat())
+    if prev is not None and "quality" in prev["manifest"]:
+        then = prev["manifest"]["quality"]["cases_through_day"]
+        with store.connect(readonly=True) as con:
+            now = _cases_through(con, prev["date"])
+        if now < then:
+            reasons.append(_reason("cumulative_down", day=prev["date"], then=then, now=now))
+        elif now > max(JUMP_FACTOR * then, then + JUMP_MIN_CASES):
+            reasons.append(_reason("cumulative_up", day=prev["date"], then=then, now=now,
+                                   times=f"{now / max(then, 1):.0f}"))
+    population = f.get("population") or 0
+    if population and f["cases_on_day"] > max(IMPLAUSIBLE_SHARE * population, JUMP_MIN_CASES):
+        reasons.append(_reason("implausible", n=f["cases_on_day"], day=day.isoformat(),
+                               share=f"{f['cases_on_day'] / population:.1%}"))
+    before = prev["manifest"].get("quality", {}).get("unplaced_share", 0.0) if prev else 0.0
+    if f["unplaced_share"] > max(UNPLACED_MAX_SHARE, before + UNPLACED_RISE):
+        reasons.append(_reason("unplaced", share=f"{f['unplaced_share']:.1%}", before=f"{before:.1%}",
+                               limit=f"{UNPLACED_MAX_SHARE:.0%}"))
+    reasons += _stale(store, day, f, stale_days)
+    return reasons
+
+
+def _stale(store: Store, day: dt.date, f: dict, stale_days: int) -> list[dict]:
+    cutoff = (day - dt.timedelta(days=stale_days)).isoformat()
+    if f["newest_report_date"] is not None and f["newest_report_date"] < cutoff:
+        return [_reason("stale", newest=f["newest_report_date"], days=stale_days, day=day.isoformat())]
+    since = (day - dt.timedelta(days=REPORTING_LOOKBACK_DAYS)).isoformat()
+    with store.connect(readonly=True) as con:
+        rows = con.execute("SELECT commune_code, MAX(report_date) FROM cases WHERE kind = 'count' AND commune_code IS NOT NULL "
+                           "AND report_date > ? AND report_date <= ? GROUP BY commune_code "
+                           "HAVING MAX(report_date) < ? AND SUM(CASE WHEN count = 0 THEN 1 ELSE 0 END) > 0 "
+                           "ORDER BY commune_code", (since, day.isoformat(), cutoff)).fetchall()
+    if not rows:
+        return []
+    listed = ", ".join(f"{c} ({d})" for c, d in rows[:MAX_LISTED]) + (" ..." if len(rows) > MAX_LISTED else "")
+    return [_reason("stale_communes", n=len(rows), days=stale_days, listed=listed)]
+
+
+# -- holds -----------------------------------------------------------------------------------
+
+def hold(store: Store, runs_dir: Path, full: dict, reasons: list[dict]) -> None:
+    """Record a held run (its files are in runs/.held-<id>); an earlier hold of the day is dropped."""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    supersede(store, runs_dir, full["date"])
+    with store.transaction() as con:
+        con.execute("INSERT INTO holds (run_id, date, held_at, reasons, ruleset) VALUES (?, ?, ?, ?, ?)",
+                    (full["run_id"], full["date"], now, json.dumps(reasons, ensure_ascii=False), full["ruleset"]))
+
+
+def supersede(store: Store, runs_dir: Path, day: str) -> None:
+    """A newer run of the day (held or published) replaces what was held for it."""
+    with store.transaction() as con:
+        old = [r[0] for r in con.execute("SELECT run_id FROM holds WHERE date = ? AND status = 'held'", (day,))]
+        con.execute("UPDATE holds SET status = 'superseded' WHERE date = ? AND status = 'held'", (day,))
+    for run_id in old:
+        shutil.rmtree(publish.held_dir(runs_dir, run_id), ignore_errors=True)
+
+
+def holds(store: Store, language: str | None = None) -> list[dict]:
+    """Held runs, newest first, their reasons in `language`."""
+    if not store.exists():
+        return []
+    with store.connect(readonly=True) as con:
+        rows = con.execute("SELECT * FROM holds ORDER BY held_at DESC, run_id").fetchall()
+    return [{**dict(r), "reasons": [reason_text(x, language) for x in json.loads(r["reasons"])]} for r in rows]
+
+
+def publish_anyway(settings, run_id: str, by: str, reason: str) -> dict:
+    """Publish a held run as it was written; the caller audits who and why."""
+    store = Store(settings.db_path)
+    with writer_lock(settings):
+        with store.connect(readonly=True) as con:
+            row = con.execute("SELECT * FROM holds WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("not_found", what=f"held run {run_id}")
+        if row["status"] != "held":
+            raise InputError("bad_param", name="run_id", value=run_id, allowed=f"a run still held (this one is {row['status']})")
+        folder = publish.held_dir(settings.runs_dir, run_id)
+        if folder.exists():
+            full = publish.release_held(store, settings.runs_dir, run_id, row["ruleset"])
+        else:       # renamed before a crash, not yet recorded: record it now
+            full = json.loads((settings.runs_dir / run_id / "manifest.json").read_text(encoding="utf-8"))
+            publish.record(store, settings.runs_dir / run_id, row["ruleset"], full.get("ruleset_sha256"), full)
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with store.transaction() as con:
+            con.execute("UPDATE holds SET status = 'published', decided_by = ?, decided_at = ?, decision_reason = ? "
+                        "WHERE run_id = ?", (by, now, reason, run_id))
+    return full

@@ -1,0 +1,152 @@
+"""Vector tiles of a run, stored as MBTiles and served as-is (nothing is encoded per request).
+
+A run's commune, district and province tiles are its boundary version's shape tiles (geo/publish/shapes.py,
+tiled once per version) with the day's attributes joined by tippecanoe's tile-join: no geometry is
+tiled on a daily run. Lockdowns, which change from day to day, are tiled with tippecanoe itself.
+Both come from the cubao-tippecanoe wheel."""
+from __future__ import annotations
+
+import glob
+import os
+import sqlite3
+import subprocess
+import threading
+from pathlib import Path
+
+import cubao_tippecanoe
+
+# Zoom range per layer; clients overzoom past maxzoom. Polygons go to z10 (a pixel ~150 m, finer
+# than the 2009 layer's vertices); communes start at z4, where the whole country fits a phone screen.
+# Lockdowns are often a few streets: they go on to z14 and are never dropped as tiny polygons.
+ZOOMS = {"province": (0, 10), "district": (0, 10), "commune": (4, 10), "lockdown": (5, 14)}
+# Properties carried by the tiles (the rest stay in GeoJSON/GPKG to keep tiles small).
+TILE_FIELDS = {"code": "String", "name": "String", "level": "String", "color": "String", "lockdown": "Boolean"}
+LOCKDOWN_FIELDS = {"decision_no": "String", "issuer": "String", "name": "String", "start_date": "String",
+                   "end_date": "String", "lifted_date": "String"}
+LAYERS = ("commune", "district", "province", "lockdown")
+
+
+# The same vector tiles as plain files (z/x/y.mvt) in each full run, for a web server in front of
+# ours to send as static files (deploy/nginx-zones.conf); the MBTiles stay for GDAL, QGIS and us.
+XYZ_DIR = "tiles/xyz"
+
+
+def explode(mbtiles: Path, folder: Path) -> int:
+    con = sqlite3.connect(f"file:{mbtiles}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles").fetchall()
+    finally:
+        con.close()
+    for z, x, tms_y, data in rows:
+        d = folder / str(z) / str(x)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{(1 << z) - 1 - tms_y}.mvt").write_bytes(data)
+    return len(rows)
+
+
+def fields(layer: str) -> dict:
+    return LOCKDOWN_FIELDS if layer == "lockdown" else TILE_FIELDS
+
+
+def _exe(name: str) -> str:
+    found = glob.glob(os.path.join(os.path.dirname(cubao_tippecanoe.__file__), f"__cubao_tippecanoe_{name}*"))
+    if not found:
+        raise RuntimeError(f"{name} executable not found in the cubao-tippecanoe package")
+    return found[0]
+
+
+def tippecanoe_exe() -> str:
+    return _exe("tippecanoe")
+
+
+def tile_join_exe() -> str:
+    return _exe("tile-join")
+
+
+def run_checked(args: list[str]) -> None:
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        finish_build(proc)
+    finally:
+        stop_builds([proc])
+
+
+def start_join(shapes: Path, table_csv: Path, out: Path) -> subprocess.Popen:
+    """Start tile-join: the version's shape tiles of one unit kind with the day's attributes (the
+    CSV's first column, `code`, is the key; the index `i` is left out of the run's tiles)."""
+    args = [tile_join_exe(), "-q", "-f", "-o", str(out), "-pk", "-pC", "-c", str(table_csv), "-x", "i", str(shapes)]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_build(geojson: Path, out: Path, layer: str) -> subprocess.Popen:
+    """Start tippecanoe in the background (it uses the other core while Python writes the rest)."""
+    lo, hi = ZOOMS[layer]
+    args = [tippecanoe_exe(), "-q", "-f", "-o", str(out), "-l", layer, "-n", layer, f"-Z{lo}", f"-z{hi}",
+            "--no-tile-compression", "--no-feature-limit", "--no-tile-size-limit"]
+    if layer == "lockdown":
+        args.append("--no-tiny-polygon-reduction")
+    for name in fields(layer):
+        args += ["-y", name]
+    return subprocess.Popen(args + [str(geojson)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_builds(procs: list[subprocess.Popen]) -> None:
+    """Builds a failing caller will not finish: stopped and reaped (no orphan process, no open pipe)."""
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+        if proc.stderr is not None and not proc.stderr.closed:
+            proc.communicate()      # reaped and its pipe closed, even if it had ended by itself
+        else:
+            proc.wait()
+
+
+def finish_build(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"tippecanoe failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+
+
+# Read-only connections kept open per process and thread (MBTiles of a run never change).
+_CONNECTIONS = threading.local()
+# Open MBTiles files per thread at most; the oldest is closed beyond this.
+MAX_OPEN_MBTILES = 64
+
+
+def _connection(mbtiles: Path) -> sqlite3.Connection:
+    cons = getattr(_CONNECTIONS, "cons", None)
+    if cons is None:
+        cons = _CONNECTIONS.cons = {}
+    key = str(mbtiles)
+    con = cons.get(key)
+    if con is None:
+        if len(cons) >= MAX_OPEN_MBTILES:
+            cons.pop(next(iter(cons))).close()
+        con = cons[key] = sqlite3.connect(f"file:{mbtiles}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    return con
+
+
+def read_tile(mbtiles: Path, z: int, x: int, y: int) -> bytes | None:
+    """Tile bytes (MVT) for XYZ z/x/y, or None when the tile holds nothing."""
+    tms_y = (1 << z) - 1 - y
+    row = _connection(mbtiles).execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND "
+                                       "tile_row = ?", (z, x, tms_y)).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def tilejson(unit: str, tiles_url: str, bounds, name: str, attribution: str) -> dict:
+    lo, hi = ZOOMS[unit]
+    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    return {
+        "tilejson": "3.0.0", "name": name, "scheme": "xyz", "tiles": [tiles_url],
+        "minzoom": lo, "maxzoom": hi, "bounds": [round(b, 6) for b in bounds],
+        "center": [round(cx, 6), round(cy, 6), max(lo, min(hi, 7))], "attribution": attribution,
+        "vector_layers": [{"id": unit, "fields": fields(unit), "minzoom": lo, "maxzoom": hi}],
+    }
+
+
+def raster_tilejson(tiles_url: str, bounds, maxzoom: int, name: str, attribution: str) -> dict:
+    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    return {"tilejson": "3.0.0", "name": name, "scheme": "xyz", "tiles": [tiles_url], "minzoom": 0,
+            "maxzoom": maxzoom, "bounds": [round(b, 6) for b in bounds], "center": [round(cx, 6), round(cy, 6), 7],
+            "attribution": attribution}

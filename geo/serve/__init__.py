@@ -1,0 +1,1 @@
+"""Stage 4: what is served from published runs only: OGC API, exports, tiles, the committee's page, the morning report, lookups."""

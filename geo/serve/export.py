@@ -1,0 +1,115 @@
+"""Exports of a published run's units: the CLI's files and the HTTP exports (aggregates only)."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+from openpyxl import Workbook
+
+from geo.base import faults
+from geo.base.errors import InputError
+from geo.base.vocabulary import EXPORT_FORMATS
+from geo.serve import ogc
+from geo.store import runfiles
+from geo.store.formats import GPKG_OPTIONS, spreadsheet_cell, spreadsheet_safe
+
+
+def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path) -> int:
+    if fmt == "geojson":
+        src = runfiles.geojson_path(store, run_dir, unit, cache_dir)
+        if out == "-":
+            with open(src, encoding="utf-8") as fh:
+                shutil.copyfileobj(fh, sys.stdout)
+            sys.stdout.flush()
+        else:
+            shutil.copyfile(src, out)
+        return len(runfiles.attributes(run_dir, unit, ["code"]))
+    if fmt == "csv":
+        df = runfiles.attributes(run_dir, unit)
+        text = spreadsheet_safe(df).to_csv(index=False)
+        if out == "-":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            Path(out).write_text(text, encoding="utf-8")
+        return len(df)
+    if out == "-":
+        raise InputError("export_format", fmt="gpkg (stdout)", unit=unit)
+    df = runfiles.frame(store, run_dir, unit)
+    target = Path(out)
+    if target.exists():
+        target.unlink()
+    pyogrio.write_dataframe(df, target, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
+    return len(df)
+
+
+# -- exports over HTTP: files derived once per (run, unit, since) into the cache ------------------
+
+
+
+def changed_codes(run_dir: Path, since_dir: Path, unit: str) -> set[str]:
+    """Codes whose level differs from the `since` run's (units it did not have count as changed)."""
+    now = runfiles.attributes(run_dir, unit, ["code", "level"]).set_index("code")["level"]
+    before = runfiles.attributes(since_dir, unit, ["code", "level"]).set_index("code")["level"]
+    before = before.reindex(now.index)
+    return set(now.index[(now != before) | before.isna()].astype(str))
+
+
+def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir: Path,
+                since: dict | None = None, feature_lines=None) -> Path:
+    """The export file of one run and unit (only units changed since `since` if given).
+    `feature_lines(run)` gives (ids, feature JSON texts) of the run's GeoJSON for the two GeoJSON formats."""
+    ext = EXPORT_FORMATS[fmt].extension
+    name = f"{unit}-since-{since['run_id']}.{ext}" if since else f"{unit}.{ext}"
+    target = cache_dir / "exports" / run["run_id"] / name
+    if target.exists():
+        return target
+    run_dir = runs_dir / run["run_id"]
+    keep = changed_codes(run_dir, runs_dir / since["run_id"], unit) if since else None
+
+    def write(tmp: Path) -> None:
+        if fmt in ("geojson", "geojsonseq"):
+            ids, lines = feature_lines(run)
+            chosen = [ln for i, ln in zip(ids, lines, strict=False) if keep is None or i in keep]
+            if fmt == "geojson":
+                head = json.dumps({"type": "FeatureCollection", "name": unit, "date": run["date"], "run_id": run["run_id"],
+                                   "boundary_version": run["boundary_version"],
+                                   "since": since["run_id"] if since else None}, ensure_ascii=False)[1:-1]
+                text = "{" + head + ',"features":[\n' + ",\n".join(chosen) + "\n]}\n"
+            else:
+                text = "".join(f"\x1e{ln}\n" for ln in chosen)
+            tmp.write_text(text, encoding="utf-8")
+        else:
+            df = runfiles.frame(store, run_dir, unit) if fmt == "gpkg" else runfiles.attributes(run_dir, unit)
+            if keep is not None:
+                df = df[df["code"].astype(str).isin(keep)]
+            if "boundary_version" not in df.columns:
+                df = df.assign(boundary_version=run["boundary_version"])
+            if fmt == "csv":
+                spreadsheet_safe(df).to_csv(tmp, index=False)
+            elif fmt == "gpkg":
+                pyogrio.write_dataframe(df, tmp, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
+            else:
+                _xlsx(df, tmp, unit)
+    return faults.keep(target, write)
+
+
+def feature_lines(store, runs_dir: Path, cache_dir: Path, unit: str):
+    """(ids, Feature JSON texts) of a run's GeoJSON, from the OGC API's in-memory collection."""
+    def lines(run: dict):
+        col = ogc.collection(store, run, unit, runs_dir, cache_dir)
+        return col.ids, col.features
+    return lines
+
+
+def _xlsx(df, path: Path, unit: str) -> None:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(unit[:31])
+    ws.append(list(df.columns))
+    for row in df.itertuples(index=False):
+        ws.append([spreadsheet_cell(None if (isinstance(v, float) and np.isnan(v)) else v) for v in row])
+    wb.save(path)

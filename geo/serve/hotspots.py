@@ -1,0 +1,67 @@
+"""The red and orange communes of a published day, in the order the committee reads them: the
+worst level first; within a level, those that just got there (newly red, then gone up), then those
+with the most community cases; each with its reason and how many days it has held the level.
+
+One list for the map's "Vùng đỏ / cam hôm nay" and the morning report's first page. Made once per
+(run, previous run) and kept in the cache: neither run ever changes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+
+from geo.base import faults
+from geo.base.errors import StorageError
+from geo.serve import changes, lookup
+from geo.store import runfiles
+from geo.store.database import Store
+from rules.levels import RANK
+
+HOT_LEVELS = ("very_high_risk", "high_risk")
+# Order of the kinds of change inside a level: newly there first (after newly red), then those that
+# held it, then those that came down to it.
+CHANGE_ORDER = {"up": 0, "assessed": 0, "new": 0, "same": 1, "down": 2, "unassessed": 3}
+FIELDS = ("code", "i", "name", "district_code", "district_name", "province_code", "province_name", "level",
+          "level_from", "change", "newly_red", "unchanged_days", "community_cases", "reasons", "explanation",
+          "explanation_en", "declared_level", "level_differs", "bbox")
+
+
+def _rows(store: Store, runs_dir: Path, run: dict) -> list[dict]:
+    rows, _, _ = changes.changes(store, runs_dir, dt.date.fromisoformat(run["date"]), units=("commune",))
+    hot = rows[rows["level_to"].isin(HOT_LEVELS)].copy()
+    if hot.empty:
+        return []
+    extra = runfiles.attributes(runs_dir / run["run_id"], "commune", ["code", "community_cases", "reasons"])
+    extra["code"] = extra["code"].astype(str)
+    hot = hot.merge(extra, on="code", how="left")
+    idx = lookup.search_index(store, run["boundary_version"])
+    communes = idx[idx["unit"] == "commune"].set_index("code")
+    hot["i"] = communes["i"].reindex(hot["code"]).fillna(-1).astype(int).to_numpy()
+    hot["bbox"] = communes["bbox"].reindex(hot["code"]).to_numpy()
+    hot["level"] = hot["level_to"]
+    hot["_rank"] = -hot["level"].map(RANK)
+    hot["_change"] = np.where(hot["newly_red"], -1, hot["change"].map(CHANGE_ORDER).fillna(9))
+    hot["_cases"] = -hot["community_cases"].fillna(0)
+    hot = hot.sort_values(["_rank", "_change", "_cases", "name"], kind="stable")
+    out = json.loads(hot[[c for c in FIELDS if c in hot.columns]].to_json(orient="records", force_ascii=False))
+    for r in out:
+        if isinstance(r.get("reasons"), str):
+            r["reasons"] = json.loads(r["reasons"])
+    return out
+
+
+def hotspots(store: Store, runs_dir: Path, cache_dir: Path, run: dict) -> dict:
+    before = changes.previous_run(store, dt.date.fromisoformat(run["date"]))
+    target = Path(cache_dir) / run["run_id"] / f"hotspots--{before['run_id'] if before else 'none'}.json"
+    if target.exists():
+        return json.loads(target.read_text(encoding="utf-8"))
+    body = {"run_id": run["run_id"], "date": run["date"], "compared_with": before["date"] if before else None,
+            "units": _rows(store, runs_dir, run)}
+    try:
+        faults.keep(target, lambda tmp: tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8"))
+    except StorageError:
+        pass             # not kept: made again next time
+    return body

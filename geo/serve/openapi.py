@@ -1,0 +1,135 @@
+"""The OpenAPI 3.0 document of the read API (OGC API - Features and our own routes).
+
+Built from the same constants the routes check, so the document and the server cannot drift
+apart on collections, levels, formats or limits. Schemathesis reads it in the tests.
+"""
+from __future__ import annotations
+
+from geo.base.vocabulary import HTTP_EXPORT_FORMATS, UNITS
+from geo.serve import ogc
+
+DATE = {"type": "string", "format": "date", "example": "2021-07-31"}
+RUN_ID = {"type": "string", "pattern": "^[0-9A-Za-z_\\-]{6,64}$"}
+
+
+def _param(name: str, schema: dict, where: str = "query", required: bool = False, description: str = "") -> dict:
+    p = {"name": name, "in": where, "required": required or where == "path", "schema": schema}
+    if description:
+        p["description"] = description
+    if name == "bbox":
+        p.update(style="form", explode=False)
+    return p
+
+
+def _ok(mime: str, schema: dict | None = None, description: str = "OK", extra: dict | None = None) -> dict:
+    out = {"200": {"description": description, "content": {mime: {"schema": schema or {"type": "object"}}}},
+           "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+    out.update(extra or {})
+    return out
+
+
+def _get(summary: str, params: list[dict], responses: dict, tag: str) -> dict:
+    return {"get": {"summary": summary, "tags": [tag], "parameters": params, "responses": responses}}
+
+
+def _run_selectors() -> list[dict]:
+    return [_param("date", DATE, description="a published day (default: the latest)"),
+            _param("run", RUN_ID, description="a run id (immutable)"),
+            _param("as_of", {"type": "string"}, description="what had been published at this time")]
+
+
+def _ogc_paths() -> dict:
+    unit = _param("collectionId", {"type": "string", "enum": list(ogc.COLLECTIONS)}, "path")
+    items_params = [unit,
+                    _param("bbox", {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 6}),
+                    _param("limit", {"type": "integer", "minimum": 1, "maximum": ogc.MAX_LIMIT, "default": ogc.DEFAULT_LIMIT}),
+                    _param("offset", {"type": "integer", "minimum": 0}),
+                    _param("datetime", {"type": "string"}, description="RFC 3339 instant or interval: the newest published day in it"),
+                    _param("run", RUN_ID)]
+    all_q = sorted({q for qs in ogc.QUERYABLES.values() for q in qs})
+    for q in all_q:
+        schema = ({"type": "string", "enum": list(ogc.LEVELS)} if q in ("level", "declared_level")
+                  else {"type": "boolean"} if q in ogc.BOOL_QUERYABLES else {"type": "string"})
+        items_params.append(_param(q, schema, description="equality filter (collections that have it)"))
+    fc = {"$ref": "#/components/schemas/FeatureCollection"}
+    return {
+        "/ogc": _get("Landing page", [], _ok(ogc.JSON), "OGC API"),
+        "/ogc/conformance": _get("Conformance classes", [], _ok(ogc.JSON), "OGC API"),
+        "/ogc/api": _get("This document", [], _ok(ogc.OPENAPI), "OGC API"),
+        "/ogc/collections": _get("Collections", [_param("datetime", {"type": "string"}), _param("run", RUN_ID)],
+                                 _ok(ogc.JSON), "OGC API"),
+        "/ogc/collections/{collectionId}": _get("A collection", [unit], _ok(ogc.JSON), "OGC API"),
+        "/ogc/collections/{collectionId}/queryables": _get("Queryable properties", [unit],
+                                                           _ok("application/schema+json"), "OGC API"),
+        "/ogc/collections/{collectionId}/items": _get("Features", items_params, _ok(ogc.GEOJSON, fc), "OGC API"),
+        "/ogc/collections/{collectionId}/items/{featureId}": _get(
+            "One feature", [unit, _param("featureId", {"type": "string"}, "path"), _param("datetime", {"type": "string"}),
+                            _param("run", RUN_ID)], _ok(ogc.GEOJSON), "OGC API"),
+    }
+
+
+def _api_paths() -> dict:
+    unit_q = _param("unit", {"type": "string", "enum": list(UNITS)})
+    code = _param("code", {"type": "string"}, "path")
+    fmt = _param("format", {"type": "string", "enum": list(HTTP_EXPORT_FORMATS)}, "path")
+    tile_unit = _param("unit", {"type": "string", "enum": ["commune", "district", "province", "lockdown"]}, "path")
+    zxy = [_param(n, {"type": "integer", "minimum": 0, "maximum": 24 if n == "z" else 2 ** 24 - 1}, "path")
+           for n in ("z", "x", "y")]
+    run_path = _param("run_id", RUN_ID, "path")
+    return {
+        "/api/zones.geojson": _get("Units with levels (GeoJSON)", [unit_q, *_run_selectors()], _ok(ogc.GEOJSON), "API"),
+        "/api/zones/{code}": _get("One unit's published properties", [code, unit_q, *_run_selectors()], _ok(ogc.JSON), "API"),
+        "/api/zones/{code}/history": _get(
+            "Daily level and cases of a unit", [code, unit_q, _param("date", DATE),
+                                               _param("days", {"type": "integer", "minimum": 1, "maximum": 366})],
+            _ok(ogc.JSON), "API"),
+        "/api/level": _get("The commune at a point and its level",
+                           [_param("lat", {"type": "number", "minimum": -90, "maximum": 90}, required=True),
+                            _param("lon", {"type": "number", "minimum": -180, "maximum": 180}, required=True),
+                            *_run_selectors()], _ok(ogc.JSON), "API"),
+        "/api/search": _get("Units by name (diacritics optional)", [_param("q", {"type": "string", "maxLength": 100})],
+                            _ok(ogc.JSON), "API"),
+        "/api/lockdowns.geojson": _get("Lockdown areas of a day", _run_selectors(), _ok(ogc.GEOJSON), "API"),
+        "/api/changes": _get("Level changes between two days",
+                             [_param("to", DATE, required=True), _param("from", DATE), unit_q,
+                              _param("all", {"type": "boolean"})], _ok(ogc.JSON), "API"),
+        "/api/runs": _get("Published runs", [], _ok(ogc.JSON), "API"),
+        "/api/rulesets": _get("Rulesets", [], _ok(ogc.JSON), "API"),
+        "/api/rulesets/{ruleset_id}": _get("One ruleset", [_param("ruleset_id", {"type": "string"}, "path")],
+                                           _ok(ogc.JSON), "API"),
+        "/api/exports/{format}": _get(
+            "Export a day's units (aggregates only)", [fmt, unit_q, *_run_selectors(),
+                                                       _param("since", RUN_ID, description="only units whose level changed since this run")],
+            _ok("application/octet-stream", {"type": "string", "format": "binary"},
+                extra={"304": {"description": "Not modified (If-None-Match)"}}), "Exports"),
+        "/tiles/runs/{run_id}/{unit}/tilejson.json": _get("TileJSON of a run's tiles", [run_path, tile_unit,
+                                                          _param("format", {"type": "string", "enum": ["mvt", "png"]})],
+                                                          _ok(ogc.JSON), "Tiles"),
+        "/tiles/runs/{run_id}/{unit}/{z}/{x}/{y}.mvt": _get(
+            "Vector tile", [run_path, tile_unit, *zxy],
+            _ok("application/vnd.mapbox-vector-tile", {"type": "string", "format": "binary"},
+                extra={"204": {"description": "Empty tile"}}), "Tiles"),
+        "/healthz": _get("Health", [], _ok(ogc.JSON, extra={"503": {"description": "Not ready"}}), "Operations"),
+        "/metrics": _get("Prometheus metrics", [], _ok("text/plain", {"type": "string"}), "Operations"),
+    }
+
+
+def document(base: str) -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Phân vùng nguy cơ COVID-19 / COVID-19 zone levels", "version": "1.0.0",
+                 "description": "Read API over published runs. Exports carry aggregates only, never patient data."},
+        "servers": [{"url": base}],
+        "paths": {**_ogc_paths(), **_api_paths()},
+        "components": {
+            "schemas": {"FeatureCollection": {"type": "object", "required": ["type", "features"],
+                                              "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                                                             "features": {"type": "array", "items": {"type": "object"}},
+                                                             "numberMatched": {"type": "integer"},
+                                                             "numberReturned": {"type": "integer"},
+                                                             "links": {"type": "array", "items": {"type": "object"}}}},
+                        "Error": {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}},
+            "responses": {"Error": {"description": "Error with a message",
+                                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+        },
+    }

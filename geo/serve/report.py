@@ -1,0 +1,247 @@
+"""The morning report, in the order the committee reads it: counts per level and what changed;
+every red and orange commune with its reason and days held (newly red first); districts ranked by
+their worst level and number of red communes; a map per province and per district with red
+communes; lockdowns started, ending and lifted; data-quality warnings. An A4 HTML page (no script,
+no outside request) with page numbers, the run and the ruleset in its footer; an XLSX workbook; or
+a PDF printed from the HTML by Chromium."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from openpyxl import Workbook
+
+from geo.base import faults
+from geo.base.config import TIMEZONE
+from geo.base.errors import MissingInputError
+from geo.base.texts import REPORT_TEXT, vn_date
+from geo.serve import changes, hotspots, reportmap
+from geo.store.database import Store
+from geo.store.formats import spreadsheet_cell
+from rules.levels import RANK, SCALE
+
+LEVELS = tuple(lv.value for lv in SCALE) + ("unknown",)
+# Lockdowns whose end date falls within this many days are listed as ending.
+ENDING_WITHIN_DAYS = 3
+# No case data imported for this many days before the report date is a warning.
+STALE_CASE_DAYS = 2
+# A reason in a table cell is cut at this many characters (the panel and the API have it whole).
+MAX_REASON = 160
+# A national day at a peak has thousands of orange communes: the printed report lists every red one,
+# and at most this many orange ones and rows of the other tables (those that changed first); the
+# XLSX and the API keep every row. A province's day stays far below these.
+MAX_PRINTED_ORANGE = 300
+MAX_PRINTED_ROWS = 300
+MAX_PRINTED_DISTRICTS = 150
+TEMPLATES = Path(__file__).parent / "templates"
+
+def _lockdowns(store: Store, day: dt.date, since: dt.date | None) -> dict[str, list[dict]]:
+    d, s = day.isoformat(), (since or day - dt.timedelta(days=1)).isoformat()
+    soon = (day + dt.timedelta(days=ENDING_WITHIN_DAYS)).isoformat()
+    with store.connect(readonly=True) as con:
+        df = pd.read_sql_query("SELECT decision_no, issuer, name, start_date, end_date, lifted_date FROM lockdowns "
+                               "ORDER BY start_date, decision_no", con)
+    live = df["lifted_date"].isna() | (df["lifted_date"] > d)
+    pick = {"started": (df["start_date"] > s) & (df["start_date"] <= d),
+            "ending": live & (df["start_date"] <= d) & df["end_date"].notna() & (df["end_date"] >= d) & (df["end_date"] <= soon),
+            "lifted": df["lifted_date"].notna() & (df["lifted_date"] > s) & (df["lifted_date"] <= d)}
+    return {k: json.loads(df[m].to_json(orient="records", force_ascii=False)) for k, m in pick.items()}
+
+
+def _warnings(store: Store, run: dict, before: dict | None, rows: pd.DataFrame, w: dict) -> list[str]:
+    out, m = [], run["manifest"]
+    if m.get("cases_not_in_boundaries"):
+        out.append(w["w_unplaced"].format(n=m["cases_not_in_boundaries"]))
+    unknown = rows[(rows["unit"] == "commune") & (rows["level_to"] == "unknown")]
+    if len(unknown):
+        names = ", ".join(unknown["name"].astype(str).head(15)) + (" …" if len(unknown) > 15 else "")
+        out.append(w["w_unknown"].format(n=len(unknown), names=names))
+    since = before["created_at"] if before else "0000"
+    with store.connect(readonly=True) as con:
+        for r in con.execute("SELECT kind, path, rejected FROM imports WHERE imported_at > ? AND rejected > 0 "
+                             "ORDER BY imported_at", (since,)).fetchall():
+            out.append(w["w_rejected"].format(kind=r["kind"], path=Path(r["path"] or "").name, n=r["rejected"]))
+        last = con.execute("SELECT MAX(report_date) FROM cases WHERE report_date <= ?", (run["date"],)).fetchone()[0]
+    if last is None or last < (dt.date.fromisoformat(run["date"]) - dt.timedelta(days=STALE_CASE_DAYS)).isoformat():
+        out.append(w["w_stale"].format(date=vn_date(last) or "—"))
+    differs = int(rows["level_differs"].fillna(False).astype(bool).sum())
+    if differs:
+        out.append(w["w_declared"].format(n=differs))
+    return out
+
+
+def _district_ranking(communes: pd.DataFrame, districts: pd.DataFrame) -> list[dict]:
+    """Districts by the worst level of their communes, then red communes, then orange ones."""
+    out = []
+    own = districts.set_index("code") if len(districts) else districts
+    for (_pcode, dcode), grp in communes.groupby(["province_code", "district_code"], sort=False, dropna=False):
+        counts = {lv: int((grp["level_to"] == lv).sum()) for lv in LEVELS}
+        worst = max((RANK.get(v, -1) for v in grp["level_to"]), default=-1)
+        d = own.loc[dcode] if dcode in own.index else None
+        out.append({"district": grp["district_name"].iloc[0], "province": grp["province_name"].iloc[0],
+                    "level": d["level_to"] if d is not None else None,
+                    "explanation": None if d is None else d["explanation"], "explanation_en": None if d is None else d["explanation_en"],
+                    "counts": counts, "worst": worst, "changes": int((grp["change"] != "same").sum())})
+    out.sort(key=lambda r: (-r["worst"], -r["counts"]["very_high_risk"], -r["counts"]["high_risk"],
+                            -r["counts"]["risk"], str(r["province"]), str(r["district"])))
+    return out
+
+
+def _printed(hot: list[dict], other: list[dict], ranking: list[dict]) -> dict:
+    """What the printed report lists of long tables: every red commune; orange ones that got there
+    today first, then by cases, up to MAX_PRINTED_ORANGE; the counts of what is left out."""
+    red = [h for h in hot if h["level"] == "very_high_risk"]
+    orange = [h for h in hot if h["level"] != "very_high_risk"]
+    if len(orange) > MAX_PRINTED_ORANGE:
+        orange = sorted(orange, key=lambda h: (h["change"] == "same", -(h["community_cases"] or 0)))[:MAX_PRINTED_ORANGE]
+    return {"hot": red + orange, "hot_left_out": len(hot) - len(red) - len(orange),
+            "ranking": ranking[:MAX_PRINTED_DISTRICTS], "ranking_left_out": max(0, len(ranking) - MAX_PRINTED_DISTRICTS),
+            "other": other[:MAX_PRINTED_ROWS], "other_left_out": max(0, len(other) - MAX_PRINTED_ROWS)}
+
+
+def _reason(text) -> str:
+    """An explanation for a table cell: the rules' texts with their figures, without the rule ids."""
+    if not isinstance(text, str):
+        return ""
+    parts = [re.sub(r"^[A-Z]+[0-9]*: ", "", p.strip()) for p in text.split("; ")]
+    return "; ".join(p if len(p) <= MAX_REASON else p[:MAX_REASON - 1] + "…" for p in parts)
+
+
+def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str, rulesets: dict) -> dict:
+    rows, run, before = changes.changes(store, runs_dir, day)
+    w = REPORT_TEXT[lang]
+    labels = {}
+    rs = rulesets.get(run["manifest"]["ruleset"])
+    for lv in LEVELS:
+        spec = rs.level(lv) if rs is not None else {"vi": lv, "en": lv, "color": "#999"}
+        labels[lv] = {"label": spec[lang], "color": spec["color"]}
+    communes = rows[rows["unit"] == "commune"]
+    hot = hotspots.hotspots(store, runs_dir, cache_dir, run)["units"]
+    for h in hot:
+        h["why"] = _reason(h["explanation"] if lang == "vi" else h["explanation_en"])
+    listed = {h["code"] for h in hot}
+    other = communes[(communes["change"] != "same") & ~communes["code"].astype(str).isin(listed)].copy()
+    other["_rank"] = -other["level_to"].map(lambda v: RANK.get(v, -1)).astype(int)
+    other = other.sort_values(["_rank", "province_name", "district_name", "name"])
+    other_rows = json.loads(other.drop(columns=["_rank"]).to_json(orient="records", force_ascii=False))
+    for r in other_rows:
+        r["why"] = _reason(r["explanation"] if lang == "vi" else r["explanation_en"])
+    now = run["manifest"]["counts"]
+    prev = before["manifest"]["counts"] if before else {}
+    warnings = _warnings(store, run, before, rows, w)
+    ranking = _district_ranking(communes, rows[rows["unit"] == "district"])
+    return {
+        "lang": lang, "w": w, "labels": labels, "levels": LEVELS, "run": run, "before": before,
+        "date": run["date"], "date_vn": vn_date(run["date"]), "before_vn": vn_date(before["date"]) if before else None,
+        "ruleset": run["manifest"]["ruleset"],
+        "ruleset_title": (rs.title_en if lang == "en" and rs.title_en else rs.title) if rs is not None else run["manifest"]["ruleset"],
+        "summary": [{"unit": u, "now": now[u], "prev": prev.get(u, {})} for u in changes.UNITS],
+        "kinds": {k: int(((rows["change"] == k) & (rows["unit"] == "commune")).sum())
+                  for k in ("up", "down", "unassessed", "assessed", "new")},
+        "newly_red": int(communes["newly_red"].sum()), "hot": hot, "other": other_rows,
+        "ranking": ranking, "printed": _printed(hot, other_rows, ranking),
+        "lockdowns": _lockdowns(store, day, dt.date.fromisoformat(before["date"]) if before else None),
+        "warnings": warnings, "rows": rows,
+        "generated": dt.datetime.now(TIMEZONE).strftime("%d/%m/%Y %H:%M"),
+        "maps": reportmap.maps(store, runs_dir, run, cache_dir, w),
+    }
+
+
+def html(report: dict) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env.filters["vn"] = vn_date
+    env.filters["css"] = lambda s: str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return env.get_template("report.html").render(**report)
+
+
+def _sheet(title: str) -> str:
+    """A worksheet name: at most 31 characters, none of []:*?/\\ (Excel refuses them)."""
+    return re.sub(r"[\[\]:*?/\\]", "-", title)[:31]
+
+
+def xlsx(report: dict, path: Path) -> None:
+    w = report["w"]
+    wb = Workbook()
+    ws = wb.active
+    ws.title = _sheet(w["summary"])
+    ws.append([w["date"], report["date_vn"], w["ruleset"], report["ruleset"], w["previous"],
+               report["before_vn"] or w["none"], w["boundaries"], report["run"]["boundary_version"]])
+    ws.append([w["unit"], *[report["labels"][lv]["label"] for lv in report["levels"]]])
+    for s in report["summary"]:
+        ws.append([w[s["unit"]], *[s["now"].get(lv, 0) for lv in report["levels"]]])
+    hot = wb.create_sheet(_sheet(w["hot"]))
+    hot.append([w["level"], w["name"], w["district"], w["province"], w["change"], w["held"], w["cases"], w["why"], "code"])
+    for h in report["hot"]:
+        change = w["newly_red"] if h["newly_red"] else w.get(h["change"], h["change"])
+        hot.append([spreadsheet_cell(v) for v in (report["labels"][h["level"]]["label"], h["name"], h["district_name"],
+                                                  h["province_name"], change, h["unchanged_days"], h["community_cases"],
+                                                  h["why"], h["code"])])
+    rank = wb.create_sheet(_sheet(w["ranking"]))
+    rank.append([w["district"], w["province"], w["level"], *[report["labels"][lv]["label"] for lv in report["levels"]]])
+    for r in report["ranking"]:
+        rank.append([spreadsheet_cell(v) for v in (r["district"], r["province"],
+                                                   report["labels"][r["level"]]["label"] if r["level"] in report["labels"] else "",
+                                                   *[r["counts"][lv] for lv in report["levels"]])])
+    sheets = {w["change"]: report["rows"][report["rows"]["change"] != "same"]}
+    for title, df in sheets.items():
+        sh = wb.create_sheet(_sheet(title))
+        sh.append(list(df.columns))
+        for row in df.itertuples(index=False):
+            sh.append([spreadsheet_cell(None if (isinstance(v, float) and np.isnan(v)) else v) for v in row])
+    sh = wb.create_sheet(_sheet(w["lockdowns"]))
+    sh.append(["", w["decision"], w["name"], w["from"], w["until"]])
+    for kind in ("started", "ending", "lifted"):
+        for lk in report["lockdowns"][kind]:
+            sh.append([spreadsheet_cell(x) for x in (w[kind], lk["decision_no"], lk["name"], lk["start_date"], lk["end_date"])])
+    sh = wb.create_sheet(_sheet(w["warnings"]))
+    for text in report["warnings"] or [w["w_none"]]:
+        sh.append([spreadsheet_cell(text)])
+    wb.save(path)
+
+
+def pdf(html_text: str, path: Path) -> None:
+    """Print the HTML report to PDF with Chromium (Debian package), offline."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise MissingInputError("no_chromium")
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "report.html"
+        page.write_text(html_text, encoding="utf-8")
+        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+               f"--user-data-dir={tmp}/profile", "--host-resolver-rules=MAP * ~NOTFOUND",
+               f"--print-to-pdf={Path(path).resolve()}", page.as_uri()]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0 or not Path(path).exists():
+            raise MissingInputError("pdf_failed", detail=(done.stderr or "")[-400:])
+
+
+FORMATS = {"html": "text/html", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+           "pdf": "application/pdf"}
+
+
+def render(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, fmt: str, lang: str, rulesets: dict) -> Path:
+    """The report file, made once per (run, previous run, language, format): runs never change, so
+    neither does their report; a later run of either day gives a new one."""
+    run = changes.run_or_404(store, day)
+    before = changes.previous_run(store, day)
+    target = cache_dir / "reports" / f"{run['run_id']}--{before['run_id'] if before else 'none'}.{lang}.{fmt}"
+    if target.exists():
+        return target
+    report = build(store, runs_dir, cache_dir, day, lang, rulesets)
+
+    def write(tmp: Path) -> None:
+        if fmt == "xlsx":
+            xlsx(report, tmp)
+        elif fmt == "pdf":
+            pdf(html(report), tmp)
+        else:
+            tmp.write_text(html(report), encoding="utf-8")
+    return faults.keep(target, write)

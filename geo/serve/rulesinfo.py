@@ -1,0 +1,102 @@
+"""Rulesets as people read them: JSON for the API, text for `rules list`, an HTML page for the map."""
+from __future__ import annotations
+
+from jinja2 import Environment
+
+from geo.base.config import today
+from geo.base.texts import SETTING_TEXT, VALUE_TEXT, vn_date
+
+
+def _rule(rule) -> dict:
+    return {"id": rule.id, "level": rule.level, "when": rule.when.source, "ref": rule.ref, "vi": rule.vi, "en": rule.en,
+            "unverified": rule.unverified,
+            "examples": [{"inputs": ex.inputs, "neighbours": ex.neighbours, "level": ex.level, "reasons": ex.reasons}
+                         for ex in rule.examples]}
+
+
+def _section(section) -> dict:
+    return {"inputs": section.inputs, "rules": [_rule(r) for r in section.rules],
+            "unknown_when": section.unknown_when.source if section.unknown_when else None}
+
+
+def summary(rs) -> dict:
+    return {"id": rs.id, "title": rs.title, "title_en": rs.title_en, "legal_source": rs.legal_source,
+            "scope": rs.scope, "effective_from": rs.effective_from.isoformat(),
+            "effective_until": rs.effective_until.isoformat() if rs.effective_until else None,
+            "in_force_today": rs.in_force(today()), "levels": rs.levels, "unknown": rs.unknown,
+            "n_rules": sum(len(s.rules) for _, s in rs.sections()), "sha256": rs.sha256}
+
+
+def describe(rs) -> dict:
+    out = summary(rs)
+    out.update({"hit_policy": "highest_level", "missing_inputs": rs.missing_inputs, "settings": rs.settings,
+                "sections": {name: _section(section) for name, section in rs.sections()}})
+    return out
+
+
+def list_lines(rulesets: dict, lang: str) -> list[str]:
+    en = lang == "en"
+    lines = []
+    for rs in sorted(rulesets.values(), key=lambda r: (r.scope, r.effective_from)):
+        until = rs.effective_until.isoformat() if rs.effective_until else "…"
+        lines.append(f"{rs.id}  [{rs.effective_from.isoformat()} → {until}]  {rs.title_en if en and rs.title_en else rs.title}")
+        lines.append(f"  {rs.legal_source}")
+        for _name, section in rs.sections():
+            for r in section.rules:
+                flag = " (unverified)" if r.unverified and en else (" (chưa kiểm chứng)" if r.unverified else "")
+                lines.append(f"  {r.id:<4} {r.level:<15} {(r.en if en else r.vi)}{flag} — {r.ref}")
+    return lines
+
+
+PAGE = Environment(autoescape=True).from_string("""<!doctype html>
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;margin:0;padding:16px;max-width:72em;color:#16181b}
+td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}th{background:#f1f2f4}
+table{border-collapse:collapse;width:100%;margin-bottom:1em}code{font-size:12px;color:#555}
+.sw{display:inline-block;width:12px;height:12px;border:1px solid #555;margin-right:4px}
+.wrap{overflow-x:auto}h1{font-size:22px}a{color:#0b57d0}</style></head><body>
+<p><a href="/map?lang={{ lang }}">{{ t.back }}</a></p>
+<h1>{{ title }}</h1>
+<p>{{ rs.legal_source }}<br>{{ t.period }}: {{ start }} → {{ until or t.open }}</p>
+<p>{% for lv in rs.levels|reverse %}<span class="sw" style="background:{{ lv.color }}"></span>{{ lv[lang] }}&nbsp;
+{% endfor %}<span class="sw" style="background:{{ rs.unknown.color }}"></span>{{ rs.unknown[lang] }}</p>
+{% for name, section in rs.sections() %}<h2>{{ t[name] }}</h2>
+<div class="wrap"><table><tr><th>{{ t.id }}</th><th>{{ t.level }}</th><th>{{ t.rule }}</th><th>{{ t.ref }}</th><th>{{ t.condition }}</th></tr>
+{% for r in section.rules %}<tr><td>{{ r.id }}</td><td>{{ rs.level(r.level)[lang] }}</td>
+<td>{{ r.en if lang == 'en' else r.vi }}{% if r.unverified %} <b>({{ t.unverified }})</b>{% endif %}</td>
+<td>{{ r.ref }}</td><td><code>{{ r.when.source }}</code></td></tr>{% endfor %}</table></div>{% endfor %}
+<h2>{{ t.settings }}</h2>
+<div class="wrap"><table><tr><th>{{ t.setting }}</th><th>{{ t.value }}</th></tr>
+{% for meaning, value, key in settings %}<tr title="{{ key }}"><td>{{ meaning }}</td><td>{{ value }}</td></tr>{% endfor %}</table></div>
+</body></html>""")
+
+PAGE_TEXT = {
+    "vi": {"period": "Hiệu lực", "open": "nay", "commune": "Xã/phường", "units": "Đơn vị", "rollup": "Quận/huyện và tỉnh (tổng hợp)",
+           "id": "Mã", "level": "Mức", "rule": "Tiêu chí", "ref": "Căn cứ", "condition": "Điều kiện", "settings": "Thiết lập",
+           "setting": "Thiết lập", "value": "Giá trị", "unverified": "chưa kiểm chứng", "back": "← Bản đồ"},
+    "en": {"period": "In force", "open": "today", "commune": "Communes", "units": "Units", "rollup": "Districts and provinces (roll-up)",
+           "id": "Id", "level": "Level", "rule": "Factor", "ref": "Reference", "condition": "Condition", "settings": "Settings",
+           "setting": "Setting", "value": "Value", "unverified": "unverified", "back": "← Map"},
+}
+
+
+def _value(v, lang: str) -> str:
+    k = 0 if lang == "vi" else 1
+    if isinstance(v, list):
+        return ", ".join(_value(x, lang) for x in v) or ("không có" if k == 0 else "none")
+    if isinstance(v, bool) or (isinstance(v, str) and v in VALUE_TEXT):
+        return VALUE_TEXT[v][k]
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return f"{v:,}".replace(",", "." if k == 0 else ",")
+    return str(v)
+
+
+def page(rs, lang: str) -> str:
+    k = 0 if lang == "vi" else 1
+    settings = [(SETTING_TEXT.get(key, (key, key))[k], _value(v, lang), key) for key, v in rs.settings.items()]
+    return PAGE.render(rs=rs, lang=lang, t=PAGE_TEXT[lang], settings=settings,
+                       title=rs.title_en if lang == "en" and rs.title_en else rs.title,
+                       start=vn_date(rs.effective_from.isoformat()),
+                       until=vn_date(rs.effective_until.isoformat()) if rs.effective_until else None)

@@ -1,0 +1,156 @@
+"""Reading a published run, whichever kind it is.
+
+- A full run (the daily `reclassify`) holds GeoJSON, a GeoPackage, tiles and the map pages.
+- A levels run (each day of a `backfill` but the newest) holds only the day's tables, one gzipped
+  CSV per kind of unit (the columns of the full run without geometry; their types are in the
+  manifest), and the lockdowns active that day. Geometry is that of the run's boundary version,
+  stored once in the store, so a year of backfilled days costs megabytes, not gigabytes.
+
+Everything that reads levels, properties or exports goes through here.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from geo.base import faults
+from geo.base.errors import StorageError
+from geo.store import formats
+from rules.levels import RANK, UNKNOWN_CODE
+
+FULL, LEVELS = "full", "levels"
+# Columns holding lists, written as JSON text in tables (as in the GeoPackage).
+LIST_COLUMNS = ("reasons", "adjacent_to")
+BOOL_COLUMNS = ("lockdown", "level_differs", "outbreak_over")
+# gzip level 3: within a few per cent of level 6 on these tables, at about half the time.
+COMPRESS_LEVEL = 3
+
+
+def kind(run_dir: Path) -> str:
+    if (run_dir / "zones.gpkg").exists():
+        return FULL
+    if not (run_dir / "manifest.json").exists():    # a published run whose folder was deleted or not restored
+        raise StorageError("run_files_missing", run_id=run_dir.name)
+    return LEVELS
+
+
+def table_name(unit: str) -> str:
+    return f"{unit}.csv.gz"
+
+
+def write_tables(frames: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, dict[str, str]]:
+    """The levels-run tables; returns the column types to keep in the manifest."""
+    types = {}
+    for unit, frame in frames.items():
+        df = formats.flat(frame)
+        types[unit] = {c: str(t) for c, t in df.dtypes.items()}
+        # mtime=0: the same day's tables compress to the same bytes
+        with gzip.GzipFile(folder / table_name(unit), "wb", mtime=0, compresslevel=COMPRESS_LEVEL) as fh:
+            fh.write(df.to_csv(index=False).encode("utf-8"))
+    return types
+
+
+def _read_table(run_dir: Path, unit: str, manifest: dict, columns=None) -> pd.DataFrame:
+    types = manifest["columns"][unit]
+    # text as pandas' str (missing = NaN), like a GeoPackage read; codes stay text ("001")
+    text_cols = {c: str for c, t in types.items() if t in ("object", "str", "string") or c == "code"}
+    df = pd.read_csv(run_dir / table_name(unit), dtype=text_cols, usecols=columns, keep_default_na=False,
+                     na_values=[""])
+    for c in df.columns:
+        if c in BOOL_COLUMNS or types.get(c) == "bool":
+            df[c] = df[c].map({True: True, False: False, "True": True, "False": False}).astype(bool)
+    return df
+
+
+def manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+def attributes(run_dir: Path, unit: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A run's table for one kind of unit, without geometry (lists as JSON text)."""
+    if kind(run_dir) == FULL:
+        return pyogrio.read_dataframe(run_dir / "zones.gpkg", layer=unit, read_geometry=False, columns=columns)
+    return _read_table(run_dir, unit, manifest(run_dir), columns)
+
+
+def levels(run_dir: Path, unit: str, codes: np.ndarray, column: str = "level") -> np.ndarray:
+    """Level codes of `codes` in a run (UNKNOWN_CODE where absent); `column` falls back to level."""
+    try:
+        df = attributes(run_dir, unit, ["code", column])
+    except (ValueError, KeyError, pyogrio.errors.FieldError):
+        df = attributes(run_dir, unit, ["code", "level"]).rename(columns={"level": column})
+    level = df.set_index("code")[column].reindex(codes)
+    return np.array([RANK.get(v, UNKNOWN_CODE) if isinstance(v, str) else UNKNOWN_CODE for v in level], dtype=np.int8)
+
+
+def level_rows(run_dir: Path) -> list[tuple]:
+    """A run's levels as rows (unit, code, level, properties JSON text): what the PostgreSQL store keeps."""
+    rows = []
+    for unit in ("commune", "district", "province"):
+        df = attributes(Path(run_dir), unit)
+        props = df.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n") if len(df) else []
+        rows += [(unit, str(c), lv, p) for c, lv, p in zip(df["code"], df["level"], props, strict=False)]
+    return rows
+
+
+def _decoded(row: dict) -> dict:
+    for key in LIST_COLUMNS:
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    for key in BOOL_COLUMNS:
+        if key in row and row[key] is not None:
+            row[key] = bool(row[key])
+    return row
+
+
+def unit_properties(run_dir: Path, unit: str, code: str) -> dict | None:
+    """One unit's published properties (lists decoded)."""
+    if kind(run_dir) == FULL:
+        safe = code.replace("'", "''")
+        df = pyogrio.read_dataframe(run_dir / "zones.gpkg", layer=unit, where=f"code = '{safe}'", read_geometry=False)
+    else:
+        df = attributes(run_dir, unit)
+        df = df[df["code"] == code]
+    if df.empty:
+        return None
+    return _decoded(json.loads(df.iloc[[0]].to_json(orient="records", force_ascii=False))[0])
+
+
+def frame(store, run_dir: Path, unit: str) -> gpd.GeoDataFrame:
+    """A run's units with geometry (a levels run takes it from its boundary version)."""
+    if kind(run_dir) == FULL:
+        return pyogrio.read_dataframe(run_dir / "zones.gpkg", layer=unit)
+    df = attributes(run_dir, unit)
+    geoms = store.load_units(manifest(run_dir)["boundary_version"], unit).set_index("code").geometry
+    return gpd.GeoDataFrame(df, geometry=geoms.reindex(df["code"]).values, crs="EPSG:4326")
+
+
+def geojson_path(store, run_dir: Path, unit: str, cache_dir: Path) -> Path:
+    """The run's GeoJSON for `unit` (`lockdown` too): the file of a full run, or for a levels run
+    one composed from its table and the stored geometry JSON, once, into `cache_dir`."""
+    own = run_dir / f"{unit}.geojson"
+    if own.exists():
+        return own
+    if not (run_dir / "manifest.json").exists():
+        raise StorageError("run_files_missing", run_id=run_dir.name)
+    target = cache_dir / run_dir.name / f"{unit}.geojson"
+    if target.exists():
+        return target
+
+    def write(tmp: Path) -> None:
+        df = attributes(run_dir, unit)
+        props = formats.properties(df)
+        for key in LIST_COLUMNS:
+            if key in props:
+                props[key] = [json.loads(v) if isinstance(v, str) else v for v in props[key]]
+        geoms = store.unit_geojson(manifest(run_dir)["boundary_version"], unit).reindex(df["code"])
+        # a unit without stored geometry is written with none (JSON null), never NaN
+        geoms = geoms.where(geoms.notna(), "null")
+        tmp.write_text(formats.feature_collection(formats.records(props), geoms.to_numpy(), unit), encoding="utf-8")
+    return faults.keep(target, write)

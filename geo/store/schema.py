@@ -1,0 +1,63 @@
+"""The tables of the store, as SQLite creates them (geo/store/pg.py translates the few differences
+for PostgreSQL). Created if missing each time a writer connects."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS boundary_versions (
+  name TEXT PRIMARY KEY, imported_at TEXT NOT NULL, source TEXT, source_sha256 TEXT,
+  source_crs TEXT, n_communes INTEGER, report TEXT, is_current INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS units (
+  boundary_version TEXT NOT NULL, unit TEXT NOT NULL, code TEXT NOT NULL, name TEXT,
+  district_code TEXT, district_name TEXT, province_code TEXT, province_name TEXT,
+  population REAL, geom BLOB NOT NULL, geojson TEXT, display TEXT,
+  PRIMARY KEY (boundary_version, unit, code));
+CREATE TABLE IF NOT EXISTS adjacency (
+  boundary_version TEXT NOT NULL, method TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
+  shared_m REAL, PRIMARY KEY (boundary_version, method, a, b));
+CREATE TABLE IF NOT EXISTS imports (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, path TEXT, sha256 TEXT,
+  imported_at TEXT NOT NULL, accepted INTEGER, rejected INTEGER, changed INTEGER, rejects_path TEXT);
+CREATE TABLE IF NOT EXISTS cases (
+  case_key TEXT PRIMARY KEY, kind TEXT NOT NULL, case_id TEXT, report_date TEXT, sample_date TEXT,
+  result_date TEXT, count INTEGER NOT NULL, community INTEGER, source_known INTEGER,
+  source_setting TEXT, cluster_id TEXT, lon REAL, lat REAL, commune_code TEXT, located_by TEXT,
+  age REAL, sex TEXT, row_hash TEXT NOT NULL, import_id INTEGER);
+CREATE INDEX IF NOT EXISTS cases_report_date ON cases(report_date);
+CREATE TABLE IF NOT EXISTS lockdowns (
+  lockdown_key TEXT PRIMARY KEY, decision_no TEXT NOT NULL, issuer TEXT, name TEXT,
+  start_date TEXT NOT NULL, end_date TEXT, lifted_date TEXT, geom BLOB NOT NULL,
+  row_hash TEXT NOT NULL, import_id INTEGER);
+CREATE TABLE IF NOT EXISTS lockdown_history (
+  decision_no TEXT NOT NULL, issuer TEXT, name TEXT, start_date TEXT, end_date TEXT, lifted_date TEXT,
+  geom BLOB NOT NULL, row_hash TEXT NOT NULL, replaced_at TEXT NOT NULL, replaced_by TEXT);
+CREATE TABLE IF NOT EXISTS flags (
+  code TEXT NOT NULL, date TEXT NOT NULL, flag TEXT NOT NULL, value INTEGER NOT NULL,
+  author TEXT, end_date TEXT, row_hash TEXT NOT NULL, import_id INTEGER, recorded_at TEXT,
+  PRIMARY KEY (code, date, flag));
+CREATE TABLE IF NOT EXISTS indicators (
+  code TEXT NOT NULL, date TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, row_hash TEXT NOT NULL,
+  PRIMARY KEY (code, date, name));
+CREATE TABLE IF NOT EXISTS declarations (
+  unit TEXT NOT NULL, level TEXT NOT NULL, valid_from TEXT NOT NULL, valid_until TEXT, decision TEXT NOT NULL,
+  by TEXT NOT NULL, reason TEXT, recorded_at TEXT NOT NULL, row_hash TEXT NOT NULL,
+  PRIMARY KEY (unit, valid_from, decision));
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, date TEXT NOT NULL, created_at TEXT NOT NULL, ruleset TEXT NOT NULL,
+  ruleset_sha256 TEXT, boundary_version TEXT NOT NULL, manifest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS published (date TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id));
+CREATE TABLE IF NOT EXISTS publications (
+  date TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(run_id), published_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS publications_date ON publications(date, published_at);
+CREATE TABLE IF NOT EXISTS crosswalk (
+  from_version TEXT NOT NULL, to_version TEXT NOT NULL, old_code TEXT NOT NULL, new_code TEXT NOT NULL,
+  weight REAL NOT NULL DEFAULT 1, PRIMARY KEY (from_version, to_version, old_code, new_code));
+CREATE TABLE IF NOT EXISTS users (
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL,
+  revoked_at TEXT);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, who TEXT NOT NULL, role TEXT, via TEXT NOT NULL,
+  action TEXT NOT NULL, target TEXT, file_sha256 TEXT, file_name TEXT, remote TEXT, outcome TEXT NOT NULL,
+  detail TEXT);
+CREATE TABLE IF NOT EXISTS holds (
+  run_id TEXT PRIMARY KEY, date TEXT NOT NULL, held_at TEXT NOT NULL, reasons TEXT NOT NULL, ruleset TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'held', decided_by TEXT, decided_at TEXT, decision_reason TEXT);
+"""
