@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 from flask import Flask, Response, abort, current_app, g, jsonify, redirect, request, send_file, send_from_directory
@@ -30,10 +31,10 @@ from geo.base.errors import (
     ZonesError,
     http_status,
 )
+from geo.base.i18n import vn_date
 from geo.base.params import choice as _choice
 from geo.base.params import parse_as_of as _parse_as_of
 from geo.base.params import parse_day as _parse_day
-from geo.base.texts import vn_date
 from geo.base.vocabulary import EXPORT_FORMATS, HTTP_EXPORT_FORMATS, LEVEL_IDS, UNITS
 from geo.ingest import declared, imports, uploads
 from geo.publish import maplevels, quality, shapes, tiles
@@ -54,6 +55,7 @@ from geo.serve import (
     rulesinfo,
     viewer,
 )
+from geo.store import mbtiles
 from geo.store.database import Store
 from geo.store.runfiles import geojson_path
 from rules.expr import did_you_mean
@@ -62,6 +64,7 @@ ROOT = Path(__file__).resolve().parent
 # Run-addressed URLs never change: cache for a year. "Latest"/dated URLs: a minute.
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=60"
+R = TypeVar("R", bound=WerkzeugResponse)
 RUN_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{6,64}$")
 # npm packages whose files the pages may load (everything else under node_modules stays private).
 VENDOR_PACKAGES = ("leaflet", "pbf", "@mapbox/vector-tile", "@mapbox/point-geometry")
@@ -295,6 +298,16 @@ def _audit_refusal(why: str) -> None:
         observe.logger().warning("refused write not audited", extra={"fields": {"path": request.path}})
 
 
+def _cached(resp: R, cache: str) -> R:
+    resp.headers["Cache-Control"] = cache
+    return resp
+
+
+def _run_cache() -> str:
+    """A response addressed by run id never changes; the latest (or a day's) may, within a minute."""
+    return IMMUTABLE if "run" in request.args else SHORT
+
+
 def _nonced(html: str) -> str:
     """Give this response's nonce to the page's inline scripts and styles (CSP without 'unsafe-inline')."""
     return re.sub(r"<(script|style)(?=[\s>])", lambda m: f'<{m.group(1)} nonce="{g.nonce}"', html)
@@ -328,7 +341,7 @@ def import_upload(kind):
             summary = imports.run(kind, _settings(), path, options)
         except ZonesError as exc:
             _audit(f"import-{kind}", f"refused: {exc.key}" if path is None else f"failed: {exc.key}", file_name=label,
-                   detail=_http_text(exc.text("en")), sha256=digest)
+                   detail=_http_text(exc.text("en"), "en"), sha256=digest)
             raise
         except Exception as exc:       # whatever went wrong: audited, a clear answer, nothing half-stored
             fault = faults.classify(exc, where=str(_settings().data_dir))
@@ -344,7 +357,9 @@ def import_upload(kind):
         uploads.discard(path)
         uploads.discard(crosswalk)
     _audit(f"import-{kind}", "ok", file_name=label, detail=summary, sha256=digest)
-    return jsonify({"kind": kind, "file": label, "type": ftype, "sha256": digest, **_http_value(summary)})
+    # an import's row reasons and notes are English (a reason per row, made for a million rows)
+    return jsonify({"kind": kind, "file": label, "type": ftype, "sha256": digest, **_http_value(summary, "en")})
+
 
 @route("/api/declarations", methods=("POST",))
 def declare_api():
@@ -363,6 +378,7 @@ def declare_api():
     _audit("declare", "ok", target=row["unit"], detail=row)
     return jsonify({"recorded": row, "changed": r.get("changed", 0)})
 
+
 @route("/api/holds/<run_id>/publish", methods=("POST",))
 def publish_held(run_id):
     body = request.get_json(silent=True) or {}
@@ -373,9 +389,11 @@ def publish_held(run_id):
     _audit("publish-anyway", "ok", target=run_id, detail={"reason": reason, "date": run["date"]})
     return jsonify({"published": run_id, "date": run["date"]})
 
+
 @route("/api/holds")
 def holds():
     return jsonify({"holds": quality.holds(_store(), _lang())})
+
 
 @route("/api/audit")
 def audit_api():
@@ -387,9 +405,11 @@ def audit_api():
 
 # -- routes ----------------------------------------------------------------------------------
 
+
 @route("/")
 def index():
     return redirect("/map")
+
 
 @route("/map")
 def map_page():
@@ -403,9 +423,8 @@ def map_page():
     home = viewer.home_area(index, table, s.home, request.args.get("province"))
     text = viewer.page(run, ruleset, _lang(), store.published_dates(), index, home, s.basemap_url,
                        s.basemap_attribution)
-    resp = Response(_nonced(text), mimetype="text/html")
-    resp.headers["Cache-Control"] = SHORT
-    return resp
+    return _cached(Response(_nonced(text), mimetype="text/html"), SHORT)
+
 
 @route("/healthz")
 def healthz():
@@ -415,46 +434,48 @@ def healthz():
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
+
 @route("/metrics")
 def metrics():
     return Response(observe.metrics_text(_store()), mimetype=observe.CONTENT_TYPE.split(";")[0],
                     headers={"Cache-Control": "no-store"})
 
+
 @route("/favicon.ico")
 def favicon():
     return Response(status=204)
+
 
 @route("/assets/<name>")
 def assets(name):
     if name not in ASSETS:
         abort(404)
-    resp = send_from_directory(ROOT / "geo" / "serve" / "static", name)
-    resp.headers["Cache-Control"] = "public, max-age=3600"
-    return resp
+    return _cached(send_from_directory(ROOT / "geo" / "serve" / "static", name), "public, max-age=3600")
+
 
 @route("/api/zones.geojson")
 def zones_geojson():
     unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
     run = _run_from_request()
     resp = _send_file(_geojson(run, unit), mimetype="application/geo+json", etag=True)
-    resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
-    return resp.make_conditional(request)
+    return _cached(resp, _run_cache()).make_conditional(request)
+
 
 @route("/api/zones/<code>")
 def zone(code):
     unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
     run = _run_from_request()
-    resp = jsonify(lookup.panel(_store(), _run_dir(run), run["boundary_version"], unit, code, _settings().cache_dir))
-    resp.headers["Cache-Control"] = SHORT
-    return resp
+    body = lookup.panel(_store(), _run_dir(run), run["boundary_version"], unit, code, _settings().cache_dir)
+    return _cached(jsonify(body), SHORT)
+
 
 @route("/api/level")
 def level_at():
     lon, lat = _float_arg("lon", -180, 180), _float_arg("lat", -90, 90)
     run = _run_from_request()
-    resp = jsonify(lookup.at_point(_store(), _run_dir(run), run["boundary_version"], lon, lat, _settings().cache_dir))
-    resp.headers["Cache-Control"] = SHORT
-    return resp
+    body = lookup.at_point(_store(), _run_dir(run), run["boundary_version"], lon, lat, _settings().cache_dir)
+    return _cached(jsonify(body), SHORT)
+
 
 @route("/api/search")
 def search():
@@ -468,40 +489,43 @@ def search():
         raise NotFoundError("no_run")
     return jsonify({"results": lookup.search(_store(), version, request.args.get("q", "")[:100], levels)})
 
+
 @route("/api/hotspots")
 def hotspots_api():
     run = _run_from_request()
-    resp = jsonify(hotspots.hotspots(_store(), _settings().runs_dir, _settings().cache_dir, run))
-    resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
-    return resp
+    body = hotspots.hotspots(_store(), _settings().runs_dir, _settings().cache_dir, run)
+    return _cached(jsonify(body), _run_cache())
+
 
 @route("/api/zones/<code>/history")
 def zone_history(code):
     unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
     end = _parse_day(request.args["date"]) if "date" in request.args else dt.date.fromisoformat(_run_from_request()["date"])
     days = int(_float_arg("days", 1, lookup.MAX_DAYS)) if "days" in request.args else lookup.HISTORY_DAYS
-    resp = jsonify(lookup.unit_history(_store(), _settings().runs_dir, unit, code, end, days))
-    resp.headers["Cache-Control"] = SHORT
-    return resp
+    body = lookup.unit_history(_store(), _settings().runs_dir, unit, code, end, days)
+    return _cached(jsonify(body), SHORT)
+
 
 @route("/api/lockdowns.geojson")
 def lockdowns_geojson():
     run = _run_from_request()
-    resp = _send_file(_geojson(run, "lockdown"), mimetype="application/geo+json", etag=True)
-    resp.headers["Cache-Control"] = SHORT
-    return resp
+    return _cached(_send_file(_geojson(run, "lockdown"), mimetype="application/geo+json", etag=True), SHORT)
+
 
 @route("/api/rulesets")
 def rulesets():
     return jsonify({"rulesets": [rulesinfo.summary(rs) for rs in current_app.config["RULESETS"].values()]})
 
+
 @route("/api/rulesets/<ruleset_id>")
 def ruleset_detail(ruleset_id):
     return jsonify(rulesinfo.describe(_ruleset(ruleset_id)))
 
+
 @route("/rulesets/<ruleset_id>")
 def ruleset_page(ruleset_id):
     return Response(_nonced(rulesinfo.page(_ruleset(ruleset_id), _lang())), mimetype="text/html")
+
 
 @route("/report")
 def report_page():
@@ -511,9 +535,9 @@ def report_page():
     path = report.render(_store(), s.runs_dir, s.cache_dir, dt.date.fromisoformat(run["date"]), fmt, _lang(),
                          current_app.config["RULESETS"])
     resp = _send_file(path, mimetype=report.FORMATS[fmt], etag=True, as_attachment=fmt != "html",
-                     download_name=f"bao-cao-{run['date']}.{fmt}")
-    resp.headers["Cache-Control"] = SHORT
-    return resp.make_conditional(request)
+                      download_name=f"bao-cao-{run['date']}.{fmt}")
+    return _cached(resp, SHORT).make_conditional(request)
+
 
 @route("/api/changes")
 def changes_api():
@@ -529,9 +553,8 @@ def changes_api():
     body = {"from": before["date"] if before else None, "to": after["date"],
             "run_from": before["run_id"] if before else None, "run_to": after["run_id"],
             "changes": json.loads(rows.to_json(orient="records", force_ascii=False))}
-    resp = jsonify(body)
-    resp.headers["Cache-Control"] = SHORT
-    return resp
+    return _cached(jsonify(body), SHORT)
+
 
 @route("/api/runs")
 def runs():
@@ -544,17 +567,16 @@ def runs():
         out.append({**row, "kind": m.get("kind", "full")})
     return jsonify({"runs": out})
 
+
 @route("/tiles/<unit>/tilejson.json")
 def tilejson_latest(unit):
-    resp = jsonify(_tilejson(_run_from_request(), unit))
-    resp.headers["Cache-Control"] = SHORT
-    return _linked(resp)
+    return _linked(_cached(jsonify(_tilejson(_run_from_request(), unit)), SHORT))
+
 
 @route("/tiles/runs/<run_id>/<unit>/tilejson.json")
 def tilejson_run(run_id, unit):
-    resp = jsonify(_tilejson(_run_by_id(run_id), unit))
-    resp.headers["Cache-Control"] = IMMUTABLE
-    return _linked(resp)
+    return _linked(_cached(jsonify(_tilejson(_run_by_id(run_id), unit)), IMMUTABLE))
+
 
 @route("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.mvt")
 def tile(run_id, unit, z, x, y):
@@ -567,23 +589,22 @@ def tile(run_id, unit, z, x, y):
     if unit == "lockdown" and run["manifest"].get("n_active_lockdowns") == 0:
         data = None       # a day without lockdowns has no lockdown tiles: every tile is empty
     else:
-        data = tiles.read_tile(_full_run_file(run, f"tiles/{unit}.mbtiles"), z, x, y)
+        data = mbtiles.read_tile(_full_run_file(run, f"tiles/{unit}.mbtiles"), z, x, y)
     return _tile_response(data, "application/vnd.mapbox-vector-tile", f"{run_id}/{unit}/{z}/{x}/{y}")
+
 
 @route("/tiles/runs/<run_id>/map-levels.json")
 def map_levels(run_id):
     run = _run_by_id(run_id)
     path = maplevels.path(_store(), _settings().data_dir, _run_dir(run), run)
-    resp = _send_file(path, mimetype="application/json", etag=True, max_age=None)
-    resp.headers["Cache-Control"] = IMMUTABLE
-    return resp.make_conditional(request)
+    return _cached(_send_file(path, mimetype="application/json", etag=True, max_age=None), IMMUTABLE).make_conditional(request)
+
 
 @route("/tiles/shapes/<sid>/index.json")
 def shapes_index(sid):
     folder = _shapes_folder(sid)
-    resp = _send_file(folder / shapes.INDEX, mimetype="application/json", etag=True, max_age=None)
-    resp.headers["Cache-Control"] = IMMUTABLE
-    return resp.make_conditional(request)
+    return _cached(_send_file(folder / shapes.INDEX, mimetype="application/json", etag=True, max_age=None), IMMUTABLE).make_conditional(request)
+
 
 @route("/tiles/shapes/<sid>/<int:z>/<int:x>/<int:y>.mvt")
 def shapes_tile(sid, z, x, y):
@@ -591,8 +612,9 @@ def shapes_tile(sid, z, x, y):
     _check_tile(z, x, y, 24)
     if z > shapes.MAX_ZOOM:
         raise NotFoundError("tile_zoom", unit="shapes", z=z, lo=0, hi=shapes.MAX_ZOOM)
-    data = tiles.read_tile(folder / shapes.MAP, z, x, y)
+    data = mbtiles.read_tile(folder / shapes.MAP, z, x, y)
     return _tile_response(data, "application/vnd.mapbox-vector-tile", f"shapes/{sid}/{z}/{x}/{y}")
+
 
 @route("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.png")
 def raster_tile(run_id, unit, z, x, y):
@@ -608,6 +630,7 @@ def raster_tile(run_id, unit, z, x, y):
                        palette, levels, run["manifest"].get("bounds", {}).get("province"),
                        int(s.tile_cache_mb * (1 << 20)), s.tile_render_rate)
     return _tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png?{request.query_string.decode()}")
+
 
 @route("/api/exports/<fmt>")
 def export_api(fmt):
@@ -627,18 +650,21 @@ def export_api(fmt):
     resp = _send_file(path, mimetype=EXPORT_FORMATS[fmt].mime, as_attachment=True, etag=False,
                      download_name=f"{unit}-{run['date']}{suffix}.{EXPORT_FORMATS[fmt].extension}")
     resp.set_etag(etag)
-    resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
+    resp.headers["Cache-Control"] = _run_cache()
     resp.headers["X-Boundary-Version"] = run["boundary_version"]
     return resp
+
 
 @route("/ogc")
 @route("/ogc/")
 def ogc_landing():
     return _json_doc(ogc.landing(_base(), i18n.t("ogc_title", _lang())))
 
+
 @route("/ogc/conformance")
 def ogc_conformance():
     return _json_doc({"conformsTo": ogc.CONFORMANCE})
+
 
 @route("/ogc/api")
 def ogc_openapi():
@@ -646,16 +672,19 @@ def ogc_openapi():
     resp.mimetype = ogc.OPENAPI
     return resp
 
+
 @route("/ogc/collections")
 def ogc_collections():
     run, first = _ogc_run(), _first_date()
     return _json_doc({"links": [{"href": f"{_base()}/ogc/collections", "rel": "self", "type": ogc.JSON}],
                       "collections": [ogc.describe(_base(), u, run, first) for u in ogc.COLLECTIONS]})
 
+
 @route("/ogc/collections/<unit>")
 def ogc_collection(unit):
     _choice("collection", unit, ogc.COLLECTIONS)
     return _json_doc(ogc.describe(_base(), unit, _ogc_run(), _first_date()))
+
 
 @route("/ogc/collections/<unit>/queryables")
 def ogc_queryables(unit):
@@ -663,6 +692,7 @@ def ogc_queryables(unit):
     resp = _json_doc(ogc.queryables(_base(), unit))
     resp.mimetype = "application/schema+json"
     return resp
+
 
 @route("/ogc/collections/<unit>/items")
 def ogc_items(unit):
@@ -674,6 +704,7 @@ def ogc_items(unit):
     body = ogc.items_body(col, unit, request.args, f"{_base()}/ogc/collections/{unit}/items", now)
     return _geojson_response(body, run)
 
+
 @route("/ogc/collections/<unit>/items/<fid>")
 def ogc_item(unit, fid):
     _choice("collection", unit, ogc.COLLECTIONS)
@@ -684,14 +715,13 @@ def ogc_item(unit, fid):
     col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
     return _geojson_response(ogc.item_body(col, fid, f"{_base()}/ogc/collections/{unit}/items/{fid}"), run)
 
+
 @route("/vendor/<path:filename>")
 def vendor(filename):
     package = next((p for p in VENDOR_PACKAGES if filename.startswith(p + "/")), None)
     if package is None:
         abort(404)
-    resp = send_from_directory(Path(current_app.config["VENDOR_DIR"]) / package, filename[len(package) + 1:])
-    resp.headers["Cache-Control"] = "public, max-age=86400"
-    return resp
+    return _cached(send_from_directory(Path(current_app.config["VENDOR_DIR"]) / package, filename[len(package) + 1:]), "public, max-age=86400")
 
 
 def _send_file(path: Path, **kw) -> Response:
@@ -707,28 +737,26 @@ def _send_file(path: Path, **kw) -> Response:
     return resp
 
 
-# Messages made for the command line name its options; over HTTP the same things are form fields.
-HTTP_WORDS = (("dùng --crs EPSG:xxxx", "gửi trường crs (EPSG:xxxx)"), ("pass --crs EPSG:xxxx", "send the crs field (EPSG:xxxx)"),
-              ("--community", "the community field"), ("--source-known", "the source_known field"),
-              ("--crs", "the crs field"), ("--column", "a column mapping"))
 # An absolute path in a message (not "dd/mm/yyyy"): only its last part is shown.
 _ABSOLUTE_PATH = re.compile(r"(?<![\w/.])/(?:[^\s'\"/,;:()]+/)+([^\s'\"/,;:()]+)")
 
 
-def _http_text(text: str) -> str:
+def _http_text(text: str, language: str | None = None) -> str:
     """A message for an HTTP client: no server path, no command-line option."""
-    for option, http in HTTP_WORDS:
+    # messages made for the command line name its options; over HTTP the same things are form
+    # fields (the catalogue's http_option section, phrases before bare options)
+    for option, http in i18n.words("http_option", language or _lang()).items():
         text = text.replace(option, http)
     return _ABSOLUTE_PATH.sub(r"\1", text)
 
 
-def _http_value(value):
+def _http_value(value, language: str | None = None):
     if isinstance(value, str):
-        return _http_text(value)
+        return _http_text(value, language)
     if isinstance(value, dict):
-        return {k: _http_value(v) for k, v in value.items()}
+        return {k: _http_value(v, language) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_http_value(v) for v in value]
+        return [_http_value(v, language) for v in value]
     return value
 
 
@@ -750,9 +778,7 @@ def _linked(resp: Response) -> Response:
 
 
 def _json_doc(doc: dict) -> Response:
-    resp = jsonify(doc)
-    resp.headers["Cache-Control"] = SHORT
-    return _linked(resp)
+    return _linked(_cached(jsonify(doc), SHORT))
 
 
 def _ogc_run() -> dict:
@@ -776,8 +802,7 @@ def _first_date() -> str | None:
 
 
 def _geojson_response(body: str, run: dict) -> WerkzeugResponse:
-    resp = Response(body, mimetype=ogc.GEOJSON)
-    resp.headers["Cache-Control"] = IMMUTABLE if "run" in request.args else SHORT
+    resp = _cached(Response(body, mimetype=ogc.GEOJSON), _run_cache())
     resp.headers["Content-Crs"] = f"<{ogc.CRS84}>"
     resp.set_etag(hashlib.sha1(f"{run['run_id']}?{request.query_string.decode()}".encode()).hexdigest()[:20])
     return _linked(resp).make_conditional(request)
@@ -845,9 +870,7 @@ def _error_page(exc: ZonesError | None, message: str, status: int) -> Response:
     except Exception:     # the notice itself must not fail: no links then
         dates = []
     links = pages.nearest_links(dates, str(wanted)[:10] if wanted else None, path, lang)
-    resp = Response(_nonced(pages.error_page(lang, message, links, status == 404)), status=status, mimetype="text/html")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return _cached(Response(_nonced(pages.error_page(lang, message, links, status == 404)), status=status, mimetype="text/html"), "no-store")
 
 
 def _errors(app: Flask) -> None:

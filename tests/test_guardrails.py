@@ -5,6 +5,7 @@ made in a copy of the code, so a check that can no longer fail is noticed."""
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def test_serving_reaching_into_the_evaluation_breaks_the_contract(copy):
 
 
 def test_geo_importing_flask_breaks_the_contract(copy):
-    out = _contracts_with(copy, "geo/base/texts.py", "import flask  # noqa: F401")
+    out = _contracts_with(copy, "geo/base/i18n.py", "import flask  # noqa: F401")
     assert out.returncode != 0 and "geo never imports flask" in out.stdout
 
 
@@ -155,3 +156,44 @@ def test_imports_are_at_the_top_unless_documented():
                     if isinstance(inner, (ast.Import, ast.ImportFrom)) and "deliberate:" not in lines[inner.lineno - 1]:
                         hidden.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
     assert not hidden, hidden
+
+
+# SQL words as they open a statement: a string constant holding one is SQL.
+SQL_STATEMENT = re.compile(r"^\s*(SELECT\s.+\sFROM\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|"
+                           r"CREATE\s+(TEMP\s+)?(TABLE|INDEX)\s|DROP\s+(TABLE|INDEX)\s)", re.S)
+
+
+def sql_outside_store(paths, root: Path = ROOT) -> list[str]:
+    """Where a module outside geo/store holds an SQL statement (in any string constant or f-string)."""
+    found = []
+    for path in paths:
+        if path.relative_to(root).parts[:2] == ("geo", "store"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        texts = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.JoinedStr):       # an f-string: its text with {} for each value
+                texts[node.lineno] = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.lineno not in texts:
+                texts[node.lineno] = node.value
+        found += [f"{path.relative_to(root).as_posix()}:{line}" for line, text in sorted(texts.items())
+                  if SQL_STATEMENT.match(text)]
+    return found
+
+
+def test_sql_lives_only_in_the_store():
+    """Swapping the store starts in one package: no SQL statement anywhere else."""
+    assert not sql_outside_store(_modules())
+
+
+def test_sql_outside_the_store_is_found(tmp_path):
+    probe = tmp_path / "geo" / "serve" / "probe.py"
+    probe.parent.mkdir(parents=True)
+    probe.write_text('def f(con):\n    return con.execute("SELECT code FROM units WHERE unit = ?", ("x",))\n'
+                     'def g(con, t):\n    return con.execute(f"DELETE FROM {t} WHERE 1")\n'
+                     'NOTE = "select a level from the list"\n', encoding="utf-8")
+    inside = tmp_path / "geo" / "store" / "probe.py"
+    inside.parent.mkdir(parents=True)
+    inside.write_text(probe.read_text(encoding="utf-8"), encoding="utf-8")
+    assert sql_outside_store([probe, inside], tmp_path) == ["geo/serve/probe.py:2", "geo/serve/probe.py:4"]

@@ -20,13 +20,15 @@ from geo.serve import auth
 
 def add(cli: click.Group, ctx: Context) -> None:
     @cli.command("import-units")
-    @click.argument("path", type=click.Path(path_type=Path))
+    @click.argument("path", type=click.Path(path_type=Path), required=False)
     @click.option("--boundary-version", default=None, help="Name of this boundary version (default: file name).")
+    @click.option("--derive-from", default=None,
+                  help="Dựng từ một phiên bản đã có và --crosswalk / derive from a stored version and --crosswalk.")
     @click.option("--column", "columns", multiple=True, help="Column mapping, e.g. code=MA_XA (repeatable).")
     @click.option("--crs", default=None, help="CRS to assume when the file has none, e.g. EPSG:4326.")
     @click.option("--crosswalk", "crosswalk_path", default=None, type=click.Path(path_type=Path),
                   help="Mã cũ -> mã mới (CSV/XLSX: old_code,new_code[,weight]) / old code -> new code table.")
-    def import_units_cmd(path, boundary_version, columns, crs, crosswalk_path):
+    def import_units_cmd(path, boundary_version, derive_from, columns, crs, crosswalk_path):
         """Nhập ranh giới xã (mọi định dạng GDAL đọc được) / import commune boundaries."""
         s = ctx.settings()
         try:
@@ -36,9 +38,11 @@ def add(cli: click.Group, ctx: Context) -> None:
                     raise InputError("bad_column_option", value=item)
                 k, v = item.split("=", 1)
                 mapping[k.strip()] = v.strip()
+            if path is None and derive_from is None:
+                raise InputError("units_path_missing")
             r = import_units(ctx.store(), path, boundary_version, mapping, crs, s.reports_dir,
                              progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True),
-                             crosswalk_path=crosswalk_path)
+                             crosswalk_path=crosswalk_path, derive_from=derive_from)
         except ZonesError as exc:
             _fail(exc, s.lang)
         auth.record(ctx.store(), auth.cli_user(), None, "cli", "import-units", "unchanged" if r.get("unchanged") else "ok",
@@ -54,6 +58,10 @@ def add(cli: click.Group, ctx: Context) -> None:
             click.echo(i18n.t("repaired", s.lang, n=len(r["repaired"]), codes=", ".join(map(str, r["repaired"][:20]))))
         click.echo(i18n.t("topology", s.lang, report=r["report_path"], **{k: r[k] for k in
                                                                           ("n_overlaps", "overlap_km2", "n_gaps", "gap_km2")}))
+        if "derived" in r:
+            d = r["derived"]
+            click.echo(i18n.t("derived_units", s.lang, n=d["n_derived"], of=d["n_new_in_crosswalk"], old=d["derived_from"],
+                              merged=d["n_merged"], need=d["n_need_polygons"], unused=d["n_old_not_in_crosswalk"]))
 
     @cli.command("import-cases")
     @click.argument("path", type=click.Path(path_type=Path))
@@ -89,7 +97,7 @@ def add(cli: click.Group, ctx: Context) -> None:
 
     @cli.command("declare")
     @click.option("--unit", "unit_code", default=None, help="Mã đơn vị (xã, huyện hoặc tỉnh) / unit code.")
-    @click.option("--level", default=None, help="safe | risk | high_risk | very_high_risk")
+    @click.option("--level", default=None, help="safe | risk | high_risk | very_high_risk (or cấp 1-4)")
     @click.option("--from", "valid_from", default=None, help="YYYY-MM-DD or dd/mm/yyyy")
     @click.option("--until", "valid_until", default="", help="optional end date")
     @click.option("--decision", default=None, help='số quyết định, e.g. "123/QĐ-UBND"')
@@ -100,8 +108,9 @@ def add(cli: click.Group, ctx: Context) -> None:
         """Ghi cấp độ Ban Chỉ đạo đã công bố / record an officially declared level."""
 
         if path is not None:
-            _run_import(lambda s: declared.declare_file(ctx.store(), path, s.rejects_dir, config.today()), ctx.settings(),
-                        "declare", path)
+            defaults = {"decision": decision, "by": by}      # for rows of the file that give none
+            _run_import(lambda s: declared.declare_file(ctx.store(), path, s.rejects_dir, config.today(), defaults),
+                        ctx.settings(), "declare", path)
             return
         row = {"unit": unit_code or "", "level": level or "", "from": valid_from or "", "until": valid_until,
                "decision": decision or "", "by": by or "", "reason": reason}

@@ -8,9 +8,9 @@ import click
 
 from geo.base import config, i18n
 from geo.base.errors import InputError, NotFoundError, ZonesError
+from geo.base.i18n import vn_date
 from geo.base.params import parse_as_of as _parse_as_of
 from geo.base.params import parse_day as _parse_day
-from geo.base.texts import vn_date
 from geo.base.vocabulary import EXPORT_FORMATS, UNITS
 from geo.cli.common import Context, _fail
 from geo.serve import export as exports

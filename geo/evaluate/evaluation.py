@@ -19,7 +19,6 @@ from geo.base.columns import FLAG_NAMES
 from geo.base.config import Settings
 from geo.evaluate import frames, hysteresis, metrics
 from geo.evaluate.inputs import Inputs, gather
-from geo.ingest import indicators
 from geo.ingest.assign import Assigner
 from geo.store.database import Store
 from rules import engine
@@ -139,15 +138,12 @@ def commune_env(inputs: Inputs, rset: dict, assigner) -> tuple[dict, np.ndarray,
     pos = {c: i for i, c in enumerate(codes)}
     for name in FLAG_NAMES:
         env[f"flag_{name}"] = np.zeros((n, t))
-    ind = {name: np.full((n, t), np.nan) for name in indicators.INDICATORS}
-    for k in range(t):
+    for k in range(t if len(inputs.flags) else 0):
         f = inputs.flags_on(k)
         for name in FLAG_NAMES:
             hit = [pos[c] for c in f.loc[f["flag"] == name, "code"] if c in pos] if len(f) else []
             env[f"flag_{name}"][hit, k] = 1.0
-        for name, values in indicators.for_units(inputs.indicators_on(k), codes).items():
-            ind[name][:, k] = values
-    env.update(ind)
+    env.update(inputs.indicator_grid(codes))
     env["lockdown_active"] = _lockdowns(inputs, communes.geometry.to_numpy(), assigner.tree).astype(float)
     return {k: np.ascontiguousarray(v).reshape(-1) for k, v in env.items()}, _clean_days(every, offset, t, span), unplaced
 
@@ -199,11 +195,7 @@ def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResul
     step("hysteresis")
 
     def own(table_codes):
-        out = {name: np.full((len(table_codes), t), np.nan) for name in indicators.INDICATORS}
-        for k in range(t):
-            for name, values in indicators.for_units(inputs.indicators_on(k), table_codes).items():
-                out[name][:, k] = values
-        return {name: v.reshape(-1) for name, v in out.items()}
+        return {name: v.reshape(-1) for name, v in inputs.indicator_grid(table_codes).items()}
 
     dcodes = districts["code"].astype(str).to_numpy()
     d_of = units.parent_index(communes, "district_code", districts)

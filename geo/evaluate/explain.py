@@ -4,20 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from geo.base import i18n
 from rules.engine import MISSING_PREFIX, UNKNOWN_WHEN_ID
-
-WORDS = {
-    "vi": {"HOLD": "giữ cấp {prev} — ngày {clean}/{need} không có ca mới (cần {need} ngày liên tiếp để hạ cấp)",
-           "STEP": "hạ từ {prev} xuống tối đa {step} cấp mỗi lần (đánh giá trong ngày: {computed})",
-           "NOTICE": "giữ {prev}: đã thông báo hạ xuống {computed}, có hiệu lực sau {hours} giờ (từ {effective} nếu không đổi)",
-           "unknown": "Chưa đánh giá được", "missing": "thiếu", "data": "dữ liệu", "borders": "giáp",
-           "all_unknown": "mọi đơn vị trực thuộc chưa đánh giá", "none": "Không có yếu tố nào"},
-    "en": {"HOLD": "kept at {prev} — day {clean} of {need} without a new case ({need} in a row needed to go down)",
-           "STEP": "down from {prev} by at most {step} level(s) per run (today's evaluation: {computed})",
-           "NOTICE": "kept at {prev}: going down to {computed} was announced {hours} h ahead (from {effective} if unchanged)",
-           "unknown": "Not assessed", "missing": "missing", "data": "data", "borders": "borders",
-           "all_unknown": "every unit below is not assessed", "none": "No factor holds"},
-}
 
 
 def _number(v, lang: str) -> str:
@@ -32,12 +20,12 @@ def _is_nan(v) -> bool:
 
 def _value(spec: dict, v, lang: str) -> str:
     if spec.get("type") == "bool":
-        return ("có" if v else "không") if lang == "vi" else ("yes" if v else "no")
+        return i18n.word("value", "true" if v else "false", lang)
     return _number(v, lang)
 
 
 def explain(section, values: dict, level: str, reasons: list[str], triggers: list[str], lang: str) -> str:
-    w = WORDS[lang]
+    w = i18n.words("explain", lang)
     rules = {r.id: r for r in section.rules}
     if reasons and reasons[0] in ("HOLD", "STEP", "NOTICE") and values.get("hysteresis"):
         return w[reasons[0]].format(**values["hysteresis"][lang])

@@ -45,6 +45,23 @@ class Inputs:
     def indicators_on(self, k: int) -> pd.DataFrame:
         return indicators_in_force(self.indicators, self.days[k])
 
+    def indicator_grid(self, codes) -> dict[str, np.ndarray]:
+        """Each indicator in force per unit (rows, in `codes` order) and day (columns); NaN where none.
+        Days without any indicator in force cost nothing (most of a year has none)."""
+        out = {name: np.full((len(codes), len(self.days)), np.nan) for name in indicators.INDICATORS}
+        if self.indicators.empty:
+            return out
+        index = pd.Index(codes)
+        for k in range(len(self.days)):
+            table = self.indicators_on(k)
+            if table.empty:
+                continue
+            at = index.get_indexer(table.index.astype(str))
+            hit = at >= 0
+            for name in indicators.INDICATORS:
+                out[name][at[hit], k] = table[name].to_numpy(float)[hit]
+        return out
+
     def declared_on(self, k: int) -> pd.DataFrame:
         return declared_in_force(self.declarations, self.days[k])
 

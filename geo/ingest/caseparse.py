@@ -175,22 +175,20 @@ def parse(df: pd.DataFrame, plan: Plan, units, today: dt.date, community: bool |
     # what can change under a key (the key itself, and its kind, cannot)
     hashed = pd.util.hash_pandas_object(acc[[f for f in CASE_FIELDS if f not in ("row_hash", "case_key", "kind")]],
                                         index=False).to_numpy()
-    acc["row_hash"] = np.char.mod("%016x", hashed).astype(object)
+    acc["row_hash"] = personal.hex64(hashed).astype(str).astype(object)
     return acc[list(CASE_FIELDS)]
 
 
 def _locate(df, out, err, units, has_code, has_point, has_names) -> None:
     n = len(df)
     codes = units["code"].astype(str).to_numpy()
-    code_set = set(codes)
     commune = np.full(n, None, dtype=object)
     located = np.full(n, None, dtype=object)
-    lon, _ = parse_number(_col(df, C.LON), "coordinate")
-    lat, _ = parse_number(_col(df, C.LAT), "coordinate")
+    lon, lat = (parse_number(df[c.value], "coordinate")[0] if c.value in df.columns else np.full(n, np.nan)
+                for c in (C.LON, C.LAT))
     if has_code:
-        given_s = _col(df, C.COMMUNE_CODE).astype(str)
-        given = given_s.to_numpy(dtype=object)
-        known = given_s.isin(code_set).to_numpy(dtype=bool)
+        given = _col(df, C.COMMUNE_CODE).astype(str).to_numpy(dtype=object)
+        known = pd.Index(codes).get_indexer(given) >= 0
         commune[known] = given[known]
         located[known] = "code"
         err.add((given != "") & ~known, C.COMMUNE_CODE.value, lambda at: "unknown commune_code " + given[at].astype(str))
@@ -225,10 +223,12 @@ def _locate(df, out, err, units, has_code, has_point, has_names) -> None:
         names = NameIndex(codes, units["name"], units["district_name"], units["province_name"])
         reason = np.full(n, "", dtype=object)
         cn, dn, pn = (_col(df, c).to_numpy() for c in (C.COMMUNE_NAME, C.DISTRICT_NAME, C.PROVINCE_NAME))
+        seen: dict[tuple, tuple] = {}          # announcements repeat the same names day after day
         for k in np.flatnonzero(todo & (cn != "")):
-            code, why = names.match(cn[k], dn[k], pn[k])
+            key = (cn[k], dn[k], pn[k])
+            code, rule, why = seen[key] if key in seen else seen.setdefault(key, names.place(*key))
             if code:
-                commune[k], located[k] = code, "names"
+                commune[k], located[k] = code, rule
             else:
                 reason[k] = why
         err.add(reason != "", C.COMMUNE_NAME.value, reason)

@@ -16,20 +16,16 @@ import pandas as pd
 
 from geo.base.columns import CaseCol as C
 from geo.base.errors import MissingInputError
+from geo.base.names import BY_DISTRICT, BY_DISTRICT_PROVINCE, BY_PROVINCE
 from geo.ingest import personal
 from geo.ingest.caseparse import Plan, _text, parse
-from geo.ingest.tables import RowErrors, log_import, read_table, summary, write_rejects
+from geo.ingest.tables import RowErrors, read_table, summary, write_rejects
 from geo.ingest.units import sha256_file
-from geo.store.database import CASE_FIELDS, Store
+from geo.store import caseload, formats, inputs
+from geo.store.database import Store
 
 # Rows parsed and stored at a time: memory stays bounded whatever the file's length.
 CHUNK_ROWS = 200_000
-# From this many rows a load rebuilds the date index instead of updating it row by row (when the
-# load is at least a quarter of what is stored): 1.5 s less for a million rows.
-INDEX_REBUILD_MIN = 100_000
-# Numbers of a case row: bound as floats, a missing one as NaN (which SQLite stores as NULL); every
-# other field is text, a missing one bound as '' and made NULL again in SQL.
-NUMERIC_FIELDS = frozenset({"count", "community", "source_known", "lon", "lat", "age"})
 
 
 def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
@@ -55,28 +51,32 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     with store.transaction() as con:
         migrate_identifiers(con, secret)
-        import_id = log_import(con, "cases", Path(label), sha256_file(path), stamp,
+        import_id = inputs.log_import(con, "cases", Path(label), sha256_file(path), stamp,
                                {"accepted": 0, "rejected": 0, "changed": 0, "rejects_path": None})
-        loader = Loader(con, store.is_pg, import_id)
         seen: dict = {}
         accepted = 0
-        for start in range(0, len(df), CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, len(df))
-            part = err.view(start, stop)
-            acc = parse(df.iloc[start:stop], plan, units, today, community, source_known, secret, part)
-            if plan.is_counts:
-                acc = _first_of_each_count(acc, part, seen)
-            loader.add(acc)
-            accepted += len(acc)
-        loader.finish()
+        placed: list[pd.DataFrame] = []
+        with caseload.Loader(con, store.is_pg, import_id, len(df)) as loader:
+            for start in range(0, len(df), CHUNK_ROWS):
+                stop = min(start + CHUNK_ROWS, len(df))
+                part = err.view(start, stop)
+                acc = parse(df.iloc[start:stop], plan, units, today, community, source_known, secret, part)
+                if plan.is_counts:
+                    acc = _first_of_each_count(acc, part, seen)
+                loader.add(acc)
+                accepted += len(acc)
+                placed.append(_placed_by_rule(acc, df.iloc[start:stop], part))
+            loader.finish()
         rejects = write_rejects(raw, err, rejects_dir, Path(label), stamp)
         result = summary(accepted, err, loader.changed, rejects, Path(label))
         result["personal_columns"] = sorted(plan.personal)
+        result["placed_by_rule"] = _placement_report(pd.concat(placed) if placed else pd.DataFrame(), units,
+                                                     Path(rejects_dir).parent / "reports", Path(label), stamp)
         result["notes"] = ([f"{label}: columns not used: {', '.join(plan.ignored)}"] if plan.ignored else []) + \
             ([f"{label}: personal columns dropped, never stored: " +
-              ", ".join(f"{c} ({why})" if why != "header" else c for c, why in plan.personal.items())] if plan.personal else [])
-        con.execute("UPDATE imports SET accepted = ?, rejected = ?, changed = ?, rejects_path = ? WHERE id = ?",
-                    (result["accepted"], result["rejected"], result["changed"], result["rejects_path"], import_id))
+              ", ".join(f"{c} ({why})" if why != "header" else c for c, why in plan.personal.items())] if plan.personal else []) + \
+            _placement_notes(result["placed_by_rule"], label)
+        inputs.update_import(con, import_id, result)
     return result
 
 
@@ -101,93 +101,12 @@ def _first_of_each_count(acc: pd.DataFrame, err: RowErrors, seen: dict) -> pd.Da
     return acc[~repeat]
 
 
-class Loader:
-    """Rows into `cases`, a chunk at a time. In SQLite they go first into a temporary table: only the
-    columns that vary in a chunk are bound (the others are constants in the statement), no missing
-    value is bound (the sqlite3 module binds None slowly: empty text and NaN stand for it, NULL again
-    in SQL); `finish()` upserts them all in one statement. PostgreSQL takes each chunk directly."""
-
-    def __init__(self, con, is_pg: bool, import_id: int):
-        self.con, self.is_pg, self.import_id = con, is_pg, int(import_id)
-        cols = ", ".join(CASE_FIELDS)
-        updates = ", ".join(f"{f} = excluded.{f}" for f in CASE_FIELDS if f != "case_key")
-        self.upsert = f"ON CONFLICT(case_key) DO UPDATE SET {updates} WHERE cases.row_hash != excluded.row_hash"
-        self.cols = cols
-        self.changed = 0                 # rows of `cases` inserted or changed
-        self.added = 0
-        if not is_pg:
-            con.execute("PRAGMA cache_size = -131072")       # 128 MB of pages while an import runs
-            con.execute("DROP TABLE IF EXISTS temp.incoming")
-            con.execute(f"CREATE TEMP TABLE incoming AS SELECT {cols} FROM cases WHERE 0")
-
-    def add(self, acc: pd.DataFrame) -> None:
-        if acc.empty:
-            return
-        if self.is_pg:
-            marks = ", ".join("?" * len(CASE_FIELDS))
-            before = self.con.total_changes
-            self.con.executemany(f"INSERT INTO cases ({self.cols}, import_id) VALUES ({marks}, {self.import_id}) "
-                                 f"{self.upsert}", _rows(acc))
-            self.changed += self.con.total_changes - before
-            return
-        self.added += len(acc)
-        exprs, arrays = [], []
-        for f in CASE_FIELDS:
-            numeric = f in NUMERIC_FIELDS
-            values = pd.to_numeric(acc[f]).to_numpy(dtype=float) if numeric else acc[f].to_numpy(dtype=object)
-            present = ~pd.isna(values)
-            if not present.any():
-                exprs.append("NULL")
-                continue
-            first = values[present][0]
-            if present.all() and (values == first).all():
-                exprs.append(repr(float(first)) if numeric else "'" + str(first).replace("'", "''") + "'")
-                continue
-            arrays.append(values if numeric else np.where(present, values, ""))
-            exprs.append("?")
-        self.con.executemany(f"INSERT INTO incoming ({self.cols}) VALUES ({', '.join(exprs)})",
-                             zip(*(a.tolist() for a in arrays), strict=False) if arrays else [()] * len(acc))
-
-    def finish(self) -> None:
-        if self.is_pg:
-            return
-        select = ", ".join(f if f in NUMERIC_FIELDS else f"NULLIF({f}, '')" for f in CASE_FIELDS)
-        # a load as large as what is stored: the date index is dropped and made again once (in the same
-        # transaction), rather than updated a row at a time
-        rebuild = self.added >= INDEX_REBUILD_MIN and \
-            self.added * 4 >= (self.con.execute("SELECT MAX(rowid) FROM cases").fetchone()[0] or 0)
-        try:
-            before = self.con.total_changes
-            if rebuild:
-                self.con.execute("DROP INDEX IF EXISTS cases_report_date")
-            # "WHERE true" lets SQLite parse the upsert after a SELECT (its documented ambiguity rule)
-            self.con.execute(f"INSERT INTO cases ({self.cols}, import_id) SELECT {select}, {self.import_id} FROM incoming "
-                             f"WHERE true {self.upsert}")
-            self.changed += self.con.total_changes - before
-            if rebuild:
-                self.con.execute("CREATE INDEX IF NOT EXISTS cases_report_date ON cases(report_date)")
-        finally:
-            self.con.execute("DROP TABLE temp.incoming")
-
-
-def _rows(acc: pd.DataFrame):
-    """Rows as Python tuples, a slice at a time."""
-    step = 50_000
-    for start in range(0, len(acc), step):
-        part = acc.iloc[start:start + step].astype(object)
-        yield from part.where(part.notna(), None).itertuples(index=False, name=None)
-
-
 def migrate_identifiers(con, secret: bytes) -> None:
     """Cases stored before identifiers were pseudonymised: their ids and clusters become pseudonyms,
     in the same transaction as the import that meets them (once)."""
-    old = con.execute("SELECT case_key, kind, case_id, cluster_id, report_date, commune_code, community, source_known, "
-                      "source_setting FROM cases WHERE (case_id IS NOT NULL AND case_id NOT LIKE 'p:%') OR "
-                      "(cluster_id IS NOT NULL AND cluster_id NOT LIKE 'p:%')").fetchall()
-    if not old:
+    df = caseload.plain_identifiers(con)
+    if df.empty:
         return
-    df = pd.DataFrame([tuple(r) for r in old], columns=["case_key", "kind", "case_id", "cluster_id", "report_date",
-                                                         "commune_code", "community", "source_known", "source_setting"])
     for col in ("case_id", "cluster_id"):
         fresh = personal.pseudonyms(df[col].where(~df[col].astype(str).str.startswith("p:"), None), secret)
         df[col] = fresh.where(fresh.notna(), df[col])
@@ -195,7 +114,43 @@ def migrate_identifiers(con, secret: bytes) -> None:
     for col in ("commune_code", "community", "source_known", "source_setting", "cluster_id"):
         key = key + "|" + _text(df[col].astype(float) if col in ("community", "source_known") else df[col])
     df["new_key"] = np.where(df["kind"] == "case", "case:" + df["case_id"].fillna("").astype(str), key)
-    con.executemany("UPDATE cases SET case_key = ?, case_id = ?, cluster_id = ? WHERE case_key = ?",
-                    list(df[["new_key", "case_id", "cluster_id", "case_key"]].astype(object)
-                         .where(df[["new_key", "case_id", "cluster_id", "case_key"]].notna(), None)
-                         .itertuples(index=False, name=None)))
+    caseload.rekey(con, df[["new_key", "case_id", "cluster_id", "case_key"]])
+
+
+# Rules that place a row by names other than the exact province + district + commune (geo/base/names.py).
+NON_EXACT = {BY_DISTRICT: "district and commune, unique nationally (another province named)",
+             BY_DISTRICT_PROVINCE: "the named district's own province and commune (another province named)",
+             BY_PROVINCE: "province and commune, unique in the province (district created or renamed since the "
+                          "boundary version)"}
+
+
+def _placed_by_rule(acc: pd.DataFrame, part: pd.DataFrame, err: RowErrors) -> pd.DataFrame:
+    """The accepted rows of a chunk placed by a non-exact name rule: row, the names given, where placed."""
+    rows = acc[acc["located_by"].isin(list(NON_EXACT))]
+    if rows.empty:
+        return pd.DataFrame()
+    given = part.loc[rows.index]
+    return pd.DataFrame({"row": err.rows[err.positions(rows.index)],
+                         **{c.value: given[c.value].to_numpy() for c in (C.COMMUNE_NAME, C.DISTRICT_NAME, C.PROVINCE_NAME)},
+                         "rule": rows["located_by"].to_numpy(), "commune_code": rows[C.COMMUNE_CODE.value].to_numpy()})
+
+
+def _placement_report(placed: pd.DataFrame, units, reports_dir: Path, source: Path, stamp: str) -> dict:
+    """{rule: rows} and, when any, a CSV listing each such row beside the commune it was placed in."""
+    if placed.empty:
+        return {"counts": {}, "path": None}
+    names = units.set_index("code")[["name", "district_name", "province_name"]].rename(
+        columns=lambda c: "placed_" + ("commune_name" if c == "name" else c))
+    out = placed.join(names, on="commune_code")
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / f"{Path(source).stem}-{stamp}-placed-by-rule.csv"
+    formats.spreadsheet_safe(out).to_csv(path, index=False, encoding="utf-8-sig")
+    return {"counts": {k: int(v) for k, v in out["rule"].value_counts().items()}, "path": str(path)}
+
+
+def _placement_notes(report: dict, label: str) -> list[str]:
+    if not report["counts"]:
+        return []
+    parts = "; ".join(f"{n} by {NON_EXACT[rule]}" for rule, n in sorted(report["counts"].items()))
+    return [f"{label}: rows placed by names other than province + district + commune: {parts}; "
+            f"each row and where it was placed: {report['path']}"]

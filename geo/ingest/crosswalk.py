@@ -24,6 +24,7 @@ import pandas as pd
 from geo.base.columns import normalise_header
 from geo.base.errors import InputError
 from geo.ingest.tables import RowErrors, parse_number, read_table
+from geo.store import boundaries
 
 ALIASES = {"old_code": "old_code", "ma_cu": "old_code", "commune_code_2019": "old_code", "code_old": "old_code",
            "new_code": "new_code", "ma_moi": "new_code", "commune_code_2024": "new_code", "code_new": "new_code",
@@ -61,14 +62,10 @@ def _code(v) -> str:
     return s[:-2] if s.endswith(".0") and s[:-2].isdigit() else s
 
 
-def edges(con) -> pd.DataFrame:
-    return pd.read_sql_query("SELECT from_version, to_version, old_code, new_code, weight FROM crosswalk", con)
-
-
 def forward(con, codes) -> dict[str, str]:
     """Codes of earlier versions -> their commune in the current version (a split: the part with
     the largest weight), following changes one after another. Codes without a change are left out."""
-    e = edges(con)
+    e = boundaries.crosswalk_edges(con)
     if e.empty:
         return {}
     best = (e.sort_values(["old_code", "weight", "new_code"], ascending=[True, False, True])
@@ -90,7 +87,7 @@ class Graph:
     def __init__(self, store):
         self.store = store
         with store.connect(readonly=True) as con:
-            e = edges(con)
+            e = boundaries.crosswalk_edges(con)
         self.nxt, self.prv = defaultdict(set), defaultdict(set)
         for o, n in zip(e["old_code"], e["new_code"], strict=False):
             self.nxt[o].add(n)
@@ -100,8 +97,7 @@ class Graph:
     def codes(self, version: str) -> set[str]:
         if version not in self._codes:
             with self.store.connect(readonly=True) as con:
-                self._codes[version] = {r[0] for r in con.execute(
-                    "SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune'", (version,))}
+                self._codes[version] = boundaries.commune_codes(con, version)
         return self._codes[version]
 
     def equivalents(self, code: str, version: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -12,35 +13,71 @@ import pandas as pd
 
 from geo.base.columns import normalise_header
 from geo.base.errors import InputError, MissingInputError
+from geo.base.names import normalise
 from geo.base.vocabulary import UNITS
-from geo.ingest.tables import RowErrors, log_import, parse_dates, read_table, summary, write_rejects
+from geo.ingest.tables import RowErrors, parse_dates, read_table, summary, write_rejects
 from geo.ingest.units import sha256_file
+from geo.store import inputs
 from geo.store.database import Store
 from rules.levels import SCALE
 
 LEVELS = tuple(lv.value for lv in SCALE)
-COLUMNS = ("unit", "level", "from", "decision", "by", "reason", "until")
-ALIASES = {"code": "unit", "ma": "unit", "muc": "level", "tu_ngay": "from", "date": "from", "so_quyet_dinh": "decision",
-           "nguoi_ghi": "by", "author": "by", "ly_do": "reason", "den_ngay": "until"}
+# NQ 128/QĐ 4800 declare "cấp 1" to "cấp 4": our four levels in order (xanh, vàng, cam, đỏ).
+NUMBERED = {str(k): lv for k, lv in enumerate(LEVELS, start=1)}
+COLUMNS = ("unit", "level", "from", "decision", "by", "reason", "until", "unit_name", "unit_kind")
+ALIASES = {"code": "unit", "ma": "unit", "muc": "level", "cap_do": "level", "tu_ngay": "from", "date": "from",
+           "so_quyet_dinh": "decision", "nguoi_ghi": "by", "author": "by", "ly_do": "reason", "den_ngay": "until",
+           "ten": "unit_name", "name": "unit_name", "province_name": "unit_name", "province_name_2021": "unit_name",
+           "ten_tinh": "unit_name", "level_unit": "unit_kind",
+           "cap": "unit_kind", "assessment_published": "from"}
 
 
-def _unit_codes(store: Store) -> set[str]:
+def _unit_codes(store: Store) -> tuple[set[str], dict[tuple[str, str], list[str]], dict[str, str]]:
+    """The current version's unit codes, {(kind, normalised name): codes} to place a unit named, and
+    the provinces' names by code."""
     version = store.current_boundary_version()
     if version is None:
         raise MissingInputError("no_units")
-    return {c for unit in UNITS for c in store.load_units(version, unit)["code"]}
+    codes: set[str] = set()
+    by_name: dict[tuple[str, str], list[str]] = defaultdict(list)
+    provinces: dict[str, str] = {}
+    for unit in UNITS:
+        u = store.load_units(version, unit)
+        codes |= set(u["code"])
+        for code, name in zip(u["code"], u["name"], strict=False):
+            by_name[(unit, normalise(name))].append(code)
+            by_name[("", normalise(name))].append(code)
+            if unit == "province":
+                provinces[code] = name
+    return codes, by_name, provinces
 
 
-def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_dir: Path, today: dt.date) -> dict:
-    """Record declarations from a table with COLUMNS (one transaction; bad rows rejected with reasons)."""
+def _level(value: str) -> str:
+    """'very_high_risk', '4', 'Cấp 4', 'cap 4', 'level 4' -> our level id ('' stays '')."""
+    s = normalise_header(value)
+    for word in ("cap_do_", "cap_", "level_"):
+        s = s.removeprefix(word)
+    return NUMBERED.get(s, str(value).strip())
+
+
+def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_dir: Path, today: dt.date,
+                  defaults: dict | None = None) -> dict:
+    """Record declarations from a table with COLUMNS (one transaction; bad rows rejected with reasons).
+    A unit is given by its code, or by its name (and kind: province, district, commune). Rows with the
+    same date and decision are one published list: a list with any rejected row is refused whole."""
+    defaults = {k: v for k, v in (defaults or {}).items() if v}
     err = RowErrors.of(df)
     df = df.rename(columns=lambda c: ALIASES.get(normalise_header(c), normalise_header(c)))
     for col in COLUMNS:
         if col not in df.columns:
             df[col] = ""
-    codes = _unit_codes(store)
+    for col, value in defaults.items():                 # the file's decision and recorder, where rows give none
+        df[col] = df[col].where(df[col].astype(str).str.strip() != "", value)
+    codes, by_name, provinces = _unit_codes(store)
+    _units_by_name(df, err, by_name)
     err.add(~df["unit"].isin(codes), "unit", "unknown unit code " + df["unit"])
-    err.add(~df["level"].isin(LEVELS), "level", "level must be one of " + ", ".join(LEVELS) + ", got " + df["level"])
+    df["level"] = df["level"].map(_level)
+    err.add(~df["level"].isin(LEVELS), "level", "level must be one of " + ", ".join(LEVELS) + " (or cấp 1-4), got " + df["level"])
     start, e = parse_dates(df["from"], dt.date.max)
     err.add(df["from"] == "", "from", "missing from date")
     err.add(e != "", "from", e)
@@ -49,6 +86,8 @@ def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_d
     err.add(np.array([bool(a and b and b < a) for a, b in zip(start, until, strict=False)]), "until", "until before from")
     err.add(df["decision"] == "", "decision", "missing decision number (số/QĐ-UBND)")
     err.add(df["by"] == "", "by", "missing who records it")
+    _twice(df, err, start)
+    notes = _whole_lists(df, err, start, provinces, source)
     recorded = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     rows = []
     for k in np.flatnonzero(~err.bad):
@@ -63,19 +102,63 @@ def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_d
                          allowed=err.reason[i])
     with store.transaction() as con:
         before = con.total_changes
-        con.executemany("INSERT INTO declarations (unit, level, valid_from, valid_until, decision, by, reason, "
-                        "recorded_at, row_hash) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(unit, valid_from, decision) "
-                        "DO UPDATE SET level = excluded.level, valid_until = excluded.valid_until, by = excluded.by, "
-                        "reason = excluded.reason, recorded_at = excluded.recorded_at, row_hash = excluded.row_hash "
-                        "WHERE declarations.row_hash != excluded.row_hash", rows)
+        inputs.upsert_declarations(con, rows)
         result = summary(len(rows), err, con.total_changes - before, rejects, source)
+        result["notes"] = notes
         if source is not None:
-            log_import(con, "declarations", source, sha256_file(source), stamp, result)
+            inputs.log_import(con, "declarations", source, sha256_file(source), stamp, result)
     return result
 
 
-def declare_file(store: Store, path: Path, rejects_dir: Path, today: dt.date) -> dict:
-    return declare_table(store, read_table(Path(path)), Path(path), rejects_dir, today)
+def declare_file(store: Store, path: Path, rejects_dir: Path, today: dt.date, defaults: dict | None = None) -> dict:
+    return declare_table(store, read_table(Path(path)), Path(path), rejects_dir, today, defaults)
+
+
+def _units_by_name(df: pd.DataFrame, err: RowErrors, by_name: dict) -> None:
+    """Rows naming their unit instead of giving its code: placed where the name (and kind) is unique."""
+    named = (df["unit"].astype(str).str.strip() == "") & (df["unit_name"].astype(str).str.strip() != "")
+    for k in np.flatnonzero(named.to_numpy()):
+        kind = str(df["unit_kind"].iat[k]).strip().lower()
+        kind = kind if kind in UNITS else ""
+        found = by_name.get((kind, normalise(df["unit_name"].iat[k])), [])
+        if len(found) == 1:
+            df.iat[k, df.columns.get_loc("unit")] = found[0]
+        else:
+            mask = np.zeros(len(df), dtype=bool)
+            mask[k] = True
+            err.add(mask, "unit_name", f"{'ambiguous' if found else 'unknown'} {kind or 'unit'} name "
+                    f"{df['unit_name'].iat[k]!r}" + (f" (codes {', '.join(found)})" if found else ""))
+
+
+def _twice(df: pd.DataFrame, err: RowErrors, start) -> None:
+    """A unit listed twice for the same day: both rows rejected (which one was meant is unknown)."""
+    key = df["unit"].astype(str) + "|" + pd.Series(start, index=df.index).astype(str)
+    dup = key.duplicated(keep=False) & (df["unit"].astype(str) != "")
+    err.add(dup.to_numpy(), "unit", lambda at: "listed more than once for this date: rows " + err.first_rows(key, at)
+            + " and later (which one was meant is unknown)")
+
+
+def _whole_lists(df: pd.DataFrame, err: RowErrors, start, provinces: dict[str, str], source: Path | None) -> list[str]:
+    """Rows sharing a date and a decision are one list: refused whole when any of its rows is rejected,
+    and a list of provinces that leaves some out says which."""
+    notes = []
+    lists = pd.Series(start, index=df.index).astype(str) + " | " + df["decision"].astype(str)
+    where = f"{Path(source).name}: " if source is not None else ""
+    for key, rows in lists.groupby(lists).groups.items():
+        at = df.index.get_indexer(rows)
+        if err.bad[at].any():
+            mask = np.zeros(len(df), dtype=bool)
+            mask[at] = True
+            err.add(mask, "decision", f"the list of {key} has rejected rows: refused whole, none of it stored")
+            notes.append(f"{where}list {key}: refused ({int(err.bad[at].sum())} rows), nothing of it stored")
+        kinds = set(df["unit_kind"].iloc[at].astype(str).str.lower())
+        listed = set(df["unit"].iloc[at].astype(str))
+        if kinds == {"province"} and len(listed & set(provinces)) >= len(provinces) // 2:
+            missing = sorted(name for code, name in provinces.items() if code not in listed)
+            if missing:
+                notes.append(f"{where}list {key}: {len(provinces) - len(missing)} of {len(provinces)} provinces; "
+                             f"not listed: {', '.join(missing)}")
+    return notes
 
 
 def annotate(frame, table: pd.DataFrame, ruleset) -> None:

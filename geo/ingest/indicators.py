@@ -11,14 +11,12 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from geo.base.columns import normalise_header
 from geo.base.errors import InputError, MissingInputError
 from geo.base.vocabulary import UNITS
 from geo.ingest.tables import (
     RowErrors,
-    log_import,
     parse_bool,
     parse_dates,
     parse_number,
@@ -27,6 +25,7 @@ from geo.ingest.tables import (
     write_rejects,
 )
 from geo.ingest.units import sha256_file
+from geo.store import inputs
 from geo.store.database import Store
 
 # name -> (type, aliases). Percentages are 0-100.
@@ -88,16 +87,11 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
     rejects = write_rejects(raw, err, rejects_dir, path, stamp)
     with store.transaction() as con:
         before = con.total_changes
-        con.executemany("INSERT INTO indicators (code, date, name, value, row_hash) VALUES (?,?,?,?,?) "
-                        "ON CONFLICT(code, date, name) DO UPDATE SET value = excluded.value, row_hash = excluded.row_hash "
-                        "WHERE indicators.row_hash != excluded.row_hash", rows)
+        inputs.upsert_indicators(con, rows)
         result = summary(int((~err.bad).sum()), err, con.total_changes - before, rejects, path)
-        log_import(con, "indicators", path, sha256_file(path), stamp, result)
+        inputs.log_import(con, "indicators", path, sha256_file(path), stamp, result)
     return result
 
-
-def for_units(table: pd.DataFrame, codes: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: table[name].reindex(codes).to_numpy(float) for name in INDICATORS}
 
 
 def roll_up(parent_of: np.ndarray, n_parents: int, child: dict[str, np.ndarray], child_pop: np.ndarray,

@@ -16,8 +16,9 @@ import shapely
 from geo.base.columns import FLAG_ALIASES, FLAG_NAMES, LOCKDOWN_ALIASES, FlagCol, rename_columns
 from geo.base.columns import LockdownCol as L
 from geo.base.errors import InputError, MissingInputError
-from geo.ingest.tables import RowErrors, cell, log_import, parse_bool, parse_dates, read_table, summary, write_rejects
+from geo.ingest.tables import RowErrors, cell, parse_bool, parse_dates, read_table, summary, write_rejects
 from geo.ingest.units import read_vector, sha256_file
+from geo.store import inputs
 from geo.store.database import Store, to_wkb
 
 
@@ -92,47 +93,19 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
     rejects = write_rejects(table, err, rejects_dir, path, stamp)
     with store.transaction() as con:
         before = con.total_changes
-        replaced = _keep_history(con, rows, stamp)
-        con.executemany(
-            "INSERT INTO lockdowns (lockdown_key, decision_no, issuer, name, start_date, end_date, lifted_date, geom, row_hash) "
-            "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(lockdown_key) DO UPDATE SET decision_no = excluded.decision_no, "
-            "issuer = excluded.issuer, name = excluded.name, start_date = excluded.start_date, end_date = excluded.end_date, "
-            "lifted_date = excluded.lifted_date, geom = excluded.geom, row_hash = excluded.row_hash "
-            "WHERE lockdowns.row_hash != excluded.row_hash",
-            rows)
+        replaced = inputs.keep_lockdown_history(con, rows, stamp)
+        inputs.upsert_lockdowns(con, rows)
         result = summary(len(rows), err, con.total_changes - before, rejects, path)
         result["notes"] = notes + [f"{path.name}: decision {d}: replaced by this file (the previous area and dates are kept "
                                    f"in the history)" for d in replaced]
         result["replaced"] = replaced
-        log_import(con, "lockdowns", path, sha256_file(path), stamp, result)
+        inputs.log_import(con, "lockdowns", path, sha256_file(path), stamp, result)
     return result
 
 
 def decision_key(decision_no) -> str:
     """A decision's identity: its number, ignoring case and spacing ("12/QĐ-UBND" = "12 / qđ-ubnd")."""
     return "decision:" + "".join(str(decision_no).split()).casefold()
-
-
-def _keep_history(con, rows: list[tuple], stamp: str) -> list[str]:
-    """Before a decision's lockdown changes, its previous row goes to lockdown_history; rows stored
-    under the older per-polygon keys for the same decision are moved there too. -> decisions replaced."""
-    replaced = []
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    for key, decision, *_rest, row_hash in rows:
-        old = con.execute("SELECT lockdown_key, row_hash FROM lockdowns WHERE lockdown_key = ? OR "
-                          "(lockdown_key NOT LIKE 'decision:%' AND decision_no = ?)", (key, decision)).fetchall()
-        stale = [r[0] for r in old if r[0] != key or r[1] != row_hash]
-        if not stale:
-            continue
-        marks = ",".join("?" * len(stale))
-        con.execute("INSERT INTO lockdown_history (decision_no, issuer, name, start_date, end_date, lifted_date, geom, "
-                    f"row_hash, replaced_at, replaced_by) SELECT decision_no, issuer, name, start_date, end_date, lifted_date, "
-                    f"geom, row_hash, ?, ? FROM lockdowns WHERE lockdown_key IN ({marks})", (now, stamp, *stale))
-        old_keys = [k for k in stale if k != key]
-        if old_keys:
-            con.execute(f"DELETE FROM lockdowns WHERE lockdown_key IN ({','.join('?' * len(old_keys))})", tuple(old_keys))
-        replaced.append(decision)
-    return replaced
 
 
 def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) -> dict:
@@ -172,12 +145,7 @@ def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) ->
     rejects = write_rejects(raw, err, rejects_dir, path, stamp)
     with store.transaction() as con:
         before = con.total_changes
-        recorded = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        con.executemany("INSERT INTO flags (code, date, flag, value, author, end_date, row_hash, recorded_at) "
-                        "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(code, date, flag) DO UPDATE SET value = excluded.value, "
-                        "author = excluded.author, end_date = excluded.end_date, row_hash = excluded.row_hash, "
-                        "recorded_at = excluded.recorded_at WHERE flags.row_hash != excluded.row_hash",
-                        [(*r, recorded) for r in rows])
+        inputs.upsert_flags(con, rows)
         result = summary(len(rows), err, con.total_changes - before, rejects, path)
-        log_import(con, "flags", path, sha256_file(path), stamp, result)
+        inputs.log_import(con, "flags", path, sha256_file(path), stamp, result)
     return result

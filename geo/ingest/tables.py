@@ -252,13 +252,6 @@ def summary(accepted: int, errors: RowErrors, changed: int, rejects: Path | None
             "reasons": [f"{where}row {r}, {f or '—'}: {why}" for r, f, why in listed[:shown]]}
 
 
-def log_import(con, kind: str, path: Path, sha256: str, stamp: str, result: dict) -> int:
-    cur = con.execute("INSERT INTO imports (kind, path, sha256, imported_at, accepted, rejected, changed, rejects_path) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (kind, str(path), sha256, stamp, result["accepted"],
-                                                         result["rejected"], result["changed"], result["rejects_path"]))
-    return cur.lastrowid
-
-
 def write_rejects(df: pd.DataFrame, errors: RowErrors, rejects_dir: Path, source: Path, stamp: str) -> Path | None:
     bad = errors.bad
     if not bad.any() and not errors.set_aside:

@@ -2,7 +2,6 @@
 measure the topology, compute adjacency, and store it all in one transaction."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -16,9 +15,10 @@ import shapely
 
 from geo.base.columns import UNIT_ALIASES, Unit, UnitCol, rename_columns
 from geo.base.errors import ConflictError, InputError
-from geo.ingest import adjacency, crosswalk
+from geo.ingest import adjacency, crosswalk, derive
 from geo.ingest.tables import cell, parse_number
 from geo.ingest.versions import check_version_name, content_digest, default_version_name, existing_digest
+from geo.store import boundaries
 from geo.store.database import Store, to_wkb
 from geo.store.formats import geometry_json
 
@@ -200,11 +200,20 @@ def topology(communes_m: np.ndarray, codes: np.ndarray, pairs: pd.DataFrame, cou
 
 def import_units(store: Store, path: Path, version: str | None = None, column_map=None, crs=None,
                  reports_dir: Path | None = None, tolerance_m: float = DEFAULT_TOLERANCE_M, progress=None,
-                 crosswalk_path: Path | None = None) -> dict:
+                 crosswalk_path: Path | None = None, derive_from: str | None = None) -> dict:
+    """Import a commune layer (`path`), or derive one from a stored version and a crosswalk
+    (`derive_from`, `crosswalk_path`: geo/ingest/derive.py)."""
     step = progress or (lambda stage: None)
-    path = Path(path)
     step("read")
-    raw = read_vector(path, crs)
+    derived = None
+    if derive_from is not None:
+        if crosswalk_path is None:
+            raise InputError("derive_needs_crosswalk", version=derive_from)
+        raw, derived_links, derived = derive.derive(store, derive_from, Path(crosswalk_path))
+        path = Path(crosswalk_path)
+    else:
+        path = Path(path)
+        raw = read_vector(path, crs)
     source_crs = raw.crs.to_string()
     step("validate")
     version = check_version_name(version) if version else default_version_name(path)
@@ -218,9 +227,9 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
         used = store.runs_using(version)
         if used:
             raise ConflictError("version_in_use", version=version, n=used)
-    previous = store.current_boundary_version()
-    links = None
-    if crosswalk_path is not None:
+    previous = derive_from or store.current_boundary_version()
+    links = derived_links if derived is not None else None
+    if crosswalk_path is not None and derived is None:
         if previous is None or previous == version:
             raise InputError("crosswalk_without_previous", path=str(crosswalk_path), version=version)
         old_codes = set(store.load_units(previous, "commune")[UnitCol.CODE.value].astype(str))
@@ -243,30 +252,23 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
               "n_communes": len(communes), "n_districts": len(districts),
               "n_provinces": len(provinces), "adjacency_methods": [f"tol={tolerance_m:g}"],
               "n_candidate_pairs": len(pairs), **topology(geoms_m, codes, pairs, country_m),
-              "previous_version": previous, "crosswalk_rows": None if links is None else len(links)}
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+              "previous_version": previous, "crosswalk_rows": None if links is None else len(links),
+              **({"derived": derived} if derived is not None else {})}
     step("store")
+    rows = {}
+    for unit, df in ((Unit.COMMUNE, communes), (Unit.DISTRICT, districts), (Unit.PROVINCE, provinces)):
+        pop = [None if pd.isna(v) else float(v) for v in df[UnitCol.POPULATION.value]]
+        geoms = df.geometry.values
+        rows[unit.value] = list(zip(*(df[c.value].tolist() for c in UnitCol if c is not UnitCol.POPULATION),
+                                    pop, to_wkb(geoms), geometry_json(geoms), geometry_json(geoms, unit.value), strict=False))
+    stored = boundaries.Version(
+        name=version, source=str(path), source_sha256=sha256_file(path), source_crs=source_crs, n_communes=len(communes),
+        report=report, units=rows, method=f"tol={tolerance_m:g}",
+        adjacency=[(str(codes[a]), str(codes[b]), float(s)) for a, b, s in pairs.itertuples(index=False)],
+        crosswalk=None if links is None else [(o, n, float(w)) for o, n, w in links.itertuples(index=False)],
+        previous=previous)
     with store.transaction() as con:
-        con.execute("DELETE FROM units WHERE boundary_version = ?", (version,))
-        con.execute("DELETE FROM adjacency WHERE boundary_version = ?", (version,))
-        for unit, df in ((Unit.COMMUNE, communes), (Unit.DISTRICT, districts), (Unit.PROVINCE, provinces)):
-            pop = [None if pd.isna(v) else float(v) for v in df[UnitCol.POPULATION.value]]
-            geoms = df.geometry.values
-            rows = zip([version] * len(df), [unit.value] * len(df),
-                       *(df[c.value].tolist() for c in UnitCol if c is not UnitCol.POPULATION),
-                       pop, to_wkb(geoms), geometry_json(geoms), geometry_json(geoms, unit.value), strict=False)
-            con.executemany("INSERT INTO units VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", list(rows))
-        con.executemany("INSERT INTO adjacency VALUES (?,?,?,?,?)",
-                        [(version, f"tol={tolerance_m:g}", str(codes[a]), str(codes[b]), float(s))
-                         for a, b, s in pairs.itertuples(index=False)])
-        if links is not None:
-            con.execute("DELETE FROM crosswalk WHERE to_version = ?", (version,))
-            con.executemany("INSERT INTO crosswalk VALUES (?,?,?,?,?)",
-                            [(previous, version, o, n, float(w)) for o, n, w in links.itertuples(index=False)])
-        con.execute("UPDATE boundary_versions SET is_current = 0")
-        con.execute("DELETE FROM boundary_versions WHERE name = ?", (version,))
-        con.execute("INSERT INTO boundary_versions VALUES (?,?,?,?,?,?,?,1)",
-                    (version, now, str(path), sha256_file(path), source_crs, len(communes), json.dumps(report)))
+        boundaries.replace_version(con, stored)
     if reports_dir is not None:
         reports_dir.mkdir(parents=True, exist_ok=True)
         report_path = reports_dir / f"units-{version}.json"

@@ -55,15 +55,15 @@ def plan(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str | Non
 
 def _day_tables(k: int):
     """Day k of the current evaluation: (tables, lockdowns, manifest)."""
-    settings, res, ruleset = _JOB["settings"], _JOB["res"], _JOB["ruleset"]
-    store, det, day = Store(settings.db_path), res.detail, res.days[k]
+    res, ruleset = _JOB["res"], _JOB["ruleset"]
+    det, day = res.detail, res.days[k]
     inputs = det["inputs"]
     c, d, p = evaluation.day(res, k)
     tables = frames.build(day, ruleset, det["units"], c, d, p, det["neighbours"], inputs.declared_on(k))
     lockdowns = inputs.lockdown_frame(k)
     manifest = {**frames.summary(day, ruleset, det["units"].version, tables), "n_active_lockdowns": len(lockdowns)}
     # what the next day's quality gate compares with (the unplaced share is not measured per backfilled day)
-    facts = quality.facts(store, day, 0)
+    facts = dict(_JOB["facts"][k])
     facts.pop("unplaced_share")
     manifest["quality"] = facts
     return tables, lockdowns, manifest
@@ -100,7 +100,8 @@ def backfill(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str |
         for ruleset, days in parts:
             res = evaluation.evaluate_range(settings, days, ruleset, progress=progress, detail=True)
             index = publish.shapes_index(settings, store, (res.detail or {})["units"].version)
-            _JOB.update(settings=settings, res=res, ruleset=ruleset, origin=origin, index=index)
+            _JOB.update(settings=settings, res=res, ruleset=ruleset, origin=origin, index=index,
+                        facts=quality.facts_of_days(store, days, [0] * len(days)))
             try:
                 levels_days = [k for k, day in enumerate(days) if day != full_day]
                 for stage, manifest in _staged(levels_days):

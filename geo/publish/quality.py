@@ -21,6 +21,7 @@ the release and who did it are in the audit log. A new reclassify of the day rep
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -28,6 +29,8 @@ from pathlib import Path
 from geo.base import i18n
 from geo.base.errors import InputError, NotFoundError
 from geo.publish import publish
+from geo.store import casestats
+from geo.store import holds as holds_table
 from geo.store.database import Store
 from geo.store.locks import writer_lock
 
@@ -48,27 +51,31 @@ REPORTING_LOOKBACK_DAYS = 28
 MAX_LISTED = 10
 
 
-def _cases_through(con, day: str) -> int:
-    """Cases reported up to and including `day`, as stored now."""
-    return int(con.execute("SELECT COALESCE(SUM(count), 0) FROM cases WHERE report_date <= ?", (day,)).fetchone()[0])
-
-
 def facts(store: Store, day: dt.date, unplaced: int) -> dict:
     """What the gate compares, kept in each run's manifest for the next day's comparison."""
+    return facts_of_days(store, [day], [unplaced])[0]
+
+
+def facts_of_days(store: Store, days: list[dt.date], unplaced: list[int]) -> list[dict]:
+    """facts() of many days (a backfill) from one read of the daily totals up to the last."""
+    last = max(days).isoformat()
     with store.connect(readonly=True) as con:
-        through = _cases_through(con, day.isoformat())
-        start = (day - dt.timedelta(days=JUMP_DAYS)).isoformat()
-        daily = dict(con.execute("SELECT report_date, SUM(count) FROM cases WHERE report_date > ? AND report_date <= ? "
-                                 "GROUP BY report_date", (start, day.isoformat())).fetchall())
-        newest = con.execute("SELECT MAX(report_date) FROM cases").fetchone()[0]
-        version = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
-        population = con.execute("SELECT COALESCE(SUM(population), 0) FROM units WHERE unit = 'commune' AND "
-                                 "boundary_version = ?", (version[0] if version else "",)).fetchone()[0]
-    window = sum(daily.values())
-    return {"cases_through_day": int(through), "cases_on_day": int(daily.get(day.isoformat(), 0)),
-            "population": int(population or 0),
-            "max_daily_before": int(max([v for k, v in daily.items() if k != day.isoformat()], default=0)),
-            "newest_report_date": newest, "unplaced_share": round(unplaced / window, 4) if window else 0.0}
+        totals = casestats.daily_totals(con, "", last)
+        newest = casestats.newest_report_date(con)
+        population = casestats.current_population(con)
+    dates = sorted(totals)
+    cumulative = dict(zip(dates, itertools.accumulate(totals[d] for d in dates), strict=True))
+    out = []
+    for day, n_unplaced in zip(days, unplaced, strict=True):
+        d, start = day.isoformat(), (day - dt.timedelta(days=JUMP_DAYS)).isoformat()
+        upto = [x for x in dates if x <= d]
+        window = {x: totals[x] for x in upto if x > start}
+        out.append({"cases_through_day": int(cumulative[upto[-1]]) if upto else 0, "cases_on_day": int(totals.get(d, 0)),
+                    "population": int(population or 0),
+                    "max_daily_before": int(max([v for k, v in window.items() if k != d], default=0)),
+                    "newest_report_date": newest,
+                    "unplaced_share": round(n_unplaced / sum(window.values()), 4) if sum(window.values()) else 0.0})
+    return out
 
 
 def _reason(key: str, **params) -> dict:
@@ -93,7 +100,7 @@ def check(store: Store, day: dt.date, f: dict, stale_days: int) -> list[dict]:
     if prev is not None and "quality" in prev["manifest"]:
         then = prev["manifest"]["quality"]["cases_through_day"]
         with store.connect(readonly=True) as con:
-            now = _cases_through(con, prev["date"])
+            now = casestats.cases_through(con, prev["date"])
         if now < then:
             reasons.append(_reason("cumulative_down", day=prev["date"], then=then, now=now))
         elif now > max(JUMP_FACTOR * then, then + JUMP_MIN_CASES):
@@ -117,10 +124,7 @@ def _stale(store: Store, day: dt.date, f: dict, stale_days: int) -> list[dict]:
         return [_reason("stale", newest=f["newest_report_date"], days=stale_days, day=day.isoformat())]
     since = (day - dt.timedelta(days=REPORTING_LOOKBACK_DAYS)).isoformat()
     with store.connect(readonly=True) as con:
-        rows = con.execute("SELECT commune_code, MAX(report_date) FROM cases WHERE kind = 'count' AND commune_code IS NOT NULL "
-                           "AND report_date > ? AND report_date <= ? GROUP BY commune_code "
-                           "HAVING MAX(report_date) < ? AND SUM(CASE WHEN count = 0 THEN 1 ELSE 0 END) > 0 "
-                           "ORDER BY commune_code", (since, day.isoformat(), cutoff)).fetchall()
+        rows = casestats.silent_daily_feeds(con, since, day.isoformat(), cutoff)
     if not rows:
         return []
     listed = ", ".join(f"{c} ({d})" for c, d in rows[:MAX_LISTED]) + (" ..." if len(rows) > MAX_LISTED else "")
@@ -131,18 +135,15 @@ def _stale(store: Store, day: dt.date, f: dict, stale_days: int) -> list[dict]:
 
 def hold(store: Store, runs_dir: Path, full: dict, reasons: list[dict]) -> None:
     """Record a held run (its files are in runs/.held-<id>); an earlier hold of the day is dropped."""
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     supersede(store, runs_dir, full["date"])
     with store.transaction() as con:
-        con.execute("INSERT INTO holds (run_id, date, held_at, reasons, ruleset) VALUES (?, ?, ?, ?, ?)",
-                    (full["run_id"], full["date"], now, json.dumps(reasons, ensure_ascii=False), full["ruleset"]))
+        holds_table.add(con, full["run_id"], full["date"], reasons, full["ruleset"])
 
 
 def supersede(store: Store, runs_dir: Path, day: str) -> None:
     """A newer run of the day (held or published) replaces what was held for it."""
     with store.transaction() as con:
-        old = [r[0] for r in con.execute("SELECT run_id FROM holds WHERE date = ? AND status = 'held'", (day,))]
-        con.execute("UPDATE holds SET status = 'superseded' WHERE date = ? AND status = 'held'", (day,))
+        old = holds_table.supersede(con, day)
     for run_id in old:
         shutil.rmtree(publish.held_dir(runs_dir, run_id), ignore_errors=True)
 
@@ -152,8 +153,8 @@ def holds(store: Store, language: str | None = None) -> list[dict]:
     if not store.exists():
         return []
     with store.connect(readonly=True) as con:
-        rows = con.execute("SELECT * FROM holds ORDER BY held_at DESC, run_id").fetchall()
-    return [{**dict(r), "reasons": [reason_text(x, language) for x in json.loads(r["reasons"])]} for r in rows]
+        rows = holds_table.listed(con)
+    return [{**r, "reasons": [reason_text(x, language) for x in json.loads(r["reasons"])]} for r in rows]
 
 
 def publish_anyway(settings, run_id: str, by: str, reason: str) -> dict:
@@ -161,7 +162,7 @@ def publish_anyway(settings, run_id: str, by: str, reason: str) -> dict:
     store = Store(settings.db_path)
     with writer_lock(settings):
         with store.connect(readonly=True) as con:
-            row = con.execute("SELECT * FROM holds WHERE run_id = ?", (run_id,)).fetchone()
+            row = holds_table.get(con, run_id)
         if row is None:
             raise NotFoundError("not_found", what=f"held run {run_id}")
         if row["status"] != "held":
@@ -172,8 +173,6 @@ def publish_anyway(settings, run_id: str, by: str, reason: str) -> dict:
         else:       # renamed before a crash, not yet recorded: record it now
             full = json.loads((settings.runs_dir / run_id / "manifest.json").read_text(encoding="utf-8"))
             publish.record(store, settings.runs_dir / run_id, row["ruleset"], full.get("ruleset_sha256"), full)
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with store.transaction() as con:
-            con.execute("UPDATE holds SET status = 'published', decided_by = ?, decided_at = ?, decision_reason = ? "
-                        "WHERE run_id = ?", (by, now, reason, run_id))
+            holds_table.released(con, run_id, by, reason)
     return full

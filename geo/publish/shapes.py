@@ -31,7 +31,7 @@ import shapely
 
 from geo.base.vocabulary import UNITS
 from geo.publish import tiles
-from geo.store import formats
+from geo.store import boundaries, formats
 from geo.store.database import Store
 
 # Polygon layers: the zooms of the runs' vector tiles (geo/publish/tiles.py), which are joined from these.
@@ -50,8 +50,8 @@ XYZ = "xyz"
 def shapes_id(store: Store, version: str) -> str:
     """A name for the version's shapes: readable prefix + digest of (name, import time, source)."""
     with store.connect(readonly=True) as con:
-        row = con.execute("SELECT imported_at, source_sha256 FROM boundary_versions WHERE name = ?", (version,)).fetchone()
-    stamp = f"{version}|{row['imported_at'] if row else ''}|{row['source_sha256'] if row else ''}"
+        imported_at, source_sha256 = boundaries.version_stamp(con, version)
+    stamp = f"{version}|{imported_at}|{source_sha256}"
     slug = re.sub(r"[^0-9A-Za-z_-]+", "-", version)[:40].strip("-") or "v"
     return f"{slug}-{hashlib.sha1(stamp.encode()).hexdigest()[:10]}"
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import glob
 import os
-import sqlite3
 import subprocess
-import threading
 from pathlib import Path
 
 import cubao_tippecanoe
+
+from geo.store import mbtiles as mbtiles_file
 
 # Zoom range per layer; clients overzoom past maxzoom. Polygons go to z10 (a pixel ~150 m, finer
 # than the 2009 layer's vertices); communes start at z4, where the whole country fits a phone screen.
@@ -32,11 +32,7 @@ XYZ_DIR = "tiles/xyz"
 
 
 def explode(mbtiles: Path, folder: Path) -> int:
-    con = sqlite3.connect(f"file:{mbtiles}?mode=ro", uri=True)
-    try:
-        rows = con.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles").fetchall()
-    finally:
-        con.close()
+    rows = mbtiles_file.all_tiles(mbtiles)
     for z, x, tms_y, data in rows:
         d = folder / str(z) / str(x)
         d.mkdir(parents=True, exist_ok=True)
@@ -105,33 +101,6 @@ def finish_build(proc: subprocess.Popen) -> None:
     _, err = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"tippecanoe failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
-
-
-# Read-only connections kept open per process and thread (MBTiles of a run never change).
-_CONNECTIONS = threading.local()
-# Open MBTiles files per thread at most; the oldest is closed beyond this.
-MAX_OPEN_MBTILES = 64
-
-
-def _connection(mbtiles: Path) -> sqlite3.Connection:
-    cons = getattr(_CONNECTIONS, "cons", None)
-    if cons is None:
-        cons = _CONNECTIONS.cons = {}
-    key = str(mbtiles)
-    con = cons.get(key)
-    if con is None:
-        if len(cons) >= MAX_OPEN_MBTILES:
-            cons.pop(next(iter(cons))).close()
-        con = cons[key] = sqlite3.connect(f"file:{mbtiles}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-    return con
-
-
-def read_tile(mbtiles: Path, z: int, x: int, y: int) -> bytes | None:
-    """Tile bytes (MVT) for XYZ z/x/y, or None when the tile holds nothing."""
-    tms_y = (1 << z) - 1 - y
-    row = _connection(mbtiles).execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND "
-                                       "tile_row = ?", (z, x, tms_y)).fetchone()
-    return bytes(row[0]) if row else None
 
 
 def tilejson(unit: str, tiles_url: str, bounds, name: str, attribution: str) -> dict:

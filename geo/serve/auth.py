@@ -7,7 +7,6 @@ of the audit log: who, when, by which route, what, from which file (its SHA-256)
 """
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import hashlib
 import hmac
@@ -17,16 +16,13 @@ import secrets
 from pathlib import Path
 
 from geo.base.errors import InputError, NotFoundError
+from geo.store import accounts
 from geo.store.database import Store
 
 ROLES = ("viewer", "operator", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
 NAME_RE = re.compile(r"^[\w.@-]{2,64}$")
 TOKEN_BYTES = 32
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def token_hash(token: str) -> str:
@@ -41,15 +37,13 @@ def add_user(store: Store, name: str, role: str) -> str:
         raise InputError("bad_param", name="role", value=role, allowed=", ".join(ROLES))
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with store.transaction() as con:
-        con.execute("INSERT INTO users (name, role, token_sha256, created_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(name) DO UPDATE SET role = excluded.role, token_sha256 = excluded.token_sha256, "
-                    "created_at = excluded.created_at, revoked_at = NULL", (name, role, token_hash(token), _now()))
+        accounts.put_user(con, name, role, token_hash(token))
     return token
 
 
 def revoke(store: Store, name: str) -> None:
     with store.transaction() as con:
-        if con.execute("UPDATE users SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (_now(), name)).rowcount == 0:
+        if not accounts.revoke_user(con, name):
             raise NotFoundError("not_found", what=f"user {name}")
 
 
@@ -57,7 +51,7 @@ def users(store: Store) -> list[dict]:
     if not store.exists():
         return []
     with store.connect(readonly=True) as con:
-        return [dict(r) for r in con.execute("SELECT name, role, created_at, revoked_at FROM users ORDER BY name")]
+        return accounts.user_rows(con)
 
 
 def user_for_token(store: Store, token: str | None) -> dict | None:
@@ -66,8 +60,7 @@ def user_for_token(store: Store, token: str | None) -> dict | None:
         return None
     digest = token_hash(token)
     with store.connect(readonly=True) as con:
-        row = con.execute("SELECT name, role, token_sha256 FROM users WHERE token_sha256 = ? AND revoked_at IS NULL",
-                          (digest,)).fetchone()
+        row = accounts.active_user(con, digest)
     if row is None or not hmac.compare_digest(row["token_sha256"], digest):
         return None
     return {"name": row["name"], "role": row["role"]}
@@ -92,11 +85,9 @@ def record(store: Store, who: str, role: str | None, via: str, action: str, outc
            sha256: str | None = None) -> None:
     """One audit row, in its own transaction (a failed write is audited too)."""
     with store.transaction() as con:
-        con.execute("INSERT INTO audit (at, who, role, via, action, target, file_sha256, file_name, remote, outcome, detail) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (_now(), who, role, via, action, target, sha256 or file_sha256(path),
-                     file_name or (Path(path).name if path else None), remote, outcome,
-                     json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None))
+        accounts.add_audit(con, who, role, via, action, target, sha256 or file_sha256(path),
+                           file_name or (Path(path).name if path else None), remote, outcome,
+                           json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None)
 
 
 def cli_user() -> str:
@@ -111,5 +102,4 @@ def audit_log(store: Store, limit: int = 100) -> list[dict]:
     if not store.exists():
         return []
     with store.connect(readonly=True) as con:
-        rows = con.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-    return [dict(r) for r in rows]
+        return accounts.audit_rows(con, limit)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from geo.base.errors import NotFoundError
-from geo.base.texts import vn_date
+from geo.base.i18n import vn_date
 from geo.base.vocabulary import UNITS
 from geo.store import runfiles
 from geo.store.database import Store

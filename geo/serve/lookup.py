@@ -17,7 +17,7 @@ from unidecode import unidecode
 from geo.base.errors import NotFoundError
 from geo.ingest import crosswalk
 from geo.ingest.assign import Assigner
-from geo.store import runfiles
+from geo.store import boundaries, casestats, runfiles
 from geo.store.database import Store
 from rules.levels import RANK
 
@@ -186,22 +186,15 @@ def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.dat
         found = [table[c] for c in then if c in table]
         levels.append(max(found, key=lambda lv: RANK.get(lv, -1)) if found else None)
         codes_then.append(then)
-    column = {"commune": "commune_code", "district": "district_code", "province": "province_code"}[unit]
     with store.connect(readonly=True) as con:
         version = store.current_boundary_version()
         if unit == "commune":
-            codes = pd.Series(sorted(lineage(code)))
-            known = con.execute("SELECT 1 FROM units WHERE unit = 'commune' AND code IN ({}) LIMIT 1".format(",".join("?" * len(codes))), tuple(codes)).fetchone()
-            if known is None:
+            codes = sorted(lineage(code))
+            if not boundaries.any_commune(con, codes):
                 raise NotFoundError("not_found", what=f"{unit} {code}")
         else:
-            codes = pd.read_sql_query(f"SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune' AND "
-                                      f"{column} = ?", con, params=(version, code))["code"]
-        marks = ",".join("?" * len(codes))
-        cases = pd.read_sql_query(f"SELECT report_date AS day, SUM(count) AS n FROM cases WHERE community = 1 AND "
-                                  f"commune_code IN ({marks}) AND report_date BETWEEN ? AND ? GROUP BY report_date",
-                                  con, params=(*codes, start.isoformat(), end.isoformat()))
-    per_day = dict(zip(cases["day"], cases["n"].astype(int), strict=False))
+            codes = boundaries.communes_of(con, version, unit, code)
+        per_day = casestats.community_daily(con, codes, start.isoformat(), end.isoformat())
     out = {"unit": unit, "code": code, "dates": dates, "cases": [per_day.get(d, 0) for d in dates], "levels": levels}
     if graph is not None and any(c is not None and c != [code] for c in codes_then):
         out["codes_then"] = codes_then

@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from geo.base import i18n
 from geo.serve.raster import drop_specks
 from geo.store import runfiles
 from geo.store.formats import inline_json
@@ -70,7 +71,7 @@ def page(store, run_dir: Path, run: dict, ruleset, lang: str, vendor_dir: Path) 
     levels = [lv["id"] for lv in ruleset.levels] + ["unknown"]
     index = {lv: i for i, lv in enumerate(levels)}
     tol = tolerance(len(communes))
-    none_text = {"vi": "Không có yếu tố nào", "en": "No factor holds"}[lang]
+    none_text = i18n.word("explain", "none", lang)
     explanation = communes["explanation_en" if lang == "en" else "explanation"]
     units = [{"n": _text(n), "c": _text(c), "l": index.get(lv, len(levels) - 1),
               "d": index.get(dl, -1) if isinstance(dl, str) else -1,
@@ -99,4 +100,4 @@ def page(store, run_dir: Path, run: dict, ruleset, lang: str, vendor_dir: Path) 
     payload = inline_json(data)
     return env.get_template("offline.html").render(
         lang=lang, date=run["date"], ruleset=run["manifest"]["ruleset"], boundary_version=run["boundary_version"], leaflet_css=css, leaflet_js=js.replace("</script", "<\\/script"),
-        payload=payload, title={"vi": "Phân vùng nguy cơ COVID-19", "en": "COVID-19 risk zones"}[lang])
+        payload=payload, title=i18n.word("map", "title", lang))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from jinja2 import Environment
 
-from geo.base.texts import vn_date
+from geo.base import i18n
+from geo.base.i18n import vn_date
 
 PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8">
@@ -16,21 +17,13 @@ h1{font-size:20px}a{color:#0b57d0}li{margin:6px 0}</style></head><body>
 {% if links %}<ul>{% for text, href in links %}<li><a href="{{ href }}">{{ text }}</a></li>{% endfor %}</ul>{% endif %}
 </body></html>""")
 
-TEXT = {
-    "vi": {"title": "Không có kết quả", "error": "Có lỗi", "nearest_before": "Ngày gần nhất trước đó: {d}",
-           "nearest_after": "Ngày gần nhất sau đó: {d}", "latest": "Ngày mới nhất: {d}", "map": "Mở bản đồ"},
-    "en": {"title": "Nothing published", "error": "Something went wrong", "nearest_before": "Nearest earlier day: {d}",
-           "nearest_after": "Nearest later day: {d}", "latest": "Latest day: {d}", "map": "Open the map"},
-}
-
-
 def vn(day: str) -> str:
     return vn_date(day)
 
 
 def nearest_links(dates: list[str], wanted: str | None, path: str, lang: str) -> list[tuple[str, str]]:
     """Links to the published days nearest `wanted` (before and after), or to the latest one."""
-    t = TEXT[lang]
+    t = i18n.words("notice_page", lang)
     if not dates:
         return []
     out = []
@@ -47,5 +40,5 @@ def nearest_links(dates: list[str], wanted: str | None, path: str, lang: str) ->
 
 
 def error_page(lang: str, message: str, links: list[tuple[str, str]], not_found: bool = True) -> str:
-    t = TEXT[lang]
+    t = i18n.words("notice_page", lang)
     return PAGE.render(lang=lang, title=t["title"] if not_found else t["error"], message=message, links=links)

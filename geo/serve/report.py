@@ -19,16 +19,19 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from openpyxl import Workbook
 
-from geo.base import faults
+from geo.base import faults, i18n
 from geo.base.config import TIMEZONE
 from geo.base.errors import MissingInputError
-from geo.base.texts import REPORT_TEXT, vn_date
+from geo.base.i18n import vn_date
 from geo.serve import changes, hotspots, reportmap
+from geo.store import casestats, inputs
 from geo.store.database import Store
 from geo.store.formats import spreadsheet_cell
 from rules.levels import RANK, SCALE
 
 LEVELS = tuple(lv.value for lv in SCALE) + ("unknown",)
+# Provinces first, then districts, then communes, in the list of declared levels.
+UNIT_ORDER = {"province": 0, "district": 1, "commune": 2}
 # Lockdowns whose end date falls within this many days are listed as ending.
 ENDING_WITHIN_DAYS = 3
 # No case data imported for this many days before the report date is a warning.
@@ -47,8 +50,7 @@ def _lockdowns(store: Store, day: dt.date, since: dt.date | None) -> dict[str, l
     d, s = day.isoformat(), (since or day - dt.timedelta(days=1)).isoformat()
     soon = (day + dt.timedelta(days=ENDING_WITHIN_DAYS)).isoformat()
     with store.connect(readonly=True) as con:
-        df = pd.read_sql_query("SELECT decision_no, issuer, name, start_date, end_date, lifted_date FROM lockdowns "
-                               "ORDER BY start_date, decision_no", con)
+        df = inputs.lockdown_table(con)
     live = df["lifted_date"].isna() | (df["lifted_date"] > d)
     pick = {"started": (df["start_date"] > s) & (df["start_date"] <= d),
             "ending": live & (df["start_date"] <= d) & df["end_date"].notna() & (df["end_date"] >= d) & (df["end_date"] <= soon),
@@ -66,10 +68,9 @@ def _warnings(store: Store, run: dict, before: dict | None, rows: pd.DataFrame, 
         out.append(w["w_unknown"].format(n=len(unknown), names=names))
     since = before["created_at"] if before else "0000"
     with store.connect(readonly=True) as con:
-        for r in con.execute("SELECT kind, path, rejected FROM imports WHERE imported_at > ? AND rejected > 0 "
-                             "ORDER BY imported_at", (since,)).fetchall():
+        for r in inputs.imports_with_rejects(con, since):
             out.append(w["w_rejected"].format(kind=r["kind"], path=Path(r["path"] or "").name, n=r["rejected"]))
-        last = con.execute("SELECT MAX(report_date) FROM cases WHERE report_date <= ?", (run["date"],)).fetchone()[0]
+        last = casestats.newest_report_date(con, run["date"])
     if last is None or last < (dt.date.fromisoformat(run["date"]) - dt.timedelta(days=STALE_CASE_DAYS)).isoformat():
         out.append(w["w_stale"].format(date=vn_date(last) or "—"))
     differs = int(rows["level_differs"].fillna(False).astype(bool).sum())
@@ -117,7 +118,7 @@ def _reason(text) -> str:
 
 def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str, rulesets: dict) -> dict:
     rows, run, before = changes.changes(store, runs_dir, day)
-    w = REPORT_TEXT[lang]
+    w = i18n.words("report", lang)
     labels = {}
     rs = rulesets.get(run["manifest"]["ruleset"])
     for lv in LEVELS:
@@ -138,6 +139,10 @@ def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str
     prev = before["manifest"]["counts"] if before else {}
     warnings = _warnings(store, run, before, rows, w)
     ranking = _district_ranking(communes, rows[rows["unit"] == "district"])
+    differs = rows[rows["level_differs"].fillna(False).astype(bool)]
+    declared = [{"unit": r.unit, "name": r.name, "computed": r.level_to, "declared": r.declared_level}
+                for r in differs.sort_values(["unit", "name"], key=lambda c: c.map(UNIT_ORDER) if c.name == "unit" else c)
+                .itertuples()]
     return {
         "lang": lang, "w": w, "labels": labels, "levels": LEVELS, "run": run, "before": before,
         "date": run["date"], "date_vn": vn_date(run["date"]), "before_vn": vn_date(before["date"]) if before else None,
@@ -149,7 +154,7 @@ def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str
         "newly_red": int(communes["newly_red"].sum()), "hot": hot, "other": other_rows,
         "ranking": ranking, "printed": _printed(hot, other_rows, ranking),
         "lockdowns": _lockdowns(store, day, dt.date.fromisoformat(before["date"]) if before else None),
-        "warnings": warnings, "rows": rows,
+        "warnings": warnings, "rows": rows, "declared": declared,
         "generated": dt.datetime.now(TIMEZONE).strftime("%d/%m/%Y %H:%M"),
         "maps": reportmap.maps(store, runs_dir, run, cache_dir, w),
     }
@@ -201,6 +206,11 @@ def xlsx(report: dict, path: Path) -> None:
     for kind in ("started", "ending", "lifted"):
         for lk in report["lockdowns"][kind]:
             sh.append([spreadsheet_cell(x) for x in (w[kind], lk["decision_no"], lk["name"], lk["start_date"], lk["end_date"])])
+    sh = wb.create_sheet(_sheet(w["declared_head"]))
+    sh.append([w["unit"], w["name"], w["computed"], w["declared"]])
+    for d in report["declared"]:
+        sh.append([spreadsheet_cell(x) for x in (w[d["unit"]], d["name"], report["labels"][d["computed"]]["label"],
+                                                 report["labels"][d["declared"]]["label"])])
     sh = wb.create_sheet(_sheet(w["warnings"]))
     for text in report["warnings"] or [w["w_none"]]:
         sh.append([spreadsheet_cell(text)])

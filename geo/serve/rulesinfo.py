@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from jinja2 import Environment
 
+from geo.base import i18n
 from geo.base.config import today
-from geo.base.texts import SETTING_TEXT, VALUE_TEXT, vn_date
+from geo.base.i18n import vn_date
 
 
 def _rule(rule) -> dict:
@@ -43,7 +44,7 @@ def list_lines(rulesets: dict, lang: str) -> list[str]:
         lines.append(f"  {rs.legal_source}")
         for _name, section in rs.sections():
             for r in section.rules:
-                flag = " (unverified)" if r.unverified and en else (" (chưa kiểm chứng)" if r.unverified else "")
+                flag = f" ({i18n.word('rules_page', 'unverified', lang)})" if r.unverified else ""
                 lines.append(f"  {r.id:<4} {r.level:<15} {(r.en if en else r.vi)}{flag} — {r.ref}")
     return lines
 
@@ -72,31 +73,21 @@ table{border-collapse:collapse;width:100%;margin-bottom:1em}code{font-size:12px;
 {% for meaning, value, key in settings %}<tr title="{{ key }}"><td>{{ meaning }}</td><td>{{ value }}</td></tr>{% endfor %}</table></div>
 </body></html>""")
 
-PAGE_TEXT = {
-    "vi": {"period": "Hiệu lực", "open": "nay", "commune": "Xã/phường", "units": "Đơn vị", "rollup": "Quận/huyện và tỉnh (tổng hợp)",
-           "id": "Mã", "level": "Mức", "rule": "Tiêu chí", "ref": "Căn cứ", "condition": "Điều kiện", "settings": "Thiết lập",
-           "setting": "Thiết lập", "value": "Giá trị", "unverified": "chưa kiểm chứng", "back": "← Bản đồ"},
-    "en": {"period": "In force", "open": "today", "commune": "Communes", "units": "Units", "rollup": "Districts and provinces (roll-up)",
-           "id": "Id", "level": "Level", "rule": "Factor", "ref": "Reference", "condition": "Condition", "settings": "Settings",
-           "setting": "Setting", "value": "Value", "unverified": "unverified", "back": "← Map"},
-}
-
-
 def _value(v, lang: str) -> str:
-    k = 0 if lang == "vi" else 1
     if isinstance(v, list):
-        return ", ".join(_value(x, lang) for x in v) or ("không có" if k == 0 else "none")
-    if isinstance(v, bool) or (isinstance(v, str) and v in VALUE_TEXT):
-        return VALUE_TEXT[v][k]
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return f"{v:,}".replace(",", "." if k == 0 else ",")
+        return ", ".join(_value(x, lang) for x in v) or i18n.word("value", "none", lang)
+    if isinstance(v, bool):
+        return i18n.word("value", "true" if v else "false", lang)
+    if isinstance(v, str) and i18n.has("value", v):
+        return i18n.word("value", v, lang)
+    if isinstance(v, (int, float)):
+        return f"{v:,}".replace(",", "." if i18n.lang(lang) == "vi" else ",")
     return str(v)
 
 
 def page(rs, lang: str) -> str:
-    k = 0 if lang == "vi" else 1
-    settings = [(SETTING_TEXT.get(key, (key, key))[k], _value(v, lang), key) for key, v in rs.settings.items()]
-    return PAGE.render(rs=rs, lang=lang, t=PAGE_TEXT[lang], settings=settings,
+    settings = [(i18n.word("setting", key, lang), _value(v, lang), key) for key, v in rs.settings.items()]
+    return PAGE.render(rs=rs, lang=lang, t=i18n.words("rules_page", lang), settings=settings,
                        title=rs.title_en if lang == "en" and rs.title_en else rs.title,
                        start=vn_date(rs.effective_from.isoformat()),
                        until=vn_date(rs.effective_until.isoformat()) if rs.effective_until else None)

@@ -21,7 +21,8 @@ from typing import cast
 import folium
 from branca.element import Element, Figure
 
-from geo.base.texts import MAP_TEXT, vn_date
+from geo.base import i18n
+from geo.base.i18n import vn_date
 from geo.serve.raster import PALETTES
 from geo.store.formats import inline_json
 
@@ -53,7 +54,7 @@ def rule_texts(ruleset, lang: str) -> dict:
 
 def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_index: dict, home: dict,
          basemap: str | None = None, basemap_attribution: str = "") -> str:
-    tx = MAP_TEXT[lang]
+    tx = i18n.words("map", lang)
     bbox = home["bbox"]
     m = folium.Map(location=[(bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2], zoom_start=8, tiles=None,
                    zoom_control=False, control_scale=False, attribution_control=False, max_zoom=18,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo.base.errors import NotFoundError
-from geo.base.texts import vn_date
+from geo.base.i18n import vn_date
 from geo.store import runfiles
 from geo.store.database import Store
 

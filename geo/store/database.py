@@ -21,13 +21,12 @@ import shapely
 
 from geo.base.errors import MissingInputError
 from geo.base.vocabulary import UNITS
+from geo.store import casestats, inputs
 from geo.store.schema import SCHEMA
 
 CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "result_date", "count",
                "community", "source_known", "source_setting", "cluster_id", "lon", "lat",
                "commune_code", "located_by", "age", "sex", "row_hash")
-# The dates a ruleset may count cases by (its `date_column`).
-CASE_DATE_COLUMNS = ("report_date", "sample_date", "result_date")
 
 
 class Store:
@@ -57,7 +56,9 @@ class Store:
             con = _read_only(self.path)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, timeout=30)
+            # check_same_thread off: an import lets a helper thread run its upserts while it parses the
+            # next chunk (geo/ingest/cases.py's Loader), never two statements at once
+            con = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
         con.row_factory = sqlite3.Row
@@ -107,7 +108,7 @@ class Store:
     def require_case_data(self) -> None:
         """No case file ever imported is not the same as no cases: never classify (and show "safe") on it."""
         with self.connect(readonly=True) as con:
-            if con.execute("SELECT 1 FROM imports WHERE kind = 'cases' LIMIT 1").fetchone() is None:
+            if not inputs.any_import(con, "cases"):
                 raise MissingInputError("no_cases")
 
     def boundary_report(self, version: str) -> dict | None:
@@ -144,11 +145,7 @@ class Store:
     # -- what an evaluation reads (geo/evaluate/inputs.py) ---------------------------------------
     def community_cases(self, con, date_column: str, first: str, last: str) -> pd.DataFrame:
         """Community cases dated first .. last on `date_column` (as `day`)."""
-        if date_column not in CASE_DATE_COLUMNS:
-            raise ValueError(f"not a case date column: {date_column!r}")
-        return pd.read_sql_query(
-            f"SELECT {date_column} AS day, count, source_known, source_setting, cluster_id, lon, lat, commune_code, "
-            f"located_by FROM cases WHERE {date_column} BETWEEN ? AND ? AND community = 1", con, params=(first, last))
+        return casestats.community_cases(con, self.is_pg, date_column, first, last)
 
     def boundary_source(self, con, version: str) -> str:
         return con.execute("SELECT source_sha256 FROM boundary_versions WHERE name = ?", (version,)).fetchone()[0]

@@ -21,6 +21,7 @@ import pyogrio
 
 from geo.base import faults
 from geo.base.errors import StorageError
+from geo.base.vocabulary import UNITS
 from geo.store import formats
 from rules.levels import RANK, UNKNOWN_CODE
 
@@ -92,7 +93,7 @@ def levels(run_dir: Path, unit: str, codes: np.ndarray, column: str = "level") -
 def level_rows(run_dir: Path) -> list[tuple]:
     """A run's levels as rows (unit, code, level, properties JSON text): what the PostgreSQL store keeps."""
     rows = []
-    for unit in ("commune", "district", "province"):
+    for unit in UNITS:
         df = attributes(Path(run_dir), unit)
         props = df.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n") if len(df) else []
         rows += [(unit, str(c), lv, p) for c, lv, p in zip(df["code"], df["level"], props, strict=False)]

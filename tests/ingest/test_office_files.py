@@ -166,6 +166,7 @@ def test_chunks_store_what_one_pass_stores(tmp_path, backend, request, monkeypat
     from geo.base import config
     from geo.ingest import cases
     from geo.ingest.units import import_units
+    from geo.store import caseload
     from geo.store.database import Store
     units = grid(2, 3)
     rows = [HEAD + ["age", "lon", "lat"] if kind == "line_list" else ["report_date", "commune_code", "community", "source_known", "count"]]
@@ -181,7 +182,7 @@ def test_chunks_store_what_one_pass_stores(tmp_path, backend, request, monkeypat
     got = {}
     for name, chunk, rebuild in (("one", 10_000, 10_000), ("many", 7, 10)):
         monkeypatch.setattr(cases, "CHUNK_ROWS", chunk)
-        monkeypatch.setattr(cases, "INDEX_REBUILD_MIN", rebuild)
+        monkeypatch.setattr(caseload, "INDEX_REBUILD_MIN", rebuild)
         data = tmp_path / name
         if name == "many":            # the same pseudonym key, so the same stored identifiers
             data.mkdir()

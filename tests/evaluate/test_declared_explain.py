@@ -106,3 +106,33 @@ def test_downgrade_announced_48_hours_ahead(runner, app, tmp_path):
                                                 tmp_path / "up.csv"))
     assert invoke(cli, "reclassify", "--date", "2021-07-24", "--ruleset", "nq-notice").exit_code == 0
     assert published(app2, "2021-07-24", "commune")["10002"]["level"] == "very_high_risk"
+
+
+def test_published_lists_by_name_with_numbered_levels(runner, app, tmp_path, client):
+    """A published list (NQ 128 "cấp 1-4", units by name): a list with a bad row is refused whole,
+    the rest stored; the run and the morning report put declared beside computed."""
+    cases = numbered([case("10001", DAY, setting="school")])
+    run_scenario(runner, app, tmp_path, grid(1, 3), cases, DAY)
+    rows = pd.DataFrame([
+        {"assessment_published": "2021-07-20", "level_unit": "province", "province_name": "Tỉnh Thử", "level": "3"},
+        {"assessment_published": "2021-07-20", "level_unit": "district", "province_name": "Huyện 101", "level": "Cấp 2"},
+        # a later list naming one commune twice, with two levels: which one was meant is unknown
+        {"assessment_published": "2021-07-25", "level_unit": "commune", "province_name": "Xã Ô 10002", "level": "4"},
+        {"assessment_published": "2021-07-25", "level_unit": "commune", "province_name": "Xã Ô 10002", "level": "1"},
+        {"assessment_published": "2021-07-25", "level_unit": "commune", "province_name": "Xã Ô 10003", "level": "2"},
+    ])
+    path = tmp_path / "moh-list.csv"
+    rows.to_csv(path, index=False)
+    res = invoke(runner, "declare", "--file", path, "--decision", "Bản tin Bộ Y tế", "--by", "Bộ Y tế")
+    assert res.exit_code == 0, res.output
+    assert "Nhận 2 dòng, loại 3 dòng" in res.output
+    assert "list 2021-07-25 | Bản tin Bộ Y tế: refused (3 rows), nothing of it stored" in res.output
+    assert "listed more than once for this date: rows 4" in res.output
+    assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0
+    province, district = published(app, DAY, "province")["1"], published(app, DAY, "district")["101"]
+    assert province["declared_level"] == "high_risk" and district["declared_level"] == "risk"
+    assert published(app, DAY, "commune")["10002"]["declared_level"] is None          # the refused list
+    report = client.get(f"/report?date={DAY}").get_data(as_text=True)
+    table = report.split('<table id="declared">')[1].split("</table>")[0]
+    assert "Tỉnh Thử" in table and "Huyện 101" in table and "Xã Ô 10002" not in table
+    assert "Cấp đã công bố khác cấp tính toán (" in report

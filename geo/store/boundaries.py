@@ -1,0 +1,77 @@
+"""Boundary versions in the store: their units, adjacency and crosswalk rows (geo/ingest/units.py
+validates and derives them; this writes and reads them)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+# Which column of a commune row names each parent level.
+PARENT_COLUMN = {"commune": "code", "district": "district_code", "province": "province_code"}
+
+
+@dataclass
+class Version:
+    """A boundary version as stored: its units per level (rows in `units` column order, geometry as
+    WKB and GeoJSON text), adjacency pairs, crosswalk links from the previous version, the import report."""
+    name: str
+    source: str
+    source_sha256: str
+    source_crs: str
+    n_communes: int
+    report: dict
+    units: dict[str, list[tuple]]
+    adjacency: list[tuple]
+    method: str
+    crosswalk: list[tuple] | None
+    previous: str | None
+
+
+def replace_version(con, v: Version) -> None:
+    """Write a version (replacing one of the same name) and make it the current one."""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    con.execute("DELETE FROM units WHERE boundary_version = ?", (v.name,))
+    con.execute("DELETE FROM adjacency WHERE boundary_version = ?", (v.name,))
+    for unit, rows in v.units.items():
+        con.executemany("INSERT INTO units VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [(v.name, unit, *r) for r in rows])
+    con.executemany("INSERT INTO adjacency VALUES (?,?,?,?,?)", [(v.name, v.method, *pair) for pair in v.adjacency])
+    if v.crosswalk is not None:
+        con.execute("DELETE FROM crosswalk WHERE to_version = ?", (v.name,))
+        con.executemany("INSERT INTO crosswalk VALUES (?,?,?,?,?)", [(v.previous, v.name, *link) for link in v.crosswalk])
+    con.execute("UPDATE boundary_versions SET is_current = 0")
+    con.execute("DELETE FROM boundary_versions WHERE name = ?", (v.name,))
+    con.execute("INSERT INTO boundary_versions VALUES (?,?,?,?,?,?,?,1)",
+                (v.name, now, v.source, v.source_sha256, v.source_crs, v.n_communes, json.dumps(v.report)))
+
+
+def version_stamp(con, version: str) -> tuple[str, str]:
+    """(import time, source SHA-256) of a version, ('', '') when there is none."""
+    row = con.execute("SELECT imported_at, source_sha256 FROM boundary_versions WHERE name = ?", (version,)).fetchone()
+    return (row[0], row[1]) if row else ("", "")
+
+
+def commune_codes(con, version: str) -> set[str]:
+    return {r[0] for r in con.execute("SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune'", (version,))}
+
+
+def any_commune(con, codes) -> bool:
+    """Is any of `codes` a commune of any version?"""
+    codes = list(codes)
+    if not codes:
+        return False
+    marks = ",".join("?" * len(codes))
+    return con.execute(f"SELECT 1 FROM units WHERE unit = 'commune' AND code IN ({marks}) LIMIT 1",
+                       tuple(codes)).fetchone() is not None
+
+
+def communes_of(con, version: str | None, unit: str, code: str) -> list[str]:
+    """The communes of `version` inside the unit `code` of level `unit`."""
+    column = PARENT_COLUMN[unit]
+    return [r[0] for r in con.execute(f"SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune' AND "
+                                      f"{column} = ? ORDER BY code", (version, code))]
+
+
+def crosswalk_edges(con) -> pd.DataFrame:
+    return pd.read_sql_query("SELECT from_version, to_version, old_code, new_code, weight FROM crosswalk", con)

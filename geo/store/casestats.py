@@ -1,0 +1,81 @@
+"""Aggregates of the stored cases, for the quality gate, the morning report and a unit's history.
+Sums and dates only: no case row leaves through here."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# The dates a ruleset may count cases by (its `date_column`).
+CASE_DATE_COLUMNS = ("report_date", "sample_date", "result_date")
+# Reading rows through the date index costs a lookup each, about ten times a row of a plain scan: a
+# window holding more than a tenth of the table is read by scanning it (a year at once, a small store).
+SCAN_SHARE = 10
+# The numeric columns an evaluation reads of a case (NULL -> NaN).
+CASE_NUMBERS = frozenset({"count", "source_known", "lon", "lat"})
+
+
+def community_cases(con, is_pg: bool, date_column: str, first: str, last: str) -> pd.DataFrame:
+    """Community cases dated first .. last on `date_column` (as `day`): what an evaluation reads."""
+    if date_column not in CASE_DATE_COLUMNS:
+        raise ValueError(f"not a case date column: {date_column!r}")
+    scan = ""
+    if not is_pg and date_column == "report_date":      # the one date with an index
+        wanted = con.execute("SELECT COUNT(*) FROM cases WHERE report_date BETWEEN ? AND ?", (first, last)).fetchone()[0]
+        if wanted * SCAN_SHARE > (con.execute("SELECT MAX(rowid) FROM cases").fetchone()[0] or 0):
+            scan = "NOT INDEXED "
+    cur = con.execute(
+        f"SELECT {date_column} AS day, count, source_known, source_setting, cluster_id, lon, lat, commune_code, "
+        f"located_by FROM cases {scan}WHERE {date_column} BETWEEN ? AND ? AND community = 1", (first, last))
+    rows = cur.fetchall()
+    names = [d[0] for d in cur.description]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    # numbers as floats, text as Python strings (a year's cases: building Arrow strings would double the read)
+    return pd.DataFrame({name: np.array(col, dtype=float if name in CASE_NUMBERS else object)
+                         for name, col in zip(names, columns, strict=True)})
+
+
+def cases_through(con, day: str) -> int:
+    """Cases reported up to and including `day`, as stored now."""
+    return int(con.execute("SELECT COALESCE(SUM(count), 0) FROM cases WHERE report_date <= ?", (day,)).fetchone()[0])
+
+
+def daily_totals(con, after: str, through: str) -> dict[str, int]:
+    """{report_date: cases} for after < report_date <= through."""
+    return {d: int(n) for d, n in con.execute("SELECT report_date, SUM(count) FROM cases WHERE report_date > ? AND "
+                                               "report_date <= ? GROUP BY report_date", (after, through)).fetchall()}
+
+
+def newest_report_date(con, through: str | None = None) -> str | None:
+    """The newest report date stored (up to `through` when given)."""
+    if through is None:
+        return con.execute("SELECT MAX(report_date) FROM cases").fetchone()[0]
+    return con.execute("SELECT MAX(report_date) FROM cases WHERE report_date <= ?", (through,)).fetchone()[0]
+
+
+def current_population(con) -> int:
+    """The population of the current boundary version's communes."""
+    version = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
+    return int(con.execute("SELECT COALESCE(SUM(population), 0) FROM units WHERE unit = 'commune' AND "
+                           "boundary_version = ?", (version[0] if version else "",)).fetchone()[0] or 0)
+
+
+def silent_daily_feeds(con, since: str, through: str, cutoff: str) -> list[tuple[str, str]]:
+    """Communes sending daily counts (zero rows on quiet days) between since and through whose last
+    row is older than `cutoff` -> [(commune_code, last report date)]."""
+    return [(r[0], r[1]) for r in con.execute(
+        "SELECT commune_code, MAX(report_date) FROM cases WHERE kind = 'count' AND commune_code IS NOT NULL "
+        "AND report_date > ? AND report_date <= ? GROUP BY commune_code "
+        "HAVING MAX(report_date) < ? AND SUM(CASE WHEN count = 0 THEN 1 ELSE 0 END) > 0 "
+        "ORDER BY commune_code", (since, through, cutoff)).fetchall()]
+
+
+def community_daily(con, codes, first: str, last: str) -> dict[str, int]:
+    """{report_date: community cases} in communes `codes`, first..last."""
+    codes = list(codes)
+    if not codes:
+        return {}
+    marks = ",".join("?" * len(codes))
+    df = pd.read_sql_query(f"SELECT report_date AS day, SUM(count) AS n FROM cases WHERE community = 1 AND "
+                           f"commune_code IN ({marks}) AND report_date BETWEEN ? AND ? GROUP BY report_date",
+                           con, params=(*codes, first, last))
+    return dict(zip(df["day"], df["n"].astype(int), strict=False))
