@@ -10,6 +10,11 @@ import shapely
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
+# The national 2009 layer (../shared/data/vn_communes_2009_census): its columns for import-units.
+COMMUNES_2009 = SHARED / "vn_communes_2009_census" / "communes_2009.geojson"
+COLUMNS_2009 = ["--column", "code=commune_id", "--column", "name=commune_vn", "--column", "district_code=district_id",
+                "--column", "district_name=district_vn", "--column", "province_code=province_id",
+                "--column", "province_name=province_vn", "--column", "population=population"]
 # Grid origin in WGS 84 / UTM 48N (metres): near Huế, so the grid lies inside Vietnam.
 ORIGIN = (770_000.0, 1_820_000.0)
 CELL_M = 1_000.0

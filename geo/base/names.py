@@ -132,8 +132,3 @@ class NameIndex:
             elif not elsewhere or p in elsewhere:
                 out.append((BY_PROVINCE, [(self.by_province, (p, c))]))
         return out
-
-    def match(self, commune: str, district: str, province: str) -> tuple[str | None, str]:
-        """-> (code, '') or (None, reason): the placement without its rule."""
-        code, _rule, why = self.place(commune, district, province)
-        return code, why

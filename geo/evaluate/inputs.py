@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -52,8 +53,7 @@ class Inputs:
         if self.indicators.empty:
             return out
         index = pd.Index(codes)
-        for k in range(len(self.days)):
-            table = self.indicators_on(k)
+        for k, table in enumerate(self._indicator_tables):
             if table.empty:
                 continue
             at = index.get_indexer(table.index.astype(str))
@@ -61,6 +61,11 @@ class Inputs:
             for name in indicators.INDICATORS:
                 out[name][at[hit], k] = table[name].to_numpy(float)[hit]
         return out
+
+    @cached_property
+    def _indicator_tables(self) -> list[pd.DataFrame]:
+        """The indicators in force on each day, made once for every kind of unit that reads them."""
+        return [self.indicators_on(k) for k in range(len(self.days))]
 
     def declared_on(self, k: int) -> pd.DataFrame:
         return declared_in_force(self.declarations, self.days[k])

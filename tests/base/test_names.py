@@ -56,4 +56,4 @@ def test_ambiguous_or_unknown_names_are_not_placed(index):
     # "Bình Thạnh" is not "Bình Thành": the tone is a different name, never a fallback match
     code, _, why = index.place("Bình Thạnh", "Long Mỹ", "Hậu Giang")
     assert code is None and why.startswith("unknown commune")
-    assert index.match("Nowhere", "Nowhere", "Bắc Ninh")[0] is None
+    assert index.place("Nowhere", "Nowhere", "Bắc Ninh")[0] is None

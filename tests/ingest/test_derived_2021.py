@@ -8,16 +8,12 @@ import sys
 
 import pandas as pd
 import pytest
-from helpers import ROOT, SHARED, invoke
+from helpers import COLUMNS_2009, COMMUNES_2009, ROOT, SHARED, invoke
 
-COMMUNES = SHARED / "vn_communes_2009_census" / "communes_2009.geojson"
 GSO = SHARED / "vn_admin_units_gso_codes"
 MOH = SHARED / "vn_covid_2021_moh_announcements" / "cases_by_unit_and_date_2021-04-27_2021-07-13.csv"
-pytestmark = pytest.mark.skipif(not (COMMUNES.exists() and GSO.exists() and MOH.exists()),
+pytestmark = pytest.mark.skipif(not (COMMUNES_2009.exists() and GSO.exists() and MOH.exists()),
                                 reason=f"shared data not found at {SHARED} (tests on real data need ../shared/data)")
-MAPPING = ["--column", "code=commune_id", "--column", "name=commune_vn", "--column", "district_code=district_id",
-           "--column", "district_name=district_vn", "--column", "province_code=province_id",
-           "--column", "province_name=province_vn", "--column", "population=population"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +22,7 @@ def derived(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("derived")
     app = create_app({"ZONES_DATA_DIR": str(tmp / "data")})
     runner = app.test_cli_runner()
-    assert invoke(runner, "import-units", COMMUNES, "--boundary-version", "vn2009", *MAPPING).exit_code == 0
+    assert invoke(runner, "import-units", COMMUNES_2009, "--boundary-version", "vn2009", *COLUMNS_2009).exit_code == 0
     xwalk = tmp / "gso-2009-2021.csv"
     made = subprocess.run([sys.executable, str(ROOT / "scripts" / "gso_crosswalk_2009_2021.py"), "--shared", str(SHARED),
                            "--out", str(xwalk)], capture_output=True, text=True, check=True)

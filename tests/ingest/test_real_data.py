@@ -6,16 +6,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import SHARED, invoke, published
+from helpers import COLUMNS_2009, COMMUNES_2009, SHARED, invoke, published
 
-COMMUNES = SHARED / "vn_communes_2009_census" / "communes_2009.geojson"
 MOH = SHARED / "vn_covid_2021_moh_announcements" / "cases_by_unit_and_date_2021-04-27_2021-07-13.csv"
-pytestmark = pytest.mark.skipif(not (COMMUNES.exists() and MOH.exists()),
+pytestmark = pytest.mark.skipif(not (COMMUNES_2009.exists() and MOH.exists()),
                                 reason=f"shared data not found at {SHARED} (tests on real data need ../shared/data)")
 DAY = "2021-07-13"
-MAPPING = ["--column", "code=commune_id", "--column", "name=commune_vn", "--column", "district_code=district_id",
-           "--column", "district_name=district_vn", "--column", "province_code=province_id",
-           "--column", "province_name=province_vn", "--column", "population=population"]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +20,7 @@ def national(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("national")
     app = create_app({"ZONES_DATA_DIR": str(tmp / "data")})
     runner = app.test_cli_runner()
-    res = invoke(runner, "import-units", COMMUNES, "--boundary-version", "vn2009", *MAPPING)
+    res = invoke(runner, "import-units", COMMUNES_2009, "--boundary-version", "vn2009", *COLUMNS_2009)
     assert res.exit_code == 0, res.output
     # The MoH file is commune names per day: daily counts, community and known source for the file.
     moh = pd.read_csv(MOH, dtype=str, keep_default_na=False)
