@@ -43,6 +43,7 @@ from geo.serve import (
     auth,
     changes,
     compressed,
+    console,
     export,
     hotspots,
     lookup,
@@ -53,9 +54,10 @@ from geo.serve import (
     raster,
     report,
     rulesinfo,
+    sessions,
     viewer,
 )
-from geo.store import mbtiles
+from geo.store import mbtiles, runfiles
 from geo.store.database import Store
 from geo.store.runfiles import geojson_path
 from rules.expr import did_you_mean
@@ -70,17 +72,23 @@ RUN_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{6,64}$")
 VENDOR_PACKAGES = ("leaflet", "pbf", "@mapbox/vector-tile", "@mapbox/point-geometry")
 # The committee page's own script and style (geo/serve/static).
 ASSETS = ("committee.js", "committee.css")
-# Reads that stay open even when reading needs a token: liveness for the supervisor, the icon.
-OPEN_ENDPOINTS = frozenset({"healthz", "favicon"})
+# Reads that stay open even when reading needs a token: liveness for the supervisor, the icon, and the
+# console's page (without a session it is the sign-in form and nothing else).
+OPEN_ENDPOINTS = frozenset({"healthz", "favicon", "console_home"})     # the console: its sign-in form only
 # The role each write needs (every non-GET route is listed; anything else is refused).
 WRITE_ROLES = {"import_upload": "operator", "declare_api": "operator", "publish_held": "operator"}
+# The console's form posts: a signed-in browser session and its CSRF token (geo/serve/sessions.py);
+# signing in needs neither (it is how a session starts).
+CONSOLE_WRITES = {"console_signout": "viewer", "console_publish_held": "operator", "console_upload": "operator"}
+CONSOLE_OPEN = frozenset({"console_signin"})
 ADMIN_ONLY_IMPORTS = ("units",)          # a new boundary version changes every map: admins only
 TOKEN_COOKIE = "zones_token"
 # Pages: scripts only from us or carrying this response's nonce; Leaflet positions with inline styles.
 CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:{basemap}; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
-SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+# Referrer: none to other sites; same-origin, so a form post of ours carries its Origin (console CSRF check).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
                     "X-Frame-Options": "DENY", "Cross-Origin-Opener-Policy": "same-origin"}
 
 
@@ -249,10 +257,18 @@ def _security(app: Flask) -> None:
         token, where = _token_from_request()
         g.user = auth.user_for_token(_store(), token) if token else None
         g.token_via = where if g.user else None
+        g.session = sessions.user(_store(), request.cookies.get(sessions.COOKIE))
+        if g.user is None and g.session is not None:
+            g.user, g.token_via = {"name": g.session["name"], "role": g.session["role"]}, "session"
         g.nonce = secrets.token_urlsafe(16)
         if request.method in ("GET", "HEAD", "OPTIONS"):
             if _settings().read_access == "token" and request.endpoint not in OPEN_ENDPOINTS and not auth.allows(g.user, "viewer"):
                 raise AuthError("auth_needed")
+            return
+        if request.endpoint in CONSOLE_OPEN:
+            return
+        if request.endpoint in CONSOLE_WRITES:
+            _console_write_allowed(CONSOLE_WRITES[request.endpoint])
             return
         needed = WRITE_ROLES.get(request.endpoint)
         if needed is None:
@@ -284,6 +300,16 @@ def _security(app: Flask) -> None:
             resp.set_cookie(TOKEN_COOKIE, request.args["access_token"], httponly=True, samesite="Strict",
                             secure=request.is_secure, max_age=12 * 3600)
         return resp
+
+
+def _console_write_allowed(needed: str) -> None:
+    """A console form post: this browser's session, its CSRF token, from this site, and the role."""
+    if not sessions.csrf_ok(g.session, request.form.get("csrf"), request.headers.get("Origin"), request.host_url):
+        _audit_refusal("csrf")
+        raise ForbiddenError("csrf_refused")
+    if not auth.allows(g.user, needed):
+        _audit_refusal("auth_role")
+        raise ForbiddenError("auth_role", name=g.user["name"], role=g.user["role"], action=request.endpoint, needed=needed)
 
 
 def _audit_refusal(why: str) -> None:
@@ -322,12 +348,20 @@ def _audit(action: str, outcome: str, target: str = "", path=None, file_name=Non
 
 @route("/api/imports/<kind>", methods=("POST",))
 def import_upload(kind):
+    summary, ftype, digest, label = _receive_and_import(kind)
+    # an import's row reasons and notes are English (a reason per row, made for a million rows)
+    return jsonify({"kind": kind, "file": label, "type": ftype, "sha256": digest, **_http_value(summary, "en")})
+
+
+def _receive_and_import(kind: str) -> tuple[dict, str, str, str]:
+    """An uploaded file (form field `file`) imported as `kind`, audited whatever happens, deleted after:
+    -> (summary, type, SHA-256, the sender's file name). The API and the console share it."""
     _choice("kind", kind, tuple(k for k in uploads.KINDS if k != "crosswalk"))
     upload = request.files.get("file")
-    if upload is None:
+    if upload is None or not upload.filename:
         raise InputError("upload_missing")
     label = upload.filename or "upload"
-    options = {k: request.form.get(k) for k in ("community", "source_known", "crs", "boundary_version")}
+    options: dict = {k: request.form.get(k) or None for k in ("community", "source_known", "crs", "boundary_version")}
     path = crosswalk = digest = None
     try:
         try:
@@ -357,8 +391,7 @@ def import_upload(kind):
         uploads.discard(path)
         uploads.discard(crosswalk)
     _audit(f"import-{kind}", "ok", file_name=label, detail=summary, sha256=digest)
-    # an import's row reasons and notes are English (a reason per row, made for a million rows)
-    return jsonify({"kind": kind, "file": label, "type": ftype, "sha256": digest, **_http_value(summary, "en")})
+    return summary, ftype, digest, label
 
 
 @route("/api/declarations", methods=("POST",))
@@ -401,6 +434,79 @@ def audit_api():
         raise (ForbiddenError("auth_role", name=g.user["name"], role=g.user["role"], action="audit", needed="admin")
                if g.user else AuthError("auth_needed"))
     return jsonify({"audit": auth.audit_log(_store(), int(_float_arg("limit", 1, 10000)) if "limit" in request.args else 100)})
+
+
+# -- the operator's console (geo/serve/console.py): browser sessions, forms with CSRF tokens ---
+
+def _console_page(status: int = 200, message: str | None = None, error: str | None = None,
+                  result: dict | None = None) -> Response:
+    user = g.session if g.get("token_via") == "session" else None
+    text = console.page(_store(), user, _lang(), request.args, message, error, result)
+    return _cached(Response(_nonced(text), status=status, mimetype="text/html"), "no-store")
+
+
+@route("/console/upload", methods=("POST",))
+def console_upload():
+    kind = request.form.get("kind", "")
+    _choice("kind", kind, console.UPLOAD_KINDS)
+    try:
+        summary, _, digest, label = _receive_and_import(kind)
+    except ZonesError as exc:
+        return _console_page(http_status(exc), error=f"{request.files.get('file') and request.files['file'].filename}: "
+                                                      f"{_http_text(exc.text(_lang()), _lang())}")
+    return _console_page(result=console.import_result(kind, label, digest, summary, _settings().rejects_dir, _lang()))
+
+
+@route("/console/rejects/<name>")
+def console_rejects(name):
+    """A rejects file as XLSX, to correct and upload again (operators; the file holds no personal column)."""
+    if not auth.allows(g.user, "operator"):
+        raise (ForbiddenError("auth_role", name=g.user["name"], role=g.user["role"], action="rejects", needed="operator")
+               if g.user else AuthError("auth_needed"))
+    path = console.rejects_xlsx(_settings().rejects_dir, name, _settings().cache_dir)
+    return _cached(_send_file(path, mimetype=EXPORT_FORMATS["xlsx"].mime, as_attachment=True, etag=False,
+                              download_name=path.name), "no-store")
+
+
+@route("/console")
+def console_home():
+    return _console_page()
+
+
+@route("/console/signin", methods=("POST",))
+def console_signin():
+    if request.headers.get("Origin") not in (None, request.host_url.rstrip("/")):
+        raise ForbiddenError("csrf_refused")
+    started = sessions.start(_store(), request.form.get("token", ""), _settings().session_hours)
+    if started is None:
+        g.session = None
+        _audit_refusal("auth_needed")
+        return _console_page(401, error=i18n.word("console", "bad_token", _lang()))
+    sid, user = started
+    auth.record(_store(), user["name"], user["role"], "http", "console-signin", "ok", remote=request.remote_addr)
+    resp = redirect(f"/console?lang={_lang()}", code=303)
+    resp.set_cookie(sessions.COOKIE, sid, httponly=True, samesite="Strict", secure=request.is_secure,
+                    max_age=int(_settings().session_hours * 3600), path="/")
+    return resp
+
+
+@route("/console/signout", methods=("POST",))
+def console_signout():
+    sessions.end(_store(), request.cookies.get(sessions.COOKIE))
+    _audit("console-signout", "ok")
+    resp = redirect(f"/console?lang={_lang()}", code=303)
+    resp.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+    return resp
+
+
+@route("/console/holds/<run_id>/publish", methods=("POST",))
+def console_publish_held(run_id):
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        return _console_page(400, error=i18n.word("console", "need_reason", _lang()))
+    run = quality.publish_anyway(_settings(), run_id, g.user["name"], reason)
+    _audit("publish-anyway", "ok", target=run_id, detail={"reason": reason, "date": run["date"], "via": "console"})
+    return _console_page(message=i18n.word("console", "released", _lang()).format(run_id=run_id, date=vn_date(run["date"])))
 
 
 # -- routes ----------------------------------------------------------------------------------
@@ -455,16 +561,16 @@ def assets(name):
 
 @route("/api/zones.geojson")
 def zones_geojson():
-    unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
     run = _run_from_request()
+    unit = _run_unit(run, request.args.get("unit", "commune"))
     resp = _send_file(_geojson(run, unit), mimetype="application/geo+json", etag=True)
     return _cached(resp, _run_cache()).make_conditional(request)
 
 
 @route("/api/zones/<code>")
 def zone(code):
-    unit = _choice("unit", request.args.get("unit", "commune"), UNITS)
     run = _run_from_request()
+    unit = _run_unit(run, request.args.get("unit", "commune"))
     body = lookup.panel(_store(), _run_dir(run), run["boundary_version"], unit, code, _settings().cache_dir)
     return _cached(jsonify(body), SHORT)
 
@@ -546,7 +652,7 @@ def changes_api():
     to_day = _parse_day(request.args["to"])
     from_day = _parse_day(request.args["from"]) if "from" in request.args else None
     unit = request.args.get("unit")
-    units = (_choice("unit", unit, UNITS),) if unit else UNITS
+    units = (_choice("unit", unit, UNITS),) if unit else None
     rows, after, before = changes.changes(_store(), _settings().runs_dir, to_day, from_day, units)
     if request.args.get("all", "false").lower() not in ("1", "true", "yes"):
         rows = rows[rows["change"] != "same"]
@@ -580,8 +686,8 @@ def tilejson_run(run_id, unit):
 
 @route("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.mvt")
 def tile(run_id, unit, z, x, y):
-    _choice("unit", unit, tiles.LAYERS)
     run = _run_by_id(run_id)
+    _run_unit(run, unit, tiles.LAYERS)
     _check_tile(z, x, y, 24)
     lo, hi = tiles.ZOOMS[unit]
     if not lo <= z <= hi:      # as the TileJSON says: outside the zooms there are no tiles (overzoom z={hi})
@@ -618,8 +724,8 @@ def shapes_tile(sid, z, x, y):
 
 @route("/tiles/runs/<run_id>/<unit>/<int:z>/<int:x>/<int:y>.png")
 def raster_tile(run_id, unit, z, x, y):
-    _choice("unit", unit, raster.LAYERS)
     run = _run_by_id(run_id)
+    _run_unit(run, unit, raster.LAYERS)
     _check_tile(z, x, y, raster.MAX_ZOOM)
     palette = _choice("palette", request.args.get("palette", "official"), tuple(raster.PALETTES))
     levels = None
@@ -635,8 +741,8 @@ def raster_tile(run_id, unit, z, x, y):
 @route("/api/exports/<fmt>")
 def export_api(fmt):
     _choice("format", fmt, HTTP_EXPORT_FORMATS)
-    unit = _choice("unit", request.args.get("unit", "commune"), UNITS + (("lockdown",) if fmt != "xlsx" else ()))
     run = _run_from_request()
+    unit = _run_unit(run, request.args.get("unit", "commune"), UNITS + (("lockdown",) if fmt != "xlsx" else ()))
     since = _run_by_id(request.args["since"]) if "since" in request.args else None
     if since and unit == "lockdown":
         raise InputError("bad_param", name="since", value=since["run_id"], allowed="commune, district, province")
@@ -677,13 +783,15 @@ def ogc_openapi():
 def ogc_collections():
     run, first = _ogc_run(), _first_date()
     return _json_doc({"links": [{"href": f"{_base()}/ogc/collections", "rel": "self", "type": ogc.JSON}],
-                      "collections": [ogc.describe(_base(), u, run, first) for u in ogc.COLLECTIONS]})
+                      "collections": [ogc.describe(_base(), u, run, first) for u in ogc.collections_of(run)]})
 
 
 @route("/ogc/collections/<unit>")
 def ogc_collection(unit):
     _choice("collection", unit, ogc.COLLECTIONS)
-    return _json_doc(ogc.describe(_base(), unit, _ogc_run(), _first_date()))
+    run = _ogc_run()
+    runfiles.require_in(run["manifest"], unit)
+    return _json_doc(ogc.describe(_base(), unit, run, _first_date()))
 
 
 @route("/ogc/collections/<unit>/queryables")
@@ -699,6 +807,7 @@ def ogc_items(unit):
     _choice("collection", unit, ogc.COLLECTIONS)
     ogc.check_params(unit, request.args)
     run = _ogc_run()
+    runfiles.require_in(run["manifest"], unit)
     col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     body = ogc.items_body(col, unit, request.args, f"{_base()}/ogc/collections/{unit}/items", now)
@@ -712,6 +821,7 @@ def ogc_item(unit, fid):
         if name not in ("datetime", "run") + ogc.COMMON_PARAMS:
             raise InputError("bad_param", name=name, value=request.args[name], allowed="datetime, run, f")
     run = _ogc_run()
+    runfiles.require_in(run["manifest"], unit)
     col = ogc.collection(_store(), run, unit, _settings().runs_dir, _settings().cache_dir)
     return _geojson_response(ogc.item_body(col, fid, f"{_base()}/ogc/collections/{unit}/items/{fid}"), run)
 
@@ -831,17 +941,24 @@ def _tile_response(data: bytes | None, mimetype: str, key: str) -> WerkzeugRespo
     return resp.make_conditional(request)
 
 
+def _run_unit(run: dict, value: str, allowed: tuple[str, ...] = UNITS) -> str:
+    """A kind of unit asked for, checked against the run's boundary version (404 naming it when absent)."""
+    unit = _choice("unit", value, allowed)
+    runfiles.require_in(run["manifest"], unit)
+    return unit
+
+
 def _tilejson(run: dict, unit: str) -> dict:
     """TileJSON 3.0.0 of a run's vector tiles, or with ?format=png of its raster tiles."""
     m = run["manifest"]
     base = _base()
     if _choice("format", request.args.get("format", "mvt"), ("mvt", "png")) == "png":
-        _choice("unit", unit, raster.LAYERS)
+        _run_unit(run, unit, raster.LAYERS)
         url = f"{base}/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.png"
         return tiles.raster_tilejson(url, raster.bounds(_store(), m["boundary_version"]), raster.MAX_ZOOM,
                                      f"{unit} {m['date']} ({m['ruleset']})",
                                      f"run {run['run_id']}, boundaries {m['boundary_version']}")
-    _choice("unit", unit, tiles.LAYERS)
+    _run_unit(run, unit, tiles.LAYERS)
     if not (unit == "lockdown" and m.get("n_active_lockdowns") == 0):
         _full_run_file(run, f"tiles/{unit}.mbtiles")
     url = f"{base}/tiles/runs/{run['run_id']}/{unit}/{{z}}/{{x}}/{{y}}.mvt"

@@ -87,6 +87,29 @@ def assignment_ratio(units, cases, repeat: int) -> dict:
     return {"bare_s": b, "ours_s": o, "ratio": o / b, "points": len(points), "placed": int((idx >= 0).sum())}
 
 
+def daily_runs(settings, store, version: str, rng, tmp: Path, repeat: int) -> dict:
+    """Synthetic cases imported on `version`, its shapes built, then `repeat` daily runs timed (median),
+    and the assignment baseline measured on the same points."""
+    units = store.load_units(version)
+    cases = synthetic_cases(units, rng)
+    path = tmp / "cases.csv"
+    cases.to_csv(path, index=False)
+    t = time.perf_counter()
+    imp = import_cases(store, path, settings.rejects_dir, config.today())
+    t_cases = time.perf_counter() - t
+    t = time.perf_counter()
+    shapes.ensure(settings.data_dir, store, version)
+    t_shapes = time.perf_counter() - t
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        res = reclassify(settings, DAY)
+        runs.append((time.perf_counter() - t, res["stages_s"]))
+    return {"imp": imp, "t_cases": t_cases, "t_shapes": t_shapes, "total": statistics.median(r[0] for r in runs),
+            "stages": {k: statistics.median(r[1][k] for r in runs) for k in runs[0][1]},
+            "assign": assignment_ratio(units, cases, max(5, repeat))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
@@ -103,24 +126,8 @@ def main() -> None:
         t = time.perf_counter()
         report = import_units(store, src, "vn2009", MAPPING, None, settings.reports_dir)
         t_units = time.perf_counter() - t
-        units = store.load_units("vn2009")
-        cases = synthetic_cases(units, rng)
-        path = Path(tmp) / "cases.csv"
-        cases.to_csv(path, index=False)
-        t = time.perf_counter()
-        imp = import_cases(store, path, settings.rejects_dir, config.today())
-        t_cases = time.perf_counter() - t
-        t = time.perf_counter()
-        shapes.ensure(settings.data_dir, store, "vn2009")
-        t_shapes = time.perf_counter() - t
-        runs = []
-        for _ in range(args.repeat):
-            t = time.perf_counter()
-            res = reclassify(settings, DAY)
-            runs.append((time.perf_counter() - t, res["stages_s"]))
-        assign = assignment_ratio(units, cases, max(5, args.repeat))
-    total = statistics.median(r[0] for r in runs)
-    stages = {k: statistics.median(r[1][k] for r in runs) for k in runs[0][1]}
+        m = daily_runs(settings, store, "vn2009", rng, Path(tmp), args.repeat)
+    imp, t_cases, t_shapes, total, stages, assign = (m[k] for k in ("imp", "t_cases", "t_shapes", "total", "stages", "assign"))
     lines = [
         "## National daily run", "",
         f"Written by `benchmarks/bench_national.py` on {dt.date.today().isoformat()}: "

@@ -20,7 +20,7 @@ import yaml
 
 from . import expr as E
 from .examples import check
-from .levels import SCALE, Level
+from .levels import DEFAULT_ROLLUP_FROM, SCALE, UNITS, Level
 from .model import Example, Rule, RuleSection, Ruleset, RulesetError  # noqa: F401 (the public names)
 
 RULESET_DIR = Path(__file__).parent / "rulesets"
@@ -187,6 +187,24 @@ def _service_settings(settings: dict, path, line) -> None:
         raise RulesetError(path, line, f"adjacency must be one of {ADJACENCY_KINDS}")
     if settings["window_days"] < 1 or settings["rate_window_days"] < 1:
         raise RulesetError(path, line, "window_days and rate_window_days must be at least 1")
+    settings["rollup_from"] = _rollup_from(settings.get("rollup_from", DEFAULT_ROLLUP_FROM), path, line)
+
+
+def _rollup_from(value, path, line) -> dict[str, list[str]]:
+    """Which kinds of unit each parent kind is rated from, in order of preference (RULES.md section 3):
+    {district: [commune], province: [district, commune]} rates a province from its districts, or from its
+    communes in a version without districts."""
+    if not isinstance(value, dict):
+        raise RulesetError(path, line, f"rollup_from is a mapping parent -> [children], not {value!r}")
+    out = {}
+    for parent, children in _clean(value).items():
+        if parent not in UNITS[1:]:
+            raise RulesetError(path, line, f"rollup_from: {parent!r} is not a parent kind{E.did_you_mean(str(parent), UNITS[1:])}")
+        below = UNITS[:UNITS.index(parent)]
+        if not isinstance(children, list) or not children or any(c not in below for c in children):
+            raise RulesetError(path, line, f"rollup_from.{parent}: a list of kinds below it, from {list(below)}; got {children!r}")
+        out[parent] = [str(c) for c in children]
+    return out
 
 
 def _choice(doc, key, allowed, default, path):

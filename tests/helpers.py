@@ -1,7 +1,10 @@
 """Test helpers: hand-drawn grids of square communes, case files, and a full scenario run."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import geopandas as gpd
@@ -134,6 +137,23 @@ def import_lockdown(runner, tmp_path, units: gpd.GeoDataFrame, at: int, radius_m
     lk = gpd.GeoDataFrame([{**props, "geometry": units.geometry.iloc[at].centroid.buffer(radius_m)}], crs=units.crs)
     lk.to_file(tmp_path / "lk.gpkg", engine="pyogrio")
     assert invoke(runner, "import-lockdowns", tmp_path / "lk.gpkg").exit_code == 0
+
+
+@contextlib.contextmanager
+def gunicorn(data: Path, workers: int = 1):
+    """A data folder served by gunicorn, the production command; -> its base URL, stopped after."""
+    port = free_port()
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(workers), "--bind",
+                             f"127.0.0.1:{port}", "server:create_app()"], cwd=ROOT,
+                            env={**os.environ, "ZONES_DATA_DIR": str(data)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(base + "/healthz")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def free_port() -> int:

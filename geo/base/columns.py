@@ -143,6 +143,8 @@ def rename_columns(columns, aliases: dict[str, str], explicit: dict[str, str] | 
         canon = aliases.get(norm, norm)
         if canon in taken:
             canon = norm if norm not in taken else col
+            while canon in taken:    # a header named like a mapped one (--column name=fullName beside `name`)
+                canon += "_"
         mapping[col] = canon
         taken.add(canon)
     return mapping

@@ -15,6 +15,9 @@ TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_LOCK_TIMEOUT_S = 600.0
 # Uploads over HTTP: a national commune shapefile zipped is ~60 MB, a year's line list far less.
 DEFAULT_MAX_UPLOAD_MB = 100.0
+# A console session lasts a working day and a night: an operator signs in each morning, a forgotten
+# browser is signed out by the next one.
+DEFAULT_SESSION_HOURS = 12.0
 READ_ACCESS = ("open", "token")
 # Provinces report every day; three silent days is a broken feed, not a quiet weekend.
 DEFAULT_STALE_DAYS = 3
@@ -34,6 +37,7 @@ class Settings:
     basemap_attribution: str = ""
     read_access: str = "open"         # "open": anyone on the network reads; "token": readers need a token too
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    session_hours: float = DEFAULT_SESSION_HOURS    # how long a console sign-in lasts
     quality_gate: bool = True         # hold a run whose inputs look wrong (geo/publish/quality.py)
     database_url: str | None = None   # postgresql://... : the PostgreSQL/PostGIS store instead of zones.sqlite
     stale_days: int = DEFAULT_STALE_DAYS
@@ -95,6 +99,7 @@ def from_env(overrides: dict | None = None) -> Settings:
                                or DEFAULT_TILE_RENDER_RATE),
         public_url=(o.get("ZONES_PUBLIC_URL") or os.environ.get("ZONES_PUBLIC_URL") or "").rstrip("/") or None,
         max_upload_mb=float(o.get("ZONES_MAX_UPLOAD_MB") or os.environ.get("ZONES_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB),
+        session_hours=float(o.get("ZONES_SESSION_HOURS") or os.environ.get("ZONES_SESSION_HOURS") or DEFAULT_SESSION_HOURS),
     )
 
 

@@ -78,3 +78,15 @@ def vn_date(day: str | None) -> str:
         return ""
     s = str(day)
     return f"{s[8:10]}/{s[5:7]}/{s[:4]}" if len(s) >= 10 and s[4] == "-" else s
+
+
+def row_reason(text: str, language: str | None = None) -> str:
+    """An import's English reason for a row in `language`: the catalogue's longest matching beginning
+    translated, the rest (values, row numbers, candidates) kept as it is."""
+    table = catalogue()["row_reason"]
+    head = max((k for k in table if text.startswith(k)), key=len, default=None)
+    if head is None or lang(language) == "en":
+        return text
+    vi = table[head][0]
+    rest = text[len(head):]
+    return vi + rest if vi.endswith((": ", " ")) or not rest or rest.startswith(" (") else f"{vi} ({rest.strip(' :')})"

@@ -42,6 +42,8 @@ N_SUGGESTIONS = 3
 # Placement rules, as the import report names them.
 EXACT, BY_DISTRICT, BY_DISTRICT_PROVINCE, BY_PROVINCE = (
     "names", "names_district_commune", "names_district_province", "names_province_commune")
+# Placed on an earlier boundary version, then followed through the crosswalk (2021 names after 2025).
+EARLIER_CODE, EARLIER_NAMES = "code_earlier_version", "names_earlier_version"
 
 
 def _compact(s: str) -> str:

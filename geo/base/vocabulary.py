@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.levels import SCALE, Level
+from rules.levels import SCALE, UNITS, Level
 
-# The administrative units classified, smallest first (the roll-up goes commune -> district -> province).
-UNITS = ("commune", "district", "province")
+__all__ = ["UNITS", "LEVEL_IDS", "EXPORT_FORMATS", "HTTP_EXPORT_FORMATS", "ExportFormat"]
 # Level ids on the standard scale, lowest first, and the level of a unit that cannot be classified.
 LEVEL_IDS = tuple(lv.value for lv in SCALE) + (Level.UNKNOWN.value,)
 

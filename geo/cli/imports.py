@@ -24,11 +24,17 @@ def add(cli: click.Group, ctx: Context) -> None:
     @click.option("--boundary-version", default=None, help="Name of this boundary version (default: file name).")
     @click.option("--derive-from", default=None,
                   help="Dựng từ một phiên bản đã có và --crosswalk / derive from a stored version and --crosswalk.")
+    @click.option("--provinces", "provinces_path", type=click.Path(path_type=Path), default=None,
+                  help="Ranh giới tỉnh đã công bố: lấy tên, kiểm tra có bao trọn các xã / published province polygons: "
+                       "names taken, nesting checked.")
+    @click.option("--population", "population_path", type=click.Path(path_type=Path), default=None,
+                  help="Dân số từng xã (code, population, method) / each commune's population and how it was got.")
     @click.option("--column", "columns", multiple=True, help="Column mapping, e.g. code=MA_XA (repeatable).")
     @click.option("--crs", default=None, help="CRS to assume when the file has none, e.g. EPSG:4326.")
     @click.option("--crosswalk", "crosswalk_path", default=None, type=click.Path(path_type=Path),
                   help="Mã cũ -> mã mới (CSV/XLSX: old_code,new_code[,weight]) / old code -> new code table.")
-    def import_units_cmd(path, boundary_version, derive_from, columns, crs, crosswalk_path):
+    def import_units_cmd(path, boundary_version, derive_from, provinces_path, population_path, columns, crs,
+                         crosswalk_path):
         """Nhập ranh giới xã (mọi định dạng GDAL đọc được) / import commune boundaries."""
         s = ctx.settings()
         try:
@@ -42,7 +48,8 @@ def add(cli: click.Group, ctx: Context) -> None:
                 raise InputError("units_path_missing")
             r = import_units(ctx.store(), path, boundary_version, mapping, crs, s.reports_dir,
                              progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True),
-                             crosswalk_path=crosswalk_path, derive_from=derive_from)
+                             crosswalk_path=crosswalk_path, derive_from=derive_from, provinces_path=provinces_path,
+                             population_path=population_path)
         except ZonesError as exc:
             _fail(exc, s.lang)
         auth.record(ctx.store(), auth.cli_user(), None, "cli", "import-units", "unchanged" if r.get("unchanged") else "ok",
@@ -50,8 +57,9 @@ def add(cli: click.Group, ctx: Context) -> None:
         if r.get("unchanged"):
             click.echo(i18n.t("version_unchanged", s.lang, version=r["version"]))
             return
-        click.echo(i18n.t("imported_units", s.lang, n=r["n_communes"], nd=r["n_districts"], np=r["n_provinces"],
-                          version=r["version"]))
+        two_level = "district" not in r.get("levels", ["district"])
+        click.echo(i18n.t("imported_units_2" if two_level else "imported_units", s.lang, n=r["n_communes"],
+                          nd=r["n_districts"], np=r["n_provinces"], version=r["version"]))
         for line in r.get("population_unknown", [])[:20]:
             click.echo(i18n.t("population_unknown", s.lang, detail=line))
         if r["repaired"]:
@@ -62,6 +70,20 @@ def add(cli: click.Group, ctx: Context) -> None:
             d = r["derived"]
             click.echo(i18n.t("derived_units", s.lang, n=d["n_derived"], of=d["n_new_in_crosswalk"], old=d["derived_from"],
                               merged=d["n_merged"], need=d["n_need_polygons"], unused=d["n_old_not_in_crosswalk"]))
+        if "crosswalk" in r:
+            x = r["crosswalk"]
+            click.echo(i18n.t("crosswalk_notes", s.lang, n=x["n_links"], split=x["n_split_old_communes"],
+                              weights=i18n.word("value", "weights_" + x["weights"], s.lang), low=x["n_low_confidence"],
+                              none=len(x["no_successor"]), report=r["report_path"]))
+        if "population_file" in r:
+            p = r["population_file"]
+            click.echo(i18n.t("population_from_file", s.lang, path=p["path"], n_unknown=len(p["unknown"]),
+                              methods=", ".join(f"{k} {v}" for k, v in p["by_method"].items())))
+        if "provinces_file" in r:
+            n = r["provinces_file"]
+            worst = ", ".join(f"{p['name'] or p['code']} {p['outside_km2']:g} km²" for p in n["provinces_not_nesting"][:5])
+            click.echo(i18n.t("provinces_nest" if n["nest"] else "provinces_do_not_nest", s.lang, n=n["n_communes_outside"],
+                              km2=n["outside_km2"], worst=worst, missing=", ".join(n["provinces_missing_from_file"]) or "-"))
 
     @cli.command("import-cases")
     @click.argument("path", type=click.Path(path_type=Path))

@@ -9,7 +9,6 @@ from tqdm import tqdm
 from geo.base import config, i18n
 from geo.base.errors import InputError, ZonesError
 from geo.base.params import parse_day as _parse_day
-from geo.base.vocabulary import UNITS
 from geo.cli.common import Context, _fail, _parse_overrides
 from geo.publish import quality
 from geo.publish.backfill import backfill, days_between
@@ -58,7 +57,7 @@ def add(cli: click.Group, ctx: Context) -> None:
                 click.echo("  - " + quality.reason_text(reason, s.lang), err=True)
             sys.exit(3)
         click.echo(i18n.t("run_published", s.lang, run_id=r["run_id"], date=r["date"], ruleset=r["ruleset"]))
-        for unit in UNITS:
+        for unit in r["counts"]:     # the kinds of unit the boundary version has
             summary = ", ".join(f"{k}={v}" for k, v in r["counts"][unit].items())
             click.echo(i18n.t("level_summary", s.lang, unit=i18n.unit_label(unit, s.lang), summary=summary))
 
@@ -106,6 +105,6 @@ def add(cli: click.Group, ctx: Context) -> None:
                     detail={"runs": [r["run_id"] for r in runs]})
         click.echo(i18n.t("backfilled", s.lang, n=len(runs), start=d1.isoformat(), end=d2.isoformat(),
                           rulesets=", ".join(sorted({r["ruleset"] for r in runs}))))
-        for unit in UNITS:
+        for unit in runs[-1]["counts"]:
             summary = ", ".join(f"{k}={sum(r['counts'][unit][k] for r in runs)}" for k in runs[-1]["counts"][unit])
             click.echo(i18n.t("level_summary_days", s.lang, unit=i18n.unit_label(unit, s.lang), summary=summary))

@@ -19,6 +19,7 @@ from geo.base.columns import FLAG_NAMES
 from geo.base.config import Settings
 from geo.evaluate import frames, hysteresis, metrics
 from geo.evaluate.inputs import Inputs, gather
+from geo.ingest import indicators
 from geo.ingest.assign import Assigner
 from geo.store.database import Store
 from rules import engine
@@ -38,13 +39,17 @@ class RangeResult:
     ruleset_id: str
     computed: Levels           # communes, the day's evaluation
     commune: Levels            # communes, after hysteresis
-    district: Levels
-    province: Levels
+    parents: dict[str, Levels]  # each parent kind the boundary version has (district, province)
     unplaced: int = 0          # cases of the window that fall in no commune of the boundaries
+    followed: dict | None = None  # cases of the window recorded under an earlier boundary version (see _followed)
     detail: dict | None = None  # what the day's published tables are built from (see day())
 
+    def of(self, unit: str) -> Levels:
+        """The published levels of one kind of unit (communes after hysteresis)."""
+        return self.commune if unit == "commune" else self.parents[unit]
 
-def day(res: RangeResult, k: int) -> tuple[frames.CommuneDay, frames.ParentDay, frames.ParentDay]:
+
+def day(res: RangeResult, k: int) -> tuple[frames.CommuneDay, dict[str, frames.ParentDay]]:
     """The arrays of day k, as the single-day evaluation makes them (for frames.build)."""
     det, t = res.detail, len(res.days)
     if det is None:
@@ -58,13 +63,14 @@ def day(res: RangeResult, k: int) -> tuple[frames.CommuneDay, frames.ParentDay, 
     c = frames.CommuneDay(column(det["env"], n), res.computed.levels[:, k],
                           engine.reasons_at(det["section"], det["cls"], rows), det["decided"][:, k],
                           res.commune.levels[:, k], det["state"][:, k], det["previous"][:, k], det["clean"][:, k])
-    parents = []
-    for unit in ("district", "province"):
-        m = len(getattr(res, unit).codes)
+    parents = {}
+    for unit, lv in res.parents.items():
+        m = len(lv.codes)
         rows = np.arange(m) * t + k
         cls, env = det[unit]
-        parents.append(frames.ParentDay(column(env, m), cls.codes[rows], engine.reasons_at(det["rollup"], cls, rows)))
-    return c, parents[0], parents[1]
+        parents[unit] = frames.ParentDay(column(env, m), cls.codes[rows], engine.reasons_at(det["rollup"], cls, rows),
+                                         det["children"][unit])
+    return c, parents
 
 
 def _rolling(daily: np.ndarray, width: int, offset: int, days: int) -> np.ndarray:
@@ -143,9 +149,22 @@ def commune_env(inputs: Inputs, rset: dict, assigner) -> tuple[dict, np.ndarray,
         for name in FLAG_NAMES:
             hit = [pos[c] for c in f.loc[f["flag"] == name, "code"] if c in pos] if len(f) else []
             env[f"flag_{name}"][hit, k] = 1.0
-    env.update(inputs.indicator_grid(codes))
+    grid = inputs.indicator_grid(codes)
+    for name in grid:          # a reported figure replaces the computed one where there is one
+        env[name] = np.where(np.isnan(grid[name]), env[name], grid[name]) if name in indicators.REPORTED else grid[name]
     env["lockdown_active"] = _lockdowns(inputs, communes.geometry.to_numpy(), assigner.tree).astype(float)
     return {k: np.ascontiguousarray(v).reshape(-1) for k, v in env.items()}, _clean_days(every, offset, t, span), unplaced
+
+
+def _followed(cases: pd.DataFrame) -> dict:
+    """Community cases recorded under an earlier boundary version and followed through the crosswalk;
+    those of a split commune without a point went to its largest part (flagged: the committee may ask)."""
+    if "followed" not in cases:
+        return {"crosswalk": 0, "split_largest_part": 0, "split_by_point": 0}
+    count, kind, point = cases["count"].to_numpy(float), cases["followed"].to_numpy(), cases["lon"].notna().to_numpy()
+    return {"crosswalk": int(count[kind != ""].sum()),
+            "split_largest_part": int(count[(kind == "split") & ~point].sum()),
+            "split_by_point": int(count[(kind == "split") & point].sum())}
 
 
 def _parents(parent_of: np.ndarray, m: int, t: int, ruleset, child_codes_flat, child_env: dict, own_table_days):
@@ -168,12 +187,13 @@ def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResul
     published tables are built from (inputs, reasons, hysteresis state)."""
     step = progress or (lambda stage: None)
     units, days = inputs.units, inputs.days
-    communes, districts, provinces = units.communes, units.districts, units.provinces
+    communes = units.communes
     codes = communes["code"].astype(str).to_numpy()
     assigner = Assigner(communes.geometry.to_numpy(), codes)
     rset = ruleset.settings
     n, t = len(codes), len(days)
     env, clean, unplaced = commune_env(inputs, rset, assigner)
+    followed = _followed(inputs.cases)
     nb = inputs.neighbours
     step("metrics")
     cls = engine.classify(ruleset.commune, env, rset, n * t, nb, days=t, with_reasons=False)
@@ -197,20 +217,23 @@ def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResul
     def own(table_codes):
         return {name: v.reshape(-1) for name, v in inputs.indicator_grid(table_codes).items()}
 
-    dcodes = districts["code"].astype(str).to_numpy()
-    d_of = units.parent_index(communes, "district_code", districts)
-    dcls, denv = _parents(d_of, len(dcodes), t, ruleset, final.reshape(-1), env, own(dcodes))
-    pcodes = provinces["code"].astype(str).to_numpy()
-    p_of = units.parent_index(districts, "province_code", provinces)
-    pcls, penv = _parents(p_of, len(pcodes), t, ruleset, dcls.codes, denv, own(pcodes))
+    # each parent kind from the kind below it that the version has (RULES.md section 3, rollup_from)
+    flat = {"commune": (final.reshape(-1), env)}
+    parents, children = {}, {}
+    for unit in units.levels[1:]:
+        child = children[unit] = units.child_kind(unit, rset["rollup_from"])
+        pcodes = units.of(unit)["code"].astype(str).to_numpy()
+        pcls, penv = _parents(units.parent_of(unit, child), len(pcodes), t, ruleset, *flat[child], own(pcodes))
+        flat[unit] = (pcls.codes, penv)
+        parents[unit] = (Levels(pcodes, pcls.codes.reshape(-1, t)), pcls, penv)
     step("rollup")
     res = RangeResult(days, ruleset.id, Levels(codes, computed), Levels(codes, final),
-                      Levels(dcodes, dcls.codes.reshape(-1, t)), Levels(pcodes, pcls.codes.reshape(-1, t)), unplaced)
+                      {u: lv for u, (lv, _, _) in parents.items()}, unplaced, followed)
     if detail:
         res.detail = {"env": env, "cls": cls, "section": ruleset.commune, "rollup": ruleset.rollup,
                       "decided": decided_all, "state": state_all, "previous": previous_all, "clean": clean,
-                      "district": (dcls, denv), "province": (pcls, penv), "neighbours": nb,
-                      "units": units, "inputs": inputs}
+                      **{u: (cls_, env_) for u, (_, cls_, env_) in parents.items()}, "children": children,
+                      "neighbours": nb, "units": units, "inputs": inputs}
     return res
 
 

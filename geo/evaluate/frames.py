@@ -10,8 +10,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.base.errors import InputError
+from geo.base.vocabulary import UNITS
 from geo.evaluate import explain, hysteresis, metrics
 from geo.ingest import declared, indicators
+from geo.store.boundaries import PARENT_COLUMN
 from geo.store.formats import DISPLAY_COL, GEOJSON_COL
 from rules.levels import SCALE
 
@@ -26,14 +29,35 @@ INPUT_ORDER = {k: i for i, k in enumerate(metrics.COMMUNE_INPUTS)}
 
 @dataclass
 class Units:
+    """The units of a boundary version. Its kinds (`levels`) are data: communes and provinces always,
+    districts where the version has them (none since 1/7/2025)."""
     version: str
     communes: gpd.GeoDataFrame
     districts: gpd.GeoDataFrame
     provinces: gpd.GeoDataFrame
 
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return tuple(u for u in UNITS if u != "district" or len(self.districts))
+
+    def of(self, unit: str) -> gpd.GeoDataFrame:
+        return {"commune": self.communes, "district": self.districts, "province": self.provinces}[unit]
+
+    def child_kind(self, parent: str, rollup_from: dict[str, list[str]]) -> str:
+        """The kind a parent is rated from: the first of the ruleset's `rollup_from` the version has."""
+        for kind in rollup_from.get(parent, []):
+            if kind in self.levels:
+                return kind
+        raise InputError("rollup_impossible", version=self.version, parent=parent,
+                         allowed=", ".join(rollup_from.get(parent, [])) or "-", levels=" → ".join(self.levels))
+
     def parent_index(self, children: gpd.GeoDataFrame, key: str, parents: gpd.GeoDataFrame) -> np.ndarray:
         pos = pd.Series(np.arange(len(parents)), index=parents["code"].astype(str))
         return pos.reindex(children[key].astype(str)).to_numpy().astype(np.int64)
+
+    def parent_of(self, parent: str, child: str) -> np.ndarray:
+        """Index into the `parent` frame of each unit of the `child` frame."""
+        return self.parent_index(self.of(child), PARENT_COLUMN[parent], self.of(parent))
 
 
 @dataclass
@@ -54,6 +78,7 @@ class ParentDay:
     env: dict
     codes: np.ndarray
     reasons: list
+    child: str                 # the kind of unit it was rated from
 
 
 def names(codes: np.ndarray) -> list[str]:
@@ -70,6 +95,8 @@ def parent_env(parent_of: np.ndarray, n: int, child_codes: np.ndarray, child_env
     env["community_cases_per_100k_7d"] = metrics.per_100k(env["community_cases_7d"], env["population"])
     env.update(indicators.roll_up(parent_of, n, {k: child_env[k] for k in indicators.INDICATORS},
                                   child_env["population"], own))
+    for name in indicators.REPORTED:       # the parent's own reported figure, else computed from its children
+        env[name] = np.where(np.isnan(own[name]), env[name], own[name])
     env["lockdown_active"] = (np.bincount(parent_of, weights=child_env["lockdown_active"], minlength=n) > 0).astype(float)
     return env
 
@@ -132,9 +159,8 @@ def _hysteresis_states(ruleset, c: CommuneDay, decided_levels: list[str], day: d
 
 
 def _parent_frame(units: Units, unit: str, p: ParentDay, child_codes: np.ndarray, ruleset) -> gpd.GeoDataFrame:
-    parents = units.districts if unit == "district" else units.provinces
-    children, key = (units.communes, "district_code") if unit == "district" else (units.districts, "province_code")
-    parent_of, n = units.parent_index(children, key, parents), len(parents)
+    parents = units.of(unit)
+    parent_of, n = units.parent_of(unit, p.child), len(parents)
     counts = {f"n_{lv.value}": np.bincount(parent_of, weights=child_codes == i, minlength=n).astype(int)
               for i, lv in enumerate(SCALE)}
     counts["n_unknown"] = p.env["n_unknown"].astype(int)
@@ -146,9 +172,9 @@ def _parent_frame(units: Units, unit: str, p: ParentDay, child_codes: np.ndarray
     return frame
 
 
-def build(day: dt.date, ruleset, units: Units, c: CommuneDay, d: ParentDay, p: ParentDay, neighbours,
+def build(day: dt.date, ruleset, units: Units, c: CommuneDay, parents: dict[str, ParentDay], neighbours,
           declared_table: pd.DataFrame) -> dict[str, gpd.GeoDataFrame]:
-    """The three published tables of one day."""
+    """The published tables of one day, one per kind of unit the boundary version has."""
     communes = units.communes
     codes = communes["code"].astype(str).to_numpy()
     reasons = [[s] if s else list(r) for s, r in zip(c.state, c.reasons, strict=False)]
@@ -161,8 +187,10 @@ def build(day: dt.date, ruleset, units: Units, c: CommuneDay, d: ParentDay, p: P
     triggers = explain.adjacency_triggers(ruleset.commune, reasons, codes, c.computed, neighbours, labels,
                                           ruleset.level_ids)
     _explain(frame, ruleset.commune, c.env, levels, reasons, triggers, _hysteresis_states(ruleset, c, decided_levels, day))
-    frames = {"commune": frame, "district": _parent_frame(units, "district", d, c.final, ruleset),
-              "province": _parent_frame(units, "province", p, d.codes, ruleset)}
+    frames = {"commune": frame}
+    for unit, p in parents.items():
+        child_codes = c.final if p.child == "commune" else parents[p.child].codes
+        frames[unit] = _parent_frame(units, unit, p, child_codes, ruleset)
     for f in frames.values():
         declared.annotate(f, declared_table, ruleset)
     return frames
@@ -173,7 +201,7 @@ def summary(day: dt.date, ruleset, version: str, tables: dict[str, gpd.GeoDataFr
     window = ruleset.settings["window_days"]
     return {
         "date": day.isoformat(), "ruleset": ruleset.id, "ruleset_sha256": ruleset.sha256,
-        "ruleset_title": ruleset.title, "boundary_version": version,
+        "ruleset_title": ruleset.title, "boundary_version": version, "levels": list(tables),
         "window": list(metrics.window(day, window)),
         "counts": {unit: {lv: int((f["level"] == lv).sum()) for lv in (*LEVEL_NAMES, "unknown")}
                    for unit, f in tables.items()},

@@ -37,7 +37,8 @@ def run_levels(store, run_dir, codes: np.ndarray, column: str = "level") -> np.n
     if version is None or version == store.current_boundary_version():
         return runfiles.levels(run_dir, "commune", codes, column)
     graph = crosswalk.Graph(store)
-    eq = [graph.equivalents(str(c), version) for c in codes]
+    current = store.current_boundary_version()
+    eq = [graph.equivalents(str(c), version, current) for c in codes]
     then = sorted({x for e in eq for x in e})
     found = dict(zip(then, runfiles.levels(run_dir, "commune", np.array(then, dtype=object), column), strict=False)) if then else {}
     out = np.full(len(codes), UNKNOWN_CODE, dtype=np.int8)

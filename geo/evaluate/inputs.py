@@ -22,6 +22,7 @@ from geo.base.config import Settings
 from geo.evaluate import hysteresis, metrics
 from geo.evaluate.frames import Units
 from geo.ingest import adjacency, crosswalk, indicators
+from geo.store import boundaries
 from geo.store.database import Store
 
 
@@ -49,7 +50,7 @@ class Inputs:
     def indicator_grid(self, codes) -> dict[str, np.ndarray]:
         """Each indicator in force per unit (rows, in `codes` order) and day (columns); NaN where none.
         Days without any indicator in force cost nothing (most of a year has none)."""
-        out = {name: np.full((len(codes), len(self.days)), np.nan) for name in indicators.INDICATORS}
+        out = {name: np.full((len(codes), len(self.days)), np.nan) for name in indicators.IMPORTED}
         if self.indicators.empty:
             return out
         index = pd.Index(codes)
@@ -58,7 +59,7 @@ class Inputs:
                 continue
             at = index.get_indexer(table.index.astype(str))
             hit = at >= 0
-            for name in indicators.INDICATORS:
+            for name in indicators.IMPORTED:
                 out[name][at[hit], k] = table[name].to_numpy(float)[hit]
         return out
 
@@ -99,11 +100,13 @@ def flags_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
 def indicators_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     """Latest value of each (code, indicator) dated within MAX_AGE_DAYS up to `day`, wide by indicator."""
     start = (day - dt.timedelta(days=indicators.MAX_AGE_DAYS)).isoformat()
+    weekly = (day - dt.timedelta(days=indicators.REPORTED_MAX_AGE_DAYS)).isoformat()
     rows = rows[(rows["date"] >= start) & (rows["date"] <= day.isoformat())]
+    rows = rows[~rows["name"].isin(list(indicators.REPORTED)) | (rows["date"] >= weekly)]
     if rows.empty:
-        return pd.DataFrame(columns=list(indicators.INDICATORS), index=pd.Index([], name="code"))
+        return pd.DataFrame(columns=list(indicators.IMPORTED), index=pd.Index([], name="code"))
     latest = rows.groupby(["code", "name"])["value"].last().unstack("name")
-    return latest.reindex(columns=list(indicators.INDICATORS))
+    return latest.reindex(columns=list(indicators.IMPORTED))
 
 
 def declared_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
@@ -140,9 +143,15 @@ def gather(settings: Settings, store: Store, days: list[dt.date], ruleset) -> In
     with store.connect(readonly=True) as con:
         cases = store.community_cases(con, rset["date_column"], first.isoformat(), last)
         moved = crosswalk.forward(con, cases["commune_code"].dropna().unique())
+        con_edges = boundaries.crosswalk_edges(con) if moved else None
         source = store.boundary_source(con, version)
         rows = store.evaluation_rows(con, last, (days[0] - dt.timedelta(days=indicators.MAX_AGE_DAYS)).isoformat())
-    if moved:       # located under an earlier boundary version: the commune that now covers them
+    # located under an earlier boundary version: the commune that now covers them; a case of a split
+    # commune goes where its point lies, else to the largest part (counted in the run's manifest)
+    if moved:
+        split = crosswalk.split_codes(con_edges)
+        cases["followed"] = np.where(cases["commune_code"].isin(list(split)), "split",
+                                     np.where(cases["commune_code"].isin(list(moved)), "crosswalk", ""))
         cases["commune_code"] = cases["commune_code"].map(lambda c: moved.get(c, c))
     codes = communes["code"].astype(str).to_numpy()
     notice = hysteresis.notice_days(rset)

@@ -61,6 +61,8 @@ def commune_index(cases: pd.DataFrame, codes: np.ndarray, assigner) -> np.ndarra
     pos = pd.Series(np.arange(len(codes)), index=pd.Index(codes))
     idx = pos.reindex(cases["commune_code"].astype(str)).fillna(-1).to_numpy(np.int64, copy=True)
     point = (cases["located_by"] == "point").to_numpy() & cases["lon"].notna().to_numpy()
+    if "followed" in cases:      # a case of a split commune goes where its point lies, when it has one
+        point |= (cases["followed"] == "split").to_numpy() & cases["lon"].notna().to_numpy()
     if point.any():
         idx[point] = assigner.assign(cases["lon"].to_numpy(float)[point], cases["lat"].to_numpy(float)[point])
     return idx

@@ -17,10 +17,11 @@ import pandas as pd
 from geo.base.columns import CASE_ALIASES, PERSONAL_COLUMNS, rename_columns
 from geo.base.columns import CaseCol as C
 from geo.base.errors import InputError
-from geo.base.names import NameIndex
-from geo.ingest import personal
+from geo.base.names import EARLIER_CODE, EARLIER_NAMES, NameIndex
+from geo.ingest import crosswalk, personal
 from geo.ingest.assign import Assigner
 from geo.ingest.tables import RowErrors, origin, parse_bool, parse_dates, parse_number
+from geo.store import boundaries
 from geo.store.database import CASE_FIELDS
 
 # Vietnam's extent with a margin (lon, lat): a point outside is a typing error, not a case.
@@ -110,8 +111,18 @@ def count_keys(out: pd.DataFrame) -> pd.Series:
     return key
 
 
+def _place(names: NameIndex, earlier: Earlier | None, key: tuple) -> tuple[str | None, str, str]:
+    """A row's names on the current version; else on an earlier one the crosswalk leads from."""
+    code, rule, why = names.place(*key)
+    if code is None and earlier is not None and earlier.names is not None:
+        old, old_rule, _ = earlier.names.place(*key)
+        if old is not None:
+            return old, EARLIER_NAMES, ""
+    return code, rule, why
+
+
 def parse(df: pd.DataFrame, plan: Plan, units, today: dt.date, community: bool | None, source_known: bool | None,
-          secret: bytes, err: RowErrors) -> pd.DataFrame:
+          secret: bytes, err: RowErrors, earlier: Earlier | None = None) -> pd.DataFrame:
     """Rows of `df` (a part of plan.frame(raw)) for the store, with CASE_FIELDS (row_hash included);
     the rows it cannot take are marked in `err` (a view over the same rows) and left out."""
     n = len(df)
@@ -156,7 +167,7 @@ def parse(df: pd.DataFrame, plan: Plan, units, today: dt.date, community: bool |
     sex = _col(df, C.SEX).to_numpy(dtype=object)
     out[C.SEX.value] = _obj(np.where(sex == "", None, sex), out.index)
     out[C.CASE_ID.value] = personal.pseudonyms(case_id, secret) if not plan.is_counts else None
-    _locate(df, out, err, units, plan.has_code, plan.has_point, plan.has_names)
+    _locate(df, out, err, units, plan.has_code, plan.has_point, plan.has_names, earlier)
     if plan.is_counts:
         # more cases in a day than people in the commune is a typo or a cumulative column
         pop = out[C.COMMUNE_CODE.value].map(units.set_index("code")["population"]).astype(float)
@@ -179,7 +190,29 @@ def parse(df: pd.DataFrame, plan: Plan, units, today: dt.date, community: bool |
     return acc[list(CASE_FIELDS)]
 
 
-def _locate(df, out, err, units, has_code, has_point, has_names) -> None:
+@dataclass
+class Earlier:
+    """Places of earlier boundary versions that the crosswalk leads into the current one: a case file
+    written with last decade's codes or names (2021 communes after the 2025 reform) is stored under the
+    old code, and the evaluation follows it (geo/ingest/crosswalk.py forward)."""
+    followed: set[str]                 # old codes that lead to a current commune
+    names: NameIndex | None            # the names of those old communes, for rows without a code
+
+
+def earlier_places(store, version: str) -> Earlier:
+    with store.connect(readonly=True) as con:
+        edges = boundaries.crosswalk_edges(con)
+        followed = set(crosswalk.forward(con, edges["old_code"].unique())) if len(edges) else set()
+    if not followed:
+        return Earlier(set(), None)
+    frames = [store.load_units(v, "commune") for v in sorted(set(edges["from_version"].dropna()) - {version})]
+    old = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["code"])
+    old = old[old["code"].astype(str).isin(followed)].drop_duplicates("code")
+    index = NameIndex(old["code"], old["name"], old["district_name"].fillna(""), old["province_name"]) if len(old) else None
+    return Earlier(followed, index)
+
+
+def _locate(df, out, err, units, has_code, has_point, has_names, earlier: Earlier | None = None) -> None:
     n = len(df)
     codes = units["code"].astype(str).to_numpy()
     commune = np.full(n, None, dtype=object)
@@ -191,6 +224,10 @@ def _locate(df, out, err, units, has_code, has_point, has_names) -> None:
         known = pd.Index(codes).get_indexer(given) >= 0
         commune[known] = given[known]
         located[known] = "code"
+        if earlier is not None and earlier.followed:
+            old = ~known & pd.Index(given).isin(list(earlier.followed))
+            commune[old], located[old] = given[old], EARLIER_CODE
+            known |= old
         err.add((given != "") & ~known, C.COMMUNE_CODE.value, lambda at: "unknown commune_code " + given[at].astype(str))
     if has_point:
         todo = (commune == None) & ~err.bad & ~np.isnan(lon) & ~np.isnan(lat)  # noqa: E711
@@ -226,7 +263,7 @@ def _locate(df, out, err, units, has_code, has_point, has_names) -> None:
         seen: dict[tuple, tuple] = {}          # announcements repeat the same names day after day
         for k in np.flatnonzero(todo & (cn != "")):
             key = (cn[k], dn[k], pn[k])
-            code, rule, why = seen[key] if key in seen else seen.setdefault(key, names.place(*key))
+            code, rule, why = seen[key] if key in seen else seen.setdefault(key, _place(names, earlier, key))
             if code:
                 commune[k], located[k] = code, rule
             else:

@@ -16,9 +16,9 @@ import pandas as pd
 
 from geo.base.columns import CaseCol as C
 from geo.base.errors import MissingInputError
-from geo.base.names import BY_DISTRICT, BY_DISTRICT_PROVINCE, BY_PROVINCE
+from geo.base.names import BY_DISTRICT, BY_DISTRICT_PROVINCE, BY_PROVINCE, EARLIER_CODE, EARLIER_NAMES
 from geo.ingest import personal
-from geo.ingest.caseparse import Plan, _text, parse
+from geo.ingest.caseparse import Plan, _text, earlier_places, parse
 from geo.ingest.tables import RowErrors, read_table, summary, write_rejects
 from geo.ingest.units import sha256_file
 from geo.store import caseload, formats, inputs
@@ -39,6 +39,7 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
         raise MissingInputError("no_units")
     raw = read_table(path, label)
     units = store.load_units(version)
+    earlier = earlier_places(store, version)
     secret = personal.key(Path(rejects_dir).parent)
     plan = Plan.of(raw, path)
     df = plan.frame(raw)
@@ -60,7 +61,7 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
             for start in range(0, len(df), CHUNK_ROWS):
                 stop = min(start + CHUNK_ROWS, len(df))
                 part = err.view(start, stop)
-                acc = parse(df.iloc[start:stop], plan, units, today, community, source_known, secret, part)
+                acc = parse(df.iloc[start:stop], plan, units, today, community, source_known, secret, part, earlier)
                 if plan.is_counts:
                     acc = _first_of_each_count(acc, part, seen)
                 loader.add(acc)
@@ -71,7 +72,7 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
         result = summary(accepted, err, loader.changed, rejects, Path(label))
         result["personal_columns"] = sorted(plan.personal)
         result["placed_by_rule"] = _placement_report(pd.concat(placed) if placed else pd.DataFrame(), units,
-                                                     Path(rejects_dir).parent / "reports", Path(label), stamp)
+                                                     Path(rejects_dir).parent / "reports", Path(label), stamp, earlier)
         result["notes"] = ([f"{label}: columns not used: {', '.join(plan.ignored)}"] if plan.ignored else []) + \
             ([f"{label}: personal columns dropped, never stored: " +
               ", ".join(f"{c} ({why})" if why != "header" else c for c, why in plan.personal.items())] if plan.personal else []) + \
@@ -121,7 +122,9 @@ def migrate_identifiers(con, secret: bytes) -> None:
 NON_EXACT = {BY_DISTRICT: "district and commune, unique nationally (another province named)",
              BY_DISTRICT_PROVINCE: "the named district's own province and commune (another province named)",
              BY_PROVINCE: "province and commune, unique in the province (district created or renamed since the "
-                          "boundary version)"}
+                          "boundary version)",
+             EARLIER_CODE: "a commune code of an earlier boundary version, followed through the crosswalk",
+             EARLIER_NAMES: "names of an earlier boundary version's commune, followed through the crosswalk"}
 
 
 def _placed_by_rule(acc: pd.DataFrame, part: pd.DataFrame, err: RowErrors) -> pd.DataFrame:
@@ -135,13 +138,17 @@ def _placed_by_rule(acc: pd.DataFrame, part: pd.DataFrame, err: RowErrors) -> pd
                          "rule": rows["located_by"].to_numpy(), "commune_code": rows[C.COMMUNE_CODE.value].to_numpy()})
 
 
-def _placement_report(placed: pd.DataFrame, units, reports_dir: Path, source: Path, stamp: str) -> dict:
-    """{rule: rows} and, when any, a CSV listing each such row beside the commune it was placed in."""
+def _placement_report(placed: pd.DataFrame, units, reports_dir: Path, source: Path, stamp: str, earlier=None) -> dict:
+    """{rule: rows} and, when any, a CSV listing each such row beside the commune it was placed in
+    (for an earlier version's commune: its name then, and the crosswalk leads on)."""
     if placed.empty:
         return {"counts": {}, "path": None}
     names = units.set_index("code")[["name", "district_name", "province_name"]].rename(
         columns=lambda c: "placed_" + ("commune_name" if c == "name" else c))
     out = placed.join(names, on="commune_code")
+    if earlier is not None and earlier.names is not None:
+        old = out["placed_commune_name"].isna()
+        out.loc[old, "placed_commune_name"] = out.loc[old, "commune_code"].map(earlier.names.labels)
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / f"{Path(source).stem}-{stamp}-placed-by-rule.csv"
     formats.spreadsheet_safe(out).to_csv(path, index=False, encoding="utf-8-sig")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo.base.columns import normalise_header
 from geo.base.errors import InputError
@@ -27,13 +28,21 @@ from geo.ingest.tables import RowErrors, parse_number, read_table
 from geo.store import boundaries
 
 ALIASES = {"old_code": "old_code", "ma_cu": "old_code", "commune_code_2019": "old_code", "code_old": "old_code",
-           "new_code": "new_code", "ma_moi": "new_code", "commune_code_2024": "new_code", "code_new": "new_code",
-           "weight": "weight", "ty_le": "weight", "share": "weight"}
+           "code_2021": "old_code", "new_code": "new_code", "ma_moi": "new_code", "commune_code_2024": "new_code",
+           "code_new": "new_code", "weight": "weight", "ty_le": "weight", "share": "weight",
+           "method": "method", "cach_xac_dinh": "method", "confidence": "method"}
+# A crosswalk's `method` values that are trusted as they are (the GSO tables' own links); any other
+# value (a link found spatially, by an LLM, "unresolved") is listed in the import report as low confidence.
+TRUSTED_METHODS = frozenset({"", "direct", "code", "changes", "names", "full", "via_gso_change_record_2019_2024"})
+# Low-confidence rows listed in the report (all are counted).
+MAX_LISTED = 200
 
 
-def read(path: Path, old_codes: set[str], new_codes: set[str]) -> tuple[pd.DataFrame, list[str]]:
+def read(path: Path, old_codes: set[str], new_codes: set[str]) -> tuple[pd.DataFrame, list[str], dict]:
     """The crosswalk rows (old_code, new_code, weight) checked against both versions; problems
-    name the file, row and field. Rows mapping a code to itself are implied and may be left out."""
+    name the file, row and field; notes for the import report (old communes with no successor,
+    low-confidence links, whether weights were given). Rows mapping a code to itself are implied
+    and may be left out; a row with an empty new_code says the old commune has no known successor."""
     raw = read_table(Path(path))
     df = raw.rename(columns={c: ALIASES.get(normalise_header(c), normalise_header(c)) for c in raw.columns})
     missing = [c for c in ("old_code", "new_code") if c not in df.columns]
@@ -41,20 +50,66 @@ def read(path: Path, old_codes: set[str], new_codes: set[str]) -> tuple[pd.DataF
         raise InputError("missing_columns", path=str(path), columns=", ".join(missing), present=", ".join(raw.columns))
     df["old_code"] = df["old_code"].map(_code)
     df["new_code"] = df["new_code"].map(_code)
+    method = df["method"].astype(str).str.strip() if "method" in df.columns else pd.Series("", index=df.index)
+    none = (df["new_code"] == "") & df["old_code"].isin(old_codes)
+    no_successor = sorted(set(df.loc[none, "old_code"]))
+    low = ~method.isin(TRUSTED_METHODS) & df["old_code"].isin(old_codes)
+    notes = {"no_successor": no_successor, "weights_given": "weight" in df.columns,
+             "by_method": {str(k): int(v) for k, v in method[df["old_code"].isin(old_codes)].value_counts().items()},
+             "n_low_confidence": int(low.sum()),
+             "low_confidence": [{"old_code": o, "new_code": n, "method": m} for o, n, m in
+                                zip(df.loc[low, "old_code"], df.loc[low, "new_code"], method[low], strict=False)][:MAX_LISTED]}
     weight = pd.Series(parse_number(df["weight"], "decimal")[0], index=df.index) if "weight" in df.columns \
         else pd.Series(1.0, index=df.index)
     err = RowErrors.of(raw)
     err.add(~df["old_code"].isin(old_codes), "old_code", "not a commune of the current boundary version: " + df["old_code"])
-    err.add(~df["new_code"].isin(new_codes), "new_code", "not a commune of the new boundary version: " + df["new_code"])
-    err.add((weight.isna() | (weight <= 0)).to_numpy(), "weight", "weight must be a number > 0")
+    err.add(~df["new_code"].isin(new_codes) & ~none, "new_code", "not a commune of the new boundary version: " + df["new_code"])
+    err.add(((weight.isna() | (weight <= 0)) & ~none).to_numpy(), "weight", "weight must be a number > 0")
     problems = [f"{Path(path).name}: row {r}, {f or '—'}: {why}" for r, f, why in err.set_aside] + \
         [f"{Path(path).name}: row {err.where(int(i))}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)]
-    rows = df.loc[~err.bad, ["old_code", "new_code"]].assign(weight=weight[~err.bad]).drop_duplicates(["old_code", "new_code"])
-    unmapped = sorted((old_codes - new_codes) - set(rows["old_code"]))
+    keep = ~err.bad & ~none.to_numpy()
+    rows = df.loc[keep, ["old_code", "new_code"]].assign(weight=weight[keep]).drop_duplicates(["old_code", "new_code"])
+    unmapped = sorted((old_codes - new_codes) - set(rows["old_code"]) - set(no_successor))
     if unmapped:
         problems.append(f"{Path(path).name}: {len(unmapped)} commune(s) of the current version are not in the new one "
                         f"and not mapped (old_code): {', '.join(unmapped[:20])}")
-    return rows.reset_index(drop=True), problems
+    return rows.reset_index(drop=True), problems, notes
+
+
+def for_import(store, path: Path, previous: str, communes, metric_crs) -> tuple[pd.DataFrame, dict]:
+    """The crosswalk of `import-units --crosswalk` from the stored version `previous` to `communes`
+    (refused whole on any problem), weighted by areas where the file gives no weight."""
+    old = store.load_units(previous, "commune")
+    new_codes = set(communes["code"].astype(str))
+    links, problems, notes = read(path, set(old["code"].astype(str)), new_codes)
+    if problems:
+        raise InputError("units_invalid", path=str(path), n=len(problems), details="\n".join(problems[:20]))
+    if not notes["weights_given"]:
+        links = area_weights(links, pd.Series(old.to_crs(metric_crs).geometry.to_numpy(), index=old["code"].astype(str)),
+                             pd.Series(communes.to_crs(metric_crs).geometry.to_numpy(), index=communes["code"].astype(str)))
+    split = links[links["old_code"].duplicated(keep=False)]
+    notes.update({"weights": "given" if notes["weights_given"] else "areas", "n_links": len(links),
+                  "n_split_old_communes": int(split["old_code"].nunique())})
+    return links, notes
+
+
+def area_weights(links: pd.DataFrame, old_geoms: pd.Series, new_geoms: pd.Series) -> pd.DataFrame:
+    """Weights of a split's links from areas (the share of the old commune inside each new one),
+    for a crosswalk that gives none: a case without a point then goes to the largest part."""
+    split = links["old_code"].duplicated(keep=False).to_numpy()
+    if not split.any():
+        return links
+    out = links.copy()
+    sub = out[split]
+    old = old_geoms.reindex(sub["old_code"]).to_numpy()
+    new = new_geoms.reindex(sub["new_code"]).to_numpy()
+    ok = ~(pd.isna(old) | pd.isna(new))
+    area = np.zeros(len(sub))
+    area[ok] = shapely.area(shapely.intersection(old[ok], new[ok]))
+    total = pd.Series(area).groupby(sub["old_code"].to_numpy()).transform("sum").to_numpy()
+    weight = np.where(total > 0, area / np.where(total > 0, total, 1), sub["weight"].to_numpy())
+    out.loc[split, "weight"] = np.round(weight, 6)
+    return out
 
 
 def _code(v) -> str:
@@ -81,6 +136,14 @@ def forward(con, codes) -> dict[str, str]:
     return out
 
 
+def split_codes(edges: pd.DataFrame | None) -> set[str]:
+    """Old codes that went into more than one new commune."""
+    if edges is None or edges.empty:
+        return set()
+    n = edges.groupby("old_code")["new_code"].nunique()
+    return set(n.index[n > 1])
+
+
 class Graph:
     """The crosswalk as a graph, to find what covers a code in another version (built once per call)."""
 
@@ -100,13 +163,17 @@ class Graph:
                 self._codes[version] = boundaries.commune_codes(con, version)
         return self._codes[version]
 
-    def equivalents(self, code: str, version: str) -> list[str]:
-        """The communes of `version` covering what `code` (of any version) covers: itself, its
-        successors (an old code asked of a newer run) or its predecessors (a new code of an older run)."""
-        inside = self.codes(version)
-        if code in inside:
+    def equivalents(self, code: str, version: str, of_version: str | None = None) -> list[str]:
+        """The communes of `version` covering what `code` covers: itself in its own version (`of_version`,
+        when known), its predecessors (a new code of an older run), its successors (an old code of a
+        newer run). A code kept by a commune that absorbed others (00004 Trúc Bạch -> 00004 Ba Đình in
+        2025) is followed too, so it needs `of_version` to say which of the two it is."""
+        if version == of_version:
             return [code]
-        for graph in (self.nxt, self.prv):
+        inside = self.codes(version)
+        for graph in (self.prv, self.nxt):
+            if not graph.get(code, set()) - {code}:
+                continue
             found, frontier, seen = set(), {code}, set()
             while frontier:
                 c = frontier.pop()
@@ -118,7 +185,7 @@ class Graph:
                         frontier.add(d)
             if found:
                 return sorted(found)
-        return []
+        return [code] if code in inside else []
 
     def lineage(self, code: str) -> set[str]:
         """`code`, its successors and its predecessors (not its siblings: the other parts of a split,

@@ -36,12 +36,21 @@ INDICATORS: dict[str, tuple[str, tuple[str, ...]]] = {
     "oxygen_cases_per_100k_7d": ("rate", ("ca_tho_oxy_100k", "oxygen_per_100k")),
     "deaths_per_100k_7d": ("rate", ("tu_vong_100k", "deaths_per_100k")),
 }
+# Figures the service also computes from cases, which a unit may report instead (a province's weekly
+# rate from its own surveillance, when its commune cases are not in the store): an imported one replaces
+# the computed one for that unit and day, and rolls up no further.
+REPORTED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "community_cases_per_100k_7d": ("rate", ("ca_moi_100k_tuan", "ca_cong_dong_100k_tuan", "cases_per_100k_7d")),
+}
+IMPORTED = {**INDICATORS, **REPORTED}
 # A figure older than this (days) is not used for date D: stale data must not look current.
 MAX_AGE_DAYS = 14
+# A reported weekly rate describes its week only: from its date to 6 days after, never longer.
+REPORTED_MAX_AGE_DAYS = 6
 
 
 def _canonical(columns) -> dict[str, str]:
-    alias = {a: name for name, (_, aliases) in INDICATORS.items() for a in (name, *aliases)}
+    alias = {a: name for name, (_, aliases) in IMPORTED.items() for a in (name, *aliases)}
     alias.update({"ma": "code", "ma_don_vi": "code", "ma_xa": "code", "ngay": "date"})
     return {c: alias.get(normalise_header(c), normalise_header(c)) for c in columns}
 
@@ -53,11 +62,11 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
         raise MissingInputError("no_units")
     raw = read_table(path)
     df = raw.rename(columns=_canonical(raw.columns))
-    present = [c for c in df.columns if c in INDICATORS]
+    present = [c for c in df.columns if c in IMPORTED]
     missing = [c for c in ("code", "date") if c not in df.columns]
     if missing or not present:
         raise InputError("missing_columns", path=str(path), columns=", ".join(missing or ["<indicator>"]),
-                         present=", ".join(raw.columns) + f" (indicators: {', '.join(INDICATORS)})")
+                         present=", ".join(raw.columns) + f" (indicators: {', '.join(IMPORTED)})")
     codes = {c for unit in UNITS for c in store.load_units(version, unit)["code"]}
     err = RowErrors.of(raw)
     err.add(~df["code"].isin(codes), "code", "unknown unit code " + df["code"])
@@ -66,7 +75,7 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
     err.add(e != "", "date", e)
     values = {}
     for name in present:
-        kind = INDICATORS[name][0]
+        kind = IMPORTED[name][0]
         if kind == "bool":
             v, e = parse_bool(df[name], None)
             err.add(e != "", name, e)

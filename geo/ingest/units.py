@@ -15,14 +15,16 @@ import shapely
 
 from geo.base.columns import UNIT_ALIASES, Unit, UnitCol, rename_columns
 from geo.base.errors import ConflictError, InputError
-from geo.ingest import adjacency, crosswalk, derive
+from geo.ingest import adjacency, crosswalk, derive, nesting, population
 from geo.ingest.tables import cell, parse_number
 from geo.ingest.versions import check_version_name, content_digest, default_version_name, existing_digest
 from geo.store import boundaries
 from geo.store.database import Store, to_wkb
 from geo.store.formats import geometry_json
 
-REQUIRED = (UnitCol.CODE, UnitCol.NAME, UnitCol.DISTRICT_CODE, UnitCol.PROVINCE_CODE)
+REQUIRED = (UnitCol.CODE, UnitCol.NAME, UnitCol.PROVINCE_CODE)
+# A layer without a district code (or with an empty one everywhere) is a two-level version: communes
+# and provinces, as Vietnam since 1/7/2025; one where only some communes lack it is refused.
 # Overlaps smaller than this (m²) are numerical noise along shared edges, not real overlaps.
 MIN_OVERLAP_M2 = 1.0
 # Tolerances for which candidate neighbour pairs are stored at import (the default ruleset's).
@@ -83,11 +85,14 @@ def prepare_communes(gdf: gpd.GeoDataFrame, path: Path, column_map: dict[str, st
     if missing:
         raise InputError("missing_columns", path=str(path), columns=", ".join(missing),
                          present=", ".join(c for c in gdf.columns if c != gdf.geometry.name))
-    for col in (UnitCol.DISTRICT_NAME, UnitCol.PROVINCE_NAME, UnitCol.POPULATION):
+    for col in (UnitCol.DISTRICT_CODE, UnitCol.DISTRICT_NAME, UnitCol.PROVINCE_NAME, UnitCol.POPULATION):
         if col.value not in gdf.columns:
             gdf[col.value] = None
     for col in (UnitCol.CODE, UnitCol.DISTRICT_CODE, UnitCol.PROVINCE_CODE):
         gdf[col.value] = [code_str(v) for v in gdf[col.value]]
+    two_level = bool(gdf[UnitCol.DISTRICT_CODE.value].isna().all())
+    if two_level:
+        gdf[UnitCol.DISTRICT_NAME.value] = None
     pop_text = gdf[UnitCol.POPULATION.value].map(cell)
     population, pop_err = parse_number(pop_text, "whole")      # "7.657" people is 7657 (Vietnamese thousands)
     gdf[UnitCol.POPULATION.value] = population
@@ -104,7 +109,7 @@ def prepare_communes(gdf: gpd.GeoDataFrame, path: Path, column_map: dict[str, st
     gdf.loc[gdf.index[bad_pop], UnitCol.POPULATION.value] = np.nan
     population_unknown = [f"{feature(i)}: population {pop_err[i]}" for i in bad_pop]
 
-    for col in (UnitCol.CODE, UnitCol.DISTRICT_CODE, UnitCol.PROVINCE_CODE):
+    for col in (UnitCol.CODE, *(() if two_level else (UnitCol.DISTRICT_CODE,)), UnitCol.PROVINCE_CODE):
         for i in np.flatnonzero(gdf[col.value].isna().to_numpy()):
             problems.append(f"{feature(i)}: missing {col.value}")
     dup = gdf[UnitCol.CODE.value].duplicated(keep=False) & gdf[UnitCol.CODE.value].notna()
@@ -143,6 +148,7 @@ def prepare_communes(gdf: gpd.GeoDataFrame, path: Path, column_map: dict[str, st
     cols = [c.value for c in UnitCol]
     out = gpd.GeoDataFrame(gdf[cols], geometry=gdf.geometry.values, crs="EPSG:4326")
     out.attrs["population_unknown"] = population_unknown
+    out.attrs["levels"] = [u.value for u in Unit if u is not Unit.DISTRICT or not two_level]
     return out, repaired
 
 
@@ -200,7 +206,8 @@ def topology(communes_m: np.ndarray, codes: np.ndarray, pairs: pd.DataFrame, cou
 
 def import_units(store: Store, path: Path, version: str | None = None, column_map=None, crs=None,
                  reports_dir: Path | None = None, tolerance_m: float = DEFAULT_TOLERANCE_M, progress=None,
-                 crosswalk_path: Path | None = None, derive_from: str | None = None) -> dict:
+                 crosswalk_path: Path | None = None, derive_from: str | None = None,
+                 provinces_path: Path | None = None, population_path: Path | None = None) -> dict:
     """Import a commune layer (`path`), or derive one from a stored version and a crosswalk
     (`derive_from`, `crosswalk_path`: geo/ingest/derive.py)."""
     step = progress or (lambda stage: None)
@@ -218,6 +225,13 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
     step("validate")
     version = check_version_name(version) if version else default_version_name(path)
     communes, repaired = prepare_communes(raw, path, column_map)
+    mcrs = adjacency.metric_crs(communes.total_bounds)
+    pop_report = population.apply(communes, Path(population_path)) if population_path is not None else None
+    nested = None
+    if provinces_path is not None:
+        names, nested = nesting.check(communes, read_vector(Path(provinces_path), crs), provinces_path, mcrs)
+        given = communes[UnitCol.PROVINCE_NAME.value]
+        communes[UnitCol.PROVINCE_NAME.value] = given.where(given.notna(), communes[UnitCol.PROVINCE_CODE.value].map(names))
     digest = content_digest(communes)
     existing = existing_digest(store, version)
     if existing is not None:
@@ -229,19 +243,17 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
             raise ConflictError("version_in_use", version=version, n=used)
     previous = derive_from or store.current_boundary_version()
     links = derived_links if derived is not None else None
+    xw_notes = None
     if crosswalk_path is not None and derived is None:
         if previous is None or previous == version:
             raise InputError("crosswalk_without_previous", path=str(crosswalk_path), version=version)
-        old_codes = set(store.load_units(previous, "commune")[UnitCol.CODE.value].astype(str))
-        links, problems = crosswalk.read(crosswalk_path, old_codes, set(communes[UnitCol.CODE.value].astype(str)))
-        if problems:
-            raise InputError("units_invalid", path=str(crosswalk_path), n=len(problems), details="\n".join(problems[:MAX_LISTED]))
+        links, xw_notes = crosswalk.for_import(store, Path(crosswalk_path), previous, communes, mcrs)
     step("districts_provinces")
-    districts = derive_parents(communes, Unit.DISTRICT)
+    levels = communes.attrs["levels"]
+    districts = derive_parents(communes, Unit.DISTRICT) if Unit.DISTRICT.value in levels else None
     provinces = derive_parents(communes, Unit.PROVINCE)
     step("adjacency_topology")
 
-    mcrs = adjacency.metric_crs(communes.total_bounds)
     geoms_m = communes.to_crs(mcrs).geometry.to_numpy()
     pairs = adjacency.shared_borders(geoms_m, tolerance_m)
     country_m = shapely.union_all(provinces.to_crs(mcrs).geometry.to_numpy())
@@ -249,14 +261,19 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
     report = {"version": version, "content_sha256": digest, "source": str(path), "source_crs": source_crs,
               "metric_crs": mcrs.to_string(),
               "repaired": repaired, "population_unknown": communes.attrs.get("population_unknown", []),
-              "n_communes": len(communes), "n_districts": len(districts),
+              "levels": levels, "n_communes": len(communes), "n_districts": 0 if districts is None else len(districts),
               "n_provinces": len(provinces), "adjacency_methods": [f"tol={tolerance_m:g}"],
               "n_candidate_pairs": len(pairs), **topology(geoms_m, codes, pairs, country_m),
               "previous_version": previous, "crosswalk_rows": None if links is None else len(links),
-              **({"derived": derived} if derived is not None else {})}
+              **({"derived": derived} if derived is not None else {}),
+              **({"provinces_file": nested} if nested is not None else {}),
+              **({"population_file": pop_report} if pop_report is not None else {}),
+              **({"crosswalk": xw_notes} if xw_notes is not None else {})}
     step("store")
     rows = {}
     for unit, df in ((Unit.COMMUNE, communes), (Unit.DISTRICT, districts), (Unit.PROVINCE, provinces)):
+        if df is None:
+            continue
         pop = [None if pd.isna(v) else float(v) for v in df[UnitCol.POPULATION.value]]
         geoms = df.geometry.values
         rows[unit.value] = list(zip(*(df[c.value].tolist() for c in UnitCol if c is not UnitCol.POPULATION),

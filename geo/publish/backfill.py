@@ -58,8 +58,8 @@ def _day_tables(k: int):
     res, ruleset = _JOB["res"], _JOB["ruleset"]
     det, day = res.detail, res.days[k]
     inputs = det["inputs"]
-    c, d, p = evaluation.day(res, k)
-    tables = frames.build(day, ruleset, det["units"], c, d, p, det["neighbours"], inputs.declared_on(k))
+    c, parents = evaluation.day(res, k)
+    tables = frames.build(day, ruleset, det["units"], c, parents, det["neighbours"], inputs.declared_on(k))
     lockdowns = inputs.lockdown_frame(k)
     manifest = {**frames.summary(day, ruleset, det["units"].version, tables), "n_active_lockdowns": len(lockdowns)}
     # what the next day's quality gate compares with (the unplaced share is not measured per backfilled day)

@@ -127,9 +127,9 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
     inputs = gather(settings, store, [day], ruleset)
     timer.done("load")
     res = evaluation.evaluate(inputs, ruleset, progress=timer.done, detail=True)
-    c, d, p = evaluation.day(res, 0)
+    c, parents = evaluation.day(res, 0)
     declared_table = inputs.declared_on(0)
-    out = frames.build(day, ruleset, inputs.units, c, d, p, inputs.neighbours, declared_table)
+    out = frames.build(day, ruleset, inputs.units, c, parents, inputs.neighbours, declared_table)
     timer.done("tables")
     lock_attrs, _ = inputs.lockdowns_on(0)
     manifest = {
@@ -139,5 +139,6 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
                          "indicators": _input_hash(inputs.indicators_on(0).reset_index()),
                          "declarations": _input_hash(declared_table.reset_index()), "ruleset": ruleset.sha256},
         "cases_not_in_boundaries": res.unplaced, "n_active_lockdowns": len(lock_attrs),
+        "cases_followed": res.followed,
     }
     return Evaluation(ruleset, out, inputs.lockdown_frame(0), manifest, timer, store)

@@ -18,7 +18,6 @@ from pathlib import Path
 import geopandas as gpd
 
 from geo.base.config import Settings
-from geo.base.vocabulary import UNITS
 from geo.publish import maplevels, shapes, tiles
 from geo.store import formats, runfiles
 from geo.store.database import Store
@@ -199,7 +198,7 @@ def _publish(settings, store, day, ruleset, frames, lockdowns, manifest, timer, 
 def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, timer, hold, index, run_id, stage) -> dict:
     runs_dir = settings.runs_dir
     maplevels.write(stage, frames, index, run_id, day.isoformat())
-    for unit in UNITS:
+    for unit in frames:      # the kinds of unit the boundary version has
         (stage / f"{unit}.geojson").write_text(formats.geojson_text(frames[unit], unit), encoding="utf-8")
     (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
     timer.done("publish_geojson")
@@ -213,7 +212,7 @@ def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, t
     for unit in layers:
         tiles.explode(stage / "tiles" / f"{unit}.mbtiles", stage / tiles.XYZ_DIR / unit)
     timer.done("publish_tiles")
-    full["bounds"] = {u: [float(b) for b in frames[u].total_bounds] for u in UNITS}
+    full["bounds"] = {u: [float(b) for b in f.total_bounds] for u, f in frames.items()}
     full["bounds"]["lockdown"] = [float(b) for b in lk.total_bounds] if len(lk) else full["bounds"]["commune"]
     full["stages_s"] = dict(timer.stages)
     if hold:

@@ -73,11 +73,11 @@ def ensure(data_dir: Path, store: Store, version: str) -> str:
 
 
 def _index(frames: dict, version: str, sid: str) -> dict:
-    out: dict = {"id": sid, "version": version, "zooms": [min(z[0] for z in ZOOMS.values()), MAX_ZOOM], "units": {}}
+    out: dict = {"id": sid, "version": version, "levels": list(frames), "zooms": [min(z[0] for z in ZOOMS.values()), MAX_ZOOM], "units": {}}
     pos = {u: pd.Series(np.arange(len(f)), index=f["code"].astype(str)) for u, f in frames.items()}
     for unit, f in frames.items():
         entry = {"code": f["code"].astype(str).tolist(), "name": f["name"].fillna("").astype(str).tolist()}
-        for parent in UNITS[UNITS.index(unit) + 1:]:
+        for parent in [u for u in UNITS[UNITS.index(unit) + 1:] if u in frames]:
             entry[parent] = pos[parent].reindex(f[f"{parent}_code"].astype(str)).fillna(-1).astype(int).tolist()
         out["units"][unit] = entry
     prov = frames["province"]
@@ -125,7 +125,7 @@ def build(data_dir: Path, store: Store, version: str, sid: str) -> Path:
     stage = target.with_name(f".staging-{sid}-{os.getpid()}")
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    frames = {u: store.load_units(version, u) for u in UNITS}
+    frames = {u: store.load_units(version, u) for u in store.version_levels(version)}
     procs, label_inputs = [], []
     for unit, f in frames.items():
         src = stage / f".{unit}.geojson"
@@ -144,7 +144,7 @@ def build(data_dir: Path, store: Store, version: str, sid: str) -> Path:
     finally:
         tiles.stop_builds(procs)
     merge = [tiles.tile_join_exe(), "-q", "-f", "-o", str(stage / MAP), "-pk", "-pC", "-x", "code",
-             *(str(stage / f"{u}.mbtiles") for u in (*UNITS, "label"))]
+             *(str(stage / f"{u}.mbtiles") for u in (*frames, "label"))]
     tiles.run_checked(merge)
     tiles.explode(stage / MAP, stage / XYZ)
     for leftover in stage.glob(".*.geojson"):

@@ -98,8 +98,9 @@ def cli_user() -> str:
         return "unknown"
 
 
-def audit_log(store: Store, limit: int = 100) -> list[dict]:
+def audit_log(store: Store, limit: int = 100, **filters) -> list[dict]:
+    """The audit log, newest first; filters: who, action, outcome, since (ISO time), text."""
     if not store.exists():
         return []
     with store.connect(readonly=True) as con:
-        return accounts.audit_rows(con, limit)
+        return accounts.audit_rows(con, limit, **filters)

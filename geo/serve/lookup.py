@@ -56,7 +56,8 @@ def panel(store: Store, run_dir: Path, version: str, unit: str, code: str, cache
         raise NotFoundError("not_found", what=f"{unit} {code}")
     out = dict(props)
     out["unit"] = unit
-    for parent in UNIT_ORDER[:UNIT_ORDER.index(unit)][::-1]:
+    kinds = runfiles.kinds(run_dir)
+    for parent in [u for u in UNIT_ORDER[:UNIT_ORDER.index(unit)][::-1] if u in kinds]:
         found = runfiles.unit_properties(run_dir, parent, str(props.get(f"{parent}_code")))
         out[parent] = {k: found.get(k) for k in PARENT_PROPS} if found else None
     if unit == "commune":
@@ -154,7 +155,8 @@ def search(store: Store, version: str, q: str, levels: dict | None = None) -> li
 
 def run_levels(runs_dir: Path, run_id: str) -> dict:
     """{unit: {code: level}} of a published run (remembered: runs never change)."""
-    return {u: _levels_of_run(str(runs_dir / run_id), u) for u in UNIT_ORDER}
+    kinds = runfiles.kinds(runs_dir / run_id)
+    return {u: _levels_of_run(str(runs_dir / run_id), u) if u in kinds else {} for u in UNIT_ORDER}
 
 
 @lru_cache(maxsize=512)
@@ -173,16 +175,18 @@ def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.dat
     dates = [(start + dt.timedelta(days=k)).isoformat() for k in range(days)]
     runs = {r["date"]: r for r in store.published_runs() if start.isoformat() <= r["date"] <= end.isoformat()}
     graph = crosswalk.Graph(store) if unit == "commune" else None
+    current = store.current_boundary_version()
+    own = current if graph is not None and code in graph.codes(current or "") else None   # the code as of today
     lineage = graph.lineage if graph else (lambda c: {c})
     levels: list[str | None] = []
     codes_then: list[list[str] | None] = []
     for d in dates:
-        if d not in runs:
+        if d not in runs or unit not in runfiles.kinds_in(runs[d]["manifest"]):
             levels.append(None)
             codes_then.append(None)
             continue
         table = _levels_of_run(str(runs_dir / runs[d]["run_id"]), unit)
-        then = graph.equivalents(code, runs[d]["boundary_version"]) if graph else [code]
+        then = graph.equivalents(code, runs[d]["boundary_version"], own) if graph else [code]
         found = [table[c] for c in then if c in table]
         levels.append(max(found, key=lambda lv: RANK.get(lv, -1)) if found else None)
         codes_then.append(then)
@@ -198,5 +202,7 @@ def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.dat
     out = {"unit": unit, "code": code, "dates": dates, "cases": [per_day.get(d, 0) for d in dates], "levels": levels}
     if graph is not None and any(c is not None and c != [code] for c in codes_then):
         out["codes_then"] = codes_then
+        # a day published on other boundaries: this unit's level then is derived from its predecessors
+        out["derived"] = [c is not None and c != [code] for c in codes_then]
         out["lineage"] = sorted(codes)
     return out

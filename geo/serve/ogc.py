@@ -246,6 +246,11 @@ def landing(base: str, title: str) -> dict:
                       {"href": f"{base}/ogc/collections", "rel": "data", "type": JSON}]}
 
 
+def collections_of(run: dict) -> tuple[str, ...]:
+    """The run's collections: the kinds of unit its boundary version has, and lockdowns."""
+    return (*runfiles.kinds_in(run["manifest"]), "lockdown")
+
+
 def describe(base: str, unit: str, run: dict, first_date: str | None) -> dict:
     m = run["manifest"]
     bbox = (m.get("bounds") or {}).get(unit) or (m.get("bounds") or {}).get("province") or [-180, -90, 180, 90]

@@ -109,6 +109,10 @@ def _api_paths() -> dict:
             "Vector tile", [run_path, tile_unit, *zxy],
             _ok("application/vnd.mapbox-vector-tile", {"type": "string", "format": "binary"},
                 extra={"204": {"description": "Empty tile"}}), "Tiles"),
+        "/console": _get("The operator's console (HTML): sign-in form, held runs, the audit log filtered (admin)",
+                         [_param(n, {"type": "string", "maxLength": 200}) for n in ("who", "action", "outcome", "text")]
+                         + [_param("since", DATE), _param("lang", {"type": "string", "enum": ["vi", "en"]})],
+                         _ok("text/html", {"type": "string"}), "Console"),
         "/healthz": _get("Health", [], _ok(ogc.JSON, extra={"503": {"description": "Not ready"}}), "Operations"),
         "/metrics": _get("Prometheus metrics", [], _ok("text/plain", {"type": "string"}), "Operations"),
     }

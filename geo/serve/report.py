@@ -24,7 +24,7 @@ from geo.base.config import TIMEZONE
 from geo.base.errors import MissingInputError
 from geo.base.i18n import vn_date
 from geo.serve import changes, hotspots, reportmap
-from geo.store import casestats, inputs
+from geo.store import casestats, inputs, runfiles
 from geo.store.database import Store
 from geo.store.formats import spreadsheet_cell
 from rules.levels import RANK, SCALE
@@ -62,6 +62,8 @@ def _warnings(store: Store, run: dict, before: dict | None, rows: pd.DataFrame, 
     out, m = [], run["manifest"]
     if m.get("cases_not_in_boundaries"):
         out.append(w["w_unplaced"].format(n=m["cases_not_in_boundaries"]))
+    if (m.get("cases_followed") or {}).get("split_largest_part"):
+        out.append(w["w_split"].format(n=m["cases_followed"]["split_largest_part"]))
     unknown = rows[(rows["unit"] == "commune") & (rows["level_to"] == "unknown")]
     if len(unknown):
         names = ", ".join(unknown["name"].astype(str).head(15)) + (" …" if len(unknown) > 15 else "")
@@ -79,15 +81,19 @@ def _warnings(store: Store, run: dict, before: dict | None, rows: pd.DataFrame, 
     return out
 
 
-def _district_ranking(communes: pd.DataFrame, districts: pd.DataFrame) -> list[dict]:
-    """Districts by the worst level of their communes, then red communes, then orange ones."""
+def _ranking(communes: pd.DataFrame, parents: pd.DataFrame, kind: str) -> list[dict]:
+    """The units of the kind above communes (districts, or provinces in a version without districts)
+    by the worst level of their communes, then red communes, then orange ones."""
     out = []
-    own = districts.set_index("code") if len(districts) else districts
-    for (_pcode, dcode), grp in communes.groupby(["province_code", "district_code"], sort=False, dropna=False):
+    own = parents.set_index("code") if len(parents) else parents
+    keys = ["province_code", "district_code"] if kind == "district" else ["province_code"]
+    for key, grp in communes.groupby(keys, sort=False, dropna=False):
+        code = key[-1] if isinstance(key, tuple) else key
         counts = {lv: int((grp["level_to"] == lv).sum()) for lv in LEVELS}
         worst = max((RANK.get(v, -1) for v in grp["level_to"]), default=-1)
-        d = own.loc[dcode] if dcode in own.index else None
-        out.append({"district": grp["district_name"].iloc[0], "province": grp["province_name"].iloc[0],
+        d = own.loc[code] if code in own.index else None
+        out.append({"district": grp[f"{kind}_name"].iloc[0],
+                    "province": grp["province_name"].iloc[0] if kind == "district" else "",
                     "level": d["level_to"] if d is not None else None,
                     "explanation": None if d is None else d["explanation"], "explanation_en": None if d is None else d["explanation_en"],
                     "counts": counts, "worst": worst, "changes": int((grp["change"] != "same").sum())})
@@ -138,7 +144,9 @@ def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str
     now = run["manifest"]["counts"]
     prev = before["manifest"]["counts"] if before else {}
     warnings = _warnings(store, run, before, rows, w)
-    ranking = _district_ranking(communes, rows[rows["unit"] == "district"])
+    kinds = runfiles.kinds(runs_dir / run["run_id"])
+    above = kinds[1]           # the kind right above communes: districts, or provinces since 2025
+    ranking = _ranking(communes, rows[rows["unit"] == above], above)
     differs = rows[rows["level_differs"].fillna(False).astype(bool)]
     declared = [{"unit": r.unit, "name": r.name, "computed": r.level_to, "declared": r.declared_level}
                 for r in differs.sort_values(["unit", "name"], key=lambda c: c.map(UNIT_ORDER) if c.name == "unit" else c)
@@ -148,7 +156,8 @@ def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str
         "date": run["date"], "date_vn": vn_date(run["date"]), "before_vn": vn_date(before["date"]) if before else None,
         "ruleset": run["manifest"]["ruleset"],
         "ruleset_title": (rs.title_en if lang == "en" and rs.title_en else rs.title) if rs is not None else run["manifest"]["ruleset"],
-        "summary": [{"unit": u, "now": now[u], "prev": prev.get(u, {})} for u in changes.UNITS],
+        "summary": [{"unit": u, "now": now[u], "prev": prev.get(u, {})} for u in kinds],
+        "above": above, "parent_col": f"{above}_name",
         "kinds": {k: int(((rows["change"] == k) & (rows["unit"] == "commune")).sum())
                   for k in ("up", "down", "unassessed", "assessed", "new")},
         "newly_red": int(communes["newly_red"].sum()), "hot": hot, "other": other_rows,
@@ -183,16 +192,19 @@ def xlsx(report: dict, path: Path) -> None:
     for s in report["summary"]:
         ws.append([w[s["unit"]], *[s["now"].get(lv, 0) for lv in report["levels"]]])
     hot = wb.create_sheet(_sheet(w["hot"]))
-    hot.append([w["level"], w["name"], w["district"], w["province"], w["change"], w["held"], w["cases"], w["why"], "code"])
+    above = report["above"]
+    three = above == "district"
+    hot.append([w["level"], w["name"], *([w["district"]] if three else []), w["province"], w["change"], w["held"],
+                w["cases"], w["why"], "code"])
     for h in report["hot"]:
         change = w["newly_red"] if h["newly_red"] else w.get(h["change"], h["change"])
-        hot.append([spreadsheet_cell(v) for v in (report["labels"][h["level"]]["label"], h["name"], h["district_name"],
-                                                  h["province_name"], change, h["unchanged_days"], h["community_cases"],
+        hot.append([spreadsheet_cell(v) for v in (report["labels"][h["level"]]["label"], h["name"],
+                                                  *([h["district_name"]] if three else []), h["province_name"], change, h["unchanged_days"], h["community_cases"],
                                                   h["why"], h["code"])])
-    rank = wb.create_sheet(_sheet(w["ranking"]))
-    rank.append([w["district"], w["province"], w["level"], *[report["labels"][lv]["label"] for lv in report["levels"]]])
+    rank = wb.create_sheet(_sheet(w["ranking" if above == "district" else "ranking_province"]))
+    rank.append([w[above], *([w["province"]] if above == "district" else []), w["level"], *[report["labels"][lv]["label"] for lv in report["levels"]]])
     for r in report["ranking"]:
-        rank.append([spreadsheet_cell(v) for v in (r["district"], r["province"],
+        rank.append([spreadsheet_cell(v) for v in (r["district"], *([r["province"]] if above == "district" else []),
                                                    report["labels"][r["level"]]["label"] if r["level"] in report["labels"] else "",
                                                    *[r["counts"][lv] for lv in report["levels"]])])
     sheets = {w["change"]: report["rows"][report["rows"]["change"] != "same"]}

@@ -5,7 +5,7 @@ from jinja2 import Environment
 
 from geo.base import i18n
 from geo.base.config import today
-from geo.base.i18n import vn_date
+from geo.base.i18n import unit_label, vn_date
 
 
 def _rule(rule) -> dict:
@@ -74,6 +74,8 @@ table{border-collapse:collapse;width:100%;margin-bottom:1em}code{font-size:12px;
 </body></html>""")
 
 def _value(v, lang: str) -> str:
+    if isinstance(v, dict):
+        return "; ".join(f"{unit_label(k, lang)} ← {' / '.join(unit_label(c, lang) for c in cs)}" for k, cs in v.items())
     if isinstance(v, list):
         return ", ".join(_value(x, lang) for x in v) or i18n.word("value", "none", lang)
     if isinstance(v, bool):

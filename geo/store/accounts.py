@@ -16,9 +16,28 @@ def put_user(con, name: str, role: str, token_sha256: str) -> None:
 
 
 def revoke_user(con, name: str) -> bool:
-    """-> whether an active user of that name was revoked."""
+    """-> whether an active user of that name was revoked (their browser sessions end with it)."""
+    con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
     return con.execute("UPDATE users SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
                        (_now(), name)).rowcount > 0
+
+
+def put_session(con, sid_sha256: str, user_name: str, csrf: str, expires_at: str) -> None:
+    con.execute("DELETE FROM sessions WHERE expires_at < ?", (_now(),))
+    con.execute("INSERT INTO sessions (sid_sha256, user_name, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (sid_sha256, user_name, csrf, _now(), expires_at))
+
+
+def session_user(con, sid_sha256: str) -> dict | None:
+    """The session's active user (name, role) and CSRF token, while it has not expired."""
+    row = con.execute("SELECT u.name, u.role, s.csrf, s.sid_sha256 FROM sessions s JOIN users u ON u.name = s.user_name "
+                      "WHERE s.sid_sha256 = ? AND s.expires_at > ? AND u.revoked_at IS NULL",
+                      (sid_sha256, _now())).fetchone()
+    return dict(row) if row is not None else None
+
+
+def end_session(con, sid_sha256: str) -> None:
+    con.execute("DELETE FROM sessions WHERE sid_sha256 = ?", (sid_sha256,))
 
 
 def user_rows(con) -> list[dict]:
@@ -38,5 +57,23 @@ def add_audit(con, who: str, role: str | None, via: str, action: str, target: st
                 (_now(), who, role, via, action, target, file_sha256, file_name, remote, outcome, detail))
 
 
-def audit_rows(con, limit: int) -> list[dict]:
-    return [dict(r) for r in con.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)).fetchall()]
+def audit_rows(con, limit: int, who: str | None = None, action: str | None = None, outcome: str | None = None,
+               since: str | None = None, text: str | None = None) -> list[dict]:
+    """The newest audit rows first; each filter given narrows them (`outcome` and `text` by substring:
+    "refused" finds every refusal, a file name or hash finds its imports)."""
+    where, args = [], []
+    for column, value in (("who", who), ("action", action)):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if outcome:
+        where.append("outcome LIKE ?")
+        args.append(f"%{outcome}%")
+    if since:
+        where.append("at >= ?")
+        args.append(since)
+    if text:
+        where.append("(target LIKE ? OR file_name LIKE ? OR file_sha256 LIKE ? OR detail LIKE ?)")
+        args += [f"%{text}%"] * 4
+    sql = "SELECT * FROM audit" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+    return [dict(r) for r in con.execute(sql, (*args, limit)).fetchall()]

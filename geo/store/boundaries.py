@@ -52,6 +52,10 @@ def version_stamp(con, version: str) -> tuple[str, str]:
     return (row[0], row[1]) if row else ("", "")
 
 
+def kinds(con, version: str) -> set[str]:
+    return {r[0] for r in con.execute("SELECT DISTINCT unit FROM units WHERE boundary_version = ?", (version,))}
+
+
 def commune_codes(con, version: str) -> set[str]:
     return {r[0] for r in con.execute("SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune'", (version,))}
 

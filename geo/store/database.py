@@ -21,7 +21,7 @@ import shapely
 
 from geo.base.errors import MissingInputError
 from geo.base.vocabulary import UNITS
-from geo.store import casestats, inputs
+from geo.store import boundaries, casestats, inputs
 from geo.store.schema import SCHEMA
 
 CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "result_date", "count",
@@ -125,6 +125,12 @@ class Store:
             n = con.execute("SELECT COUNT(*) FROM runs WHERE boundary_version = ?", (version,)).fetchone()[0]
             held = con.execute("SELECT COUNT(*) FROM holds WHERE status = 'held'").fetchone()[0]
         return int(n) + (int(held) if held and version == self.current_boundary_version() else 0)
+
+    def version_levels(self, version: str) -> tuple[str, ...]:
+        """The kinds of unit a boundary version has, smallest first (no districts since 1/7/2025)."""
+        with self.connect(readonly=True) as con:
+            kinds = boundaries.kinds(con, version)
+        return tuple(u for u in UNITS if u in kinds)
 
     def load_units(self, version: str, unit: str = "commune") -> gpd.GeoDataFrame:
         with self.connect(readonly=True) as con:

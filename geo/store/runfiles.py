@@ -20,7 +20,7 @@ import pandas as pd
 import pyogrio
 
 from geo.base import faults
-from geo.base.errors import StorageError
+from geo.base.errors import NotFoundError, StorageError
 from geo.base.vocabulary import UNITS
 from geo.store import formats
 from rules.levels import RANK, UNKNOWN_CODE
@@ -70,12 +70,39 @@ def _read_table(run_dir: Path, unit: str, manifest: dict, columns=None) -> pd.Da
 
 
 def manifest(run_dir: Path) -> dict:
-    return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    try:
+        return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:      # a published run whose folder was deleted or not restored
+        raise StorageError("run_files_missing", run_id=run_dir.name) from None
+
+
+def kinds(run_dir: Path) -> tuple[str, ...]:
+    """The kinds of unit a run has: its boundary version's (runs before versions had kinds: all three)."""
+    return kinds_in(manifest(run_dir))
+
+
+def kinds_in(m: dict) -> tuple[str, ...]:
+    return tuple(m.get("levels", UNITS))
+
+
+def require(run_dir: Path, unit: str) -> None:
+    """A clear 404 for a kind of unit the run's boundary version does not have (districts since 2025)."""
+    if unit not in ("lockdown", "differs"):
+        require_in(manifest(run_dir), unit)
+
+
+def require_in(m: dict, unit: str) -> None:
+    """require() on a run's manifest already read."""
+    if unit in UNITS and unit not in m.get("levels", UNITS):
+        raise NotFoundError("no_such_level", unit=unit, version=m.get("boundary_version", "?"),
+                            levels=", ".join(m.get("levels", UNITS)))
 
 
 def attributes(run_dir: Path, unit: str, columns: list[str] | None = None) -> pd.DataFrame:
     """A run's table for one kind of unit, without geometry (lists as JSON text)."""
-    if kind(run_dir) == FULL:
+    full = kind(run_dir) == FULL
+    require(run_dir, unit)
+    if full:
         return pyogrio.read_dataframe(run_dir / "zones.gpkg", layer=unit, read_geometry=False, columns=columns)
     return _read_table(run_dir, unit, manifest(run_dir), columns)
 
@@ -93,7 +120,7 @@ def levels(run_dir: Path, unit: str, codes: np.ndarray, column: str = "level") -
 def level_rows(run_dir: Path) -> list[tuple]:
     """A run's levels as rows (unit, code, level, properties JSON text): what the PostgreSQL store keeps."""
     rows = []
-    for unit in UNITS:
+    for unit in kinds(Path(run_dir)):
         df = attributes(Path(run_dir), unit)
         props = df.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n") if len(df) else []
         rows += [(unit, str(c), lv, p) for c, lv, p in zip(df["code"], df["level"], props, strict=False)]
@@ -113,6 +140,7 @@ def _decoded(row: dict) -> dict:
 def unit_properties(run_dir: Path, unit: str, code: str) -> dict | None:
     """One unit's published properties (lists decoded)."""
     if kind(run_dir) == FULL:
+        require(run_dir, unit)
         safe = code.replace("'", "''")
         df = pyogrio.read_dataframe(run_dir / "zones.gpkg", layer=unit, where=f"code = '{safe}'", read_geometry=False)
     else:
@@ -126,6 +154,7 @@ def unit_properties(run_dir: Path, unit: str, code: str) -> dict | None:
 def frame(store, run_dir: Path, unit: str) -> gpd.GeoDataFrame:
     """A run's units with geometry (a levels run takes it from its boundary version)."""
     if kind(run_dir) == FULL:
+        require(run_dir, unit)
         return pyogrio.read_dataframe(run_dir / "zones.gpkg", layer=unit)
     df = attributes(run_dir, unit)
     geoms = store.load_units(manifest(run_dir)["boundary_version"], unit).set_index("code").geometry
@@ -140,6 +169,7 @@ def geojson_path(store, run_dir: Path, unit: str, cache_dir: Path) -> Path:
         return own
     if not (run_dir / "manifest.json").exists():
         raise StorageError("run_files_missing", run_id=run_dir.name)
+    require(run_dir, unit)
     target = cache_dir / run_dir.name / f"{unit}.geojson"
     if target.exists():
         return target

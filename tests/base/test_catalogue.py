@@ -90,3 +90,12 @@ def test_no_vietnamese_text_outside_the_catalogue():
             continue
         found += [f"{rel}:{line}: {text[:40]}" for line, text in _strings(path) if VIETNAMESE.search(text)]
     assert not found, found
+
+
+def test_row_reasons_read_in_the_operators_language():
+    assert i18n.row_reason("unknown commune_code 99999", "vi") == "mã xã không có trong ranh giới hiện hành: 99999"
+    assert i18n.row_reason("unknown commune_code 99999", "en") == "unknown commune_code 99999"
+    assert i18n.row_reason("missing report_date", "vi") == "thiếu ngày công bố"
+    assert i18n.row_reason("outside every commune (nearest 10001 Xã A, about 300 m)", "vi") == \
+        "tọa độ không nằm trong xã nào (nearest 10001 Xã A, about 300 m)"
+    assert i18n.row_reason("something new", "vi") == "something new"          # unknown: shown as it is

@@ -35,12 +35,12 @@ def test_range_equals_single_days(runner, app, tmp_path, population):
     days = [dt.date(2021, 7, 1) + dt.timedelta(days=k) for k in range(45)]
     ruleset = load_rulesets()["qd2686"]
     res = evaluation.evaluate_range(app.config["ZONES"], days, ruleset)
-    names = {u: evaluation.level_names(getattr(res, u).levels) for u in ("commune", "district", "province")}
+    names = {u: evaluation.level_names(res.of(u).levels) for u in ("commune", "district", "province")}
     seen = set()
     for k, day in enumerate(days):
         single = _single_day_levels(app, day)
         for unit in ("commune", "district", "province"):
-            got = dict(zip(getattr(res, unit).codes, names[unit][:, k], strict=False))
+            got = dict(zip(res.of(unit).codes, names[unit][:, k], strict=False))
             assert got == single[unit], (day, unit)
             seen.update(got.values())
     # the scenario is rich enough to exercise every level (and unknown where populations are missing)

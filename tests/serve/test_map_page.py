@@ -45,14 +45,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None or _playwright() is None,
                                 reason="chromium or playwright not installed (scripts/setup.sh)")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with _playwright()() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 class Visit:
     """One page in its own browser context: errors and refused outside requests recorded."""
 

@@ -414,7 +414,7 @@ function hotList(runId) {
         : u.change === "up" ? `<span class="zones-badge">${esc(T.up)}</span>` : "";
       return `<li data-k="${k}" data-code="${esc(u.code)}" data-level="${u.level}" tabindex="0">` +
         `<span class="zones-chip" style="background:${colour(u.level)}"></span><b>${esc(u.name)}</b> ${badge}` +
-        `<br><small>${esc(u.district_name || "")} · ${esc(fmt(T.cases_short, {n: num(u.community_cases)}))} · ` +
+        `<br><small>${esc(u.district_name || u.province_name || "")} · ${esc(fmt(T.cases_short, {n: num(u.community_cases)}))} · ` +
         `${esc(fmt(T.held_days, {n: u.unchanged_days}))}</small><br><small class="zones-why">${esc(reasonText(u))}</small></li>`;
     }).join("") : `<li class="zones-empty">${esc(T.hot_none)}</li>`;
     for (const li of $("zones-hot-list").querySelectorAll("li[data-k]")) {

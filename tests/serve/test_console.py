@@ -1,0 +1,181 @@
+"""The operator's console as a browser uses it, through the real app: signing in once with a token
+gives an HttpOnly SameSite=Strict session cookie; form posts need the session's CSRF token and this
+site's origin; signing out (or revoking the user) ends the session on the server; a sign-in never
+keeps a session id chosen before it (fixation); a session expires; a viewer sees no write action; a
+held run is released from the console with a reason, audited; the audit log is filtered."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from helpers import case, grid, invoke, numbered, write_cases, write_units
+
+from geo.serve import auth, sessions
+from geo.store.database import Store
+
+DAY = "2021-07-31"
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def _sign_in(client, token: str):
+    return client.post("/console/signin", data={"token": token})
+
+
+@pytest.fixture
+def users(app):
+    store = Store(app.config["ZONES"].db_path)
+    return {role: auth.add_user(store, f"cb-{role}", role) for role in ("viewer", "operator", "admin")}
+
+
+def test_sign_in_sets_a_strict_httponly_session_cookie(client, users):
+    r = _sign_in(client, users["operator"])
+    assert r.status_code == 303 and r.headers["Location"].startswith("/console")
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith(f"{sessions.COOKIE}=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert users["operator"] not in cookie                         # the token itself never goes into a cookie
+    page = client.get("/console").get_data(as_text=True)
+    assert "cb-operator" in page and "cán bộ nghiệp vụ" in page and "Đăng xuất" in page
+    bad = _sign_in(client.application.test_client(), "not-a-token")
+    assert bad.status_code == 401 and "Mã truy cập không đúng" in bad.get_data(as_text=True)
+
+
+def test_form_posts_need_the_csrf_token_and_this_origin(client, users):
+    _sign_in(client, users["operator"])
+    token = _csrf(client.get("/console").get_data(as_text=True))
+    assert client.post("/console/signout").status_code == 403                       # no token
+    assert client.post("/console/signout", data={"csrf": "forged"}).status_code == 403
+    r = client.post("/console/signout", data={"csrf": token}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403                                                     # a cross-site form post
+    assert "cb-operator" in client.get("/console").get_data(as_text=True)          # still signed in
+    # the API's write path is unchanged: a session cookie never authorises it
+    assert client.post("/api/declarations", json={}).status_code == 401
+    r = client.post("/console/signout", data={"csrf": token}, headers={"Origin": "http://localhost"})
+    assert r.status_code == 303
+
+
+def test_sign_out_ends_the_session_on_the_server(app, client, users):
+    r = _sign_in(client, users["admin"])
+    sid = r.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    token = _csrf(client.get("/console").get_data(as_text=True))
+    out = client.post("/console/signout", data={"csrf": token})
+    assert out.status_code == 303 and f"{sessions.COOKIE}=;" in out.headers["Set-Cookie"]
+    thief = app.test_client()
+    thief.set_cookie(sessions.COOKIE, sid)                     # a copy of the old cookie is worth nothing
+    page = thief.get("/console").get_data(as_text=True)
+    assert "cb-admin" not in page and 'name="token"' in page
+
+
+def test_no_fixation_expiry_and_revocation(app, users):
+    store = Store(app.config["ZONES"].db_path)
+    c = app.test_client()
+    c.set_cookie(sessions.COOKIE, "chosen-by-an-attacker")
+    r = _sign_in(c, users["operator"])
+    sid = r.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    assert sid != "chosen-by-an-attacker" and len(sid) >= 40
+    assert sessions.user(store, "chosen-by-an-attacker") is None
+    # expiry: a session of zero hours is over at once
+    gone = sessions.start(store, users["viewer"], hours=0)
+    assert gone is not None and sessions.user(store, gone[0]) is None
+    # revoking the user ends their sessions
+    assert sessions.user(store, sid)["name"] == "cb-operator"
+    auth.revoke(store, "cb-operator")
+    assert sessions.user(store, sid) is None
+
+
+def test_a_viewer_sees_no_write_action(client, users):
+    _sign_in(client, users["viewer"])
+    page = client.get("/console").get_data(as_text=True)
+    assert "cb-viewer" in page and 'id="read-only"' in page
+    assert "Vẫn công bố" not in page and 'id="audit"' not in page
+    token = _csrf(page)
+    assert client.post("/console/holds/x/publish", data={"csrf": token, "reason": "r"}).status_code == 403
+
+
+def test_a_held_run_is_released_from_the_console_and_audited(app, tmp_path, users):
+    from server import create_app
+    gated = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_QUALITY_GATE": "on"})
+    runner = gated.test_cli_runner()
+    units = grid(2, 2)
+    assert invoke(runner, "import-units", write_units(units, tmp_path / "u.geojson")).exit_code == 0
+    rows = numbered([case("10001", "2021-07-01")])          # the newest case a month before the day: held
+    assert invoke(runner, "import-cases", write_cases(rows, tmp_path / "c.csv")).exit_code == 0
+    res = invoke(runner, "reclassify", "--date", DAY)
+    assert res.exit_code == 3, res.output
+    run_id = res.output.split("Lần chạy ")[1].split(" ")[0]
+    c = gated.test_client()
+    _sign_in(c, users["operator"])
+    page = c.get("/console").get_data(as_text=True)
+    assert run_id in page and "dữ liệu cũ" in page
+    token = _csrf(page)
+    assert c.post(f"/console/holds/{run_id}/publish", data={"csrf": token, "reason": " "}).status_code == 400
+    r = c.post(f"/console/holds/{run_id}/publish", data={"csrf": token, "reason": "đã kiểm tra với CDC tỉnh"})
+    assert r.status_code == 200 and f"Đã công bố lần chạy {run_id}" in r.get_data(as_text=True)
+    assert Store(app.config["ZONES"].db_path).run_for_date(DAY)["run_id"] == run_id
+    a = gated.test_client()
+    _sign_in(a, users["admin"])
+    log = a.get("/console?action=publish-anyway").get_data(as_text=True)
+    assert "publish-anyway" in log and run_id in log and "cb-operator" in log
+    assert "console-signin" not in log                                   # filtered to the one action
+    c.post("/console/signout", data={"csrf": "forged"})                   # refused, and audited
+    refused = a.get("/console?outcome=refused").get_data(as_text=True)
+    assert "refused: csrf" in refused and "publish-anyway" not in refused
+
+
+def test_an_operator_imports_an_xlsx_sees_the_reject_and_downloads_it(app, runner, tmp_path, users):
+    """As an office sends it: an XLSX line list with a personal column and one bad row; the page shows
+    the dropped column and the rejected row, the rejects come back as XLSX, corrected, imported again."""
+    import io
+
+    from openpyxl import Workbook, load_workbook
+    assert invoke(runner, "import-units", write_units(grid(2, 2), tmp_path / "u.geojson")).exit_code == 0
+
+    def xlsx(rows):
+        wb = Workbook()
+        ws = wb.active
+        ws.append(["Mã ca", "Ngày công bố", "Mã xã", "Họ và tên", "Cộng đồng", "Rõ nguồn"])
+        for r in rows:
+            ws.append(r)
+        buf = io.BytesIO()
+        wb.save(buf)
+        buf.seek(0)
+        return buf
+
+    c = app.test_client()
+    _sign_in(c, users["operator"])
+    token = _csrf(c.get("/console").get_data(as_text=True))
+    rows = [["BN1", "2021-07-30", "10001", "Nguyễn Văn A", "có", "không"],
+            ["BN2", "2021-07-30", "99999", "Trần Thị B", "có", "có"]]
+    r = c.post("/console/upload", data={"csrf": token, "kind": "cases", "file": (xlsx(rows), "ca-benh.xlsx")},
+               content_type="multipart/form-data")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "nhận 1 dòng" in page and "loại 1 dòng" in page, page[-2000:]
+    assert 'id="personal"' in page and "Họ và tên" in page
+    assert "Nguyễn Văn A" not in page and "Trần Thị B" not in page           # no name on the page
+    assert "mã xã không có trong ranh giới hiện hành: 99999" in page, page[page.find('id="result"'):][:3000]
+    link = page.split('id="rejects-xlsx" href="')[1].split('"')[0]
+    got = c.get(link)
+    assert got.status_code == 200 and got.mimetype.endswith("spreadsheetml.sheet")
+    ws = load_workbook(io.BytesIO(got.data)).active
+    table = [[cell.value for cell in row] for row in ws.iter_rows()]
+    assert "Họ và tên" not in table[0] and any("99999" in map(str, row) for row in table[1:]), table
+    assert app.test_client().get(link).status_code in (401, 403)             # not for anyone else
+    fixed = [["BN2", "2021-07-30", "10002", "Trần Thị B", "có", "có"]]
+    r = c.post("/console/upload", data={"csrf": token, "kind": "cases", "file": (xlsx(fixed), "ca-benh-sua.xlsx")},
+               content_type="multipart/form-data")
+    assert "nhận 1 dòng" in r.get_data(as_text=True) and "loại 0 dòng" in r.get_data(as_text=True)
+    # no CSRF token: refused before the file is read
+    r = c.post("/console/upload", data={"kind": "cases", "file": (xlsx(fixed), "x.xlsx")}, content_type="multipart/form-data")
+    assert r.status_code == 403
+
+
+def test_the_sign_in_form_is_reachable_when_reading_needs_a_token(app, users):
+    from server import create_app
+    closed = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_READ_ACCESS": "token"}).test_client()
+    page = closed.get("/console")
+    assert page.status_code == 200 and 'name="token"' in page.get_data(as_text=True)
+    assert closed.get("/api/runs").status_code == 401
+    _sign_in(closed, users["viewer"])
+    assert closed.get("/api/runs").status_code == 200          # the session lets the browser read

@@ -1,0 +1,88 @@
+"""The operator's console in Debian's Chromium, every outside request refused, served by gunicorn:
+sign in with a token, import an XLSX line list with a personal column and a bad row, see both, download
+the rejects, sign out; a viewer sees no write action. Screenshots for the README."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from helpers import grid, gunicorn, invoke, write_units
+from openpyxl import Workbook, load_workbook
+from test_map_page import CHROMIUM, SHOTS, _playwright
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None or _playwright() is None,
+                                reason="chromium or playwright not installed (scripts/setup.sh)")
+
+
+@pytest.fixture(scope="module")
+def console_server(tmp_path_factory):
+    from geo.serve import auth
+    from geo.store.database import Store
+    from server import create_app
+    tmp = tmp_path_factory.mktemp("console")
+    data = tmp / "data"
+    app = create_app({"ZONES_DATA_DIR": str(data)})
+    assert invoke(app.test_cli_runner(), "import-units", write_units(grid(2, 2), tmp / "u.geojson")).exit_code == 0
+    store = Store(app.config["ZONES"].db_path)
+    tokens = {role: auth.add_user(store, f"cb-{role}", role) for role in ("viewer", "operator")}
+    with gunicorn(data) as base:
+        yield base, tokens, tmp
+
+
+def _page(browser, base):
+    ctx = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    page = ctx.new_page()
+    outside = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
+               else (outside.append(route.request.url), route.abort()))
+    return ctx, page, outside
+
+
+def test_an_operator_signs_in_imports_sees_rejects_and_signs_out(browser, console_server):
+    base, tokens, tmp = console_server
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Mã ca", "Ngày công bố", "Mã xã", "Họ và tên", "Số điện thoại", "Cộng đồng"])
+    ws.append(["BN1", "30/07/2021", "10001", "Nguyễn Văn A", "0912345678", "có"])
+    ws.append(["BN2", "30/07/2021", "19999", "Trần Thị B", "0987654321", "có"])
+    xlsx = tmp / "danh-sach-ca.xlsx"
+    wb.save(xlsx)
+    ctx, page, outside = _page(browser, base)
+    page.goto(base + "/console")
+    page.fill("input[name=token]", tokens["operator"])
+    page.click("#signin button")
+    page.wait_for_load_state()
+    assert page.locator("#who").count() == 1, page.content()[-3000:]
+    assert "cb-operator" in page.inner_text("#who")
+    page.set_input_files("input[type=file]", str(xlsx))
+    page.select_option("select[name=source_known]", "true")
+    page.click("#import")
+    page.wait_for_selector("#result")
+    text = page.inner_text("#result")
+    assert "nhận 1 dòng" in text and "loại 1 dòng" in text and "Họ và tên" in text
+    assert "mã xã không có trong ranh giới hiện hành: 19999" in text
+    assert "Nguyễn Văn A" not in page.content() and "0912345678" not in page.content()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "console-import.png"), full_page=True)
+    with page.expect_download() as dl:
+        page.click("#rejects-xlsx")
+    got = load_workbook(io.BytesIO(dl.value.path().read_bytes())).active
+    rows = [[c.value for c in r] for r in got.iter_rows()]
+    assert any("19999" in map(str, r) for r in rows[1:]) and "Họ và tên" not in rows[0] and "Số điện thoại" not in rows[0]
+    page.click("#signout")
+    page.wait_for_selector("input[name=token]")
+    ctx.close()
+    assert outside == []
+
+
+def test_a_viewer_sees_no_write_action_in_the_browser(browser, console_server):
+    base, tokens, _ = console_server
+    ctx, page, outside = _page(browser, base)
+    page.goto(base + "/console?lang=en")
+    page.fill("input[name=token]", tokens["viewer"])
+    page.click("#signin button")
+    page.wait_for_load_state()
+    assert page.locator("#upload").count() == 0 and page.locator("#read-only").count() == 1
+    assert "Publish anyway" not in page.content()
+    ctx.close()
+    assert outside == []
