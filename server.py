@@ -9,6 +9,8 @@ import hashlib
 import json
 import re
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,11 +38,12 @@ from geo.base.params import choice as _choice
 from geo.base.params import parse_as_of as _parse_as_of
 from geo.base.params import parse_day as _parse_day
 from geo.base.vocabulary import EXPORT_FORMATS, HTTP_EXPORT_FORMATS, LEVEL_IDS, UNITS
-from geo.ingest import declared, imports, uploads
-from geo.publish import maplevels, quality, shapes, tiles
+from geo.ingest import declared, imports, layout, uploads
+from geo.publish import maplevels, pipeline, quality, shapes, tiles
 from geo.publish.pipeline import load_rulesets
 from geo.serve import (
     auth,
+    blank,
     changes,
     compressed,
     console,
@@ -56,6 +59,7 @@ from geo.serve import (
     rulesinfo,
     sessions,
     viewer,
+    whatif,
 )
 from geo.store import mbtiles, runfiles
 from geo.store.database import Store
@@ -71,7 +75,7 @@ RUN_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{6,64}$")
 # npm packages whose files the pages may load (everything else under node_modules stays private).
 VENDOR_PACKAGES = ("leaflet", "pbf", "@mapbox/vector-tile", "@mapbox/point-geometry")
 # The committee page's own script and style (geo/serve/static).
-ASSETS = ("committee.js", "committee.css")
+ASSETS = ("committee.js", "committee.css", "console.js")
 # Reads that stay open even when reading needs a token: liveness for the supervisor, the icon, and the
 # console's page (without a session it is the sign-in form and nothing else).
 OPEN_ENDPOINTS = frozenset({"healthz", "favicon", "console_home"})     # the console: its sign-in form only
@@ -79,7 +83,10 @@ OPEN_ENDPOINTS = frozenset({"healthz", "favicon", "console_home"})     # the con
 WRITE_ROLES = {"import_upload": "operator", "declare_api": "operator", "publish_held": "operator"}
 # The console's form posts: a signed-in browser session and its CSRF token (geo/serve/sessions.py);
 # signing in needs neither (it is how a session starts).
-CONSOLE_WRITES = {"console_signout": "viewer", "console_publish_held": "operator", "console_upload": "operator"}
+CONSOLE_WRITES = {"console_signout": "viewer", "console_publish_held": "operator", "console_upload": "operator",
+                  "console_preview": "operator", "console_user_add": "admin", "console_user_revoke": "admin",
+                  "console_whatif": "operator", "console_declare": "operator", "console_flag": "operator",
+                  "console_reclassify": "operator"}
 CONSOLE_OPEN = frozenset({"console_signin"})
 ADMIN_ONLY_IMPORTS = ("units",)          # a new boundary version changes every map: admins only
 TOKEN_COOKIE = "zones_token"
@@ -353,9 +360,10 @@ def import_upload(kind):
     return jsonify({"kind": kind, "file": label, "type": ftype, "sha256": digest, **_http_value(summary, "en")})
 
 
-def _receive_and_import(kind: str) -> tuple[dict, str, str, str]:
+def _receive_and_import(kind: str, prepare=None) -> tuple[dict, str, str, str]:
     """An uploaded file (form field `file`) imported as `kind`, audited whatever happens, deleted after:
-    -> (summary, type, SHA-256, the sender's file name). The API and the console share it."""
+    -> (summary, type, SHA-256, the sender's file name). The API and the console share it; `prepare(path,
+    label)` may add import options once the file is received (the console's column mapping)."""
     _choice("kind", kind, tuple(k for k in uploads.KINDS if k != "crosswalk"))
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -372,6 +380,8 @@ def _receive_and_import(kind: str) -> tuple[dict, str, str, str]:
                 options["crosswalk_path"] = crosswalk
             if kind == "units" and not options["boundary_version"]:
                 options["boundary_version"] = path.stem
+            if prepare is not None:
+                options.update(prepare(path, label))
             summary = imports.run(kind, _settings(), path, options)
         except ZonesError as exc:
             _audit(f"import-{kind}", f"refused: {exc.key}" if path is None else f"failed: {exc.key}", file_name=label,
@@ -449,12 +459,132 @@ def _console_page(status: int = 200, message: str | None = None, error: str | No
 def console_upload():
     kind = request.form.get("kind", "")
     _choice("kind", kind, console.UPLOAD_KINDS)
+    chosen = {k[len(console.MAP_FIELD):]: v for k, v in request.form.items() if k.startswith(console.MAP_FIELD) and v}
+    used: dict = {}
+
+    def prepare(path, label):
+        if kind not in layout.FIELDS:          # polygons: no column mapping
+            return {}
+        rename, saved = layout.rename_for(_store(), kind, path, label, chosen, g.user["name"],
+                                          request.form.get("remember") == "1")
+        used.update(rename=rename, saved=saved)
+        return {"rename": rename}
     try:
-        summary, _, digest, label = _receive_and_import(kind)
+        summary, _, digest, label = _receive_and_import(kind, prepare)
     except ZonesError as exc:
         return _console_page(http_status(exc), error=f"{request.files.get('file') and request.files['file'].filename}: "
                                                       f"{_http_text(exc.text(_lang()), _lang())}")
-    return _console_page(result=console.import_result(kind, label, digest, summary, _settings().rejects_dir, _lang()))
+    result = console.import_result(kind, label, digest, summary, _settings().rejects_dir, _lang())
+    return _console_page(result={**result, "renamed": used.get("rename") or {}, "saved_mapping": used.get("saved")})
+
+
+@route("/console/whatif", methods=("POST",))
+def console_whatif():
+    """Evaluate a day (another ruleset or changed settings) without publishing: the units whose level would
+    change against what is published for that day, with the reasons. Nothing is written."""
+    day = _parse_day(request.form.get("date") or _store().latest_run()["date"])
+    lines = [x.strip() for x in request.form.get("settings", "").splitlines() if x.strip()]
+    try:
+        ev = pipeline.evaluate(_settings(), day, request.form.get("ruleset") or None, pipeline.parse_overrides(lines))
+        rows = whatif.diff(_store(), _settings().runs_dir, ev)
+    except ZonesError as exc:
+        return _console_page(http_status(exc), error=_http_text(exc.text(_lang()), _lang()))
+    return _console_page(result={"whatif": console.whatif_result(rows, ev, _lang(), lines)})
+
+
+@route("/console/reclassify", methods=("POST",))
+def console_reclassify():
+    """Reclassify and publish a day now (one at a time: the writer lock answers when another is running);
+    a run the data-quality gate holds is listed with its reasons, to release or correct."""
+    day = _parse_day(request.form.get("date") or config.today().isoformat())
+    try:
+        r = pipeline.reclassify(_settings(), day)
+    except ZonesError as exc:
+        _audit("reclassify", f"failed: {exc.key}", target=day.isoformat(), detail=exc.text("en"))
+        return _console_page(http_status(exc), error=_http_text(exc.text(_lang()), _lang()))
+    held = bool(r.get("held"))
+    _audit("reclassify", "held" if held else "published", target=r["run_id"], detail={"date": r["date"], "via": "console"})
+    key = "reclassified_held" if held else "reclassified"
+    return _console_page(message=i18n.word("console", key, _lang()).format(run_id=r["run_id"], date=vn_date(r["date"])))
+
+
+@route("/console/declare", methods=("POST",))
+def console_declare():
+    """A declared level for one unit (the declarations importer, one row): who declares is who is signed in."""
+    row = {k: request.form.get(k, "").strip() for k in ("unit", "level", "from", "until", "decision", "reason")}
+    row["by"] = g.user["name"]
+    try:
+        r = declared.declare_table(_store(), pd.DataFrame([row]), None, _settings().rejects_dir, config.today())
+    except ZonesError as exc:
+        _audit("declare", f"failed: {exc.key}", target=row["unit"], detail=exc.text("en"))
+        return _console_page(http_status(exc), error=_http_text(exc.text(_lang()), _lang()))
+    if r.get("rejected"):
+        _audit("declare", "refused: row", target=row["unit"], detail=r.get("reasons"))
+        return _console_page(400, error="; ".join(i18n.row_reason(x.split(": ", 1)[-1], _lang()) for x in r["reasons"]))
+    _audit("declare", "ok", target=row["unit"], detail={**row, "via": "console"})
+    return _console_page(message=i18n.word("console", "declared", _lang()).format(unit=row["unit"], level=row["level"]))
+
+
+@route("/console/flag", methods=("POST",))
+def console_flag():
+    """Set or clear a committee flag for a commune (the flags importer, one row; audited)."""
+    row = {"code": request.form.get("code", "").strip(), "date": request.form.get("date", "").strip(),
+           "flag": request.form.get("flag", ""), "value": request.form.get("value", "true"),
+           "author": g.user["name"], "end_date": request.form.get("end_date", "").strip()}
+    folder = Path(tempfile.mkdtemp(prefix=uploads.TEMP_PREFIX))
+    try:
+        path = folder / "co-ban-chi-dao.csv"
+        pd.DataFrame([row]).to_csv(path, index=False)
+        r = imports.run("flags", _settings(), path, {})
+    except ZonesError as exc:
+        _audit("import-flags", f"failed: {exc.key}", target=row["code"], detail=exc.text("en"))
+        return _console_page(http_status(exc), error=_http_text(exc.text(_lang()), _lang()))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if r.get("rejected"):
+        _audit("import-flags", "refused: row", target=row["code"], detail=r.get("reasons"))
+        return _console_page(400, error="; ".join(i18n.row_reason(x.split(": ", 2)[-1], _lang()) for x in r["reasons"]))
+    _audit("import-flags", "ok", target=row["code"], detail={**row, "via": "console"})
+    return _console_page(message=i18n.word("console", "flag_set", _lang()).format(code=row["code"], flag=row["flag"]))
+
+
+@route("/console/users", methods=("POST",))
+def console_user_add():
+    """A new user (or a new token for one): the token is shown once, on this answer only."""
+    name, role = request.form.get("name", "").strip(), request.form.get("role", "")
+    try:
+        token = auth.add_user(_store(), name, role)
+    except ZonesError as exc:
+        _audit("user-add", f"refused: {exc.key}", target=name)
+        return _console_page(http_status(exc), error=_http_text(exc.text(_lang()), _lang()))
+    _audit("user-add", "ok", target=name, detail={"role": role})
+    return _console_page(message=i18n.word("console", "user_added", _lang()).format(name=name, role=role),
+                         result={"new_token": token, "new_user": name})
+
+
+@route("/console/users/<name>/revoke", methods=("POST",))
+def console_user_revoke(name):
+    auth.revoke(_store(), name)
+    _audit("user-revoke", "ok", target=name)
+    return _console_page(message=i18n.word("console", "user_revoked", _lang()).format(name=name))
+
+
+@route("/console/preview", methods=("POST",))
+def console_preview():
+    """The first rows of a table and what each column becomes, before importing (nothing stored, the
+    file deleted at once); personal columns are named, their cells never shown."""
+    kind = request.form.get("kind", "")
+    _choice("kind", kind, tuple(layout.FIELDS))
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InputError("upload_missing")
+    path = None
+    try:
+        path, _, _ = uploads.receive(upload.stream, upload.filename, kind)
+        body = layout.preview(_store(), kind, path, upload.filename)
+    finally:
+        uploads.discard(path)
+    return _cached(jsonify(body), "no-store")
 
 
 @route("/console/rejects/<name>")
@@ -466,6 +596,14 @@ def console_rejects(name):
     path = console.rejects_xlsx(_settings().rejects_dir, name, _settings().cache_dir)
     return _cached(_send_file(path, mimetype=EXPORT_FORMATS["xlsx"].mime, as_attachment=True, etag=False,
                               download_name=path.name), "no-store")
+
+
+@route("/console/templates/<kind>.xlsx")
+def console_template(kind):
+    """A blank import template (Vietnamese headers, validation, an example row): no data in it."""
+    path = blank.template(kind, _settings().cache_dir)
+    return _cached(_send_file(path, mimetype=EXPORT_FORMATS["xlsx"].mime, as_attachment=True, etag=True,
+                              download_name=path.name), SHORT)
 
 
 @route("/console")

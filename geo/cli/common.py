@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import click
-import yaml
 
 from geo.base import config, faults, i18n
 from geo.base.errors import InputError, ZonesError
+from geo.publish.pipeline import parse_overrides
 from geo.serve import auth
 from geo.store.database import Store
 from rules.expr import did_you_mean
@@ -22,13 +22,7 @@ def _ruleset_or_fail(cfg, ruleset_id):
 
 
 def _parse_overrides(items) -> dict:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise InputError("bad_param", name="--set", value=item, allowed="name=value")
-        name, value = item.split("=", 1)
-        out[name.strip()] = yaml.safe_load(value)
-    return out
+    return parse_overrides(items)
 
 
 def _fail(exc: ZonesError, lang: str):

@@ -29,7 +29,8 @@ CHUNK_ROWS = 200_000
 
 
 def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
-                 community: bool | None = None, source_known: bool | None = None, label: str | None = None) -> dict:
+                 community: bool | None = None, source_known: bool | None = None, label: str | None = None,
+                 rename: dict[str, str] | None = None) -> dict:
     """Import a case file. `label`: the file's name in messages and the import log (an upload's own
     name); the pseudonym key lives in the data folder (rejects_dir's parent)."""
     path = Path(path)
@@ -37,7 +38,7 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
     version = store.current_boundary_version()
     if version is None:
         raise MissingInputError("no_units")
-    raw = read_table(path, label)
+    raw = read_table(path, label, rename)
     units = store.load_units(version)
     earlier = earlier_places(store, version)
     secret = personal.key(Path(rejects_dir).parent)

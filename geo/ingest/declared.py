@@ -110,8 +110,9 @@ def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_d
     return result
 
 
-def declare_file(store: Store, path: Path, rejects_dir: Path, today: dt.date, defaults: dict | None = None) -> dict:
-    return declare_table(store, read_table(Path(path)), Path(path), rejects_dir, today, defaults)
+def declare_file(store: Store, path: Path, rejects_dir: Path, today: dt.date, defaults: dict | None = None,
+                 rename: dict[str, str] | None = None) -> dict:
+    return declare_table(store, read_table(Path(path), rename=rename), Path(path), rejects_dir, today, defaults)
 
 
 def _units_by_name(df: pd.DataFrame, err: RowErrors, by_name: dict) -> None:

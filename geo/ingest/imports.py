@@ -25,17 +25,18 @@ def run(kind: str, settings: Settings, path: Path, options: dict) -> dict:
         return {"accepted": r["n_communes"], "rejected": 0, "boundary_version": r["version"],
                 "districts": r["n_districts"], "provinces": r["n_provinces"], "repaired": len(r["repaired"]),
                 "previous_version": r["previous_version"], "crosswalk_rows": r["crosswalk_rows"]}
+    rename = options.get("rename") or None
     if kind == "cases":
         r = import_cases(store, path, settings.rejects_dir, today, option_bool("community", options.get("community")),
-                         option_bool("source_known", options.get("source_known")))
+                         option_bool("source_known", options.get("source_known")), rename=rename)
     elif kind == "lockdowns":
         r = import_lockdowns(store, path, settings.rejects_dir, today, options.get("crs") or None)
     elif kind == "flags":
-        r = import_flags(store, path, settings.rejects_dir, today)
+        r = import_flags(store, path, settings.rejects_dir, today, rename)
     elif kind == "indicators":
-        r = import_indicators(store, path, settings.rejects_dir, today)
+        r = import_indicators(store, path, settings.rejects_dir, today, rename)
     else:
-        r = declare_file(store, path, settings.rejects_dir, today)
+        r = declare_file(store, path, settings.rejects_dir, today, rename=rename)
     out = {k: v for k, v in r.items() if k != "rejects_path"}
     out["rejects_file"] = Path(r["rejects_path"]).name if r.get("rejects_path") else None
     return out

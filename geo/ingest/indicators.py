@@ -49,19 +49,21 @@ MAX_AGE_DAYS = 14
 REPORTED_MAX_AGE_DAYS = 6
 
 
-def _canonical(columns) -> dict[str, str]:
+def canonical(columns) -> dict[str, str]:
+    """Each header -> the indicator or column it names (unknown headers keep their normalised name)."""
     alias = {a: name for name, (_, aliases) in IMPORTED.items() for a in (name, *aliases)}
     alias.update({"ma": "code", "ma_don_vi": "code", "ma_xa": "code", "ngay": "date"})
     return {c: alias.get(normalise_header(c), normalise_header(c)) for c in columns}
 
 
-def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.date) -> dict:
+def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.date,
+                      rename: dict[str, str] | None = None) -> dict:
     path = Path(path)
     version = store.current_boundary_version()
     if version is None:
         raise MissingInputError("no_units")
-    raw = read_table(path)
-    df = raw.rename(columns=_canonical(raw.columns))
+    raw = read_table(path, rename=rename)
+    df = raw.rename(columns=canonical(raw.columns))
     present = [c for c in df.columns if c in IMPORTED]
     missing = [c for c in ("code", "date") if c not in df.columns]
     if missing or not present:

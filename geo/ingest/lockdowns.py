@@ -108,14 +108,14 @@ def decision_key(decision_no) -> str:
     return "decision:" + "".join(str(decision_no).split()).casefold()
 
 
-def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date) -> dict:
+def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date, rename: dict[str, str] | None = None) -> dict:
     """Committee flags: code, date, flag, value, author[, end_date]. A flag holds from its date
     until its end_date or a later row for the same commune and flag."""
     path = Path(path)
     version = store.current_boundary_version()
     if version is None:
         raise MissingInputError("no_units")
-    raw = read_table(path)
+    raw = read_table(path, rename=rename)
     df = raw.rename(columns=rename_columns(raw.columns, FLAG_ALIASES))
     missing = [c.value for c in (FlagCol.CODE, FlagCol.DATE, FlagCol.FLAG) if c.value not in df.columns]
     if missing:

@@ -23,12 +23,13 @@ FALSE_WORDS = frozenset({"false", "0", "no", "n", "khong", "không", "f", "sai",
 CSV_ENCODINGS = ("utf-8-sig", "cp1258")
 
 
-def read_table(path: Path, label: str | None = None) -> pd.DataFrame:
+def read_table(path: Path, label: str | None = None, rename: dict[str, str] | None = None) -> pd.DataFrame:
     """All cells as stripped strings ('' for empty), read as offices send them (geo/ingest/officefile.py).
     attrs: `rows` (where each record is in the file), `set_aside` (lines that could not be read as a
-    record: (row, field, reason)), `source` (the file's name for messages)."""
+    record: (row, field, reason)), `source` (the file's name for messages). `rename`: {the file's header:
+    our column} chosen by the operator for headers the importer does not know ("Mã ĐVHC" -> commune_code)."""
     t = officefile.read(Path(path), label)
-    df = t.frame
+    df = t.frame.rename(columns=rename) if rename else t.frame
     df.attrs["table"] = Origin(t.rows, t.set_aside, t.sheets, label or Path(path).name)
     return df
 

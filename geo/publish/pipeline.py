@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import pandas as pd
+import yaml
 
 from geo.base.config import Settings
 from geo.base.errors import InputError, MissingInputError
@@ -101,6 +102,20 @@ class Evaluation:
     manifest: dict
     timer: Timer
     store: Store
+
+
+def parse_overrides(items) -> dict:
+    """`name=value` lines (a what-if's changed settings) -> {name: value}, values read as YAML (14, true, [a, b])."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError("bad_param", name="--set", value=item, allowed="name=value")
+        name, value = item.split("=", 1)
+        try:
+            out[name.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise InputError("bad_param", name=name.strip(), value=value, allowed="a number, true/false or a list") from None
+    return out
 
 
 def with_settings(ruleset: rs_mod.Ruleset, overrides: dict | None) -> rs_mod.Ruleset:

@@ -12,10 +12,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from openpyxl import Workbook
 
 from geo.base import i18n
+from geo.base.columns import FLAG_NAMES
+from geo.base.config import today
 from geo.base.errors import NotFoundError
 from geo.base.i18n import vn_date
 from geo.publish import quality
-from geo.serve import auth
+from geo.serve import auth, blank
 from geo.store.database import Store
 
 ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
@@ -24,6 +26,8 @@ AUDIT_ROWS = 200
 AUDIT_FILTERS = ("who", "action", "outcome", "since", "text")
 # What an operator uploads from the console (new boundaries stay with admins, on the command line or API).
 UPLOAD_KINDS = ("cases", "lockdowns", "flags", "indicators", "declarations")
+# Form fields of the operator's column choices: map::<the file's header> = one of our columns.
+MAP_FIELD = "map::"
 # Rejected rows shown on the page after an import (the XLSX has them all).
 REJECTS_SHOWN = 200
 # A rejects file's name as the importers write it (geo/ingest/tables.py write_rejects).
@@ -60,11 +64,20 @@ def rejects_xlsx(rejects_dir: Path, name: str, cache_dir: Path) -> Path:
         for cells in ws.iter_rows(min_row=2):
             for c in cells:
                 c.number_format = "@"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        wb.save(tmp)
-        tmp.replace(out)
+        blank.save(wb, out)
     return out
+
+
+def whatif_result(rows: pd.DataFrame, ev, lang: str, lines: list[str]) -> dict:
+    """A what-if's changes for the page: unit kind, name, published -> new level (labels of the ruleset), why."""
+    rs = ev.ruleset
+    label = {lv: rs.level(lv)[lang] for lv in (*rs.level_ids, "unknown")}
+    changes = [{"unit": i18n.unit_label(r.unit, lang), "code": r.code, "name": r.name,
+                "before": label.get(r.published_level, r.published_level or "—"), "after": label.get(r.new_level, r.new_level),
+                "up": (r.new_level in rs.level_ids and r.published_level in rs.level_ids
+                       and rs.level_ids.index(r.new_level) > rs.level_ids.index(r.published_level)),
+                "why": r.new_explanation} for r in rows.itertuples()]
+    return {"date": vn_date(ev.manifest["date"]), "ruleset": rs.id, "settings": lines, "changes": changes}
 
 
 def page(store: Store, user: dict | None, lang: str, args: dict, message: str | None = None,
@@ -75,11 +88,14 @@ def page(store: Store, user: dict | None, lang: str, args: dict, message: str | 
     holds: list[dict] = quality.holds(store, lang) if user is not None else []
     for h in holds:
         h["date_vn"] = vn_date(h["date"])
-    audit = None
+    audit, users = None, None
     if user is not None and auth.allows(user, "admin"):
         audit = auth.audit_log(store, AUDIT_ROWS, **{k: v for k, v in filters.items() if v})
+        users = auth.users(store)
     return ENV.get_template("console.html").render(
         t=t, lang=lang, user=user, message=message, error=error, holds=holds, audit=audit, filters=filters,
-        result=result, kinds=UPLOAD_KINDS,
+        result=result, kinds=UPLOAD_KINDS, template_kinds=tuple(blank.SPECS), users=users, roles=auth.ROLES,
+        code=str(args.get("code", ""))[:20], flag_names=FLAG_NAMES, today=today().isoformat(),
+        levels=blank.LEVEL_WORDS,
         role_label=t["role_" + user["role"]] if user is not None else "",
         can_publish=user is not None and auth.allows(user, "operator"))

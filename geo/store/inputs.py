@@ -4,6 +4,7 @@ so re-importing a file changes nothing; `con.total_changes` tells the caller wha
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -101,3 +102,15 @@ def upsert_declarations(con, rows: list[tuple]) -> None:
                     "DO UPDATE SET level = excluded.level, valid_until = excluded.valid_until, by = excluded.by, "
                     "reason = excluded.reason, recorded_at = excluded.recorded_at, row_hash = excluded.row_hash "
                     "WHERE declarations.row_hash != excluded.row_hash", rows)
+
+
+def column_map(con, layout: str) -> dict[str, str] | None:
+    """The column mapping an operator saved for a file layout (geo/ingest/layout.py), if any."""
+    row = con.execute("SELECT mapping FROM column_maps WHERE layout = ?", (layout,)).fetchone()
+    return json.loads(row[0]) if row is not None else None
+
+
+def save_column_map(con, layout: str, kind: str, mapping: dict[str, str], by: str) -> None:
+    con.execute("INSERT INTO column_maps (layout, kind, mapping, saved_by, saved_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(layout) DO UPDATE SET mapping = excluded.mapping, saved_by = excluded.saved_by, "
+                "saved_at = excluded.saved_at", (layout, kind, json.dumps(mapping, ensure_ascii=False), by, _now()))

@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS crosswalk (
 CREATE TABLE IF NOT EXISTS users (
   name TEXT PRIMARY KEY, role TEXT NOT NULL, token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL,
   revoked_at TEXT);
+CREATE TABLE IF NOT EXISTS column_maps (
+  layout TEXT PRIMARY KEY, kind TEXT NOT NULL, mapping TEXT NOT NULL, saved_by TEXT, saved_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
   sid_sha256 TEXT PRIMARY KEY, user_name TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,
   expires_at TEXT NOT NULL);

@@ -21,6 +21,9 @@ VIETNAMESE = re.compile(r"[ạảãàáâầấậẩẫăằắặẳẵđẹ�
 READ_NOT_SHOWN = {"geo/ingest/tables.py", "geo/ingest/personal.py", "geo/base/columns.py", "geo/base/names.py",
                   "geo/serve/lookup.py", "geo/ingest/declared.py"}
 BILINGUAL_DOCS = {"geo/serve/openapi.py", "geo/serve/ogc.py"}
+# Documents that are Vietnamese by design: the blank import templates an office fills in (their headers
+# are words the importers read, their notes speak to the office).
+VIETNAMESE_DOCUMENTS = {"geo/serve/blank.py"}
 
 
 def _fields(text: str) -> set[str]:
@@ -86,7 +89,7 @@ def test_no_vietnamese_text_outside_the_catalogue():
     found = []
     for path in [ROOT / "server.py", *sorted((ROOT / "geo").rglob("*.py"))]:
         rel = path.relative_to(ROOT).as_posix()
-        if rel in READ_NOT_SHOWN or rel in BILINGUAL_DOCS or rel.startswith("geo/cli/"):
+        if rel in READ_NOT_SHOWN or rel in BILINGUAL_DOCS or rel in VIETNAMESE_DOCUMENTS or rel.startswith("geo/cli/"):
             continue
         found += [f"{rel}:{line}: {text[:40]}" for line, text in _strings(path) if VIETNAMESE.search(text)]
     assert not found, found

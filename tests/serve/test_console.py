@@ -5,6 +5,7 @@ keeps a session id chosen before it (fixation); a session expires; a viewer sees
 held run is released from the console with a reason, audited; the audit log is filtered."""
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -179,3 +180,169 @@ def test_the_sign_in_form_is_reachable_when_reading_needs_a_token(app, users):
     assert closed.get("/api/runs").status_code == 401
     _sign_in(closed, users["viewer"])
     assert closed.get("/api/runs").status_code == 200          # the session lets the browser read
+
+
+@pytest.mark.parametrize("kind", ["cases", "flags", "indicators", "declarations"])
+def test_each_template_imports_its_own_example_row(app, runner, tmp_path, users, kind):
+    """A blank template as downloaded: Vietnamese headers, validation on the checked columns, and an
+    example row that the importer takes as it is (the same file an office fills in)."""
+    import io
+
+    from openpyxl import load_workbook
+    assert invoke(runner, "import-units", write_units(grid(2, 2), tmp_path / "u.geojson")).exit_code == 0
+    c = app.test_client()
+    _sign_in(c, users["operator"])
+    page = c.get("/console").get_data(as_text=True)
+    assert f'href="/console/templates/{kind}.xlsx"' in page
+    got = c.get(f"/console/templates/{kind}.xlsx")
+    assert got.status_code == 200 and got.mimetype.endswith("spreadsheetml.sheet")
+    ws = load_workbook(io.BytesIO(got.data)).active
+    headers = [cell.value for cell in ws[1]]
+    assert any(h and any(ch in h for ch in "ãạảáàăâđêôơư") for h in headers), headers      # Vietnamese headers
+    assert ws.data_validations.dataValidation, "no validation"
+    r = c.post("/console/upload", data={"csrf": _csrf(page), "kind": kind,
+                                        "file": (io.BytesIO(got.data), f"mau-{kind}.xlsx")},
+               content_type="multipart/form-data")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 200 and "nhận 1 dòng" in text and "loại 0 dòng" in text, text[text.find('id="result"'):][:1500]
+
+
+def test_preview_maps_an_unknown_column_and_remembers_it_for_the_layout(app, runner, tmp_path, users):
+    """An office's own header ("Mã ĐVHC" for the commune code) is not known to the importer: the preview
+    says so (and hides a personal column's cells), the operator maps it once, and the next file of the
+    same layout imports with that mapping without asking."""
+    import io
+    assert invoke(runner, "import-units", write_units(grid(2, 2), tmp_path / "u.geojson")).exit_code == 0
+    c = app.test_client()
+    _sign_in(c, users["operator"])
+    token = _csrf(c.get("/console").get_data(as_text=True))
+    text = ("Mã ca,Ngày công bố,Mã ĐVHC,Điện thoại liên hệ\n"
+            "BN1,30/07/2021,10001,0912345678\nBN2,30/07/2021,10002,0987654321\n")
+
+    def send(url, body, **extra):
+        return c.post(url, data={"csrf": token, "kind": "cases", "file": (io.BytesIO(body.encode()), "xa-phuong.csv"), **extra},
+                      content_type="multipart/form-data")
+    p = send("/console/preview", text)
+    assert p.status_code == 200, p.data
+    cols = {col["header"]: col for col in p.get_json()["columns"]}
+    assert cols["Mã ca"]["target"] == "case_id" and cols["Ngày công bố"]["target"] == "report_date"
+    assert cols["Mã ĐVHC"]["target"] == "" and cols["Điện thoại liên hệ"]["personal"]
+    assert "0912345678" not in p.get_data(as_text=True)                       # a personal cell never shown
+    assert send("/console/preview", text, csrf="forged").status_code == 403
+    # without a mapping the file cannot be located: refused, nothing stored
+    r = send("/console/upload", text)
+    assert r.status_code == 400 and "commune_code" in r.get_data(as_text=True)
+    r = send("/console/upload", text, **{"map::Mã ĐVHC": "commune_code", "remember": "1", "community": "true"})
+    page = html.unescape(r.get_data(as_text=True))
+    # no community and source columns: each row says what to do, in the operator's words
+    assert "loại 2 dòng" in page and 'chọn "Rõ nguồn lây" khi nhập' in page and "--source-known" not in page
+    r = send("/console/upload", text, **{"map::Mã ĐVHC": "commune_code", "remember": "1", "community": "true",
+                                         "source_known": "true"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "nhận 2 dòng" in page and "Mã ĐVHC → commune_code" in page, page[-1500:]
+    again = text.replace("BN1", "BN3").replace("BN2", "BN4")
+    p = send("/console/preview", again)
+    assert {col["header"]: col for col in p.get_json()["columns"]}["Mã ĐVHC"] == \
+        {"header": "Mã ĐVHC", "target": "commune_code", "personal": False, "remembered": True}
+    r = send("/console/upload", again, community="true", source_known="true")
+    page = r.get_data(as_text=True)
+    assert "nhận 2 dòng" in page and "theo cách đã nhớ" in page
+
+
+def test_an_admin_issues_a_token_shown_once_and_revokes_it(app, users):
+    a = app.test_client()
+    _sign_in(a, users["admin"])
+    page = a.get("/console").get_data(as_text=True)
+    assert 'id="users"' in page and "cb-operator" in page
+    token = _csrf(page)
+    r = a.post("/console/users", data={"csrf": token, "name": "cb-moi", "role": "operator"})
+    body = r.get_data(as_text=True)
+    new = re.search(r'id="token-once">([^<]+)<', body).group(1)
+    assert r.status_code == 200 and len(new) >= 40
+    assert new not in a.get("/console").get_data(as_text=True)              # shown once, never again
+    b = app.test_client()
+    assert _sign_in(b, new).status_code == 303
+    assert a.post("/console/users", data={"csrf": token, "name": "x y!", "role": "operator"}).status_code == 400
+    r = a.post("/console/users/cb-moi/revoke", data={"csrf": token})
+    assert r.status_code == 200 and "Đã thu hồi quyền của cb-moi" in r.get_data(as_text=True)
+    assert 'name="token"' in b.get("/console").get_data(as_text=True)       # their session ended
+    o = app.test_client()
+    _sign_in(o, users["operator"])
+    page = o.get("/console").get_data(as_text=True)
+    assert 'id="users"' not in page
+    assert o.post("/console/users", data={"csrf": _csrf(page), "name": "cb-x", "role": "admin"}).status_code == 403
+
+
+def test_what_if_lists_the_units_that_would_change_and_publishes_nothing(app, runner, tmp_path, users):
+    """A red commune whose last case was 10 days ago: published today as the day's evaluation; with
+    "14 clean days before a downgrade" it would have stayed red. The what-if says so, and writes nothing."""
+    assert invoke(runner, "import-units", write_units(grid(2, 2), tmp_path / "u.geojson")).exit_code == 0
+    rows = numbered([case("10001", "2021-07-05", known=False, cluster="K") for _ in range(2)]
+                    + [case("10004", "2021-07-15")])
+    assert invoke(runner, "import-cases", write_cases(rows, tmp_path / "c.csv")).exit_code == 0
+    for day in ("2021-07-10", DAY):
+        assert invoke(runner, "reclassify", "--date", day).exit_code == 0
+    store = Store(app.config["ZONES"].db_path)
+    before = store.run_for_date(DAY)["run_id"]
+    c = app.test_client()
+    _sign_in(c, users["operator"])
+    token = _csrf(c.get("/console").get_data(as_text=True))
+    plain = c.post("/console/whatif", data={"csrf": token, "date": DAY}).get_data(as_text=True)
+    assert "0 đơn vị sẽ đổi mức" in plain
+    r = c.post("/console/whatif", data={"csrf": token, "date": DAY, "settings": "min_clean_days_before_downgrade=28"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="whatif-changes"' in page, page[-2000:]
+    assert 'data-code="10001"' in page and "▲" in page
+    assert store.run_for_date(DAY)["run_id"] == before                      # nothing published
+    bad = c.post("/console/whatif", data={"csrf": token, "date": DAY, "settings": "no_such_setting=1"})
+    assert bad.status_code == 400 and "no_such_setting" in bad.get_data(as_text=True)
+
+
+def test_declare_a_level_and_set_a_flag_from_the_console(app, runner, tmp_path, users):
+    """From a unit's panel on the map to the console with its code filled in: a declared level with its
+    decision, a committee flag set; both audited with who did it; a bad code is said in Vietnamese."""
+    assert invoke(runner, "import-units", write_units(grid(2, 2), tmp_path / "u.geojson")).exit_code == 0
+    c = app.test_client()
+    _sign_in(c, users["operator"])
+    page = c.get("/console?code=10002&unit=commune").get_data(as_text=True)
+    assert 'name="unit" value="10002"' in page and 'name="code" value="10002"' in page
+    token = _csrf(page)
+    r = c.post("/console/declare", data={"csrf": token, "unit": "10002", "level": "cấp 3", "from": "2021-07-30",
+                                         "decision": "45/QĐ-UBND", "reason": "ổ dịch chợ"})
+    assert r.status_code == 200 and "Đã ghi cấp độ cấp 3 cho 10002" in r.get_data(as_text=True)
+    r = c.post("/console/flag", data={"csrf": token, "code": "10002", "flag": "community_f1", "value": "true",
+                                      "date": "2021-07-30"})
+    assert r.status_code == 200 and "Đã lưu cờ community_f1 cho xã 10002" in r.get_data(as_text=True)
+    r = c.post("/console/flag", data={"csrf": token, "code": "99999", "flag": "community_f1", "value": "true",
+                                      "date": "2021-07-30"})
+    assert r.status_code == 400 and "mã xã không có trong ranh giới hiện hành: 99999" in r.get_data(as_text=True)
+    store = Store(app.config["ZONES"].db_path)
+    with store.connect(readonly=True) as con:
+        decl = [dict(x) for x in con.execute("SELECT * FROM declarations")]
+        flags = [dict(x) for x in con.execute("SELECT * FROM flags")]
+    assert len(decl) == 1 and decl[0]["level"] == "high_risk" and decl[0]["by"] == "cb-operator"
+    assert len(flags) == 1 and flags[0]["code"] == "10002"
+    log = auth.audit_log(store, 20)
+    assert {(a["action"], a["who"]) for a in log} >= {("declare", "cb-operator"), ("import-flags", "cb-operator")}
+
+
+def test_reclassify_from_the_console_publishes_then_the_map_changes(app, runner, tmp_path, users):
+    """Upload a case, reclassify from the console, and the published day has the new level; while another
+    writer holds the lock the console says so and runs nothing."""
+    import io
+
+    from geo.store.locks import writer_lock
+    assert invoke(runner, "import-units", write_units(grid(2, 2), tmp_path / "u.geojson")).exit_code == 0
+    c = app.test_client()
+    _sign_in(c, users["operator"])
+    token = _csrf(c.get("/console").get_data(as_text=True))
+    body = "Mã ca,Ngày công bố,Mã xã,Cộng đồng,Rõ nguồn,Chùm\nA1,31/07/2021,10003,có,không,K\nA2,31/07/2021,10003,có,không,K\n"
+    c.post("/console/upload", data={"csrf": token, "kind": "cases", "file": (io.BytesIO(body.encode()), "c.csv")},
+           content_type="multipart/form-data")
+    r = c.post("/console/reclassify", data={"csrf": token, "date": DAY})
+    assert r.status_code == 200 and "Đã công bố lần chạy" in r.get_data(as_text=True)
+    zones = c.get(f"/api/zones.geojson?date={DAY}").get_json()["features"]
+    assert {f["properties"]["code"]: f["properties"]["level"] for f in zones}["10003"] == "very_high_risk"
+    with writer_lock(app.config["ZONES"]):
+        busy = c.post("/console/reclassify", data={"csrf": token, "date": DAY})
+    assert busy.status_code == 503

@@ -38,6 +38,16 @@ def _page(browser, base):
     return ctx, page, outside
 
 
+def _signed_in(browser, base: str, token: str, lang: str = "vi"):
+    """A new browser context signed in to the console: (context, page, refused outside requests)."""
+    ctx, page, outside = _page(browser, base)
+    page.goto(f"{base}/console?lang={lang}")
+    page.fill("input[name=token]", token)
+    page.click("#signin button")
+    page.wait_for_load_state()
+    return ctx, page, outside
+
+
 def test_an_operator_signs_in_imports_sees_rejects_and_signs_out(browser, console_server):
     base, tokens, tmp = console_server
     wb = Workbook()
@@ -47,11 +57,7 @@ def test_an_operator_signs_in_imports_sees_rejects_and_signs_out(browser, consol
     ws.append(["BN2", "30/07/2021", "19999", "Trần Thị B", "0987654321", "có"])
     xlsx = tmp / "danh-sach-ca.xlsx"
     wb.save(xlsx)
-    ctx, page, outside = _page(browser, base)
-    page.goto(base + "/console")
-    page.fill("input[name=token]", tokens["operator"])
-    page.click("#signin button")
-    page.wait_for_load_state()
+    ctx, page, outside = _signed_in(browser, base, tokens["operator"])
     assert page.locator("#who").count() == 1, page.content()[-3000:]
     assert "cb-operator" in page.inner_text("#who")
     page.set_input_files("input[type=file]", str(xlsx))
@@ -77,12 +83,78 @@ def test_an_operator_signs_in_imports_sees_rejects_and_signs_out(browser, consol
 
 def test_a_viewer_sees_no_write_action_in_the_browser(browser, console_server):
     base, tokens, _ = console_server
-    ctx, page, outside = _page(browser, base)
-    page.goto(base + "/console?lang=en")
-    page.fill("input[name=token]", tokens["viewer"])
-    page.click("#signin button")
-    page.wait_for_load_state()
+    ctx, page, outside = _signed_in(browser, base, tokens["viewer"], "en")
     assert page.locator("#upload").count() == 0 and page.locator("#read-only").count() == 1
     assert "Publish anyway" not in page.content()
     ctx.close()
     assert outside == []
+
+
+def test_the_preview_maps_an_office_header_in_the_browser(browser, console_server):
+    base, tokens, tmp = console_server
+    csv = tmp / "bao-cao-xa.csv"
+    csv.write_text("Mã ca,Ngày công bố,Mã ĐVHC,Cộng đồng,Rõ nguồn\nBX1,30/07/2021,10004,có,có\n", encoding="utf-8")
+    ctx, page, outside = _signed_in(browser, base, tokens["operator"])
+    page.set_input_files("input[type=file]", str(csv))
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-table")
+    assert page.input_value("select[name='map::Mã ĐVHC']") == ""          # not known: the operator says
+    assert page.input_value("select[name='map::Mã ca']") == "case_id"
+    page.select_option("select[name='map::Mã ĐVHC']", "commune_code")
+    page.check("input[name=remember]")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "console-preview.png"), full_page=True)
+    page.click("#import")
+    page.wait_for_selector("#result")
+    assert "nhận 1 dòng" in page.inner_text("#result") and "Mã ĐVHC → commune_code" in page.inner_text("#result")
+    ctx.close()
+    assert outside == []
+
+
+def test_the_operators_morning_in_the_browser(browser, console_server):
+    """Sign in, reclassify now, ask what a stricter downgrade rule would change, go from the map's panel
+    to the console to declare a level: the README's pictures are made here."""
+    base, tokens, tmp = console_server
+    csv = tmp / "sang-nay.csv"
+    csv.write_text("Mã ca,Ngày công bố,Mã xã,Cộng đồng,Rõ nguồn,Chùm\nM1,31/07/2021,10002,có,không,K9\n"
+                   "M2,31/07/2021,10002,có,không,K9\n", encoding="utf-8")
+    ctx, page, outside = _page(browser, base)
+    page.goto(base + "/console")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "console-signin.png"))
+    page.fill("input[name=token]", tokens["operator"])
+    page.click("#signin button")
+    page.wait_for_load_state()
+    page.set_input_files("input[type=file]", str(csv))
+    page.click("#import")
+    page.wait_for_selector("#result")
+    page.fill("#reclassify-form input[name=date]", "2021-07-31")
+    page.click("#reclassify-button")
+    page.wait_for_selector("#message")
+    assert "Đã công bố lần chạy" in page.inner_text("#message") or "GIỮ LẠI" in page.inner_text("#message")
+    if page.locator("#holds form input[name=reason]").count():          # held (quality gate): release it
+        page.fill("#holds form input[name=reason]", "đã kiểm tra")
+        page.click("#holds form button")
+        page.wait_for_selector("#message")
+    page.fill("#whatif input[name=date]", "2021-07-31")
+    page.fill("#whatif textarea[name=settings]", "cluster_min_cases=3")
+    page.click("#whatif-run")
+    page.wait_for_selector("#whatif-result")
+    assert "10002" in page.inner_html("#whatif-changes") and "▼" in page.inner_text("#whatif-changes")
+    page.screenshot(path=str(SHOTS / "console-whatif.png"), full_page=True)
+    page.goto(base + "/map?date=2021-07-31")
+    page.wait_for_selector("body[data-zones-drawn='1']")
+    page.click("#zones-hot-list li >> nth=0")
+    page.wait_for_selector(".zones-console a")
+    page.click(".zones-console a")
+    page.wait_for_selector("#declare-form")
+    assert page.input_value("#declare-form input[name=unit]") == "10002"
+    page.fill("#declare-form input[name=decision]", "12/QĐ-BCĐ")
+    page.click("#declare-button")
+    page.wait_for_selector("#message")
+    assert "Đã ghi cấp độ" in page.inner_text("#message")
+    page.screenshot(path=str(SHOTS / "console-declare.png"))
+    ctx.close()
+    assert outside == []
+    for name in ("console-signin", "console-preview", "console-import", "console-whatif", "console-declare"):
+        assert (SHOTS / f"{name}.png").stat().st_size > 10_000, name

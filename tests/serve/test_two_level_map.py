@@ -41,6 +41,8 @@ def test_two_level_map_panel_and_pdf(browser, two_level_server, tmp_path):
     v.page.wait_for_selector("#zones-panel:not([hidden]) .zones-chart")
     body = v.page.inner_text("#zones-panel-body")
     assert "Tỉnh Một" in body and "Quận/huyện" not in body and "None" not in body, body
+    link = v.page.get_attribute(".zones-console a", "href")             # to the console, the code filled in
+    assert link.startswith("/console?code=") and "#declare" in link
     SHOTS.mkdir(parents=True, exist_ok=True)
     v.page.screenshot(path=str(SHOTS / "two-levels.png"))
     v.close()

@@ -459,7 +459,9 @@ function panelHtml(u) {
     `<p class="zones-kind">${esc(kind)}</p><p class="zones-level">${esc(label(u.level))}` +
     (u.level_differs ? ` <b class="zones-differs-flag">≠ ${esc(label(u.declared_level))}</b>` : "") +
     (u.outbreak_over ? `<br><small>${esc(T.outbreak_over)}</small>` : "") + "</p><table>" +
-    rows.map((r) => `<tr><th>${esc(r[0])}</th><td>${r[1]}</td></tr>`).join("") + '</table><div id="zones-chart"></div>';
+    rows.map((r) => `<tr><th>${esc(r[0])}</th><td>${r[1]}</td></tr>`).join("") + '</table><div id="zones-chart"></div>' +
+    `<p class="zones-console"><a href="/console?code=${encodeURIComponent(u.code)}&unit=${encodeURIComponent(u.unit)}` +
+    `&lang=${cfg.lang}#declare">${esc(T.console_link)}</a></p>`;
 }
 function chart(h) {
   const w = 300, hgt = 74, n = h.dates.length, bw = w / n;
