@@ -18,6 +18,20 @@ COMMUNES_2009 = SHARED / "vn_communes_2009_census" / "communes_2009.geojson"
 COLUMNS_2009 = ["--column", "code=commune_id", "--column", "name=commune_vn", "--column", "district_code=district_id",
                 "--column", "district_name=district_vn", "--column", "province_code=province_id",
                 "--column", "province_name=province_vn", "--column", "population=population"]
+# The MoH commune announcements of Apr-Jul 2021 (../shared/data/vn_covid_2021_moh_announcements).
+MOH = SHARED / "vn_covid_2021_moh_announcements" / "cases_by_unit_and_date_2021-04-27_2021-07-13.csv"
+
+
+def moh_communes(path: Path) -> pd.DataFrame:
+    """The MoH file's commune rows as import-cases reads them (names and a daily count), written to
+    `path`; -> those rows. Community and known source are given for the whole file on import."""
+    moh = pd.read_csv(MOH, dtype=str, keep_default_na=False)
+    xa = moh[moh["level"] == "xa"].rename(columns={"commune": "commune_name", "district": "district_name",
+                                                   "province": "province_name", "date": "report_date", "cases": "count"})
+    xa[["report_date", "province_name", "district_name", "commune_name", "count"]].to_csv(path, index=False)
+    return xa
+
+
 # Grid origin in WGS 84 / UTM 48N (metres): near Huế, so the grid lies inside Vietnam.
 ORIGIN = (770_000.0, 1_820_000.0)
 CELL_M = 1_000.0

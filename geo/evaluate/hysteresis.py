@@ -34,10 +34,10 @@ def run_levels(store, run_dir, codes: np.ndarray, column: str = "level") -> np.n
     """Levels of `codes` (current boundaries) in a run; a run on earlier boundaries gives each
     commune the worst known level of the communes that covered it then (geo/ingest/crosswalk.py)."""
     version = runfiles.manifest(run_dir).get("boundary_version")
-    if version is None or version == store.current_boundary_version():
+    current = store.current_boundary_version()
+    if version is None or version == current:
         return runfiles.levels(run_dir, "commune", codes, column)
     graph = crosswalk.Graph(store)
-    current = store.current_boundary_version()
     eq = [graph.equivalents(str(c), version, current) for c in codes]
     then = sorted({x for e in eq for x in e})
     found = dict(zip(then, runfiles.levels(run_dir, "commune", np.array(then, dtype=object), column), strict=False)) if then else {}

@@ -142,14 +142,14 @@ def gather(settings: Settings, store: Store, days: list[dt.date], ruleset) -> In
     last = days[-1].isoformat()
     with store.connect(readonly=True) as con:
         cases = store.community_cases(con, rset["date_column"], first.isoformat(), last)
-        moved = crosswalk.forward(con, cases["commune_code"].dropna().unique())
-        con_edges = boundaries.crosswalk_edges(con) if moved else None
+        edges = boundaries.crosswalk_edges(con)
+        moved = crosswalk.forward(edges, cases["commune_code"].dropna().unique())
         source = store.boundary_source(con, version)
         rows = store.evaluation_rows(con, last, (days[0] - dt.timedelta(days=indicators.MAX_AGE_DAYS)).isoformat())
     # located under an earlier boundary version: the commune that now covers them; a case of a split
     # commune goes where its point lies, else to the largest part (counted in the run's manifest)
     if moved:
-        split = crosswalk.split_codes(con_edges)
+        split = crosswalk.split_codes(edges)
         cases["followed"] = np.where(cases["commune_code"].isin(list(split)), "split",
                                      np.where(cases["commune_code"].isin(list(moved)), "crosswalk", ""))
         cases["commune_code"] = cases["commune_code"].map(lambda c: moved.get(c, c))

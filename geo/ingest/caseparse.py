@@ -202,7 +202,7 @@ class Earlier:
 def earlier_places(store, version: str) -> Earlier:
     with store.connect(readonly=True) as con:
         edges = boundaries.crosswalk_edges(con)
-        followed = set(crosswalk.forward(con, edges["old_code"].unique())) if len(edges) else set()
+    followed = set(crosswalk.forward(edges, edges["old_code"].unique()))
     if not followed:
         return Earlier(set(), None)
     frames = [store.load_units(v, "commune") for v in sorted(set(edges["from_version"].dropna()) - {version})]

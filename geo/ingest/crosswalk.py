@@ -117,10 +117,11 @@ def _code(v) -> str:
     return s[:-2] if s.endswith(".0") and s[:-2].isdigit() else s
 
 
-def forward(con, codes) -> dict[str, str]:
+def forward(edges: pd.DataFrame, codes) -> dict[str, str]:
     """Codes of earlier versions -> their commune in the current version (a split: the part with
-    the largest weight), following changes one after another. Codes without a change are left out."""
-    e = boundaries.crosswalk_edges(con)
+    the largest weight), following changes one after another (`edges`: boundaries.crosswalk_edges).
+    Codes without a change are left out."""
+    e = edges
     if e.empty:
         return {}
     best = (e.sort_values(["old_code", "weight", "new_code"], ascending=[True, False, True])
@@ -136,9 +137,9 @@ def forward(con, codes) -> dict[str, str]:
     return out
 
 
-def split_codes(edges: pd.DataFrame | None) -> set[str]:
+def split_codes(edges: pd.DataFrame) -> set[str]:
     """Old codes that went into more than one new commune."""
-    if edges is None or edges.empty:
+    if edges.empty:
         return set()
     n = edges.groupby("old_code")["new_code"].nunique()
     return set(n.index[n > 1])

@@ -54,7 +54,7 @@ def _streak_start(store: Store, runs_dir: Path, unit: str, codes: np.ndarray, le
     alive = np.ones(len(codes), dtype=bool)
     earlier = [r for r in store.published_runs() if r["date"] < day][-STREAK_LOOKBACK_RUNS:]
     for run in reversed(earlier):
-        if not alive.any() or unit not in runfiles.kinds(runs_dir / run["run_id"]):
+        if not alive.any() or unit not in runfiles.kinds_in(run["manifest"]):
             break
         same = alive & (runfiles.levels(runs_dir / run["run_id"], unit, codes) == levels)
         start[same] = run["date"]
@@ -69,11 +69,12 @@ def changes(store: Store, runs_dir: Path, to_day: dt.date, from_day: dt.date | N
     after_run = run_or_404(store, to_day)
     before_run = run_or_404(store, from_day) if from_day else previous_run(store, to_day)
     frames = []
-    for unit in units or runfiles.kinds(runs_dir / after_run["run_id"]):
+    before_kinds = runfiles.kinds_in(before_run["manifest"]) if before_run is not None else ()
+    for unit in units or runfiles.kinds_in(after_run["manifest"]):
         after = runfiles.attributes(runs_dir / after_run["run_id"], unit, READ)
         codes = after["code"].astype(str).to_numpy()
         lv_after = np.array([RANK.get(v, UNKNOWN_CODE) for v in after["level"]], dtype=np.int8)
-        if before_run is not None and unit in runfiles.kinds(runs_dir / before_run["run_id"]):
+        if before_run is not None and unit in before_kinds:
             before_table = runfiles.attributes(runs_dir / before_run["run_id"], unit, ["code", "level"]).set_index("code")
             present = pd.Index(codes).isin(before_table.index)
             lv_before = runfiles.levels(runs_dir / before_run["run_id"], unit, codes)

@@ -191,7 +191,7 @@ def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.dat
         levels.append(max(found, key=lambda lv: RANK.get(lv, -1)) if found else None)
         codes_then.append(then)
     with store.connect(readonly=True) as con:
-        version = store.current_boundary_version()
+        version = current
         if unit == "commune":
             codes = sorted(lineage(code))
             if not boundaries.any_commune(con, codes):

@@ -144,7 +144,7 @@ def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str
     now = run["manifest"]["counts"]
     prev = before["manifest"]["counts"] if before else {}
     warnings = _warnings(store, run, before, rows, w)
-    kinds = runfiles.kinds(runs_dir / run["run_id"])
+    kinds = runfiles.kinds_in(run["manifest"])
     above = kinds[1]           # the kind right above communes: districts, or provinces since 2025
     ranking = _ranking(communes, rows[rows["unit"] == above], above)
     differs = rows[rows["level_differs"].fillna(False).astype(bool)]

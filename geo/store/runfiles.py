@@ -87,12 +87,11 @@ def kinds_in(m: dict) -> tuple[str, ...]:
 
 def require(run_dir: Path, unit: str) -> None:
     """A clear 404 for a kind of unit the run's boundary version does not have (districts since 2025)."""
-    if unit not in ("lockdown", "differs"):
-        require_in(manifest(run_dir), unit)
+    require_in(manifest(run_dir), unit)
 
 
 def require_in(m: dict, unit: str) -> None:
-    """require() on a run's manifest already read."""
+    """require() on a run's manifest already read (lockdowns and other layers are not kinds of unit)."""
     if unit in UNITS and unit not in m.get("levels", UNITS):
         raise NotFoundError("no_such_level", unit=unit, version=m.get("boundary_version", "?"),
                             levels=", ".join(m.get("levels", UNITS)))
@@ -101,10 +100,11 @@ def require_in(m: dict, unit: str) -> None:
 def attributes(run_dir: Path, unit: str, columns: list[str] | None = None) -> pd.DataFrame:
     """A run's table for one kind of unit, without geometry (lists as JSON text)."""
     full = kind(run_dir) == FULL
-    require(run_dir, unit)
+    m = manifest(run_dir)
+    require_in(m, unit)
     if full:
         return pyogrio.read_dataframe(run_dir / "zones.gpkg", layer=unit, read_geometry=False, columns=columns)
-    return _read_table(run_dir, unit, manifest(run_dir), columns)
+    return _read_table(run_dir, unit, m, columns)
 
 
 def levels(run_dir: Path, unit: str, codes: np.ndarray, column: str = "level") -> np.ndarray:

@@ -8,10 +8,9 @@ import sys
 
 import pandas as pd
 import pytest
-from helpers import COLUMNS_2009, COMMUNES_2009, ROOT, SHARED, invoke
+from helpers import COLUMNS_2009, COMMUNES_2009, MOH, ROOT, SHARED, invoke, moh_communes
 
 GSO = SHARED / "vn_admin_units_gso_codes"
-MOH = SHARED / "vn_covid_2021_moh_announcements" / "cases_by_unit_and_date_2021-04-27_2021-07-13.csv"
 WARDS = SHARED / "vn_admin_2025_wards"
 XW = SHARED / "vn_admin_2025_crosswalk"
 pytestmark = pytest.mark.skipif(not (COMMUNES_2009.exists() and GSO.exists() and MOH.exists()),
@@ -59,11 +58,8 @@ def test_the_2021_communes_are_derived_and_the_report_says_how_many(derived):
 @pytest.fixture(scope="module")
 def moh(derived):
     _, runner, _, _, _, tmp = derived
-    moh = pd.read_csv(MOH, dtype=str, keep_default_na=False)
-    xa = moh[moh["level"] == "xa"].rename(columns={"commune": "commune_name", "district": "district_name",
-                                                   "province": "province_name", "date": "report_date", "cases": "count"})
     csv = tmp / "moh-2021.csv"
-    xa[["report_date", "province_name", "district_name", "commune_name", "count"]].to_csv(csv, index=False)
+    xa = moh_communes(csv)
     imp = invoke(runner, "import-cases", csv, "--community", "true", "--source-known", "true")
     assert imp.exit_code == 0, imp.output
     return xa, imp.output

@@ -7,9 +7,8 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import COLUMNS_2009, COMMUNES_2009, SHARED, invoke, published
+from helpers import COLUMNS_2009, COMMUNES_2009, MOH, SHARED, invoke, moh_communes, published
 
-MOH = SHARED / "vn_covid_2021_moh_announcements" / "cases_by_unit_and_date_2021-04-27_2021-07-13.csv"
 pytestmark = pytest.mark.skipif(not (COMMUNES_2009.exists() and MOH.exists()),
                                 reason=f"shared data not found at {SHARED} (tests on real data need ../shared/data)")
 DAY = "2021-07-13"
@@ -24,11 +23,8 @@ def national(tmp_path_factory):
     res = invoke(runner, "import-units", COMMUNES_2009, "--boundary-version", "vn2009", *COLUMNS_2009)
     assert res.exit_code == 0, res.output
     # The MoH file is commune names per day: daily counts, community and known source for the file.
-    moh = pd.read_csv(MOH, dtype=str, keep_default_na=False)
-    xa = moh[moh["level"] == "xa"].rename(columns={"commune": "commune_name", "district": "district_name",
-                                                   "province": "province_name", "date": "report_date", "cases": "count"})
     path = tmp / "moh_communes.csv"
-    xa[["report_date", "province_name", "district_name", "commune_name", "count"]].to_csv(path, index=False)
+    xa = moh_communes(path)
     imp = invoke(runner, "import-cases", path, "--community", "true", "--source-known", "true")
     assert imp.exit_code == 0, imp.output
     res = invoke(runner, "reclassify", "--date", DAY)
