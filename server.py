@@ -39,7 +39,7 @@ from geo.base.params import parse_as_of as _parse_as_of
 from geo.base.params import parse_day as _parse_day
 from geo.base.vocabulary import EXPORT_FORMATS, HTTP_EXPORT_FORMATS, LEVEL_IDS, UNITS
 from geo.ingest import declared, imports, layout, uploads
-from geo.publish import maplevels, pipeline, quality, shapes, tiles
+from geo.publish import jobs, maplevels, pipeline, planahead, quality, shapes, tiles
 from geo.publish.pipeline import load_rulesets
 from geo.serve import (
     auth,
@@ -53,11 +53,13 @@ from geo.serve import (
     observe,
     ogc,
     openapi,
+    outlook,
     pages,
     raster,
     report,
     rulesinfo,
     sessions,
+    trend,
     viewer,
     whatif,
 )
@@ -459,7 +461,7 @@ def _console_page(status: int = 200, message: str | None = None, error: str | No
 def console_upload():
     kind = request.form.get("kind", "")
     _choice("kind", kind, console.UPLOAD_KINDS)
-    chosen = {k[len(console.MAP_FIELD):]: v for k, v in request.form.items() if k.startswith(console.MAP_FIELD) and v}
+    chosen = console.chosen_columns(request.form.items())
     used: dict = {}
 
     def prepare(path, label):
@@ -487,25 +489,48 @@ def console_whatif():
     try:
         ev = pipeline.evaluate(_settings(), day, request.form.get("ruleset") or None, pipeline.parse_overrides(lines))
         rows = whatif.diff(_store(), _settings().runs_dir, ev)
+        moved = whatif.outlook_diff(_store(), _settings().runs_dir, ev)
+        # plan ahead: the published days of the last month, and the same days evaluated under the what-if
+        published = trend.trend(_store(), _settings().runs_dir, _settings().cache_dir,
+                                day - dt.timedelta(days=trend.DEFAULT_DAYS - 1), day)
+        first = dt.date.fromisoformat(published["days"][0]["date"])
+        under = planahead.trend_under(_settings(), ev.ruleset, day, (day - first).days + 1)
     except ZonesError as exc:
         return _console_page(http_status(exc), error=_http_text(exc.text(_lang()), _lang()))
-    return _console_page(result={"whatif": console.whatif_result(rows, ev, _lang(), lines)})
+    return _console_page(result={"whatif": {**console.whatif_result(rows, ev, _lang(), lines),
+                                            **console.plan_ahead(moved, published, under, ev.ruleset, _lang())}})
 
 
 @route("/console/reclassify", methods=("POST",))
 def console_reclassify():
-    """Reclassify and publish a day now (one at a time: the writer lock answers when another is running);
-    a run the data-quality gate holds is listed with its reasons, to release or correct."""
+    """Reclassify and publish a day: the work runs beside the request (geo/publish/jobs.py) and the page
+    shows its stages as they pass; one at a time (the writer lock's message when busy). A run the
+    data-quality gate holds is listed with its reasons, to release or correct."""
     day = _parse_day(request.form.get("date") or config.today().isoformat())
+    user, remote, store = dict(g.user), request.remote_addr, _store()
+
+    def done(status: str, result: dict) -> None:        # in the job's thread: no request context
+        auth.record(store, user["name"], user["role"], "http", "reclassify", status if status != "failed" else
+                    f"failed: {result['error']}", result.get("run_id") or day.isoformat(), remote=remote,
+                    detail={"date": day.isoformat(), "via": "console", **({"error": result["en"]} if status == "failed" else {})})
     try:
-        r = pipeline.reclassify(_settings(), day)
+        job_id = jobs.start_reclassify(_settings(), day, user["name"], done)
     except ZonesError as exc:
         _audit("reclassify", f"failed: {exc.key}", target=day.isoformat(), detail=exc.text("en"))
         return _console_page(http_status(exc), error=_http_text(exc.text(_lang()), _lang()))
-    held = bool(r.get("held"))
-    _audit("reclassify", "held" if held else "published", target=r["run_id"], detail={"date": r["date"], "via": "console"})
-    key = "reclassified_held" if held else "reclassified"
-    return _console_page(message=i18n.word("console", key, _lang()).format(run_id=r["run_id"], date=vn_date(r["date"])))
+    return redirect(f"/console?job={job_id}&lang={_lang()}#job", code=303)
+
+
+@route("/console/jobs/<job_id>")
+def console_job(job_id):
+    """A console job's progress (JSON, polled by the page): stage, share done, and the outcome at the end."""
+    if g.get("token_via") != "session" or not auth.allows(g.user, "operator"):
+        raise AuthError("auth_needed") if g.user is None else ForbiddenError(
+            "auth_role", name=g.user["name"], role=g.user["role"], action="console_job", needed="operator")
+    view = console.job_view(jobs.get(_store(), job_id), _lang())
+    if view is None:
+        raise NotFoundError("not_found", what=f"job {job_id}")
+    return _cached(jsonify(view), "no-store")
 
 
 @route("/console/declare", methods=("POST",))
@@ -732,6 +757,39 @@ def search():
     if version is None:
         raise NotFoundError("no_run")
     return jsonify({"results": lookup.search(_store(), version, request.args.get("q", "")[:100], levels)})
+
+
+@route("/api/outlook")
+def outlook_api():
+    """When each unit above safe would come down if no new case came (computed when the day was
+    reclassified); `within=N`: only those safe within N days; `unit`: one kind."""
+    run = _run_from_request()
+    kinds = [_run_unit(run, request.args["unit"])] if "unit" in request.args else None
+    rows = outlook.units(_settings().runs_dir, run, kinds)
+    if "within" in request.args:
+        rows = outlook.back_to_safe(rows, run["date"], int(_float_arg("within", 0, 366)))
+    return _cached(jsonify({"date": run["date"], "run_id": run["run_id"], "until": run["manifest"]["outlook_until"],
+                            "units": rows}), _run_cache())
+
+
+@route("/api/trend")
+def trend_api():
+    """Units and population per level per published day (the whole area, or `unit`: a province or district),
+    each district's last red day, the units red or orange the longest; format=csv or svg (the chart)."""
+    fmt = request.args.get("format", "json")
+    _choice("format", fmt, ("json", "csv", "svg"))
+    latest = _store().latest_run()
+    first, last = trend.span(request.args, latest["date"] if latest else None)
+    body = trend.trend(_store(), _settings().runs_dir, _settings().cache_dir, first, last, request.args.get("unit") or None)
+    if fmt == "csv":
+        return _cached(Response(trend.csv_text(body), mimetype="text/csv"), _run_cache())
+    if fmt == "svg":
+        labels = trend.labels(current_app.config["RULESETS"].get(body["ruleset"]), _lang())
+        width = int(_float_arg("width", 200, 1200)) if "width" in request.args else 640
+        text = trend.svg(body, labels, i18n.word("report", "trend_title", _lang()).format(n=len(body["days"])), width,
+                         round(width * 0.3))
+        return _cached(Response(text, mimetype="image/svg+xml"), _run_cache())
+    return _cached(jsonify(body), _run_cache())
 
 
 @route("/api/hotspots")

@@ -17,6 +17,21 @@ class RulesetError(ValueError):
 
 
 
+def known_keys(d: dict, allowed: set[str], path, what: str) -> None:
+    for key in d:
+        if key != "__line__" and key not in allowed:
+            raise RulesetError(path, d.get("__line__"), f"unknown key {key!r} in {what}{E.did_you_mean(key, allowed)}")
+
+
+def required(d: dict, key: str, path, kind=str):
+    if key not in d:
+        raise RulesetError(path, d.get("__line__"), f"missing '{key}'{E.did_you_mean(key, [k for k in d if k != '__line__'])}")
+    val = d[key]
+    if kind is not None and not isinstance(val, kind):
+        raise RulesetError(path, d.get("__line__"), f"'{key}' must be {getattr(kind, '__name__', kind)}")
+    return val
+
+
 @dataclass
 class Example:
     inputs: dict[str, Any]
@@ -24,6 +39,7 @@ class Example:
     level: str
     reasons: list[str] | None
     line: int
+    measures: list[str] | None = None     # the measure ids the level requires, when the example states them
 
 
 @dataclass
@@ -66,6 +82,7 @@ class Ruleset:
     path: str
     sha256: str
     raw: dict = field(repr=False, default_factory=dict)
+    measures_cumulative: bool = True      # RULES.md §9: each level's measures add to those of the levels below
 
     @property
     def level_ids(self) -> list[str]:
@@ -75,6 +92,17 @@ class Ruleset:
         if level_id == Level.UNKNOWN.value:
             return self.unknown
         return next(lv for lv in self.levels if lv["id"] == level_id)
+
+    def all_measures(self) -> list[dict]:
+        """Every level's own measures, lowest level first, each with its level (and partial, ref filled in)."""
+        return [{"level": lv["id"], "partial": False, "ref": "", **m} for lv in self.levels for m in lv.get("measures") or []]
+
+    def measures(self, level_id: str) -> list[dict]:
+        """The administrative measures a unit at `level_id` must apply (none for unknown: not assessed)."""
+        if level_id not in self.level_ids:
+            return []
+        upto = self.level_ids[:self.level_ids.index(level_id) + 1] if self.measures_cumulative else [level_id]
+        return [m for m in self.all_measures() if m["level"] in upto]
 
     def in_force(self, day: dt.date) -> bool:
         return self.effective_from <= day and (self.effective_until is None or day <= self.effective_until)

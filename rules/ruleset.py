@@ -19,9 +19,12 @@ from pathlib import Path
 import yaml
 
 from . import expr as E
+from . import measures
 from .examples import check
 from .levels import DEFAULT_ROLLUP_FROM, SCALE, UNITS, Level
 from .model import Example, Rule, RuleSection, Ruleset, RulesetError  # noqa: F401 (the public names)
+from .model import known_keys as _keys
+from .model import required as _req
 
 RULESET_DIR = Path(__file__).parent / "rulesets"
 
@@ -42,10 +45,13 @@ HIT_POLICIES = ("highest_level",)
 # evaluate: three-valued logic decides what it can; unknown: any missing input makes the unit unknown.
 MISSING_INPUT_POLICIES = ("evaluate", "unknown")
 TOP_KEYS = {"id", "title", "title_en", "legal_source", "scope", "effective_from", "effective_until", "hit_policy",
-            "missing_inputs", "levels", "unknown", "settings", "commune", "rollup", "units", "notes", "unverified"}
+            "missing_inputs", "levels", "unknown", "settings", "commune", "rollup", "units", "notes", "unverified",
+            "measures_cumulative"}
+LEVEL_KEYS = {"id", "vi", "en", "color", "measures"}
+
 SECTION_KEYS = {"inputs", "rules", "unknown_when", "examples"}
 RULE_KEYS = {"id", "level", "when", "ref", "vi", "en", "examples", "unverified"}
-EXAMPLE_KEYS = {"inputs", "neighbours", "level", "reasons", "note"}
+EXAMPLE_KEYS = {"inputs", "neighbours", "level", "reasons", "note", "measures"}
 INPUT_TYPES = ("number", "count", "bool")
 
 
@@ -65,21 +71,6 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 
 def _clean(d: dict) -> dict:
     return {k: v for k, v in d.items() if k != "__line__"}
-
-
-def _keys(d: dict, allowed: set[str], path, what: str) -> None:
-    for key in d:
-        if key != "__line__" and key not in allowed:
-            raise RulesetError(path, d.get("__line__"), f"unknown key {key!r} in {what}{E.did_you_mean(key, allowed)}")
-
-
-def _req(d: dict, key: str, path, kind=str):
-    if key not in d:
-        raise RulesetError(path, d.get("__line__"), f"missing '{key}'{E.did_you_mean(key, [k for k in d if k != '__line__'])}")
-    val = d[key]
-    if kind is not None and not isinstance(val, kind):
-        raise RulesetError(path, d.get("__line__"), f"'{key}' must be {getattr(kind, '__name__', kind)}")
-    return val
 
 
 def _date(val, path, line, key):
@@ -115,7 +106,9 @@ def _examples(items, path, line, inputs: dict, level_ids: list[str], rule_ids: s
                 continue
             if r not in rule_ids and r != "U":
                 raise RulesetError(path, el, f"example reason {r!r} is not a rule{E.did_you_mean(r, rule_ids)}")
-        out.append(Example(given, neighbours, level, list(reasons) if reasons is not None else None, el))
+        measures = ex.get("measures")
+        out.append(Example(given, neighbours, level, list(reasons) if reasons is not None else None, el,
+                           [str(m) for m in measures] if measures is not None else None))
     return out
 
 
@@ -239,8 +232,10 @@ def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_exampl
     if scope == "communes" and level_ids != [lv.value for lv in SCALE]:
         raise RulesetError(path, doc.get("__line__"), f"a communes ruleset has the levels, in order, {[lv.value for lv in SCALE]}")
     for lv in levels:
+        _keys(lv, LEVEL_KEYS, path, f"level {lv.get('id')!r}")
         for key in ("vi", "en", "color"):
             _req(lv, key, path)
+    measures.check(levels, path)
     settings = _clean(doc.get("settings") or {})
     if scope == "communes":
         _service_settings(settings, path, (doc.get("settings") or {}).get("__line__"))
@@ -256,8 +251,8 @@ def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_exampl
         legal_source=_req(doc, "legal_source", path), scope=scope,
         effective_from=_date(_req(doc, "effective_from", path, None), path, doc["__line__"], "effective_from"),
         effective_until=_date(doc.get("effective_until"), path, doc["__line__"], "effective_until"),
-        levels=[_clean(lv) for lv in levels], unknown=unknown, settings=settings, commune=commune, rollup=rollup,
-        missing_inputs=missing, path=str(path), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), raw=doc)
+        levels=[{**_clean(lv), "measures": [_clean(m) for m in lv.get("measures") or []]} for lv in levels], unknown=unknown, settings=settings, commune=commune, rollup=rollup,
+        missing_inputs=missing, measures_cumulative=bool(doc.get("measures_cumulative", True)), path=str(path), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), raw=doc)
     if check_examples:
         check(rs)
     return rs

@@ -17,6 +17,7 @@ from geo.ingest import declared, indicators
 from geo.store.boundaries import PARENT_COLUMN
 from geo.store.formats import DISPLAY_COL, GEOJSON_COL
 from rules.levels import SCALE
+from rules.measures import MEASURE_ID_SEPARATOR
 
 # Attributes of the units kept in every output besides the computed ones (the last two are the
 # geometry JSON strings computed once at import, see formats.geometry_json).
@@ -108,6 +109,10 @@ def _frame(units: gpd.GeoDataFrame, levels: list[str], reasons, ruleset, columns
     for column, key in (("level_vi", "vi"), ("level_en", "en"), ("color", "color")):
         out[column] = [spec[lv][key] for lv in levels]
     out["reasons"] = reasons
+    # the administrative measures of the published level (RULES.md §9) by id; their texts are the run's linked
+    # table (manifest "measures"): the same text repeated on every red commune would double a national GeoJSON
+    ids = {lv: MEASURE_ID_SEPARATOR.join(m["id"] for m in ruleset.measures(lv)) or None for lv in set(levels)}
+    out["measures"] = [ids[lv] for lv in levels]
     for k, v in columns.items():
         out[k] = v
     return gpd.GeoDataFrame(out, geometry=units.geometry.values, crs="EPSG:4326")
@@ -207,4 +212,5 @@ def summary(day: dt.date, ruleset, version: str, tables: dict[str, gpd.GeoDataFr
                    for unit, f in tables.items()},
         "n_declared_differs": {unit: int(f["level_differs"].sum()) for unit, f in tables.items()},
         "community_cases_in_window": int(np.nansum(tables["commune"]["community_cases"])),
+        "measures": ruleset.all_measures(),            # the linked table of the units' measure ids
     }

@@ -133,13 +133,14 @@ def neighbour_matrix(store: Store, version: str, communes: gpd.GeoDataFrame, set
     return adjacency.matrix(len(codes), pos[sel["a"]].to_numpy(), pos[sel["b"]].to_numpy())
 
 
-def gather(settings: Settings, store: Store, days: list[dt.date], ruleset) -> Inputs:
-    """What evaluating `days` (consecutive, oldest first) under `ruleset` reads, in one pass over the store."""
+def gather(settings: Settings, store: Store, days: list[dt.date], ruleset, known_until: dt.date | None = None) -> Inputs:
+    """What evaluating `days` (consecutive, oldest first) under `ruleset` reads, in one pass over the store.
+    `known_until`: read nothing dated after it (the outlook: the days after it as if no new case came)."""
     rset = ruleset.settings
     version, communes, districts, provinces = store.current_units()
     store.require_case_data()
     first = days[0] - dt.timedelta(days=metrics.lookback_days(rset) - 1)
-    last = days[-1].isoformat()
+    last = min(days[-1], known_until or days[-1]).isoformat()
     with store.connect(readonly=True) as con:
         cases = store.community_cases(con, rset["date_column"], first.isoformat(), last)
         edges = boundaries.crosswalk_edges(con)

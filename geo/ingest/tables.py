@@ -131,9 +131,10 @@ def parse_dates(values: pd.Series, today: dt.date) -> tuple[np.ndarray, np.ndarr
             return s.to_numpy(dtype=object), np.full(len(values), "", dtype=object)
     text = s.to_numpy(dtype=object)
     slash = s.str.contains("/", regex=False).fillna(False).to_numpy(dtype=bool)
-    iso = pd.to_datetime(s.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    dmy = pd.to_datetime(s, format="%d/%m/%Y", errors="coerce")
-    day = pd.Series(np.where(slash, dmy, iso), index=s.index).astype("datetime64[ns]")
+    # seconds, not nanoseconds: a year like 0635 or 4876 is a date out of range (said per row), not an overflow
+    iso = pd.to_datetime(s.str.slice(0, 10), format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+    dmy = pd.to_datetime(s, format="%d/%m/%Y", errors="coerce").astype("datetime64[s]")
+    day = pd.Series(np.where(slash, dmy, iso), index=s.index).astype("datetime64[s]")
     empty = text == ""
     out = np.full(len(values), None, dtype=object)
     err = np.full(len(values), "", dtype=object)

@@ -13,7 +13,7 @@ import yaml
 
 from geo.base.config import Settings
 from geo.base.errors import InputError, MissingInputError
-from geo.evaluate import evaluation, frames, metrics
+from geo.evaluate import evaluation, frames, metrics, outlook
 from geo.evaluate.inputs import gather
 from geo.publish import publish, quality
 from geo.store.database import Store
@@ -139,12 +139,16 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
     timer = Timer(progress=progress)
     store = Store(settings.db_path)
     ruleset = with_settings(choose_ruleset(load_rulesets(settings.ruleset_dir), day, ruleset_id), overrides)
-    inputs = gather(settings, store, [day], ruleset)
+    ahead = outlook.days(day, ruleset.settings)     # today, then the outlook's days with nothing new read
+    inputs = gather(settings, store, ahead, ruleset, known_until=day)
     timer.done("load")
     res = evaluation.evaluate(inputs, ruleset, progress=timer.done, detail=True)
     c, parents = evaluation.day(res, 0)
     declared_table = inputs.declared_on(0)
     out = frames.build(day, ruleset, inputs.units, c, parents, inputs.neighbours, declared_table)
+    for unit, frame in out.items():
+        for column, values in outlook.table(res.of(unit).levels, ahead).items():
+            frame[column] = values.to_numpy()
     timer.done("tables")
     lock_attrs, _ = inputs.lockdowns_on(0)
     manifest = {
@@ -154,6 +158,6 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
                          "indicators": _input_hash(inputs.indicators_on(0).reset_index()),
                          "declarations": _input_hash(declared_table.reset_index()), "ruleset": ruleset.sha256},
         "cases_not_in_boundaries": res.unplaced, "n_active_lockdowns": len(lock_attrs),
-        "cases_followed": res.followed,
+        "cases_followed": res.followed, "outlook_until": ahead[-1].isoformat(),
     }
     return Evaluation(ruleset, out, inputs.lockdown_frame(0), manifest, timer, store)

@@ -17,7 +17,8 @@ from geo.base.config import today
 from geo.base.errors import NotFoundError
 from geo.base.i18n import vn_date
 from geo.publish import quality
-from geo.serve import auth, blank
+from geo.serve import auth, blank, trend
+from geo.store import jobs as jobs_table
 from geo.store.database import Store
 
 ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
@@ -28,10 +29,18 @@ AUDIT_FILTERS = ("who", "action", "outcome", "since", "text")
 UPLOAD_KINDS = ("cases", "lockdowns", "flags", "indicators", "declarations")
 # Form fields of the operator's column choices: map::<the file's header> = one of our columns.
 MAP_FIELD = "map::"
+# The what-if map's simplification (degrees, ~50 m): outlines to look at in a browser, the page stays small.
+WHATIF_SIMPLIFY_DEG = 0.0005
 # Rejected rows shown on the page after an import (the XLSX has them all).
 REJECTS_SHOWN = 200
 # A rejects file's name as the importers write it (geo/ingest/tables.py write_rejects).
 REJECTS_NAME = re.compile(r"^[0-9T]{15,30}-[\w.-]{1,120}-rejects\.csv$")
+
+
+def chosen_columns(fields) -> dict[str, str]:
+    """The operator's column choices among a form's fields (map::<header> = column); a part whose name
+    the browser could not encode (None) is not one of them."""
+    return {k[len(MAP_FIELD):]: v for k, v in fields if isinstance(k, str) and k.startswith(MAP_FIELD) and v}
 
 
 def import_result(kind: str, label: str, digest: str, summary: dict, rejects_dir: Path, lang: str) -> dict:
@@ -77,7 +86,73 @@ def whatif_result(rows: pd.DataFrame, ev, lang: str, lines: list[str]) -> dict:
                 "up": (r.new_level in rs.level_ids and r.published_level in rs.level_ids
                        and rs.level_ids.index(r.new_level) > rs.level_ids.index(r.published_level)),
                 "why": r.new_explanation} for r in rows.itertuples()]
-    return {"date": vn_date(ev.manifest["date"]), "ruleset": rs.id, "settings": lines, "changes": changes}
+    return {"date": vn_date(ev.manifest["date"]), "ruleset": rs.id, "settings": lines, "changes": changes,
+            "geo": _whatif_geo(rows, ev, lang)}
+
+
+def _day(value) -> str:
+    """A date of the outlook, dd/mm/yyyy; none (not above safe, or not within the horizon): a dash."""
+    return vn_date(value) if isinstance(value, str) and value else "—"
+
+
+def plan_ahead(moved: pd.DataFrame, published: dict, under: list[dict], ruleset, lang: str) -> dict:
+    """The what-if's effect ahead and over the last month: the units whose outlook moves (published -> what-if),
+    the published days drawn beside the same days under the what-if, and the red and orange commune-days of each."""
+    t = i18n.words("console", lang)
+    labels = trend.labels(ruleset, lang)
+
+    def days_at(days: list[dict], level: str) -> int:
+        return sum(d["units"][level] for d in days)
+    outlook = [{"unit": i18n.unit_label(r.unit, lang), "code": r.code, "name": r.name, "level": labels[r.level]["label"],
+                "before": _day(r.published_safe), "after": _day(r.new_safe)} for r in moved.itertuples()]
+    n = len(under)
+    return {"outlook": outlook,
+            "trend_published": trend.svg(published, labels, t["plan_published"].format(n=len(published["days"]))),
+            "trend_whatif": trend.svg({"days": under}, labels, t["plan_whatif"].format(n=n)),
+            "plan_summary": t["plan_summary"].format(
+                n=n, red=days_at(published["days"], "very_high_risk"), red_new=days_at(under, "very_high_risk"),
+                orange=days_at(published["days"], "high_risk"), orange_new=days_at(under, "high_risk"))}
+
+
+def _whatif_geo(rows: pd.DataFrame, ev, lang: str) -> dict:
+    """The what-if drawn: the changed units in their new level's colour over the outline of the largest units,
+    as GeoJSON in the page (simplified: a map to look at, not to measure)."""
+    rs = ev.ruleset
+    colour = {lv: rs.level(lv)["color"] for lv in rs.level_ids} | {"unknown": rs.unknown["color"]}
+    features, finest = [], list(ev.frames)[0]
+    for unit, part in rows.groupby("unit"):
+        frame = ev.frames[unit].set_index(ev.frames[unit]["code"].astype(str))
+        geom = frame.loc[part["code"].astype(str), "geometry"].simplify(WHATIF_SIMPLIFY_DEG)
+        for r, g in zip(part.itertuples(), geom, strict=True):
+            features.append({"type": "Feature", "geometry": g.__geo_interface__,
+                             "properties": {"code": r.code, "name": r.name, "changed": True,
+                                            "fill": unit == finest,       # a district's change: its outline
+                                            "color": colour.get(r.new_level, "#999"),
+                                            "label": f"{r.name}: {rs.level(r.published_level)[lang] if r.published_level in rs.level_ids else '—'}"
+                                                     f" → {rs.level(r.new_level)[lang] if r.new_level in rs.level_ids else rs.unknown[lang]}"}})
+    top = list(ev.frames)[-1]                 # the outline: the largest units of the version (provinces)
+    for g in ev.frames[top].geometry.simplify(WHATIF_SIMPLIFY_DEG * 4):
+        features.append({"type": "Feature", "geometry": g.__geo_interface__, "properties": {"changed": False}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def job_view(job: dict | None, lang: str) -> dict | None:
+    """A console job as the page and its poll show it: stage reached, share done, and at the end the outcome."""
+    if job is None:
+        return None
+    t = i18n.words("console", lang)
+    out = {"id": job["id"], "status": job["status"], "date": vn_date(job["target"]),
+           "done": job["stages_done"], "total": job["stages_total"],
+           "percent": min(100, round(100 * job["stages_done"] / max(1, job["stages_total"]))),
+           "stage": i18n.stage_label(job["stage"], lang) if job["stage"] else t["job_waiting"], "message": None}
+    r = job["result"] or {}
+    if job["status"] in ("published", "held"):
+        key = "reclassified_held" if job["status"] == "held" else "reclassified"
+        out.update(percent=100, message=t[key].format(run_id=r["run_id"], date=vn_date(r["date"])),
+                   run_id=r["run_id"], map=f"/map?date={r['date']}&lang={lang}")
+    elif job["status"] == "failed":
+        out["message"] = t["job_failed"].format(date=out["date"], error=r.get(lang) or r.get("error", ""))
+    return out
 
 
 def page(store: Store, user: dict | None, lang: str, args: dict, message: str | None = None,
@@ -89,12 +164,16 @@ def page(store: Store, user: dict | None, lang: str, args: dict, message: str | 
     for h in holds:
         h["date_vn"] = vn_date(h["date"])
     audit, users = None, None
+    job = None
+    if user is not None and auth.allows(user, "operator") and args.get("job"):
+        with store.connect(readonly=True) as con:
+            job = job_view(jobs_table.get(con, str(args["job"])[:32]), lang)
     if user is not None and auth.allows(user, "admin"):
         audit = auth.audit_log(store, AUDIT_ROWS, **{k: v for k, v in filters.items() if v})
         users = auth.users(store)
     return ENV.get_template("console.html").render(
         t=t, lang=lang, user=user, message=message, error=error, holds=holds, audit=audit, filters=filters,
-        result=result, kinds=UPLOAD_KINDS, template_kinds=tuple(blank.SPECS), users=users, roles=auth.ROLES,
+        result=result, job=job, kinds=UPLOAD_KINDS, template_kinds=tuple(blank.SPECS), users=users, roles=auth.ROLES,
         code=str(args.get("code", ""))[:20], flag_names=FLAG_NAMES, today=today().isoformat(),
         levels=blank.LEVEL_WORDS,
         role_label=t["role_" + user["role"]] if user is not None else "",

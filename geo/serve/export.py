@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyogrio
 from openpyxl import Workbook
 
@@ -16,6 +17,9 @@ from geo.base.vocabulary import EXPORT_FORMATS
 from geo.serve import ogc
 from geo.store import runfiles
 from geo.store.formats import GPKG_OPTIONS, spreadsheet_cell, spreadsheet_safe
+
+# The linked table of the measures a unit's `measures` ids name (RULES.md §9): a GeoJSON member, a GPKG table, a sheet.
+MEASURES_TABLE = "measures"
 
 
 def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path) -> int:
@@ -44,6 +48,9 @@ def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path)
     if target.exists():
         target.unlink()
     pyogrio.write_dataframe(df, target, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
+    measures = runfiles.manifest(run_dir).get("measures") or []
+    if measures:
+        pyogrio.write_dataframe(pd.DataFrame(measures), target, layer=MEASURES_TABLE, driver="GPKG", **GPKG_OPTIONS)
     return len(df)
 
 
@@ -69,6 +76,7 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
     if target.exists():
         return target
     run_dir = runs_dir / run["run_id"]
+    measures = run["manifest"].get("measures") or []
     keep = changed_codes(run_dir, runs_dir / since["run_id"], unit) if since else None
 
     def write(tmp: Path) -> None:
@@ -78,7 +86,8 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
             if fmt == "geojson":
                 head = json.dumps({"type": "FeatureCollection", "name": unit, "date": run["date"], "run_id": run["run_id"],
                                    "boundary_version": run["boundary_version"],
-                                   "since": since["run_id"] if since else None}, ensure_ascii=False)[1:-1]
+                                   "since": since["run_id"] if since else None,
+                                   "measures": measures}, ensure_ascii=False)[1:-1]
                 text = "{" + head + ',"features":[\n' + ",\n".join(chosen) + "\n]}\n"
             else:
                 text = "".join(f"\x1e{ln}\n" for ln in chosen)
@@ -93,8 +102,10 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
                 spreadsheet_safe(df).to_csv(tmp, index=False)
             elif fmt == "gpkg":
                 pyogrio.write_dataframe(df, tmp, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
+                if measures:            # the linked table of the units' measure ids, a table without geometry
+                    pyogrio.write_dataframe(pd.DataFrame(measures), tmp, layer=MEASURES_TABLE, driver="GPKG", **GPKG_OPTIONS)
             else:
-                _xlsx(df, tmp, unit)
+                _xlsx(df, tmp, unit, measures)
     return faults.keep(target, write)
 
 
@@ -106,10 +117,13 @@ def feature_lines(store, runs_dir: Path, cache_dir: Path, unit: str):
     return lines
 
 
-def _xlsx(df, path: Path, unit: str) -> None:
+def _xlsx(df, path: Path, unit: str, measures: list[dict]) -> None:
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(unit[:31])
-    ws.append(list(df.columns))
-    for row in df.itertuples(index=False):
-        ws.append([spreadsheet_cell(None if (isinstance(v, float) and np.isnan(v)) else v) for v in row])
+    for name, table in ((unit, df), (MEASURES_TABLE, pd.DataFrame(measures))):
+        if table.empty and name == MEASURES_TABLE:
+            continue
+        ws = wb.create_sheet(name[:31])
+        ws.append(list(table.columns))
+        for row in table.itertuples(index=False):
+            ws.append([spreadsheet_cell(None if (isinstance(v, float) and np.isnan(v)) else v) for v in row])
     wb.save(path)

@@ -20,6 +20,7 @@ from geo.ingest.assign import Assigner
 from geo.store import boundaries, casestats, runfiles
 from geo.store.database import Store
 from rules.levels import RANK
+from rules.measures import MEASURE_ID_SEPARATOR
 
 UNIT_ORDER = ("province", "district", "commune")
 # Search answers at most this many units (the page lists them; more is noise).
@@ -56,6 +57,7 @@ def panel(store: Store, run_dir: Path, version: str, unit: str, code: str, cache
         raise NotFoundError("not_found", what=f"{unit} {code}")
     out = dict(props)
     out["unit"] = unit
+    out["measures_list"] = measures_of(runfiles.manifest(run_dir), props.get("measures"))
     kinds = runfiles.kinds(run_dir)
     for parent in [u for u in UNIT_ORDER[:UNIT_ORDER.index(unit)][::-1] if u in kinds]:
         found = runfiles.unit_properties(run_dir, parent, str(props.get(f"{parent}_code")))
@@ -65,6 +67,12 @@ def panel(store: Store, run_dir: Path, version: str, unit: str, code: str, cache
         where = np.flatnonzero(a.codes == code)
         out["lockdowns"] = _lockdowns_in(store, run_dir, cache_dir, a.geoms[where[0]]) if len(where) else []
     return out
+
+
+def measures_of(manifest: dict, ids) -> list[dict]:
+    """A unit's measure ids (comma-separated) with their texts from the run's linked table, in the unit's order."""
+    table = {m["id"]: m for m in manifest.get("measures") or []}
+    return [table[i] for i in str(ids or "").split(MEASURE_ID_SEPARATOR) if i in table]
 
 
 def _lockdowns_in(store: Store, run_dir: Path, cache_dir: Path | None, geom) -> list[dict]:

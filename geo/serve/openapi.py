@@ -1,15 +1,21 @@
-"""The OpenAPI 3.0 document of the read API (OGC API - Features and our own routes).
+"""The OpenAPI 3.0 document of the read API (OGC API - Features and our own routes) and of the operator's
+console (its form posts need a signed-in session cookie and the session's CSRF token in the form).
 
 Built from the same constants the routes check, so the document and the server cannot drift
 apart on collections, levels, formats or limits. Schemathesis reads it in the tests.
 """
 from __future__ import annotations
 
+from geo.base.columns import FLAG_NAMES
 from geo.base.vocabulary import HTTP_EXPORT_FORMATS, UNITS
-from geo.serve import ogc
+from geo.serve import auth, blank, console, ogc
 
 DATE = {"type": "string", "format": "date", "example": "2021-07-31"}
 RUN_ID = {"type": "string", "pattern": "^[0-9A-Za-z_\\-]{6,64}$"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+LANG = {"name": "lang", "in": "query", "required": False, "schema": {"type": "string", "enum": ["vi", "en"]}}
+# A console write without a session, its CSRF token or the role.
+CONSOLE_REFUSALS = {"401": {"description": "Not signed in"}, "403": {"description": "CSRF token or role refused"}}
 
 
 def _param(name: str, schema: dict, where: str = "query", required: bool = False, description: str = "") -> dict:
@@ -93,6 +99,19 @@ def _api_paths() -> dict:
         "/api/changes": _get("Level changes between two days",
                              [_param("to", DATE, required=True), _param("from", DATE), unit_q,
                               _param("all", {"type": "boolean"})], _ok(ogc.JSON), "API"),
+        "/api/outlook": _get("If no new case came: when each unit above safe steps down and is safe (engine-evaluated)",
+                             [unit_q, *_run_selectors(), _param("within", {"type": "integer", "minimum": 0, "maximum": 366},
+                                                                description="only units safe within this many days")],
+                             _ok(ogc.JSON), "API"),
+        "/api/trend": _get("Units and population per level per day, province and each district (published runs)",
+                           [_param("from", DATE), _param("to", DATE), _param("unit", {"type": "string", "maxLength": 20},
+                                                                          description="a district or province code"),
+                            _param("format", {"type": "string", "enum": ["json", "csv", "svg"]}),
+                            _param("width", {"type": "integer", "minimum": 200, "maximum": 1200}, description="the chart's (svg)")],
+                           _ok(ogc.JSON, extra={"200": {"description": "OK", "content": {
+                               ogc.JSON: {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}},
+                               "image/svg+xml": {"schema": {"type": "string"}}}}}),
+                           "API"),
         "/api/runs": _get("Published runs", [], _ok(ogc.JSON), "API"),
         "/api/rulesets": _get("Rulesets", [], _ok(ogc.JSON), "API"),
         "/api/rulesets/{ruleset_id}": _get("One ruleset", [_param("ruleset_id", {"type": "string"}, "path")],
@@ -111,10 +130,67 @@ def _api_paths() -> dict:
                 extra={"204": {"description": "Empty tile"}}), "Tiles"),
         "/console": _get("The operator's console (HTML): sign-in form, held runs, the audit log filtered (admin)",
                          [_param(n, {"type": "string", "maxLength": 200}) for n in ("who", "action", "outcome", "text")]
-                         + [_param("since", DATE), _param("lang", {"type": "string", "enum": ["vi", "en"]})],
+                         + [_param("since", DATE), LANG, _param("job", {"type": "string", "maxLength": 32}),
+                            _param("code", {"type": "string", "maxLength": 20})],
                          _ok("text/html", {"type": "string"}), "Console"),
         "/healthz": _get("Health", [], _ok(ogc.JSON, extra={"503": {"description": "Not ready"}}), "Operations"),
         "/metrics": _get("Prometheus metrics", [], _ok("text/plain", {"type": "string"}), "Operations"),
+    }
+
+
+def _form(summary: str, fields: dict, required: list[str], responses: dict, params: list[dict] | None = None,
+          multipart: bool = False) -> dict:
+    """A console form post: the session cookie, the CSRF token among the fields, an HTML page or a redirect back."""
+    schema = {"type": "object", "properties": {"csrf": {"type": "string"}, **fields}, "required": ["csrf", *required]}
+    mime = "multipart/form-data" if multipart else "application/x-www-form-urlencoded"
+    return {"post": {"summary": summary, "tags": ["Console"], "parameters": [LANG, *(params or [])],
+                     "security": [{"session": []}], "requestBody": {"required": True, "content": {mime: {"schema": schema}}},
+                     "responses": {**_ok("text/html", {"type": "string"}), **CONSOLE_REFUSALS, **responses}}}
+
+
+def _console_paths() -> dict:
+    text = {"type": "string", "maxLength": 200}
+    upload = {"kind": {"type": "string", "enum": list(console.UPLOAD_KINDS)}, "file": {"type": "string", "format": "binary"},
+              "remember": {"type": "string", "enum": ["1"]}}
+    see_other = {"303": {"description": "Done: back to the console (a job's page for a reclassification)"}}
+    return {
+        "/console/signin": {"post": {
+            "summary": "Sign in with a token: a session cookie (HttpOnly, SameSite=Strict)", "tags": ["Console"],
+            "parameters": [LANG], "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": {"token": text}, "required": ["token"]}}}},
+            "responses": {"303": {"description": "Signed in"}, "401": {"description": "Unknown or revoked token"}}}},
+        "/console/signout": _form("Sign out (the session ends on the server)", {}, [], see_other),
+        "/console/upload": _form("Import a file (rejects shown, personal columns dropped)", upload, ["kind", "file"], {},
+                                 multipart=True),
+        "/console/preview": _form("The first rows of a file and the column mapping the import will use (JSON)",
+                                  upload, ["kind", "file"], {}, multipart=True),
+        "/console/whatif": _form("Evaluate a day with changed settings, publishing nothing",
+                                 {"date": DATE, "ruleset": text, "settings": {"type": "string", "maxLength": 2000}}, [], {}),
+        "/console/reclassify": _form("Reclassify and publish a day (a job whose stages the page shows)", {"date": DATE}, [],
+                                     {**see_other, "503": {"description": "Another writer is running (the lock)"}}),
+        "/console/declare": _form("Declare a level for a unit", {
+            "unit": text, "level": {"type": "string", "enum": list(blank.LEVEL_WORDS)}, "from": DATE, "until": DATE,
+            "decision": text, "reason": text}, ["unit", "level", "from", "decision"], {}),
+        "/console/flag": _form("Set or clear a committee flag for a commune", {
+            "code": text, "flag": {"type": "string", "enum": list(FLAG_NAMES)},
+            "value": {"type": "string", "enum": ["true", "false"]}, "date": DATE, "end_date": DATE},
+            ["code", "flag", "value", "date"], {}),
+        "/console/users": _form("Add a user (admin): the token is shown once",
+                                {"name": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{2,64}$"},
+                                 "role": {"type": "string", "enum": list(auth.ROLES)}}, ["name", "role"], {}),
+        "/console/users/{name}/revoke": _form("Revoke a user (admin)", {}, [], {},
+                                              [_param("name", {"type": "string"}, "path")]),
+        "/console/holds/{run_id}/publish": _form("Publish a held run with a reason (audited)", {"reason": text}, ["reason"],
+                                                 {}, [_param("run_id", RUN_ID, "path")]),
+        "/console/jobs/{job_id}": _get("A console job's progress (JSON; the session of an operator)",
+                                       [_param("job_id", {"type": "string", "maxLength": 32}, "path"), LANG],
+                                       {**_ok(ogc.JSON), **CONSOLE_REFUSALS}, "Console"),
+        "/console/rejects/{name}": _get("An import's rejected rows as XLSX", [_param("name", {"type": "string"}, "path")],
+                                        _ok(XLSX, {"type": "string", "format": "binary"}), "Console"),
+        "/console/templates/{kind}.xlsx": _get(
+            "A blank template to fill in, Vietnamese headers", [_param("kind", {"type": "string", "enum": list(blank.SPECS)},
+                                                                       "path"), LANG],
+            _ok(XLSX, {"type": "string", "format": "binary"}), "Console"),
     }
 
 
@@ -124,7 +200,7 @@ def document(base: str) -> dict:
         "info": {"title": "Phân vùng nguy cơ COVID-19 / COVID-19 zone levels", "version": "1.0.0",
                  "description": "Read API over published runs. Exports carry aggregates only, never patient data."},
         "servers": [{"url": base}],
-        "paths": {**_ogc_paths(), **_api_paths()},
+        "paths": {**_ogc_paths(), **_api_paths(), **_console_paths()},
         "components": {
             "schemas": {"FeatureCollection": {"type": "object", "required": ["type", "features"],
                                               "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
@@ -133,6 +209,7 @@ def document(base: str) -> dict:
                                                              "numberReturned": {"type": "integer"},
                                                              "links": {"type": "array", "items": {"type": "object"}}}},
                         "Error": {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}},
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "zones_session"}},
             "responses": {"Error": {"description": "Error with a message",
                                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
         },

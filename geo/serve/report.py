@@ -21,9 +21,9 @@ from openpyxl import Workbook
 
 from geo.base import faults, i18n
 from geo.base.config import TIMEZONE
-from geo.base.errors import MissingInputError
+from geo.base.errors import MissingInputError, NotFoundError
 from geo.base.i18n import vn_date
-from geo.serve import changes, hotspots, reportmap
+from geo.serve import changes, hotspots, measures, outlook, reportmap, trend
 from geo.store import casestats, inputs, runfiles
 from geo.store.database import Store
 from geo.store.formats import spreadsheet_cell
@@ -45,6 +45,8 @@ MAX_PRINTED_ORANGE = 300
 MAX_PRINTED_ROWS = 300
 MAX_PRINTED_DISTRICTS = 150
 TEMPLATES = Path(__file__).parent / "templates"
+# The report's outlook line: the units back to green within this many days if no new case comes.
+OUTLOOK_WITHIN = 7
 
 def _lockdowns(store: Store, day: dt.date, since: dt.date | None) -> dict[str, list[dict]]:
     d, s = day.isoformat(), (since or day - dt.timedelta(days=1)).isoformat()
@@ -122,14 +124,24 @@ def _reason(text) -> str:
     return "; ".join(p if len(p) <= MAX_REASON else p[:MAX_REASON - 1] + "…" for p in parts)
 
 
+def _ahead_and_trend(store: Store, runs_dir: Path, cache_dir: Path, run: dict, labels: dict, w: dict) -> dict:
+    """The outlook's line (units back to green within OUTLOOK_WITHIN days if no new case) and the last
+    30 days' trend with its chart; a day without an outlook (backfilled) says so."""
+    day = dt.date.fromisoformat(run["date"])
+    try:
+        ahead = outlook.back_to_safe(outlook.units(runs_dir, run, ["commune"]), run["date"], OUTLOOK_WITHIN)
+    except NotFoundError:
+        ahead = None
+    tr = trend.trend(store, runs_dir, cache_dir, day - dt.timedelta(days=trend.DEFAULT_DAYS - 1), day)
+    return {"ahead": ahead, "ahead_within": OUTLOOK_WITHIN, "trend": tr,
+            "trend_svg": trend.svg(tr, labels, w["trend_title"].format(n=len(tr["days"])))}
+
+
 def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str, rulesets: dict) -> dict:
     rows, run, before = changes.changes(store, runs_dir, day)
     w = i18n.words("report", lang)
-    labels = {}
     rs = rulesets.get(run["manifest"]["ruleset"])
-    for lv in LEVELS:
-        spec = rs.level(lv) if rs is not None else {"vi": lv, "en": lv, "color": "#999"}
-        labels[lv] = {"label": spec[lang], "color": spec["color"]}
+    labels = trend.labels(rs, lang)
     communes = rows[rows["unit"] == "commune"]
     hot = hotspots.hotspots(store, runs_dir, cache_dir, run)["units"]
     for h in hot:
@@ -164,6 +176,8 @@ def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str
         "ranking": ranking, "printed": _printed(hot, other_rows, ranking),
         "lockdowns": _lockdowns(store, day, dt.date.fromisoformat(before["date"]) if before else None),
         "warnings": warnings, "rows": rows, "declared": declared,
+        "measures": measures.changed(rows, run, before, rulesets, lang, above),
+        **_ahead_and_trend(store, runs_dir, cache_dir, run, labels, w),
         "generated": dt.datetime.now(TIMEZONE).strftime("%d/%m/%Y %H:%M"),
         "maps": reportmap.maps(store, runs_dir, run, cache_dir, w),
     }
@@ -223,6 +237,10 @@ def xlsx(report: dict, path: Path) -> None:
     for d in report["declared"]:
         sh.append([spreadsheet_cell(x) for x in (w[d["unit"]], d["name"], report["labels"][d["computed"]]["label"],
                                                  report["labels"][d["declared"]]["label"])])
+    sh = wb.create_sheet(_sheet(w["measures_head"]))
+    for g in report["measures"]:
+        for u in g["units"]:
+            sh.append([spreadsheet_cell(x) for x in (g["parent"], u["code"], u["text"])])
     sh = wb.create_sheet(_sheet(w["warnings"]))
     for text in report["warnings"] or [w["w_none"]]:
         sh.append([spreadsheet_cell(text)])

@@ -68,6 +68,12 @@ table{border-collapse:collapse;width:100%;margin-bottom:1em}code{font-size:12px;
 {% for r in section.rules %}<tr><td>{{ r.id }}</td><td>{{ rs.level(r.level)[lang] }}</td>
 <td>{{ r.en if lang == 'en' else r.vi }}{% if r.unverified %} <b>({{ t.unverified }})</b>{% endif %}</td>
 <td>{{ r.ref }}</td><td><code>{{ r.when.source }}</code></td></tr>{% endfor %}</table></div>{% endfor %}
+{% if rs.levels|selectattr("measures")|list %}<h2 id="measures">{{ t.measures }}</h2>
+<p>{{ t.measures_note if rs.measures_cumulative else "" }}</p>
+<div class="wrap"><table><tr><th>{{ t.level }}</th><th>{{ t.id }}</th><th>{{ t.measure }}</th><th>{{ t.ref }}</th></tr>
+{% for lv in rs.levels %}{% for m in lv.measures %}<tr><td><span class="sw" style="background:{{ lv.color }}"></span>{{ lv[lang] }}</td>
+<td>{{ m.id }}</td><td>{{ m[lang] }}{% if m.partial %} <b>({{ t.partial }})</b>{% endif %}</td><td>{{ m.ref or "" }}</td></tr>{% endfor %}{% endfor %}
+</table></div>{% endif %}
 <h2>{{ t.settings }}</h2>
 <div class="wrap"><table><tr><th>{{ t.setting }}</th><th>{{ t.value }}</th></tr>
 {% for meaning, value, key in settings %}<tr title="{{ key }}"><td>{{ meaning }}</td><td>{{ value }}</td></tr>{% endfor %}</table></div>

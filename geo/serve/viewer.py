@@ -14,6 +14,7 @@ province names an intranet tile server (ZONES_BASEMAP_URL).
 """
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 from typing import cast
@@ -37,6 +38,10 @@ MIN_ZOOM = 4
 
 
 _CB: dict[str, str] = PALETTES["cb"] or {}
+
+
+def _days_between(first: str, last: str | None) -> int | None:
+    return (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days if last else None
 
 
 def level_entries(ruleset, lang: str) -> list[dict]:
@@ -74,6 +79,8 @@ def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_ind
         "boundary_version": run["boundary_version"], "min_zoom": MIN_ZOOM, "max_native_zoom": shapes_index["zooms"][1],
         "attribution": (basemap_attribution if basemap else ""),
         "window_days": int(ruleset.settings.get("window_days", 14)),
+        # the outlook's horizon: days evaluated after the run's date (none for a backfilled run)
+        "outlook_days": _days_between(run["date"], run.get("manifest", {}).get("outlook_until")),
     }
     root = cast(Figure, m.get_root())
     title = f"{tx['title']} — {vn_date(run['date'])}"
@@ -147,6 +154,10 @@ _PANEL = """
   <section id="zones-hot">
     <button id="zones-hot-toggle" type="button" class="zones-head" aria-expanded="true">{hot_title} <span id="zones-hot-count"></span></button>
     <ol id="zones-hot-list"></ol>
+  </section>
+  <section id="zones-trend">
+    <button id="zones-trend-toggle" type="button" class="zones-head" aria-expanded="false">{trend}</button>
+    <div id="zones-trend-body" hidden><img id="zones-trend-img" alt="{trend}" width="100%"></div>
   </section>
   <section id="zones-legend">
     <button id="zones-legend-toggle" type="button" class="zones-head" aria-expanded="true">{legend}</button>

@@ -12,7 +12,7 @@ import shapely
 
 # Properties every published unit carries, in this order (the rest follow).
 LEAD_PROPS = ("code", "name", "level", "level_vi", "level_en", "color", "reasons", "explanation", "explanation_en",
-              "adjacent_to", "declared_level", "declared_level_vi", "declared_decision", "level_differs", "lockdown",
+              "measures", "adjacent_to", "declared_level", "declared_level_vi", "declared_decision", "level_differs", "lockdown",
               "date", "run_id", "ruleset", "boundary_version")
 # GeoPackage 1.2: read without warnings by the GDAL 3.6 of Debian 12 and by older QGIS.
 GPKG_OPTIONS = {"dataset_options": {"VERSION": "1.2"}}

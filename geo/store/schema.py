@@ -65,4 +65,8 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE TABLE IF NOT EXISTS holds (
   run_id TEXT PRIMARY KEY, date TEXT NOT NULL, held_at TEXT NOT NULL, reasons TEXT NOT NULL, ruleset TEXT NOT NULL,
   status TEXT NOT NULL DEFAULT 'held', decided_by TEXT, decided_at TEXT, decision_reason TEXT);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, who TEXT NOT NULL, status TEXT NOT NULL,
+  stage TEXT, stages_done INTEGER NOT NULL DEFAULT 0, stages_total INTEGER NOT NULL, result TEXT,
+  started_at TEXT NOT NULL, updated_at TEXT NOT NULL, finished_at TEXT);
 """

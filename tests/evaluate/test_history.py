@@ -82,7 +82,11 @@ def test_reclassify_backfill_and_what_if_are_one_evaluation(runner, app, tmp_pat
     assert invoke(runner, "reclassify", "--date", "2021-07-11").exit_code == 0
     assert invoke(runner, "backfill", "--from", "2021-07-12", "--to", "2021-07-14").exit_code == 0
     assert invoke(runner, "reclassify", "--date", "2021-07-14", "--dry-run", "--set", "window_days=7").exit_code == 0
-    assert calls == [["2021-07-11"], ["2021-07-12", "2021-07-13", "2021-07-14"], ["2021-07-14"]]
+    # a daily run is today and the outlook's days after it (geo/evaluate/outlook.py), in the same one evaluation:
+    # QĐ 2686 remembers 14 days, then a step a day from red to green; the what-if's 7-day window looks less far
+    ahead = [(dt.date(2021, 7, 11) + dt.timedelta(days=k)).isoformat() for k in range(14 + 3 + 1)]
+    ahead_7 = [(dt.date(2021, 7, 14) + dt.timedelta(days=k)).isoformat() for k in range(7 + 3 + 1)]
+    assert calls == [ahead, ["2021-07-12", "2021-07-13", "2021-07-14"], ahead_7]
     geo = Path(evaluation.__file__).parents[1]
     runs_rules = sorted(str(p.relative_to(geo)) for p in geo.rglob("*.py") if "engine.classify(" in p.read_text(encoding="utf-8"))
     assert runs_rules == ["evaluate/evaluation.py", "evaluate/table.py"]   # table.py: a plain table (rules evaluate)

@@ -75,6 +75,17 @@ def test_two_level_import_classify_and_rollup(app, two_level_run):
     assert "province" in gpkg.stdout and "district" not in gpkg.stdout
 
 
+def test_two_level_trend_and_outlook_by_province(client, two_level_run):
+    """Without districts the trend's parents are the provinces, and every unit above safe has an outlook."""
+    body = client.get(f"/api/trend?to={DAY}").get_json()
+    assert {(p["kind"], p["code"], p["days_since_red"]) for p in body["parents"]} == {("province", "01", 0), ("province", "02", 0)}
+    assert body["days"][-1]["units"]["very_high_risk"] == 4
+    one = client.get(f"/api/trend?to={DAY}&unit=02").get_json()
+    assert one["days"][-1]["units"]["very_high_risk"] == 1 and [p["code"] for p in one["parents"]] == ["02"]
+    ahead = client.get(f"/api/outlook?date={DAY}").get_json()["units"]
+    assert {u["unit"] for u in ahead} == {"commune", "province"} and all(u["outlook_safe_date"] for u in ahead)
+
+
 def test_two_level_serving_404_names_the_version(client, two_level_run):
     r = client.get(f"/api/zones.geojson?date={DAY}&unit=district")
     assert r.status_code == 404

@@ -122,6 +122,9 @@ CORPUS = [
     ("cases-missing-file", "import-cases", None, None, 2, ["missing.csv"]),
     # -- cases: rows rejected (row 3 is the bad one) ----------------------------------------------
     ("cases-future-date", "import-cases", "ca.csv", _case("A,2031-07-30,10002,true,true"), 0, ["row 3", "report_date", "future"]),
+    # years beyond what a nanosecond timestamp holds: a row's reason, not an overflow (found by fuzzing the console)
+    ("cases-year-4876", "import-cases", "ca.csv", _case("A,4876-10-21,10002,true,true"), 0, ["row 3", "report_date", "future"]),
+    ("cases-year-0635", "import-cases", "ca.csv", _case("A,21/06/0635,10002,true,true"), 0, ["row 3", "report_date", "before"]),
     ("cases-impossible-date", "import-cases", "ca.csv", _case("A,2021-02-30,10002,true,true"), 0, ["row 3", "report_date"]),
     ("cases-garbage-date", "import-cases", "ca.csv", _case("A,hôm qua,10002,true,true"), 0, ["row 3", "report_date"]),
     ("cases-ancient-date", "import-cases", "ca.csv", _case("A,1999-01-01,10002,true,true"), 0, ["row 3", "report_date"]),

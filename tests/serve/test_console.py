@@ -293,6 +293,19 @@ def test_what_if_lists_the_units_that_would_change_and_publishes_nothing(app, ru
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and 'id="whatif-changes"' in page, page[-2000:]
     assert 'data-code="10001"' in page and "▲" in page
+    import json
+    drawn = json.loads(html.unescape(page.split('id="whatif-geo">')[1].split("</script>")[0]))
+    changed = {f["properties"]["code"]: f["properties"] for f in drawn["features"] if f["properties"]["changed"]}
+    rows = re.findall(r'<tr data-code="(\d+)">', page.split('id="whatif-changes"')[1].split("</table>")[0])
+    assert set(changed) == set(rows)                                      # the map shows what the list says
+    # plan ahead: the same days under the stricter rule (red held from the 10th), and 10001's outlook moved
+    plan = page.split('id="plan-ahead"')[1]
+    assert plan.count("<svg") == 2 and 'data-days="2"' in plan and 'data-days="22"' in plan
+    summary = re.search(r"xã-ngày đỏ (\d+) → (\d+)", plan)
+    assert summary and int(summary.group(1)) == 1 and int(summary.group(2)) == 22
+    moved = plan.split('id="whatif-outlook"')[1].split("</table>")[0]
+    assert 'data-code="10001"' in moved and "02/08/2021" in moved and "nan" not in moved
+    assert all(f["geometry"]["type"].endswith("Polygon") for f in drawn["features"])
     assert store.run_for_date(DAY)["run_id"] == before                      # nothing published
     bad = c.post("/console/whatif", data={"csrf": token, "date": DAY, "settings": "no_such_setting=1"})
     assert bad.status_code == 400 and "no_such_setting" in bad.get_data(as_text=True)
@@ -326,6 +339,21 @@ def test_declare_a_level_and_set_a_flag_from_the_console(app, runner, tmp_path, 
     assert {(a["action"], a["who"]) for a in log} >= {("declare", "cb-operator"), ("import-flags", "cb-operator")}
 
 
+def _wait_for_job(client, job_id: str, seconds: float = 60) -> dict:
+    """Poll a console job as the page does until it ends -> its last view."""
+    import time
+    end = time.monotonic() + seconds
+    seen = []
+    while time.monotonic() < end:
+        job = client.get(f"/console/jobs/{job_id}").get_json()
+        seen.append(job["done"])
+        if job["status"] != "running":
+            assert seen == sorted(seen)                                    # stages only move forward
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still running after {seconds} s")
+
+
 def test_reclassify_from_the_console_publishes_then_the_map_changes(app, runner, tmp_path, users):
     """Upload a case, reclassify from the console, and the published day has the new level; while another
     writer holds the lock the console says so and runs nothing."""
@@ -340,7 +368,20 @@ def test_reclassify_from_the_console_publishes_then_the_map_changes(app, runner,
     c.post("/console/upload", data={"csrf": token, "kind": "cases", "file": (io.BytesIO(body.encode()), "c.csv")},
            content_type="multipart/form-data")
     r = c.post("/console/reclassify", data={"csrf": token, "date": DAY})
-    assert r.status_code == 200 and "Đã công bố lần chạy" in r.get_data(as_text=True)
+    assert r.status_code == 303 and "/console?job=" in r.headers["Location"]
+    job_id = r.headers["Location"].split("job=")[1].split("&")[0]
+    running = c.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'id="job-progress"' in running and f'data-job="{job_id}"' in running
+    job = _wait_for_job(c, job_id)
+    assert job["status"] == "published" and job["percent"] == 100 and job["done"] == job["total"]
+    assert "Đã công bố lần chạy" in job["message"] and job["map"].startswith(f"/map?date={DAY}")
+    assert "Đã công bố lần chạy" in c.get(f"/console?job={job_id}").get_data(as_text=True)
+    assert c.get("/console/jobs/nope").status_code == 404
+    viewer = app.test_client()
+    _sign_in(viewer, users["viewer"])
+    assert viewer.get(f"/console/jobs/{job_id}").status_code == 403      # a viewer does not follow writes
+    log = auth.audit_log(Store(app.config["ZONES"].db_path), 10, action="reclassify")
+    assert log[0]["outcome"] == "published" and log[0]["who"] == "cb-operator"   # audited when it ended
     zones = c.get(f"/api/zones.geojson?date={DAY}").get_json()["features"]
     assert {f["properties"]["code"]: f["properties"]["level"] for f in zones}["10003"] == "very_high_risk"
     with writer_lock(app.config["ZONES"]):

@@ -75,6 +75,26 @@ def test_an_operator_signs_in_imports_sees_rejects_and_signs_out(browser, consol
     got = load_workbook(io.BytesIO(dl.value.path().read_bytes())).active
     rows = [[c.value for c in r] for r in got.iter_rows()]
     assert any("19999" in map(str, r) for r in rows[1:]) and "Họ và tên" not in rows[0] and "Số điện thoại" not in rows[0]
+    # the office corrects the code in the rejects file and sends it again: accepted, nothing rejected
+    fixed = Workbook()
+    head = rows[0]
+    fixed.active.append(head)
+    for r in rows[1:]:
+        fixed.active.append(["10002" if str(v) == "19999" else v for v in r])
+    again = tmp / "danh-sach-ca-da-sua.xlsx"
+    fixed.save(again)
+    page.set_input_files("input[type=file]", str(again))
+    page.select_option("select[name=source_known]", "true")
+    page.click("#import")
+    page.wait_for_selector("#result")
+    assert "nhận 1 dòng" in page.inner_text("#result") and "loại 0 dòng" in page.inner_text("#result")
+    # a form posted from another site (here a page of no origin) is refused: no cookie goes, no CSRF token
+    page.set_content(f'<form id="x" method="post" action="{base}/console/reclassify"><input name="csrf" value="guess">'
+                     '<input name="date" value="2021-07-31"></form>')
+    with page.expect_navigation() as answer:
+        page.evaluate("() => document.getElementById('x').submit()")
+    assert answer.value.status in (401, 403)
+    page.goto(base + "/console")
     page.click("#signout")
     page.wait_for_selector("input[name=token]")
     ctx.close()
@@ -130,8 +150,10 @@ def test_the_operators_morning_in_the_browser(browser, console_server):
     page.wait_for_selector("#result")
     page.fill("#reclassify-form input[name=date]", "2021-07-31")
     page.click("#reclassify-button")
-    page.wait_for_selector("#message")
-    assert "Đã công bố lần chạy" in page.inner_text("#message") or "GIỮ LẠI" in page.inner_text("#message")
+    page.wait_for_selector("#job progress")                              # the stages shown while it runs
+    page.wait_for_selector("#job:not([data-status=running])", timeout=60_000)
+    assert page.get_attribute("#job-progress", "value") == "100"
+    assert "Đã công bố lần chạy" in page.inner_text("#job-message") or "GIỮ LẠI" in page.inner_text("#job-message")
     if page.locator("#holds form input[name=reason]").count():          # held (quality gate): release it
         page.fill("#holds form input[name=reason]", "đã kiểm tra")
         page.click("#holds form button")
@@ -141,6 +163,8 @@ def test_the_operators_morning_in_the_browser(browser, console_server):
     page.click("#whatif-run")
     page.wait_for_selector("#whatif-result")
     assert "10002" in page.inner_html("#whatif-changes") and "▼" in page.inner_text("#whatif-changes")
+    page.wait_for_selector("#whatif-map[data-drawn]")                     # the changes drawn on a map too
+    assert int(page.get_attribute("#whatif-map", "data-drawn")) == page.locator("#whatif-changes tr[data-code]").count()
     page.screenshot(path=str(SHOTS / "console-whatif.png"), full_page=True)
     page.goto(base + "/map?date=2021-07-31")
     page.wait_for_selector("body[data-zones-drawn='1']")

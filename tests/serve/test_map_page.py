@@ -481,3 +481,28 @@ def test_readme_screenshots_and_the_sample_pdf(browser, sample_server, sample_si
     for k, text in enumerate(pages, start=1):
         assert f"Trang {k} / {len(pages)}" in " ".join(text.split()), (k, text[-200:])
     assert "31/07/2021" in first and "2021-07-31_" in first                  # Vietnamese date; the run in the footer
+
+
+def test_the_trend_chart_is_drawn_on_the_map_and_the_panel_says_measures_and_outlook(browser, sample_server):
+    """The committee's "is red shrinking?": the side list's trend opens to the chart of the published days up to
+    the day shown (drawn by our server, loaded by Chromium); a red commune's panel says what it must apply and
+    when it would come down if no new case came."""
+    base, _ = sample_server
+    runs = [r for r in _get_json(base, "/api/runs")["runs"] if "2021-07-02" <= r["date"] <= DAY]
+    v = Visit(browser, base, f"/map?date={DAY}")
+    page = v.page
+    page.click("#zones-trend-toggle")
+    page.wait_for_function("() => { const i = document.getElementById('zones-trend-img'); return i.complete && i.naturalWidth > 0; }")
+    src = page.get_attribute("#zones-trend-img", "src")
+    with urllib.request.urlopen(base + src) as r:
+        assert f'data-days="{len({x["date"] for x in runs})}"' in r.read().decode()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.click("#zones-hot-list li >> nth=0")
+    page.wait_for_selector("#zones-panel:not([hidden]) .zones-measures")
+    body = page.inner_text("#zones-panel-body")
+    assert "Biện pháp phải áp dụng" in body and "Giãn cách xã hội toàn địa bàn 14 ngày" in body
+    assert "Nếu không có ca mới" in body and re.search(r"từ \d\d/\d\d/2021", body)
+    page.wait_for_selector("body[data-zones-drawn='1']")
+    page.wait_for_timeout(500)                                             # the zoom to the commune settled
+    page.screenshot(path=str(SHOTS / "map-trend-panel.png"))
+    v.close()

@@ -55,7 +55,7 @@ def test_report_html_is_a_printable_offline_page(week, client):
     hot = page.split('id="hot"')[1].split("</table>")[0]                       # the red commune with its reason
     assert "Xã Ô 10001" in hot and "trường học" in hot and "R2:" not in hot and "Mới vào vùng đỏ" in hot
     assert "9/QĐ-UBND" in page and "Bắt đầu" in page and "03/07/2021" in page  # lockdown started that day
-    first_map = page.split("<svg")[1].split("</svg>")[0]
+    first_map = page.split('<h2 class="maps-head">')[1].split("<svg")[1].split("</svg>")[0]   # (the trend's chart is before)
     assert len(re.findall(r'<path d="M[^"]*" fill="#', first_map)) == 12        # 12 communes in their colours
     assert len(re.findall(r'stroke-dasharray', first_map)) == 1                # and the lockdown's outline
     assert "Xã Ô 10001</text>" in first_map                                    # the red commune is named

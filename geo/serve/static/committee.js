@@ -441,6 +441,17 @@ function parentLine(p) {
   return `<span class="zones-chip" style="background:${colour(p.level)}"></span><b>${esc(p.name)}</b>: ${esc(label(p.level))}` +
     (why ? `<br><small>${esc(why)}</small>` : "");
 }
+function outlookText(u) {
+  // "nếu không có ca mới: cam từ 05/08, xanh từ 12/08 (chờ Xã X)": what the engine publishes on those days
+  const parts = [];
+  if (u.outlook_down_date) { parts.push(fmt(T.outlook_down, {level: label(u.outlook_down_level), date: day(u.outlook_down_date)})); }
+  if (u.outlook_safe_date && u.outlook_safe_date !== u.outlook_down_date) {
+    parts.push(fmt(T.outlook_down, {level: label("safe"), date: day(u.outlook_safe_date)}));
+  }
+  if (!parts.length) { parts.push(fmt(T.outlook_none, {n: cfg.outlook_days || ""})); }
+  return `<span class="zones-outlook">${esc(parts.join(", "))}</span>` +
+    (u.adjacent_to && u.adjacent_to.length ? `<br><small>${esc(fmt(T.outlook_waits, {names: [].concat(u.adjacent_to).join(", ")}))}</small>` : "");
+}
 function panelHtml(u) {
   const why = cfg.lang === "en" ? u.explanation_en : u.explanation;
   const rows = [[T.why, esc(why || "—")]];
@@ -449,6 +460,17 @@ function panelHtml(u) {
   }
   if (u.unit === "commune") {
     rows.push([fmt(T.cases, {n: cfg.window_days}), num(u.community_cases)]);
+  }
+  if (u.level !== "safe" && u.level !== "unknown" && u.outlook_down_date !== undefined) { rows.push([T.outlook, outlookText(u)]); }
+  if (u.measures_list && u.measures_list.length) {
+    // this level's own measures first; those it keeps from the levels below, folded (the panel stays short)
+    const text = (m) => (cfg.lang === "en" ? m.en : m.vi);
+    const own = u.measures_list.filter((m) => m.level === u.level).map(text);
+    const kept = u.measures_list.filter((m) => m.level !== u.level).map(text);
+    const list = (xs) => `<ul class="zones-measures">${xs.map((m) => `<li>${esc(m)}</li>`).join("")}</ul>`;
+    rows.push([T.measures, (own.length ? list(own) : "") +
+      (kept.length ? `<details class="zones-more"><summary>${esc(fmt(T.measures_below, {n: kept.length}))}</summary>${list(kept)}</details>` : "") +
+      (u.measures_list.some((m) => m.partial) ? `<small>${esc(T.measures_partial)}</small>` : "")]);
   }
   rows.push([T.population, num(u.population)]);
   if (u.district !== undefined) { rows.push([T.district, parentLine(u.district)]); }
@@ -607,6 +629,7 @@ function choose(date) {
     links();
     showLockdowns(runId);
     if (!state.timer) { hotList(runId); }
+    if (!$("zones-trend-body").hidden) { trendChart(); }
     if (state.selected && !$("zones-panel").hidden) { showPanel(state.selected.unit, unitCode(state.selected.unit, state.selected.i)); }
   });
 }
@@ -658,11 +681,17 @@ $("zones-palette").addEventListener("change", function onPalette() {
 $("zones-show-names").addEventListener("change", function onNames() { state.names = this.checked; layoutLabels(); });
 $("zones-show-lockdowns").addEventListener("change", function onLk() { state.lockdowns = this.checked; showLockdowns(state.run); });
 $("zones-show-differs").addEventListener("change", function onDiffers() { state.differs = this.checked; shapes.redrawAll(); });
-for (const [button, body] of [["zones-legend-toggle", "zones-legend-body"], ["zones-hot-toggle", "zones-hot-list"]]) {
+// the trend (the published days up to the one shown): a chart drawn by the server, loaded when opened
+function trendChart() {
+  $("zones-trend-img").src = `/api/trend?to=${state.date}&format=svg&width=320&lang=${cfg.lang}`;
+}
+for (const [button, body] of [["zones-legend-toggle", "zones-legend-body"], ["zones-hot-toggle", "zones-hot-list"],
+                              ["zones-trend-toggle", "zones-trend-body"]]) {
   $(button).addEventListener("click", () => {
     const open = $(button).getAttribute("aria-expanded") !== "true";
     $(button).setAttribute("aria-expanded", String(open));
     $(body).hidden = !open;
+    if (open && body === "zones-trend-body") { trendChart(); }
   });
 }
 if (PHONE.matches) {      // a phone starts with the map: the legend and the list open on a tap

@@ -1,3 +1,49 @@
+// The what-if drawn: the units whose level would change, filled with the new level's colour over the
+// outline of the provinces, a label on each (no background map: the intranet has none to offer).
+(function () {
+  "use strict";
+  const box = document.getElementById("whatif-map");
+  const data = document.getElementById("whatif-geo");
+  if (!box || !data || typeof L === "undefined") { return; }
+  const map = L.map(box, {attributionControl: false, zoomSnap: 0.25});
+  const geo = JSON.parse(data.textContent);
+  const outline = L.geoJSON({type: "FeatureCollection", features: geo.features.filter((f) => !f.properties.changed)},
+    {style: {color: "#6b7280", weight: 1, fill: false}, interactive: false}).addTo(map);
+  const changed = L.geoJSON({type: "FeatureCollection", features: geo.features.filter((f) => f.properties.changed)},
+    {style: (f) => (f.properties.fill ? {color: "#111827", weight: 1.5, fillColor: f.properties.color, fillOpacity: 0.85}
+                                       : {color: f.properties.color, weight: 5, dashArray: "8 6", fill: false}),
+     onEachFeature: (f, layer) => layer.bindTooltip(f.properties.label, {sticky: true})}).addTo(map);
+  const bounds = changed.getBounds().isValid() ? changed.getBounds() : outline.getBounds();
+  map.fitBounds(bounds.pad(0.3));
+  box.dataset.drawn = String(changed.getLayers().length);
+})();
+
+// A reclassification started from the console runs beside the page: its stage is polled until it ends,
+// then the page is drawn again by the server (the outcome, and a held run in the list below).
+(function () {
+  "use strict";
+  const box = document.getElementById("job");
+  if (!box || box.dataset.status !== "running") { return; }
+  const button = document.getElementById("reclassify-button");
+  if (button) { button.disabled = true; }
+  const stage = document.getElementById("job-stage");
+  const bar = document.getElementById("job-progress");
+  async function poll() {
+    const resp = await fetch("/console/jobs/" + box.dataset.job + "?lang=" + box.dataset.lang, {credentials: "same-origin"});
+    const job = await resp.json();
+    if (!resp.ok) { stage.textContent = job.message || job.error; return; }
+    bar.value = job.percent;
+    bar.textContent = job.percent + "%";
+    if (job.status === "running") {
+      stage.textContent = job.stage;
+      setTimeout(poll, 400);
+    } else {
+      location.reload();                // the page of /console?job=… (a GET), now with the outcome
+    }
+  }
+  setTimeout(poll, 200);
+})();
+
 // The console's preview: the chosen file is sent to /console/preview (read, not stored, deleted), and
 // the answer drawn as a table whose header row lets the operator map each column to one of ours. The
 // file stays chosen in the form: "Nhập" sends it again with the choices (map::<header> fields).

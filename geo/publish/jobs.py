@@ -1,0 +1,70 @@
+"""Long work started from the console, run beside the request: the request answers at once with a job
+id, the work runs in a thread of the server process, and each stage it reaches is written to the store
+(geo/store/jobs.py), so the page can show how far it is from any server process. One writer at a time
+stays the writer lock's business: a busy lock is said before anything starts."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+from collections.abc import Callable
+
+import filelock
+
+from geo.base.config import Settings
+from geo.base.errors import BusyError, ZonesError
+from geo.publish import pipeline
+from geo.store import jobs as jobs_table
+from geo.store.database import Store
+
+# The stages a reclassification reports, in order (pipeline.evaluate, then publish): the page's progress bar.
+RECLASSIFY_STAGES = ("load", "metrics", "classify", "hysteresis", "rollup", "tables",
+                     "publish_geojson", "publish_gpkg", "publish_tiles", "publish_commit")
+
+
+def _lock_free(settings: Settings) -> None:
+    """Busy now? Said to the operator before a job is made (the job takes the lock itself, waiting as usual)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(settings.lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise BusyError("busy", lock=str(settings.lock_path)) from None
+    lock.release()
+
+
+def start_reclassify(settings: Settings, day: dt.date, who: str,
+                     done: Callable[[str, dict], object] = lambda status, result: None) -> str:
+    """Reclassify and publish `day` in a thread -> the job's id. `done(status, result)` is called at the
+    end, before the job is marked ended (status: published, held or failed; result: the run, or the error's key and text in both languages)."""
+    _lock_free(settings)
+    store = Store(settings.db_path)
+    job_id = secrets.token_hex(8)
+    with store.transaction() as con:
+        jobs_table.add(con, job_id, "reclassify", day.isoformat(), who, len(RECLASSIFY_STAGES))
+
+    def stage(name: str) -> None:
+        with store.transaction() as con:
+            jobs_table.step(con, job_id, name)
+
+    def work() -> None:
+        try:
+            r = pipeline.reclassify(settings, day, progress=stage)
+            status, result = ("held" if r.get("held") else "published"), {"run_id": r["run_id"], "date": r["date"]}
+        except ZonesError as exc:
+            status, result = "failed", {"error": exc.key, "vi": exc.text("vi"), "en": exc.text("en")}
+        except Exception as exc:  # noqa: BLE001 - the job must end as failed, whatever stopped it; the log has it
+            status, result = "failed", {"error": type(exc).__name__, "vi": str(exc), "en": str(exc)}
+        try:
+            done(status, result)        # audited before the job says it ended
+        finally:
+            with store.transaction() as con:
+                jobs_table.finish(con, job_id, status, result)
+
+    threading.Thread(target=work, name=f"reclassify-{job_id}", daemon=True).start()
+    return job_id
+
+
+def get(store: Store, job_id: str) -> dict | None:
+    with store.connect(readonly=True) as con:
+        return jobs_table.get(con, job_id)
