@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from geo.base.config import Settings
+from geo.base.vocabulary import LEVEL_IDS
 from geo.evaluate import evaluation
-
-LEVELS = ("safe", "risk", "high_risk", "very_high_risk", "unknown")
 
 
 def trend_under(settings: Settings, ruleset, last: dt.date, n_days: int) -> list[dict]:
@@ -16,5 +15,5 @@ def trend_under(settings: Settings, ruleset, last: dt.date, n_days: int) -> list
     days = [last - dt.timedelta(days=k) for k in range(n_days - 1, -1, -1)]
     res = evaluation.evaluate_range(settings, days, ruleset)
     names = evaluation.level_names(res.commune.levels)
-    return [{"date": d.isoformat(), "units": {lv: int((names[:, k] == lv).sum()) for lv in LEVELS}}
+    return [{"date": d.isoformat(), "units": {lv: int((names[:, k] == lv).sum()) for lv in LEVEL_IDS}}
             for k, d in enumerate(days)]

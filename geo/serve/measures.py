@@ -14,7 +14,7 @@ def _ids(ruleset, level) -> dict[str, dict]:
 
 def changed(rows: pd.DataFrame, run: dict, before: dict | None, rulesets: dict, lang: str, above: str) -> list[dict]:
     """[{parent, units: [{code, name, text}]}]: the communes whose required measures differ from the
-    previous run's, grouped by the unit above them, each said in one line ("X: từ cam lên đỏ — áp dụng …")."""
+    previous run's, grouped by the unit above them, each said in one line ("X: từ <level> sang <level> — áp dụng thêm: …; không còn bắt buộc: …")."""
     rs_now = rulesets.get(run["manifest"]["ruleset"])
     if before is None or rs_now is None:
         return []
@@ -34,6 +34,5 @@ def changed(rows: pd.DataFrame, run: dict, before: dict | None, rulesets: dict, 
         parts = [w["measures_apply"].format(list="; ".join(added))] if added else []
         parts += [w["measures_lift"].format(list="; ".join(lifted))] if lifted else []
         text = w["measures_line"].format(name=r.name, frm=frm, to=rs_now.level(r.level_to)[lang], what=" — ".join(parts))
-        groups.setdefault(str(getattr(r, f"{above}_name")), []).append({"code": r.code, "name": r.name, "text": text,
-                                                                        "up": bool(now) and len(now) > len(was)})
+        groups.setdefault(str(getattr(r, f"{above}_name")), []).append({"code": r.code, "name": r.name, "text": text})
     return [{"parent": k, "units": v} for k, v in groups.items()]

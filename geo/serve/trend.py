@@ -15,11 +15,11 @@ import pandas as pd
 
 from geo.base import faults
 from geo.base.errors import InputError, NotFoundError, StorageError
+from geo.base.vocabulary import LEVEL_IDS as LEVELS
 from geo.serve import hotspots
 from geo.store import runfiles
 from geo.store.database import Store
 
-LEVELS = ("safe", "risk", "high_risk", "very_high_risk", "unknown")
 # The default span: the last 30 days, as the committee reads it.
 DEFAULT_DAYS = 30
 # The longest span one request may ask for (a year and a day of runs).
