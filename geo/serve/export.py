@@ -48,9 +48,7 @@ def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path)
     if target.exists():
         target.unlink()
     pyogrio.write_dataframe(df, target, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
-    measures = runfiles.manifest(run_dir).get("measures") or []
-    if measures:
-        pyogrio.write_dataframe(pd.DataFrame(measures), target, layer=MEASURES_TABLE, driver="GPKG", **GPKG_OPTIONS)
+    _measures_layer(target, runfiles.manifest(run_dir).get("measures") or [])
     return len(df)
 
 
@@ -102,8 +100,7 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
                 spreadsheet_safe(df).to_csv(tmp, index=False)
             elif fmt == "gpkg":
                 pyogrio.write_dataframe(df, tmp, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
-                if measures:            # the linked table of the units' measure ids, a table without geometry
-                    pyogrio.write_dataframe(pd.DataFrame(measures), tmp, layer=MEASURES_TABLE, driver="GPKG", **GPKG_OPTIONS)
+                _measures_layer(tmp, measures)
             else:
                 _xlsx(df, tmp, unit, measures)
     return faults.keep(target, write)
@@ -115,6 +112,12 @@ def feature_lines(store, runs_dir: Path, cache_dir: Path, unit: str):
         col = ogc.collection(store, run, unit, runs_dir, cache_dir)
         return col.ids, col.features
     return lines
+
+
+def _measures_layer(path: Path, measures: list[dict]) -> None:
+    """Beside the units in a GeoPackage: the linked table of the measures their ids name (no geometry)."""
+    if measures:
+        pyogrio.write_dataframe(pd.DataFrame(measures), path, layer=MEASURES_TABLE, driver="GPKG", **GPKG_OPTIONS)
 
 
 def _xlsx(df, path: Path, unit: str, measures: list[dict]) -> None:
