@@ -36,6 +36,7 @@ class Classification:
     declared_unknown: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))   # made unknown by `unknown_when`
     gaps: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))  # units x gap_names: inputs missing ("unknown")
     gap_names: tuple[str, ...] = ()
+    computed: np.ndarray | None = None  # the codes before a hold changed them (the service's hysteresis), if it did
 
     @property
     def levels(self) -> list[str]:
@@ -50,7 +51,9 @@ def classify(section: RuleSection, env: Mapping[str, np.ndarray], settings: Mapp
     `missing_unknown` makes any unit with a missing input unknown (policy `missing_inputs: unknown`).
     Many days at once: arrays of n = units x days in unit-major order (unit i, day t at i * days + t);
     adjacency then applies within each day. `with_reasons=False` skips the per-unit reason lists."""
-    scope = {**{k: v for k, v in settings.items() if isinstance(v, (int, float))}, **env}
+    scope = {**{k: v for k, v in settings.items() if isinstance(v, (int, float, str))}, **env}
+    for name, ex in section.defines.items():         # named conditions, in the order the file gives them
+        scope[name] = E.evaluate(ex, scope, n)
     level_ids = tuple(level_ids)
     rank = {lv: i for i, lv in enumerate(level_ids)}
     assigned = np.full(n, UNKNOWN_CODE, dtype=np.int8)
@@ -83,6 +86,9 @@ def classify(section: RuleSection, env: Mapping[str, np.ndarray], settings: Mapp
     if section.unknown_when is not None:
         declared_unknown = E.evaluate(section.unknown_when, scope, n) == 1
         codes[declared_unknown] = UNKNOWN_CODE
+    for rule in section.unknown_rules:                # a matrix cell never published: unknown, the cell named
+        v = truth[rule.id] = E.evaluate(rule.when, scope, n)
+        codes[(v == 1) | np.isnan(v)] = UNKNOWN_CODE  # in it, or perhaps in it: not decided either way
     names = [k for k in section.inputs if k in env] if missing_unknown else []
     gaps = np.column_stack([np.isnan(np.broadcast_to(np.asarray(env[k], float), (n,))) for k in names]) \
         if names else np.zeros((n, 0), dtype=bool)
@@ -102,6 +108,16 @@ def reasons_at(section: RuleSection, cls: Classification, idx: np.ndarray) -> li
     reasons = _reasons(section, {k: v[idx] for k, v in cls.truth.items()}, codes, rank, len(idx))
     for i in np.flatnonzero(cls.declared_unknown[idx]):
         reasons[i] = [UNKNOWN_WHEN_ID]
+    if section.unknown_rules:
+        truth = np.column_stack([cls.truth[r.id][idx] for r in section.unknown_rules])
+        ids = [r.id for r in section.unknown_rules]
+        for i in np.flatnonzero(codes == UNKNOWN_CODE):
+            inside = [ids[j] for j in np.flatnonzero(truth[i] == 1)]
+            maybe = [ids[j] for j in np.flatnonzero(np.isnan(truth[i]))]
+            if inside:
+                reasons[i] = inside
+            elif maybe:
+                reasons[i] = [r for r in reasons[i] if r != UNKNOWN_WHEN_ID] + maybe
     gaps = cls.gaps[idx]
     for i in np.flatnonzero(gaps.any(axis=1)):
         reasons[i] = [MISSING_PREFIX + cls.gap_names[j] for j in np.flatnonzero(gaps[i])]

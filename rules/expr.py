@@ -1,5 +1,7 @@
 """Rule conditions: a small, typed expression language evaluated over arrays with
 three-valued logic (true / false / unknown).
+Text settings (a choice such as `older_group_mode: raise`) may only be compared for equality with a
+quoted word: `older_group_mode == 'raise'` is a condition that holds or not for every unit.
 
 A condition is parsed once, when the ruleset loads, with Python's `ast` restricted to a
 whitelist (comparisons, `and`/`or`/`not`, + - * /, numbers, booleans, names and the call
@@ -17,13 +19,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-NUM, BOOL = "number", "bool"
+NUM, BOOL, STR = "number", "bool", "text"
 
 _CMP = {
     ast.Lt: np.less, ast.LtE: np.less_equal, ast.Gt: np.greater,
     ast.GtE: np.greater_equal, ast.Eq: np.equal, ast.NotEq: np.not_equal,
 }
 _ARITH = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
+
+
+# The type of a name that is one of the section's definitions (a condition or a number made of others).
+DEFINED_BOOL, DEFINED_NUM = "defined condition", "defined number"
 
 
 class ExprError(ValueError):
@@ -39,20 +45,33 @@ def did_you_mean(name: str, choices) -> str:
 class Expr:
     source: str
     tree: ast.AST
-    names: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)      # every input and setting it reads, through definitions too
     borders: set[str] = field(default_factory=set)
+    defined: set[str] = field(default_factory=set)    # the section's named definitions it uses
+    kind: str = BOOL                                  # BOOL (a condition) or NUM (a definition's number)
 
 
-def parse(source: str, types: Mapping[str, str], levels: Mapping[str, int]) -> Expr:
-    """Parse and type-check `source`; `types` maps every usable name to NUM or BOOL."""
+def parse(source: str, types: Mapping[str, str], levels: Mapping[str, int], kind: str | None = BOOL,
+          defined: Mapping[str, Expr] | None = None) -> Expr:
+    """Parse and type-check `source`; `types` maps every usable name to NUM, BOOL or STR. `kind`: what it
+    must be (a condition by default; None: a condition or a number, for a definition). `defined`: the
+    section's earlier definitions by name (their reads become this expression's)."""
     try:
         tree = ast.parse(str(source), mode="eval").body
     except SyntaxError as exc:
         raise ExprError(f"cannot parse {source!r}: {exc.msg}") from None
     expr = Expr(source=str(source), tree=tree)
     result = _check(tree, types, levels, expr)
-    if result != BOOL:
+    for name in expr.defined & set(defined or {}):
+        sub = (defined or {})[name]
+        expr.names |= sub.names
+        expr.borders |= sub.borders
+        expr.defined |= sub.defined
+    if kind is not None and result != kind:
         raise ExprError(f"{source!r} is a {result}, a condition must be true or false")
+    if kind is None and result not in (BOOL, NUM):
+        raise ExprError(f"{source!r} is a {result}: a definition is a condition or a number")
+    expr.kind = result
     return expr
 
 
@@ -71,9 +90,13 @@ def _check(node, types, levels, expr) -> str:
             raise ExprError(f"'-' needs a number in {expr.source!r}")
         return NUM
     if isinstance(node, ast.Compare):
-        for part in [node.left, *node.comparators]:
-            if _check(part, types, levels, expr) != NUM:
-                raise ExprError(f"comparisons need numbers on both sides in {expr.source!r}")
+        kinds = [_check(part, types, levels, expr) for part in [node.left, *node.comparators]]
+        if STR in kinds:
+            if len(node.ops) != 1 or type(node.ops[0]) not in (ast.Eq, ast.NotEq) or kinds != [STR, STR]:
+                raise ExprError(f"a text setting is only compared with == or != to a quoted word in {expr.source!r}")
+            return BOOL
+        if any(k != NUM for k in kinds):
+            raise ExprError(f"comparisons need numbers on both sides in {expr.source!r}")
         for op in node.ops:
             if type(op) not in _CMP:
                 raise ExprError(f"operator {type(op).__name__} is not allowed in {expr.source!r}")
@@ -90,12 +113,17 @@ def _check(node, types, levels, expr) -> str:
             return BOOL
         if isinstance(node.value, (int, float)):
             return NUM
+        if isinstance(node.value, str):
+            return STR
         raise ExprError(f"constant {node.value!r} is not a number or true/false in {expr.source!r}")
     if isinstance(node, ast.Name):
         if node.id in ("true", "false"):
             return BOOL
         if node.id not in types:
             raise ExprError(f"unknown name {node.id!r} in {expr.source!r}{did_you_mean(node.id, types)}")
+        if types[node.id] == DEFINED_BOOL or types[node.id] == DEFINED_NUM:
+            expr.defined.add(node.id)
+            return BOOL if types[node.id] == DEFINED_BOOL else NUM
         expr.names.add(node.id)
         return types[node.id]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "borders":
@@ -122,7 +150,7 @@ def _or(a, b):
     return np.where((a == 1) | (b == 1), 1.0, out)
 
 
-def evaluate(expr: Expr, env: Mapping[str, np.ndarray | float], n: int,
+def evaluate(expr: Expr, env: Mapping[str, np.ndarray | float | str], n: int,
              borders: Callable[[str], np.ndarray] | None = None) -> np.ndarray:
     """Evaluate to a float array of 1/0/NaN of length n."""
     out = _eval(expr.tree, env, n, borders)
@@ -141,7 +169,11 @@ def _eval(node, env, n, borders):
         v = np.asarray(_eval(node.operand, env, n, borders), float)
         return 1.0 - v if isinstance(node.op, ast.Not) else -v
     if isinstance(node, ast.Compare):
-        left = np.asarray(_eval(node.left, env, n, borders), float)
+        raw = _eval(node.left, env, n, borders)
+        if isinstance(raw, str):            # text setting == 'word' (checked at load: one operator)
+            same = raw == _eval(node.comparators[0], env, n, borders)
+            return float(same if isinstance(node.ops[0], ast.Eq) else not same)
+        left = np.asarray(raw, float)
         acc = None
         for op, comp in zip(node.ops, node.comparators, strict=False):
             right = np.asarray(_eval(comp, env, n, borders), float)
@@ -157,11 +189,12 @@ def _eval(node, env, n, borders):
             res = _ARITH[type(node.op)](left, right)
         return np.where(np.isfinite(res), res, np.nan)
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        return node.value if isinstance(node.value, str) else float(node.value)
     if isinstance(node, ast.Name):
         if node.id in ("true", "false"):
             return 1.0 if node.id == "true" else 0.0
-        return np.asarray(env[node.id], dtype=float)
+        value = env[node.id]
+        return value if isinstance(value, str) else np.asarray(value, dtype=float)
     if isinstance(node, ast.Call):
         if borders is None:
             return np.full(n, np.nan)

@@ -17,6 +17,20 @@ class RulesetError(ValueError):
 
 
 
+def clean(d: dict) -> dict:
+    """A mapping without the '__line__' the loader records."""
+    return {k: v for k, v in d.items() if k != "__line__"}
+
+
+def parse_date(val, path, line, key):
+    if val is None or isinstance(val, dt.date):
+        return val
+    try:
+        return dt.date.fromisoformat(str(val))
+    except ValueError:
+        raise RulesetError(path, line, f"'{key}' is not a date (YYYY-MM-DD): {val!r}") from None
+
+
 def known_keys(d: dict, allowed: set[str], path, what: str) -> None:
     for key in d:
         if key != "__line__" and key not in allowed:
@@ -40,6 +54,8 @@ class Example:
     reasons: list[str] | None
     line: int
     measures: list[str] | None = None     # the measure ids the level requires, when the example states them
+    source: str = ""                      # where a published case comes from (a worked example from practice)
+    note: str = ""
 
 
 @dataclass
@@ -56,12 +72,29 @@ class Rule:
 
 
 @dataclass
+class Matrix:
+    """A decision table (RULES.md §6: band x coverage, transmission x capacity): each cell the level a setting
+    gives it (`cell_<row>_<column>`) with its source. Compiled at load into the section's rules (one per cell
+    above the lowest level, named `<row>-<column>`, and one per raise), and into `unknown_rules` for cells
+    whose level was never published: a unit there is unknown, its reason naming the cell."""
+    vi: str
+    en: str
+    rows: list[dict]                  # {id, when, vi, en}
+    columns: list[dict]
+    cells: dict[str, dict]            # '<row>-<column>' -> {level, ref, setting}
+    raises: list[dict] = field(default_factory=list)   # {id, when, vi, en, ref}: each raises the cell's level by one
+
+
+@dataclass
 class RuleSection:
     """The rules for one kind of unit (communes, parents in the roll-up, or table rows)."""
     inputs: dict[str, dict]
     rules: list[Rule]
     unknown_when: E.Expr | None = None
     examples: list[Example] = field(default_factory=list)
+    defines: dict[str, E.Expr] = field(default_factory=dict)     # named conditions/numbers, in order
+    unknown_rules: list[Rule] = field(default_factory=list)      # true: the unit is unknown, this rule its reason
+    matrix: Matrix | None = None
 
 
 @dataclass

@@ -21,25 +21,20 @@ import yaml
 from . import expr as E
 from . import measures
 from .examples import check
-from .levels import DEFAULT_ROLLUP_FROM, SCALE, UNITS, Level
-from .model import Example, Rule, RuleSection, Ruleset, RulesetError  # noqa: F401 (the public names)
+from .levels import SCALE, Level
+from .matrix import defines as _defines
+from .matrix import matrix as _matrix
+from .matrix import types as _types
+from .model import Example, Matrix, Rule, RuleSection, Ruleset, RulesetError  # noqa: F401 (the public names)
+from .model import clean as _clean
 from .model import known_keys as _keys
+from .model import parse_date as _date
 from .model import required as _req
+from .settings import ADJACENCY_KINDS, BOUNDS, CHOICES, DATE_COLUMNS, SERVICE_SETTINGS, dated_value  # noqa: F401
+from .settings import check_service as _service_settings
 
 RULESET_DIR = Path(__file__).parent / "rulesets"
 
-# Settings the service itself reads (beyond what conditions use), with their expected types.
-SERVICE_SETTINGS: dict[str, type | tuple] = {
-    "window_days": int,
-    "rate_window_days": int,
-    "date_column": str,
-    "adjacency": str,
-    "adjacency_tolerance_m": (int, float),
-    "rook_min_shared_length_m": (int, float),
-    "hard_to_trace_settings": list,
-}
-DATE_COLUMNS = ("report_date", "result_date", "sample_date")
-ADJACENCY_KINDS = ("rook", "queen")
 SCOPES = ("communes", "table")
 HIT_POLICIES = ("highest_level",)
 # evaluate: three-valued logic decides what it can; unknown: any missing input makes the unit unknown.
@@ -49,9 +44,10 @@ TOP_KEYS = {"id", "title", "title_en", "legal_source", "scope", "effective_from"
             "measures_cumulative"}
 LEVEL_KEYS = {"id", "vi", "en", "color", "measures"}
 
-SECTION_KEYS = {"inputs", "rules", "unknown_when", "examples"}
+SECTION_KEYS = {"inputs", "rules", "unknown_when", "examples", "define", "matrix"}
 RULE_KEYS = {"id", "level", "when", "ref", "vi", "en", "examples", "unverified"}
-EXAMPLE_KEYS = {"inputs", "neighbours", "level", "reasons", "note", "measures"}
+EXAMPLE_KEYS = {"inputs", "neighbours", "level", "reasons", "note", "measures", "source"}
+
 INPUT_TYPES = ("number", "count", "bool")
 
 
@@ -67,19 +63,6 @@ def _construct_mapping(loader, node, deep=False):
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _clean(d: dict) -> dict:
-    return {k: v for k, v in d.items() if k != "__line__"}
-
-
-def _date(val, path, line, key):
-    if val is None or isinstance(val, dt.date):
-        return val
-    try:
-        return dt.date.fromisoformat(str(val))
-    except ValueError:
-        raise RulesetError(path, line, f"'{key}' is not a date (YYYY-MM-DD): {val!r}") from None
 
 
 def _examples(items, path, line, inputs: dict, level_ids: list[str], rule_ids: set[str]) -> list[Example]:
@@ -108,7 +91,8 @@ def _examples(items, path, line, inputs: dict, level_ids: list[str], rule_ids: s
                 raise RulesetError(path, el, f"example reason {r!r} is not a rule{E.did_you_mean(r, rule_ids)}")
         measures = ex.get("measures")
         out.append(Example(given, neighbours, level, list(reasons) if reasons is not None else None, el,
-                           [str(m) for m in measures] if measures is not None else None))
+                           [str(m) for m in measures] if measures is not None else None, str(ex.get("source", "")),
+                           str(ex.get("note", ""))))
     return out
 
 
@@ -126,17 +110,22 @@ def _section(doc: dict, path, settings: dict, level_ids: list[str], known_inputs
     clash = set(inputs) & set(settings)
     if clash:
         raise RulesetError(path, line, f"names used both as input and setting: {sorted(clash)}")
-    types = {k: (E.BOOL if v["type"] == "bool" else E.NUM) for k, v in inputs.items()}
-    for k, v in settings.items():
-        if isinstance(v, bool):
-            types[k] = E.BOOL
-        elif isinstance(v, (int, float)):
-            types[k] = E.NUM
+    types = _types(inputs, settings)
     rank = {lv: i for i, lv in enumerate(level_ids)}
-    raw_rules = _req(doc, "rules", path, list)
-    rule_ids = {str(r.get("id")) for r in raw_rules if isinstance(r, dict)}
+    defines = _defines(doc, path, line, types, rank)
+
+    def parse(source, at, owner):
+        try:
+            return E.parse(source, types, rank, defined=defines)
+        except E.ExprError as exc:
+            raise RulesetError(path, at, f"{owner}: {exc}") from None
+
+    matrix, matrix_rules, unknown_rules = _matrix(doc, path, settings, level_ids, parse)
+    raw_rules = doc.get("rules") if matrix is not None else _req(doc, "rules", path, list)
+    raw_rules = raw_rules or []
+    rule_ids = {str(r.get("id")) for r in raw_rules if isinstance(r, dict)} | {r.id for r in matrix_rules + unknown_rules}
     rules = []
-    seen: set[str] = set()
+    seen: set[str] = {r.id for r in matrix_rules + unknown_rules}
     for r in raw_rules:
         rl = r.get("__line__", line)
         _keys(r, RULE_KEYS, path, "rule")
@@ -148,10 +137,7 @@ def _section(doc: dict, path, settings: dict, level_ids: list[str], known_inputs
         if lvl not in rank or lvl == level_ids[0]:
             raise RulesetError(path, rl, f"rule {rid}: level {lvl!r} is not a declared level above "
                                f"{level_ids[0]!r}{E.did_you_mean(lvl, level_ids)}")
-        try:
-            cond = E.parse(_req(r, "when", path), types, rank)
-        except E.ExprError as exc:
-            raise RulesetError(path, rl, f"rule {rid}: {exc}") from None
+        cond = parse(_req(r, "when", path), rl, f"rule {rid}")
         for b in cond.borders:
             if rank[b] <= rank[lvl]:
                 raise RulesetError(path, rl, f"rule {rid} at level {lvl!r} depends on borders({b!r}): "
@@ -159,45 +145,10 @@ def _section(doc: dict, path, settings: dict, level_ids: list[str], known_inputs
         rules.append(Rule(rid, lvl, cond, str(r.get("ref", "")), str(r.get("vi", "")), str(r.get("en", "")), rl,
                           _examples(r.get("examples"), path, rl, inputs, level_ids, rule_ids),
                           bool(r.get("unverified", False))))
-    unknown_when = None
-    if "unknown_when" in doc:
-        try:
-            unknown_when = E.parse(doc["unknown_when"], types, rank)
-        except E.ExprError as exc:
-            raise RulesetError(path, line, f"unknown_when: {exc}") from None
-    return RuleSection(inputs, rules, unknown_when, _examples(doc.get("examples"), path, line, inputs, level_ids, rule_ids))
-
-
-def _service_settings(settings: dict, path, line) -> None:
-    for key, kind in SERVICE_SETTINGS.items():
-        if key not in settings:
-            raise RulesetError(path, line, f"missing setting {key!r}{E.did_you_mean(key, settings)}")
-        if not isinstance(settings[key], kind) or isinstance(settings[key], bool):
-            raise RulesetError(path, line, f"setting {key!r} has the wrong type: {settings[key]!r}")
-    if settings["date_column"] not in DATE_COLUMNS:
-        raise RulesetError(path, line, f"date_column must be one of {DATE_COLUMNS}")
-    if settings["adjacency"] not in ADJACENCY_KINDS:
-        raise RulesetError(path, line, f"adjacency must be one of {ADJACENCY_KINDS}")
-    if settings["window_days"] < 1 or settings["rate_window_days"] < 1:
-        raise RulesetError(path, line, "window_days and rate_window_days must be at least 1")
-    settings["rollup_from"] = _rollup_from(settings.get("rollup_from", DEFAULT_ROLLUP_FROM), path, line)
-
-
-def _rollup_from(value, path, line) -> dict[str, list[str]]:
-    """Which kinds of unit each parent kind is rated from, in order of preference (RULES.md section 3):
-    {district: [commune], province: [district, commune]} rates a province from its districts, or from its
-    communes in a version without districts."""
-    if not isinstance(value, dict):
-        raise RulesetError(path, line, f"rollup_from is a mapping parent -> [children], not {value!r}")
-    out = {}
-    for parent, children in _clean(value).items():
-        if parent not in UNITS[1:]:
-            raise RulesetError(path, line, f"rollup_from: {parent!r} is not a parent kind{E.did_you_mean(str(parent), UNITS[1:])}")
-        below = UNITS[:UNITS.index(parent)]
-        if not isinstance(children, list) or not children or any(c not in below for c in children):
-            raise RulesetError(path, line, f"rollup_from.{parent}: a list of kinds below it, from {list(below)}; got {children!r}")
-        out[parent] = [str(c) for c in children]
-    return out
+    unknown_when = parse(doc["unknown_when"], line, "unknown_when") if "unknown_when" in doc else None
+    return RuleSection(inputs, matrix_rules + rules, unknown_when,
+                       _examples(doc.get("examples"), path, line, inputs, level_ids, rule_ids),
+                       defines, unknown_rules, matrix)
 
 
 def _choice(doc, key, allowed, default, path):
@@ -219,9 +170,39 @@ def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_exampl
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise RulesetError(path, mark.line + 1 if mark else None, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return _build(doc, path, hashlib.sha256(text.encode("utf-8")).hexdigest(), commune_inputs, rollup_inputs,
+                  check_examples)
+
+
+def with_settings(rs: Ruleset, overrides: dict, commune_inputs=None, rollup_inputs=None) -> Ruleset:
+    """The ruleset with some settings changed (a what-if), checked as the file is at load: same names, the
+    types, choices and bounds of each setting, matrix cells re-made from their settings. Worked examples are
+    not run (they state what the file's own settings give)."""
+    doc = dict(rs.raw)
+    settings = dict(doc.get("settings") or {})
+    for name, value in overrides.items():
+        if name not in settings or name == "__line__":
+            raise RulesetError(rs.path, settings.get("__line__"),
+                               f"{name!r} is not a setting of {rs.id}{E.did_you_mean(name, _clean(settings))}")
+        old = settings[name]
+        same = isinstance(old, bool) == isinstance(value, bool) and (
+            isinstance(value, (int, float)) if isinstance(old, (int, float)) else isinstance(value, type(old)))
+        if not same:
+            raise RulesetError(rs.path, settings.get("__line__"), f"setting {name!r}: a value like {old!r}, not {value!r}")
+        if isinstance(value, float) and value != value:
+            raise RulesetError(rs.path, settings.get("__line__"), f"setting {name!r}: a number, not {value!r}")
+        settings[name] = value
+    doc["settings"] = settings
+    out = _build(doc, rs.path, rs.sha256, commune_inputs, rollup_inputs, check_examples=False)
+    out.id = f"{rs.id}+what-if"
+    return out
+
+
+def _build(doc, path, sha256: str, commune_inputs, rollup_inputs, check_examples: bool) -> Ruleset:
     if not isinstance(doc, dict):
         raise RulesetError(path, None, "a ruleset file is a YAML mapping")
-    _keys(doc, TOP_KEYS, path, "the ruleset")
+    # keys starting with "." only hold YAML anchors shared by sections (`.criteria: &criteria`, `<<: *criteria`)
+    _keys({k: v for k, v in doc.items() if not str(k).startswith(".")}, TOP_KEYS, path, "the ruleset")
     scope = _choice(doc, "scope", SCOPES, "communes", path)
     _choice(doc, "hit_policy", HIT_POLICIES, "highest_level", path)
     missing = _choice(doc, "missing_inputs", MISSING_INPUT_POLICIES, "evaluate", path)
@@ -252,7 +233,8 @@ def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_exampl
         effective_from=_date(_req(doc, "effective_from", path, None), path, doc["__line__"], "effective_from"),
         effective_until=_date(doc.get("effective_until"), path, doc["__line__"], "effective_until"),
         levels=[{**_clean(lv), "measures": [_clean(m) for m in lv.get("measures") or []]} for lv in levels], unknown=unknown, settings=settings, commune=commune, rollup=rollup,
-        missing_inputs=missing, measures_cumulative=bool(doc.get("measures_cumulative", True)), path=str(path), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), raw=doc)
+        missing_inputs=missing, measures_cumulative=bool(doc.get("measures_cumulative", True)), path=str(path),
+        sha256=sha256, raw=doc)
     if check_examples:
         check(rs)
     return rs

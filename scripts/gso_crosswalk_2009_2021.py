@@ -60,7 +60,7 @@ def crosswalk(shared: Path) -> pd.DataFrame:
     found = {o for o, _, _ in links}
     index = NameIndex(new.index, new["new_name"], new["new_district_name"], new["new_province_name"])
     for r in old[~old["commune_id"].isin(found)].itertuples():
-        code, rule, _ = index.place(r.commune_vn, r.district_vn, r.province_vn)
+        code, rule = index.place(r.commune_vn, r.district_vn, r.province_vn)[:2]
         if code is not None and rule in (EXACT, BY_PROVINCE):      # a district renamed since (Quận 9 -> Thủ Đức)
             links.append((r.commune_id, code, "names" if rule == EXACT else "names_province"))
     out = pd.DataFrame(links, columns=["old_code", "new_code", "method"])

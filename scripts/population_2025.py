@@ -54,8 +54,8 @@ def census_2019_codes(shared: Path) -> tuple[pd.DataFrame, dict]:
     ch = ch.drop_duplicates("commune_code_2019")
     index = NameIndex(ch["commune_code_2019"], ch["commune_name_2019"], ch["district_name_2019"], ch["province_name_2019"])
     placed = [index.place(r.commune, r.district or "", r.province) for r in census.itertuples()]
-    census["code_2019"] = [c if rule in (EXACT, BY_DISTRICT, BY_PROVINCE) else None for c, rule, _ in placed]
-    census["placed_by"] = [rule if c else "" for c, rule, _ in placed]
+    census["code_2019"] = [p.code if p.rule in (EXACT, BY_DISTRICT, BY_PROVINCE) else None for p in placed]
+    census["placed_by"] = [p.rule if p.code else "" for p in placed]
     succ = ch.set_index("commune_code_2019")["commune_code_2024"]
     census["code_2024"] = census["code_2019"].map(succ)
     stats = {"census_communes": len(census), "placed": int(census["code_2019"].notna().sum()),

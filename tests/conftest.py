@@ -42,6 +42,27 @@ VENV_BIN = Path(sys.executable).parent
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "both_backends: run on the SQLite store and on PostgreSQL/PostGIS")
+    config.addinivalue_line("markers", "slow: national data, browsers, PostgreSQL, nginx, gunicorn, fuzzing, kill tests "
+                                       "(the fast lane is pytest -m 'not slow')")
+
+
+# Modules whose tests need what the fast lane leaves out: the national layers of ../shared/data, Chromium,
+# nginx, gunicorn under load, killed processes, generated requests by the thousand, GDAL and OWSLib as clients.
+SLOW_MODULES = {
+    "ingest/test_real_data.py", "ingest/test_derived_2021.py", "ingest/test_vn2025.py",
+    "serve/test_map_page.py", "serve/test_console_browser.py", "serve/test_sample_browser.py",
+    "serve/test_two_level_map.py", "serve/test_report.py", "serve/test_nginx.py", "serve/test_api_fuzz.py",
+    "serve/test_ops.py", "serve/test_ogc.py", "serve/test_gdal.py", "publish/test_crash.py", "store/test_postgis.py",
+    "store/test_faults.py", "test_guardrails.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` on every test of SLOW_MODULES and on the PostgreSQL run of each both-stores test."""
+    for item in items:
+        module = Path(str(item.fspath)).relative_to(Path(__file__).parent).as_posix()
+        if module in SLOW_MODULES or "[postgis" in item.nodeid:
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_generate_tests(metafunc):

@@ -121,19 +121,20 @@ def numbered(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def operator_copy(app, tmp_path, new_id: str, replacements: dict[str, str]):
-    """An app that also sees an operator's edited copy of qd2686 (ZONES_RULESETS), on the same data."""
+def operator_copy(app, tmp_path, new_id: str, replacements: dict[str, str], source: str = "qd2686"):
+    """An app that also sees an operator's edited copy of a shipped ruleset (ZONES_RULESETS), on the same data."""
     from rules import ruleset
     from server import create_app
-    text = (ruleset.RULESET_DIR / "qd2686.yaml").read_text(encoding="utf-8").replace("id: qd2686", f"id: {new_id}")
+    text = (ruleset.RULESET_DIR / f"{source}.yaml").read_text(encoding="utf-8").replace(f"id: {source}", f"id: {new_id}")
     for old, new in replacements.items():
         assert old in text, old
         text = text.replace(old, new)
     folder = tmp_path / f"rulesets-{new_id}"
     folder.mkdir()
     (folder / f"{new_id}.yaml").write_text(text, encoding="utf-8")
+    db = app.config["ZONES"].database_url
     return create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_RULESETS": str(folder),
-                       "ZONES_QUALITY_GATE": "off"}), folder
+                       "ZONES_QUALITY_GATE": "off", **({"ZONES_DATABASE_URL": db} if db else {})}), folder
 
 
 def flag_and_lockdown(runner, tmp_path, units: gpd.GeoDataFrame, flag: tuple[str, str, str], lockdown: tuple[int, str, str, str]):

@@ -23,6 +23,11 @@ READ_ACCESS = ("open", "token")
 DEFAULT_STALE_DAYS = 3
 # Picture tiles: a province's overview at every zoom to 14 is ~100 MB; a crawler is stopped at this.
 DEFAULT_TILE_CACHE_MB = 512.0
+# RULES.md §6, last item: no national regime is known after QĐ 218. For days from DEFAULT_RULESET_FROM the
+# operator's default ruleset decides (unless a run names another): QĐ 2686, the service's own, until the
+# operator names theirs. The date: WHO ended the COVID-19 emergency of international concern on 5/5/2023.
+DEFAULT_RULESET = "qd2686"
+DEFAULT_RULESET_FROM = dt.date(2023, 5, 5)
 # A tile renders in 10-50 ms: 20 a second per process leaves the rest of the processor to everyone else.
 DEFAULT_TILE_RENDER_RATE = 20.0
 
@@ -45,6 +50,8 @@ class Settings:
     tile_cache_mb: float = DEFAULT_TILE_CACHE_MB     # picture tiles kept at most (least recently used go first)
     tile_render_rate: float = DEFAULT_TILE_RENDER_RATE   # picture tiles rendered per second per process at most
     public_url: str | None = None     # the address clients use (links in OGC answers); else the request's own host
+    default_ruleset: str | None = DEFAULT_RULESET     # decides days from default_ruleset_from ("" : the rulesets' dates)
+    default_ruleset_from: dt.date = DEFAULT_RULESET_FROM
 
     @property
     def db_path(self):
@@ -100,7 +107,24 @@ def from_env(overrides: dict | None = None) -> Settings:
         public_url=(o.get("ZONES_PUBLIC_URL") or os.environ.get("ZONES_PUBLIC_URL") or "").rstrip("/") or None,
         max_upload_mb=float(o.get("ZONES_MAX_UPLOAD_MB") or os.environ.get("ZONES_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB),
         session_hours=float(o.get("ZONES_SESSION_HOURS") or os.environ.get("ZONES_SESSION_HOURS") or DEFAULT_SESSION_HOURS),
+        default_ruleset=_setting(o, "ZONES_DEFAULT_RULESET", DEFAULT_RULESET) or None,
+        default_ruleset_from=_date(_setting(o, "ZONES_DEFAULT_RULESET_FROM", DEFAULT_RULESET_FROM.isoformat()),
+                                   "ZONES_DEFAULT_RULESET_FROM"),
     )
+
+
+def _setting(o: dict, name: str, default: str) -> str:
+    """An override, else the environment, else `default`; an empty value given on purpose stays empty."""
+    if name in o:
+        return str(o[name] or "")
+    return os.environ.get(name, default)
+
+
+def _date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise SystemExit(f"{name}={value!r}: expected a date YYYY-MM-DD") from None
 
 
 def _one_of(name: str, value: str, allowed) -> str:

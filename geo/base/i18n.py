@@ -80,6 +80,16 @@ def vn_date(day: str | None) -> str:
     return f"{s[8:10]}/{s[5:7]}/{s[:4]}" if len(s) >= 10 and s[4] == "-" else s
 
 
+def ruleset_why(manifest: dict, language: str | None = None) -> str:
+    """Why a run's ruleset decided it (RULES.md §6): named by the run, the operator's default after the last
+    known regime, or in force by its dates. '' for a run made before runs said so."""
+    why = (manifest or {}).get("ruleset_choice") or {}
+    kind = why.get("why")
+    if not kind:
+        return ""
+    return t(f"ruleset_why_{kind}", language, start=vn_date(why.get("from")), until=vn_date(why.get("until")) or "…")
+
+
 def row_reason(text: str, language: str | None = None) -> str:
     """An import's English reason for a row in `language`: the catalogue's longest matching beginning
     translated, the rest (values, row numbers, candidates) kept as it is."""

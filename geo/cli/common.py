@@ -49,6 +49,9 @@ def _print_import(summary: dict, lang: str) -> None:
     click.echo(i18n.t("import_summary", lang, accepted=summary["accepted"], rejected=summary["rejected"], where=where))
     if summary.get("unchanged"):
         click.echo(i18n.t("unchanged", lang, n=summary["unchanged"]))
+    waiting = summary.get("waiting") or {}
+    if waiting.get("rows"):
+        click.echo(i18n.t("import_waiting", lang, **waiting))
     for line in summary.get("notes", []) + summary.get("reasons", []):
         click.echo("  " + line)
 

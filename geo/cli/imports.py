@@ -8,6 +8,7 @@ import pandas as pd
 
 from geo.base import config, i18n
 from geo.base.errors import InputError, ZonesError
+from geo.base.params import parse_day as _parse_day
 from geo.cli.common import Context, _fail, _run_import
 from geo.ingest import declared
 from geo.ingest.cases import import_cases
@@ -33,8 +34,10 @@ def add(cli: click.Group, ctx: Context) -> None:
     @click.option("--crs", default=None, help="CRS to assume when the file has none, e.g. EPSG:4326.")
     @click.option("--crosswalk", "crosswalk_path", default=None, type=click.Path(path_type=Path),
                   help="Mã cũ -> mã mới (CSV/XLSX: old_code,new_code[,weight]) / old code -> new code table.")
+    @click.option("--valid-from", "valid_from", default=None,
+                  help="Ngày bắt đầu hiệu lực (ca trước ngày này đọc mã theo phiên bản cũ) / first day in force.")
     def import_units_cmd(path, boundary_version, derive_from, provinces_path, population_path, columns, crs,
-                         crosswalk_path):
+                         crosswalk_path, valid_from):
         """Nhập ranh giới xã (mọi định dạng GDAL đọc được) / import commune boundaries."""
         s = ctx.settings()
         try:
@@ -49,7 +52,8 @@ def add(cli: click.Group, ctx: Context) -> None:
             r = import_units(ctx.store(), path, boundary_version, mapping, crs, s.reports_dir,
                              progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True),
                              crosswalk_path=crosswalk_path, derive_from=derive_from, provinces_path=provinces_path,
-                             population_path=population_path)
+                             population_path=population_path,
+                             valid_from=_parse_day(valid_from).isoformat() if valid_from else None)
         except ZonesError as exc:
             _fail(exc, s.lang)
         auth.record(ctx.store(), auth.cli_user(), None, "cli", "import-units", "unchanged" if r.get("unchanged") else "ok",

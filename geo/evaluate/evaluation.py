@@ -62,14 +62,21 @@ def day(res: RangeResult, k: int) -> tuple[frames.CommuneDay, dict[str, frames.P
     rows = np.arange(n) * t + k
     c = frames.CommuneDay(column(det["env"], n), res.computed.levels[:, k],
                           engine.reasons_at(det["section"], det["cls"], rows), det["decided"][:, k],
-                          res.commune.levels[:, k], det["state"][:, k], det["previous"][:, k], det["clean"][:, k])
+                          res.commune.levels[:, k], det["state"][:, k], det["previous"][:, k], det["clean"][:, k],
+                          det["published_on"][k])
     parents = {}
     for unit, lv in res.parents.items():
         m = len(lv.codes)
         rows = np.arange(m) * t + k
         cls, env = det[unit]
-        parents[unit] = frames.ParentDay(column(env, m), cls.codes[rows], engine.reasons_at(det["rollup"], cls, rows),
-                                         det["children"][unit])
+        reasons = engine.reasons_at(det["rollup"], cls, rows)
+        state = det["parent_states"].get(unit)
+        if state is not None:
+            reasons = [[s] if s else r for s, r in zip(state[:, k], reasons, strict=True)]
+        parents[unit] = frames.ParentDay(column(env, m), cls.codes[rows], reasons, det["children"][unit],
+                                         None if state is None else state[:, k],
+                                         cls.codes[rows] if cls.computed is None else cls.computed[rows],
+                                         det["published_on"][k])
     return c, parents
 
 
@@ -118,14 +125,19 @@ def commune_env(inputs: Inputs, rset: dict, assigner) -> tuple[dict, np.ndarray,
     cases = inputs.cases
     idx = metrics.commune_index(cases, codes, assigner)
     ok = idx >= 0
-    unplaced = int(cases["count"].to_numpy()[~ok].sum())
+    community = cases["community"].to_numpy(float) == 1 if "community" in cases else np.ones(len(cases), dtype=bool)
+    unplaced = int(cases["count"].to_numpy()[~ok & community].sum())
     unit, day = idx[ok], (pd.to_datetime(cases["day"].to_numpy()[ok]) - pd.Timestamp(inputs.first)).days.to_numpy()
     count = cases["count"].to_numpy(float)[ok]
-    known = cases["source_known"].to_numpy()[ok]
-    hard = cases["source_setting"].isin(list(rset["hard_to_trace_settings"])).to_numpy()[ok]
+    every_case = _daily(unit, day, count, n, width)          # community or not (read when a weekly rate counts all)
+    comm = community[ok]
+    unit, day, count = unit[comm], day[comm], count[comm]
+    known = cases["source_known"].to_numpy()[ok][comm]
+    hard = cases["source_setting"].isin(list(rset["hard_to_trace_settings"])).to_numpy()[ok][comm]
     every = _daily(unit, day, count, n, width)
     window = rset["window_days"]
     pop = communes["population"].to_numpy(float)
+    week_days, per_week = metrics.rate_window(rset)
     env = {
         "population": np.broadcast_to(np.where(pop > 0, pop, np.nan)[:, None], (n, t)),
         "community_cases": _rolling(every, window, offset, t),
@@ -133,12 +145,14 @@ def commune_env(inputs: Inputs, rset: dict, assigner) -> tuple[dict, np.ndarray,
         "unknown_source_community_cases": _rolling(_daily(unit[known == 0], day[known == 0], count[known == 0], n, width), window, offset, t),
         "hard_to_trace_setting_cases": _rolling(_daily(unit[hard], day[hard], count[hard], n, width), window, offset, t),
         "community_cases_7d": _rolling(every, rset["rate_window_days"], offset, t),
+        "cases_week": _rolling(every_case if rset.get("rate_cases") == "all" else every, week_days, offset, t) * per_week,
         "largest_unknown_source_cluster": np.zeros((n, t)),
     }
     env["community_cases_per_100k_7d"] = metrics.per_100k(env["community_cases_7d"], env["population"])
-    clustered = (known == 0) & cases["cluster_id"].notna().to_numpy()[ok]
+    env["cases_per_100k_week"] = metrics.per_100k(env["cases_week"], env["population"])
+    clustered = (known == 0) & cases["cluster_id"].notna().to_numpy()[ok][comm]
     if clustered.any():
-        keys, uniq = pd.factorize(pd.Series(list(zip(unit[clustered], cases["cluster_id"].to_numpy()[ok][clustered], strict=False))))
+        keys, uniq = pd.factorize(pd.Series(list(zip(unit[clustered], cases["cluster_id"].to_numpy()[ok][comm][clustered], strict=False))))
         per_key = _rolling(_daily(keys, day[clustered], count[clustered], len(uniq), width), window, offset, t)
         np.maximum.at(env["largest_unknown_source_cluster"], np.array([u for u, _ in uniq]), per_key)
     pos = {c: i for i, c in enumerate(codes)}
@@ -152,8 +166,11 @@ def commune_env(inputs: Inputs, rset: dict, assigner) -> tuple[dict, np.ndarray,
     grid = inputs.indicator_grid(codes)
     for name in grid:          # a reported figure replaces the computed one where there is one
         env[name] = np.where(np.isnan(grid[name]), env[name], grid[name]) if name in indicators.REPORTED else grid[name]
+    env["cases_per_100k_week"] = metrics.reported_week(env["cases_per_100k_week"], grid)
     env["lockdown_active"] = _lockdowns(inputs, communes.geometry.to_numpy(), assigner.tree).astype(float)
-    return {k: np.ascontiguousarray(v).reshape(-1) for k, v in env.items()}, _clean_days(every, offset, t, span), unplaced
+    flat = {k: np.ascontiguousarray(v).reshape(-1) for k, v in env.items()}
+    metrics.older_group(flat, rset, days)
+    return flat, _clean_days(every, offset, t, span), unplaced
 
 
 def _followed(cases: pd.DataFrame) -> dict:
@@ -162,16 +179,46 @@ def _followed(cases: pd.DataFrame) -> dict:
     if "followed" not in cases:
         return {"crosswalk": 0, "split_largest_part": 0, "split_by_point": 0}
     count, kind, point = cases["count"].to_numpy(float), cases["followed"].to_numpy(), cases["lon"].notna().to_numpy()
+    if "community" in cases:
+        count = np.where(cases["community"].to_numpy(float) == 1, count, 0.0)
     return {"crosswalk": int(count[kind != ""].sum()),
             "split_largest_part": int(count[(kind == "split") & ~point].sum()),
             "split_by_point": int(count[(kind == "split") & point].sum())}
 
 
-def _parents(parent_of: np.ndarray, m: int, t: int, ruleset, child_codes_flat, child_env: dict, own_table_days):
+def _parents(parent_of: np.ndarray, m: int, days: list[dt.date], ruleset, child_codes_flat, child_env: dict, own_table_days):
     """Roll-up for every day at once: parent p on day k is row p * t + k."""
+    t = len(days)
     flat_parent = (parent_of[:, None] * t + np.arange(t)[None, :]).reshape(-1)
     env = frames.parent_env(flat_parent, m * t, child_codes_flat, child_env, own_table_days)
+    metrics.older_group(env, ruleset.settings, days)
     return engine.classify(ruleset.rollup, env, ruleset.settings, m * t, with_reasons=False), env
+
+
+def _hold_parents(pcls, penv: dict, inputs: Inputs, unit: str, days: list[dt.date], rset: dict) -> np.ndarray:
+    """A district's or province's levels day by day after the capacity hold and weekly publication, as a
+    commune's (in place in `pcls.codes`; `pcls.computed` keeps the day's evaluation); -> the state per parent
+    and day ('', CAPACITY or WEEKLY)."""
+    t = len(days)
+    m = len(pcls.codes) // t
+    computed = pcls.codes.copy()
+    codes = pcls.codes.reshape(m, t)
+    capacity = np.asarray(penv["treatment_capacity_met"], float).reshape(m, t)
+    states = np.empty((m, t), dtype=object)
+    previous = (inputs.previous_parents or {}).get(unit, np.full(m, -1, dtype=np.int8))
+    weekly = dict(inputs.published_before[unit]) if inputs.published_before is not None else None
+    only = {"capacity_not_met_holds": bool(rset.get("capacity_not_met_holds"))}   # no clean-day count for parents
+    for k in range(t):
+        held, states[:, k] = hysteresis.apply(codes[:, k].copy(), previous, np.zeros(m), only, capacity[:, k])
+        if weekly is not None:
+            final, _ = hysteresis.in_force_weekly(computed.reshape(m, t)[:, k], days[k], weekly, rset)
+            states[:, k] = np.where(final != held, hysteresis.WEEKLY, states[:, k])
+            held = final
+        codes[:, k] = held
+        previous = held
+    pcls.computed = computed
+    pcls.codes = codes.reshape(-1)
+    return states
 
 
 def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=None, detail=False) -> RangeResult:
@@ -204,11 +251,18 @@ def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResul
     previous = inputs.previous
     notice = hysteresis.notice_days(rset)
     decided_hist = list(inputs.decided_before)
+    capacity = env["treatment_capacity_met"].reshape(n, t)
+    weekly = dict(inputs.published_before["commune"]) if inputs.published_before is not None else None
+    since = np.empty(t, dtype=object)
     for k in range(t):
-        decided, state = hysteresis.apply(computed[:, k], previous, clean[:, k], rset)
-        recent = decided_hist[len(decided_hist) - notice:] if notice else []
-        final[:, k], noticed = hysteresis.with_notice(decided, recent)
-        state[noticed] = hysteresis.NOTICE
+        decided, state = hysteresis.apply(computed[:, k], previous, clean[:, k], rset, capacity[:, k])
+        if weekly is not None:          # the level in force is the one last published (after its notice)
+            final[:, k], since[k] = hysteresis.in_force_weekly(decided, days[k], weekly, rset)
+            state[final[:, k] != decided] = hysteresis.WEEKLY
+        else:
+            recent = decided_hist[len(decided_hist) - notice:] if notice else []
+            final[:, k], noticed = hysteresis.with_notice(decided, recent)
+            state[noticed] = hysteresis.NOTICE
         decided_all[:, k], state_all[:, k], previous_all[:, k] = decided, state, previous
         decided_hist.append(decided)
         previous = final[:, k]
@@ -219,11 +273,13 @@ def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResul
 
     # each parent kind from the kind below it that the version has (RULES.md section 3, rollup_from)
     flat = {"commune": (final.reshape(-1), env)}
-    parents, children = {}, {}
+    parents, children, parent_states = {}, {}, {}
     for unit in units.levels[1:]:
         child = children[unit] = units.child_kind(unit, rset["rollup_from"])
         pcodes = units.of(unit)["code"].astype(str).to_numpy()
-        pcls, penv = _parents(units.parent_of(unit, child), len(pcodes), t, ruleset, *flat[child], own(pcodes))
+        pcls, penv = _parents(units.parent_of(unit, child), len(pcodes), days, ruleset, *flat[child], own(pcodes))
+        if inputs.previous_parents is not None or inputs.published_before is not None:
+            parent_states[unit] = _hold_parents(pcls, penv, inputs, unit, days, rset)
         flat[unit] = (pcls.codes, penv)
         parents[unit] = (Levels(pcodes, pcls.codes.reshape(-1, t)), pcls, penv)
     step("rollup")
@@ -233,6 +289,7 @@ def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResul
         res.detail = {"env": env, "cls": cls, "section": ruleset.commune, "rollup": ruleset.rollup,
                       "decided": decided_all, "state": state_all, "previous": previous_all, "clean": clean,
                       **{u: (cls_, env_) for u, (_, cls_, env_) in parents.items()}, "children": children,
+                      "parent_states": parent_states, "published_on": since,
                       "neighbours": nb, "units": units, "inputs": inputs}
     return res
 

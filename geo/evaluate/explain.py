@@ -2,9 +2,12 @@
 neighbours that triggered adjacency, or for `unknown` the inputs that were missing."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from geo.base import i18n
+from rules import expr as E
 from rules.engine import MISSING_PREFIX, UNKNOWN_WHEN_ID
 
 
@@ -24,23 +27,34 @@ def _value(spec: dict, v, lang: str) -> str:
     return _number(v, lang)
 
 
-def explain(section, values: dict, level: str, reasons: list[str], triggers: list[str], lang: str) -> str:
+def explain(section, values: dict, level: str, reasons: list[str], triggers: list[str], lang: str,
+            settings: dict | None = None) -> str:
     w = i18n.words("explain", lang)
     rules = {r.id: r for r in section.rules}
-    if reasons and reasons[0] in ("HOLD", "STEP", "NOTICE") and values.get("hysteresis"):
+    cells = {r.id: r for r in section.unknown_rules}
+    if reasons and reasons[0] in ("HOLD", "STEP", "NOTICE", "CAPACITY", "WEEKLY") and values.get("hysteresis"):
         return w[reasons[0]].format(**values["hysteresis"][lang])
     if level == "unknown":
-        parts = []
+        parts, missing, unpublished, undecided = [], [], [], []
         for rid in reasons:
             if rid == UNKNOWN_WHEN_ID:
                 parts.append(w["all_unknown"] if "n_children" in section.inputs else w["unknown"])
             elif rid.startswith(MISSING_PREFIX):
                 name = rid[len(MISSING_PREFIX):]
                 parts.append(f"{w['missing']} {section.inputs.get(name, {}).get(lang, name)}")
-            elif rid in rules:
-                missing = sorted(n for n in rules[rid].when.names if n in section.inputs and _is_nan(values.get(n)))
-                labels = ", ".join(section.inputs[n].get(lang, n) for n in missing) or w["data"]
-                parts.append(f"{rid}: {w['missing']} {labels}")
+            elif rid in cells and _holds(section, cells[rid], values, settings or {}):
+                parts.append(f"{rid}: {cells[rid].en if lang == 'en' else cells[rid].vi}")     # in a cell never published
+            elif rid in rules or rid in cells:
+                rule = rules.get(rid) or cells[rid]
+                undecided.append(rid)
+                for n in sorted(rule.when.names):
+                    if n in section.inputs and _is_nan(values.get(n)) and n not in missing:
+                        missing.append(n)
+                    elif settings is not None and n not in section.inputs and _is_nan(settings.get(n)) and n not in unpublished:
+                        unpublished.append(n)
+        if undecided:         # the inputs (and thresholds) that leave these rules undecided, each named once
+            what = [section.inputs[n].get(lang, n) for n in missing] + [f"{w['not_published']} {n}" for n in unpublished]
+            parts.append(f"{w['missing']} {', '.join(what) or w['data']} ({', '.join(undecided)})")
         return f"{w['unknown']} — " + "; ".join(parts)
     parts = []
     for rid in reasons:
@@ -58,9 +72,22 @@ def explain(section, values: dict, level: str, reasons: list[str], triggers: lis
     return "; ".join(parts) if parts else w["none"]
 
 
+def _holds(section, rule, values: dict, settings: dict) -> bool:
+    """Whether `rule` holds (true, not unknown) for one unit's values: a unit inside an unpublished cell is
+    told so, one that may or may not be in it is told what is missing."""
+    scope: dict[str, Any] = {k: v for k, v in settings.items() if isinstance(v, (int, float, str))}
+    scope.update({k: np.array([np.nan if _is_nan(v) else float(v)]) for k, v in values.items()
+                  if k in section.inputs and v is not None and not isinstance(v, dict)})
+    for name in section.inputs:
+        scope.setdefault(name, np.array([np.nan]))
+    for name, ex in section.defines.items():
+        scope[name] = E.evaluate(ex, scope, 1)
+    return bool(E.evaluate(rule.when, scope, 1)[0] == 1)
+
+
 def inputs_read(section, reasons, available) -> list[str]:
     """The inputs explain() reads for these reason ids (those of the rules named, or of the missing)."""
-    rules = {r.id: r for r in section.rules}
+    rules = {r.id: r for r in [*section.rules, *section.unknown_rules]}
     names = set()
     for rid in reasons:
         if rid in rules:

@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.base import i18n
 from geo.base.errors import InputError
 from geo.base.vocabulary import UNITS
 from geo.evaluate import explain, hysteresis, metrics
@@ -72,6 +73,7 @@ class CommuneDay:
     state: np.ndarray          # '' or HOLD / STEP / NOTICE
     previous: np.ndarray       # level codes published the day before
     clean: np.ndarray          # days without a community case
+    published_on: dt.date | None = None  # weekly publication: the publication day of the levels in force
 
 
 @dataclass
@@ -80,9 +82,12 @@ class ParentDay:
     codes: np.ndarray
     reasons: list
     child: str                 # the kind of unit it was rated from
+    state: np.ndarray | None = None     # '' or CAPACITY (held while treatment capacity is not met)
+    computed: np.ndarray | None = None  # the day's evaluation before that hold
+    published_on: dt.date | None = None  # weekly publication: the publication day of the levels in force
 
 
-def names(codes: np.ndarray) -> list[str]:
+def names(codes) -> list[str]:
     return ["unknown" if c < 0 else LEVEL_NAMES[c] for c in np.asarray(codes).tolist()]
 
 
@@ -94,10 +99,12 @@ def parent_env(parent_of: np.ndarray, n: int, child_codes: np.ndarray, child_env
     for name in metrics.SUMMED:
         env[name] = np.bincount(parent_of, weights=child_env[name], minlength=n)
     env["community_cases_per_100k_7d"] = metrics.per_100k(env["community_cases_7d"], env["population"])
+    env["cases_per_100k_week"] = metrics.per_100k(env["cases_week"], env["population"])
     env.update(indicators.roll_up(parent_of, n, {k: child_env[k] for k in indicators.INDICATORS},
                                   child_env["population"], own))
     for name in indicators.REPORTED:       # the parent's own reported figure, else computed from its children
         env[name] = np.where(np.isnan(own[name]), env[name], own[name])
+    env["cases_per_100k_week"] = metrics.reported_week(env["cases_per_100k_week"], own)
     env["lockdown_active"] = (np.bincount(parent_of, weights=child_env["lockdown_active"], minlength=n) > 0).astype(float)
     return env
 
@@ -118,7 +125,7 @@ def _frame(units: gpd.GeoDataFrame, levels: list[str], reasons, ruleset, columns
     return gpd.GeoDataFrame(out, geometry=units.geometry.values, crs="EPSG:4326")
 
 
-def _explain(frame, section, env: dict, levels, reasons, triggers: list[list[str]], states=None) -> None:
+def _explain(frame, section, env: dict, levels, reasons, triggers: list[list[str]], states=None, settings=None) -> None:
     """`explanation` (Vietnamese), `explanation_en` and `adjacent_to` columns, in place.
     `states`: per unit None or the hysteresis figures ({lang: {prev, clean, need, step, computed}})."""
     n = len(frame)
@@ -138,7 +145,7 @@ def _explain(frame, section, env: dict, levels, reasons, triggers: list[list[str
         hit = texts.get(key)
         if hit is None:
             values = {**{k: cols[k][i] for k in names}, "hysteresis": states[i]}
-            hit = texts[key] = tuple(explain.explain(section, values, levels[i], list(rs), triggers[i], lang)
+            hit = texts[key] = tuple(explain.explain(section, values, levels[i], list(rs), triggers[i], lang, settings)
                                      for lang in ("vi", "en"))
         out["vi"].append(hit[0])
         out["en"].append(hit[1])
@@ -155,8 +162,11 @@ def _hysteresis_states(ruleset, c: CommuneDay, decided_levels: list[str], day: d
         if not s:
             out.append(None)
             continue
-        prev = SCALE[(c.final if s == hysteresis.NOTICE else c.previous)[i]].value
-        out.append({lang: {"prev": ruleset.level(prev)[lang], "computed": ruleset.level(decided_levels[i])[lang],
+        prev = names([(c.final if s in (hysteresis.NOTICE, hysteresis.WEEKLY) else c.previous)[i]])[0]
+        today = names([c.computed[i]])[0] if s == hysteresis.CAPACITY else decided_levels[i]
+        out.append({lang: {"prev": ruleset.level(prev)[lang], "computed": ruleset.level(today)[lang],
+                           "since": i18n.vn_date(c.published_on.isoformat()) if c.published_on else "",
+                           "notice": ruleset.settings.get("publication_notice_hours", 48),
                            "clean": int(c.clean[i]), "need": need, "step": step,
                            "hours": ruleset.settings.get("notice_hours", 0),
                            "effective": (day + dt.timedelta(days=days)).isoformat()} for lang in ("vi", "en")})
@@ -169,12 +179,33 @@ def _parent_frame(units: Units, unit: str, p: ParentDay, child_codes: np.ndarray
     counts = {f"n_{lv.value}": np.bincount(parent_of, weights=child_codes == i, minlength=n).astype(int)
               for i, lv in enumerate(SCALE)}
     counts["n_unknown"] = p.env["n_unknown"].astype(int)
-    shown = {k: p.env[k] for k in ("population", "lockdown_active", "community_cases_per_100k_7d", *metrics.SUMMED,
-                                   *indicators.INDICATORS)}
+    shown = {k: p.env[k] for k in ("population", "lockdown_active", "community_cases_per_100k_7d", "cases_per_100k_week",
+                                   *metrics.SUMMED, *indicators.INDICATORS, *metrics.OLDER_GROUP) if k in p.env}
     levels = names(p.codes)
-    frame = _frame(parents, levels, p.reasons, ruleset, {**counts, **shown})
-    _explain(frame, ruleset.rollup, p.env, levels, p.reasons, [[] for _ in range(n)])
+    computed = {"computed_level": names(p.codes if p.computed is None else p.computed)}
+    frame = _frame(parents, levels, p.reasons, ruleset, {**counts, **shown, **computed})
+    states: list[dict | None] = [None] * n
+    since = i18n.vn_date(p.published_on.isoformat()) if p.published_on else ""
+    if p.state is not None and p.computed is not None:
+        for i in np.flatnonzero(p.state != ""):
+            states[i] = {lang: {"prev": ruleset.level(levels[i])[lang], "since": since,
+                                "notice": ruleset.settings.get("publication_notice_hours", 48),
+                                "computed": ruleset.level(names([p.computed[i]])[0])[lang]} for lang in ("vi", "en")}
+    _explain(frame, ruleset.rollup, p.env, levels, p.reasons, [[] for _ in range(n)], states, ruleset.settings)
+    _capacity_notes(frame, ruleset, p.env)
     return frame
+
+
+def _capacity_notes(frame, ruleset, env: dict) -> None:
+    """Under a ruleset whose capacity criterion holds levels (NQ 128, RULES.md §6), each explanation says
+    whether the unit's treatment capacity was not reported (no hold) or not met (its level is not lowered)."""
+    if not ruleset.settings.get("capacity_not_met_holds") or "treatment_capacity_met" not in env:
+        return
+    capacity = np.broadcast_to(np.asarray(env["treatment_capacity_met"], float), (len(frame),))
+    for column, lang in (("explanation", "vi"), ("explanation_en", "en")):
+        w = i18n.words("explain", lang)
+        note = np.where(np.isnan(capacity), w["capacity_unreported"], np.where(capacity == 0, w["capacity_not_met"], ""))
+        frame[column] = [f"{text}; {extra}" if extra else text for text, extra in zip(frame[column], note, strict=True)]
 
 
 def build(day: dt.date, ruleset, units: Units, c: CommuneDay, parents: dict[str, ParentDay], neighbours,
@@ -191,7 +222,9 @@ def build(day: dt.date, ruleset, units: Units, c: CommuneDay, parents: dict[str,
     labels = [f"{n} ({k})" for n, k in zip(communes["name"], codes, strict=False)]
     triggers = explain.adjacency_triggers(ruleset.commune, reasons, codes, c.computed, neighbours, labels,
                                           ruleset.level_ids)
-    _explain(frame, ruleset.commune, c.env, levels, reasons, triggers, _hysteresis_states(ruleset, c, decided_levels, day))
+    _explain(frame, ruleset.commune, c.env, levels, reasons, triggers, _hysteresis_states(ruleset, c, decided_levels, day),
+             ruleset.settings)
+    _capacity_notes(frame, ruleset, c.env)
     frames = {"commune": frame}
     for unit, p in parents.items():
         child_codes = c.final if p.child == "commune" else parents[p.child].codes

@@ -32,7 +32,7 @@ class Inputs:
     first: dt.date                  # first day of the case window: days[0] - lookback + 1
     units: Units
     boundary_sha256: str
-    cases: pd.DataFrame             # community cases dated first .. days[-1]
+    cases: pd.DataFrame             # community cases dated first .. days[-1] (all cases when the ruleset's rate counts them)
     lockdowns: pd.DataFrame         # lockdowns started by days[-1], geometry as WKB in `geom`
     flags: pd.DataFrame             # flag rows dated by days[-1]
     indicators: pd.DataFrame        # indicator rows dated days[0] - MAX_AGE_DAYS .. days[-1]
@@ -40,6 +40,8 @@ class Inputs:
     neighbours: object              # sparse commune adjacency matrix (the ruleset's kind)
     previous: np.ndarray            # commune levels published for the latest date before days[0]
     decided_before: list            # levels decided by the runs of the notice days before days[0], oldest first
+    previous_parents: dict | None = None  # {district/province: levels published before days[0]} when a rule holds them
+    published_before: dict | None = None  # weekly publication: {unit kind: {publication day: levels decided}}
 
     def flags_on(self, k: int) -> pd.DataFrame:
         return flags_in_force(self.flags, self.days[k])
@@ -99,7 +101,7 @@ def flags_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
 
 def indicators_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     """Latest value of each (code, indicator) dated within MAX_AGE_DAYS up to `day`, wide by indicator."""
-    start = (day - dt.timedelta(days=indicators.MAX_AGE_DAYS)).isoformat()
+    start = (day - dt.timedelta(days=indicators.MAX_AGE_DAYS - 1)).isoformat()
     weekly = (day - dt.timedelta(days=indicators.REPORTED_MAX_AGE_DAYS)).isoformat()
     rows = rows[(rows["date"] >= start) & (rows["date"] <= day.isoformat())]
     rows = rows[~rows["name"].isin(list(indicators.REPORTED)) | (rows["date"] >= weekly)]
@@ -133,6 +135,19 @@ def neighbour_matrix(store: Store, version: str, communes: gpd.GeoDataFrame, set
     return adjacency.matrix(len(codes), pos[sel["a"]].to_numpy(), pos[sel["b"]].to_numpy())
 
 
+def _of_earlier_version(cases: pd.DataFrame, current: str, current_codes: set[str], valid_from: str | None) -> np.ndarray:
+    """Which case rows carry a code of an earlier boundary version (followed through the crosswalk): the version
+    import recorded, else (rows stored before it was recorded) a code the current version lacks, or any code
+    on a day before the current version is in force. A current code on a current day is that ward."""
+    if cases.empty or not current_codes:
+        return np.zeros(len(cases), dtype=bool)
+    recorded = cases["code_version"].to_numpy(dtype=object) if "code_version" in cases else np.full(len(cases), None)
+    known = pd.notna(recorded)
+    before = cases["day"].to_numpy(dtype=object) < valid_from if valid_from else np.zeros(len(cases), dtype=bool)
+    legacy = ~cases["commune_code"].isin(list(current_codes)).to_numpy() | before
+    return np.where(known, recorded != current, legacy)
+
+
 def gather(settings: Settings, store: Store, days: list[dt.date], ruleset, known_until: dt.date | None = None) -> Inputs:
     """What evaluating `days` (consecutive, oldest first) under `ruleset` reads, in one pass over the store.
     `known_until`: read nothing dated after it (the outlook: the days after it as if no new case came)."""
@@ -142,22 +157,34 @@ def gather(settings: Settings, store: Store, days: list[dt.date], ruleset, known
     first = days[0] - dt.timedelta(days=metrics.lookback_days(rset) - 1)
     last = min(days[-1], known_until or days[-1]).isoformat()
     with store.connect(readonly=True) as con:
-        cases = store.community_cases(con, rset["date_column"], first.isoformat(), last)
+        cases = store.evaluation_cases(con, rset["date_column"], first.isoformat(), last,
+                                       every_case=rset.get("rate_cases") == "all")
         edges = boundaries.crosswalk_edges(con)
-        moved = crosswalk.forward(edges, cases["commune_code"].dropna().unique())
+        follow = _of_earlier_version(cases, version, boundaries.commune_codes(con, version) if not edges.empty else set(),
+                                     {v["name"]: v["valid_from"] for v in boundaries.versions(con)}.get(version))
+        moved = crosswalk.forward(edges, cases.loc[follow, "commune_code"].dropna().unique())
         source = store.boundary_source(con, version)
         rows = store.evaluation_rows(con, last, (days[0] - dt.timedelta(days=indicators.MAX_AGE_DAYS)).isoformat())
     # located under an earlier boundary version: the commune that now covers them; a case of a split
     # commune goes where its point lies, else to the largest part (counted in the run's manifest)
     if moved:
         split = crosswalk.split_codes(edges)
-        cases["followed"] = np.where(cases["commune_code"].isin(list(split)), "split",
-                                     np.where(cases["commune_code"].isin(list(moved)), "crosswalk", ""))
-        cases["commune_code"] = cases["commune_code"].map(lambda c: moved.get(c, c))
+        code = cases["commune_code"]
+        cases["followed"] = np.where(follow & code.isin(list(split)), "split",
+                                     np.where(follow & code.isin(list(moved)), "crosswalk", ""))
+        cases["commune_code"] = np.where(follow, code.map(lambda c: moved.get(c, c)), code)
     codes = communes["code"].astype(str).to_numpy()
     notice = hysteresis.notice_days(rset)
+    parents = {"district": districts, "province": provinces}
+    held = {unit: hysteresis.previous_levels(store, settings.runs_dir, days[0], frame["code"].astype(str).to_numpy(), unit)
+            for unit, frame in parents.items() if len(frame)} if rset.get("capacity_not_met_holds") else None
     return Inputs(
         days=list(days), first=first, units=Units(version, communes, districts, provinces), boundary_sha256=source,
         cases=cases, neighbours=neighbour_matrix(store, version, communes, rset),
         previous=hysteresis.previous_levels(store, settings.runs_dir, days[0], codes),
-        decided_before=hysteresis.decided_before(store, settings.runs_dir, days[0], codes, notice)[::-1], **rows)
+        decided_before=hysteresis.decided_before(store, settings.runs_dir, days[0], codes, notice)[::-1],
+        previous_parents=held, published_before={
+            unit: hysteresis.publications_before(store, settings.runs_dir, days[0], frame["code"].astype(str).to_numpy(),
+                                                 rset, unit)
+            for unit, frame in {"commune": communes, **parents}.items() if len(frame)} if rset.get("publish_weekday") else None,
+        **rows)

@@ -13,46 +13,88 @@ import numpy as np
 import pandas as pd
 
 from geo.base.columns import FLAG_NAMES
+from geo.base.errors import InputError
 from geo.ingest.indicators import INDICATORS
 from rules.levels import RANK, UNKNOWN_CODE
+from rules.ruleset import dated_value
 
 # Figures imported per unit and date (geo/ingest/indicators.py), usable by commune and roll-up rules.
 INDICATOR_INPUTS = tuple(INDICATORS)
+# The weekly rate of NQ 128 / QĐ 218 as the ruleset counts it (RULES.md §6: settings rate_window, rate_cases),
+# and the full-dose coverage of the older group in force on the day (setting older_group_from).
+WEEKLY = ("cases_week", "cases_per_100k_week")
+OLDER_GROUP = ("vaccination_full_dose_older_pct", "older_group_age")
 COMMUNE_INPUTS = (
     "population", "community_cases", "known_source_community_cases", "unknown_source_community_cases",
     "largest_unknown_source_cluster", "hard_to_trace_setting_cases", *(f"flag_{f}" for f in FLAG_NAMES),
     "lockdown_active",
-    "community_cases_7d", "community_cases_per_100k_7d", *INDICATOR_INPUTS,
+    "community_cases_7d", "community_cases_per_100k_7d", *WEEKLY, *INDICATOR_INPUTS, *OLDER_GROUP,
 )
 ROLLUP_INPUTS = (
     "n_children", "n_unknown", "n_risk_or_worse", "n_high_risk_or_worse", "n_very_high_risk",
     "population", "known_source_community_cases", "community_cases_7d", "community_cases_per_100k_7d",
-    *INDICATOR_INPUTS,
+    *WEEKLY, *INDICATOR_INPUTS, *OLDER_GROUP,
 )
+RATE_WINDOWS = {"rolling_7": (7, 1.0), "half_14": (14, 0.5)}     # days summed, and the factor to a week
 # QĐ 07/2020/QĐ-TTg: an outbreak is over after this many days without a new case (RULES.md section 5);
 # a ruleset may set `outbreak_over_days` otherwise.
 OUTBREAK_OVER_DAYS = 28
 # Counts that add up from communes to districts and provinces.
-SUMMED = ("community_cases", "known_source_community_cases", "community_cases_7d")
+SUMMED = ("community_cases", "known_source_community_cases", "community_cases_7d", "cases_week")
 
 
 def window(day: dt.date, days: int) -> tuple[str, str]:
     return (day - dt.timedelta(days=days - 1)).isoformat(), day.isoformat()
 
 
+# Rates are compared with their bands exactly at the edge (RULES.md §6: half-open bands): 6 cases in 30,000
+# people is 20 per 100,000, not 19.999999999999996 or 20.000000000000004 by the order of float operations.
+RATE_DECIMALS = 9
+
+
 def per_100k(cases: np.ndarray, population: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(population > 0, cases * 100_000.0 / population, np.nan)
+        return np.round(np.where(population > 0, cases * 100_000.0 / population, np.nan), RATE_DECIMALS)
 
 
 def outbreak_over_days(settings: dict) -> int:
     return int(settings.get("outbreak_over_days", OUTBREAK_OVER_DAYS))
 
 
+def rate_window(settings: dict) -> tuple[int, float]:
+    """(days summed, factor to one week) of the ruleset's weekly rate: the 7 days [D-6, D] by default."""
+    return RATE_WINDOWS[settings.get("rate_window", "rolling_7")]
+
+
 def lookback_days(settings: dict) -> int:
     """The longest span any setting needs: rule window, weekly rate, clean days, outbreak over."""
-    return max(settings["window_days"], settings["rate_window_days"],
+    return max(settings["window_days"], settings["rate_window_days"], rate_window(settings)[0],
                int(settings.get("min_clean_days_before_downgrade", 0)), outbreak_over_days(settings))
+
+
+def reported_week(computed: np.ndarray, reported: dict) -> np.ndarray:
+    """The weekly rate rules read: the unit's own reported `cases_per_100k_week`, else its reported weekly
+    rate of `community_cases_per_100k_7d` (what a province sends: scripts/ncsc_province_rates.py), else computed."""
+    week, community = reported["cases_per_100k_week"], reported["community_cases_per_100k_7d"]
+    return np.where(~np.isnan(week), week, np.where(~np.isnan(community), community, computed))
+
+
+def older_group(env: dict, settings: dict, days: list[dt.date]) -> None:
+    """In place: the full-dose coverage of the older group in force on each day (NQ 128: 65+ in October 2021,
+    50+ from 1 November 2021), from the imported per-age figures; NaN on a day whose group has no figure or
+    before the setting's first date. `env` arrays are flat, unit-major over `days`."""
+    table = settings.get("older_group_from")
+    n = len(next(iter(env.values())))
+    ages = np.array([dated_value(table, d) or 0 for d in days], dtype=float)
+    age = ages[np.arange(n) % len(days)]
+    out = np.full(n, np.nan)
+    for a in np.unique(ages[ages > 0]):
+        name = f"vaccination_full_dose_{int(a)}plus_pct"
+        if name not in env:
+            raise InputError("bad_param", name="older_group_from", value=int(a), allowed="65, 50 (the imported groups)")
+        out = np.where(age == a, env[name], out)
+    env["vaccination_full_dose_older_pct"] = out
+    env["older_group_age"] = np.where(age > 0, age, np.nan)
 
 
 def commune_index(cases: pd.DataFrame, codes: np.ndarray, assigner) -> np.ndarray:

@@ -8,7 +8,7 @@ lon/lat, else commune + district + province names.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +17,12 @@ import pandas as pd
 from geo.base.columns import CASE_ALIASES, PERSONAL_COLUMNS, rename_columns
 from geo.base.columns import CaseCol as C
 from geo.base.errors import InputError
-from geo.base.names import EARLIER_CODE, EARLIER_NAMES, NameIndex
+from geo.base.names import EARLIER_CODE, EARLIER_NAMES, OPERATOR_CHOICE, NameIndex, Placement, triple_key
 from geo.ingest import crosswalk, personal
 from geo.ingest.assign import Assigner
 from geo.ingest.tables import RowErrors, origin, parse_bool, parse_dates, parse_number
 from geo.store import boundaries
+from geo.store import reviews as reviews_table
 from geo.store.database import CASE_FIELDS
 
 # Vietnam's extent with a margin (lon, lat): a point outside is a typing error, not a case.
@@ -85,7 +86,7 @@ class Plan:
             raise InputError("line_list_needs_id", path=label)
         plan = cls(mapping, found, [o for o, c in mapping.items() if c not in {x.value for x in C} and o not in found],
                    is_counts, C.COMMUNE_CODE.value in cols, C.LON.value in cols and C.LAT.value in cols,
-                   all(c.value in cols for c in (C.COMMUNE_NAME, C.DISTRICT_NAME, C.PROVINCE_NAME)), label)
+                   all(c.value in cols for c in (C.COMMUNE_NAME, C.PROVINCE_NAME)), label)   # 2025: ward + province
         if not (plan.has_code or plan.has_point or plan.has_names):
             raise InputError("no_location_columns", path=label)
         if C.REPORT_DATE.value not in cols:
@@ -104,27 +105,20 @@ def _text(values: pd.Series) -> pd.Series:
     return v.where(v.notna(), "").map(str) if v.dtype == object else v.astype(str)
 
 
-def count_keys(out: pd.DataFrame) -> pd.Series:
+def count_keys(out: pd.DataFrame, announced: pd.Series | None = None) -> pd.Series:
+    """A daily count's identity: date, commune, flags and, for a file that names places, the names it was
+    announced under (two provinces announcing one commune on one day are two reports, both counted)."""
     key = "count:" + _text(out[C.REPORT_DATE.value])
     for col in (C.COMMUNE_CODE, C.COMMUNITY, C.SOURCE_KNOWN, C.SOURCE_SETTING, C.CLUSTER_ID):
         key = key + "|" + _text(out[col.value])
-    return key
-
-
-def _place(names: NameIndex, earlier: Earlier | None, key: tuple) -> tuple[str | None, str, str]:
-    """A row's names on the current version; else on an earlier one the crosswalk leads from."""
-    code, rule, why = names.place(*key)
-    if code is None and earlier is not None and earlier.names is not None:
-        old, old_rule, _ = earlier.names.place(*key)
-        if old is not None:
-            return old, EARLIER_NAMES, ""
-    return code, rule, why
+    return key if announced is None else key + "|" + announced
 
 
 def parse(df: pd.DataFrame, plan: Plan, units, today: dt.date, community: bool | None, source_known: bool | None,
-          secret: bytes, err: RowErrors, earlier: Earlier | None = None) -> pd.DataFrame:
-    """Rows of `df` (a part of plan.frame(raw)) for the store, with CASE_FIELDS (row_hash included);
-    the rows it cannot take are marked in `err` (a view over the same rows) and left out."""
+          secret: bytes, err: RowErrors, earlier: Earlier | None = None, doubts: dict | None = None) -> pd.DataFrame:
+    """Rows of `df` (a part of plan.frame(raw)) for the store, with CASE_FIELDS (row_hash included) and
+    `review_key`: set on a row whose names placed it nowhere with certainty (it waits for an operator's choice,
+    geo/ingest/reviews.py); the rows it cannot take are marked in `err` (a view over the same rows) and left out."""
     n = len(df)
     out = pd.DataFrame(index=df.index)
     case_id = _col(df, C.CASE_ID)
@@ -167,7 +161,7 @@ def parse(df: pd.DataFrame, plan: Plan, units, today: dt.date, community: bool |
     sex = _col(df, C.SEX).to_numpy(dtype=object)
     out[C.SEX.value] = _obj(np.where(sex == "", None, sex), out.index)
     out[C.CASE_ID.value] = personal.pseudonyms(case_id, secret) if not plan.is_counts else None
-    _locate(df, out, err, units, plan.has_code, plan.has_point, plan.has_names, earlier)
+    _locate(df, out, err, units, plan.has_code, plan.has_point, plan.has_names, earlier, doubts)
     if plan.is_counts:
         # more cases in a day than people in the commune is a typo or a cumulative column
         pop = out[C.COMMUNE_CODE.value].map(units.set_index("code")["population"]).astype(float)
@@ -175,48 +169,122 @@ def parse(df: pd.DataFrame, plan: Plan, units, today: dt.date, community: bool |
         too_many = (out[C.COUNT.value] > np.minimum(pop, MAX_DAILY_COUNT)).to_numpy()
         err.add(too_many, C.COUNT.value, lambda at: f"count larger than the commune's population (or {MAX_DAILY_COUNT}): "
                 + df[C.COUNT.value].iloc[at].astype(str).to_numpy(dtype=object))
-        out["case_key"] = count_keys(out)
+        out["case_key"] = count_keys(out, out.pop("_announced") if "_announced" in out else None)
         out["kind"] = "count"
     else:
+        out.pop("_announced") if "_announced" in out else None
         ids = out[C.CASE_ID.value].to_numpy(dtype=object)
         out["case_key"] = _obj(np.add("case:", np.where(pd.isna(ids), "", ids)), out.index)
         out["kind"] = "case"
     ok = ~err.bad
     acc = out if ok.all() else out[ok].copy()
-    # what can change under a key (the key itself, and its kind, cannot)
-    hashed = pd.util.hash_pandas_object(acc[[f for f in CASE_FIELDS if f not in ("row_hash", "case_key", "kind")]],
+    acc["row_hash"] = row_hashes(acc)
+    return acc[[*CASE_FIELDS, "review_key"]]
+
+
+def row_hashes(rows: pd.DataFrame) -> np.ndarray:
+    """What can change under a key (the key itself, and its kind, cannot), as a digest per row."""
+    hashed = pd.util.hash_pandas_object(rows[[f for f in CASE_FIELDS if f not in ("row_hash", "case_key", "kind")]],
                                         index=False).to_numpy()
-    acc["row_hash"] = personal.hex64(hashed).astype(str).astype(object)
-    return acc[list(CASE_FIELDS)]
+    return personal.hex64(hashed).astype(str).astype(object)
 
 
 @dataclass
 class Earlier:
-    """Places of earlier boundary versions that the crosswalk leads into the current one: a case file
-    written with last decade's codes or names (2021 communes after the 2025 reform) is stored under the
-    old code, and the evaluation follows it (geo/ingest/crosswalk.py forward)."""
-    followed: set[str]                 # old codes that lead to a current commune
-    names: NameIndex | None            # the names of those old communes, for rows without a code
+    """The boundary versions a case file's codes and names may be of: the current one, and the earlier ones
+    the crosswalk leads from (the 2021 communes after the 2025 reform). A code or names are read in the version
+    in force on the row's date (the newest whose first day is not after it) when that is an earlier one, else
+    in the current version, else in the earlier versions newest first. A current code is never followed
+    through the crosswalk on a date the current version is in force (a ward number reused in 2025 stays that
+    ward); an operator's choices for doubtful names (geo/ingest/reviews.py) are used as they were made."""
+    current: str
+    followed: set[str]                                     # old codes that lead to a current commune
+    codes: dict[str, set[str]] = field(default_factory=dict)     # earlier version -> its codes that lead on
+    valid_from: list[tuple[str, str]] = field(default_factory=list)   # (first day, version), by first day
+    units: dict[str, pd.DataFrame] = field(default_factory=dict)      # earlier version -> its communes
+    choices: dict[str, str] = field(default_factory=dict)             # review key -> code chosen
+    _names: dict[str, NameIndex] = field(default_factory=dict)
+
+    @property
+    def names(self) -> NameIndex | None:
+        """The newest earlier version's names (the one most files written with old names use)."""
+        newest = self.newest_first()
+        return self.index(newest[0]) if newest else None
+
+    def newest_first(self) -> list[str]:
+        order = [v for _, v in self.valid_from if v in self.units]
+        return list(reversed(order)) + [v for v in self.units if v not in order]
+
+    def index(self, version: str) -> NameIndex:
+        if version not in self._names:
+            old = self.units[version]
+            self._names[version] = NameIndex(old["code"], old["name"], old["district_name"].fillna(""), old["province_name"])
+        return self._names[version]
+
+    def in_force(self, day) -> str | None:
+        """The earlier version in force on `day` (ISO text), None when it is the current one or not known."""
+        if not isinstance(day, str) or not day:
+            return None
+        found = None
+        for first, version in self.valid_from:
+            if first <= day:
+                found = version
+        return found if found in self.units else None
+
+    def code_version(self, code: str) -> str | None:
+        """The newest earlier version with `code` among the codes that lead on."""
+        return next((v for v in self.newest_first() if code in self.codes.get(v, ())), None)
 
 
 def earlier_places(store, version: str) -> Earlier:
     with store.connect(readonly=True) as con:
         edges = boundaries.crosswalk_edges(con)
+        known = boundaries.versions(con)
+        choices = reviews_table.decided(con, version)
     followed = set(crosswalk.forward(edges, edges["old_code"].unique()))
-    if not followed:
-        return Earlier(set(), None)
-    frames = [store.load_units(v, "commune") for v in sorted(set(edges["from_version"].dropna()) - {version})]
-    old = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["code"])
-    old = old[old["code"].astype(str).isin(followed)].drop_duplicates("code")
-    index = NameIndex(old["code"], old["name"], old["district_name"].fillna(""), old["province_name"]) if len(old) else None
-    return Earlier(followed, index)
+    out = Earlier(version, followed, choices=choices,
+                  valid_from=[(v["valid_from"], v["name"]) for v in known if v["valid_from"]])
+    for v in sorted(set(edges["from_version"].dropna()) - {version}):
+        old = store.load_units(v, "commune")
+        old = old[old["code"].astype(str).isin(followed)]
+        if len(old):
+            out.units[v] = old
+            out.codes[v] = set(old["code"].astype(str))
+    return out
 
 
-def _locate(df, out, err, units, has_code, has_point, has_names, earlier: Earlier | None = None) -> None:
+def _place(names: NameIndex, earlier: Earlier | None, key: tuple, day: str) -> tuple[Placement, str | None]:
+    """A row's names -> (placement, the version its code is of). Read first in the earlier version in force on
+    the row's date, then in the current one, then in the earlier ones newest first: the first that places it
+    wins. An operator's choice for the announced triple, when there is one, is taken as made."""
+    if earlier is not None:
+        chosen = earlier.choices.get(triple_key(*key))
+        if chosen:
+            return Placement(chosen, OPERATOR_CHOICE, ""), earlier.current
+    then = earlier.in_force(day) if earlier is not None else None
+    order = ([then] if then else []) + [None] + [v for v in (earlier.newest_first() if earlier else []) if v != then]
+    first: Placement | None = None
+    for version in order:
+        placed = names.place(*key) if version is None else earlier.index(version).place(*key)  # type: ignore[union-attr]
+        if placed.code is not None:
+            if version is None:
+                return placed, earlier.current if earlier else None
+            return Placement(placed.code, EARLIER_NAMES, ""), version
+        first = first or placed
+    return first or Placement(None, "", "no names"), None
+
+
+def _locate(df, out, err, units, has_code, has_point, has_names, earlier: Earlier | None = None,
+            doubts: dict | None = None) -> None:
+    """commune_code, located_by, code_version and review_key of each row; `doubts` gains each doubtful
+    announced triple with its names, reason and candidates."""
     n = len(df)
     codes = units["code"].astype(str).to_numpy()
     commune = np.full(n, None, dtype=object)
     located = np.full(n, None, dtype=object)
+    version = np.full(n, earlier.current if earlier is not None else None, dtype=object)
+    review = np.full(n, None, dtype=object)
+    days = out[C.REPORT_DATE.value].to_numpy(dtype=object)
     lon, lat = (parse_number(df[c.value], "coordinate")[0] if c.value in df.columns else np.full(n, np.nan)
                 for c in (C.LON, C.LAT))
     if has_code:
@@ -225,8 +293,15 @@ def _locate(df, out, err, units, has_code, has_point, has_names, earlier: Earlie
         commune[known] = given[known]
         located[known] = "code"
         if earlier is not None and earlier.followed:
-            old = ~known & pd.Index(given).isin(list(earlier.followed))
+            # a code of the earlier version in force on the row's date is that version's commune, even where the
+            # current version reuses the number; a code no current commune has is read in the earlier versions
+            then = np.array([earlier.in_force(d) for d in days], dtype=object)
+            then_old = np.array([v is not None and c in earlier.codes.get(v, ()) for v, c in zip(then, given, strict=True)],
+                                dtype=bool)
+            old = (~known & pd.Index(given).isin(list(earlier.followed))) | then_old
             commune[old], located[old] = given[old], EARLIER_CODE
+            version[old] = [v if t else earlier.code_version(c) for v, t, c in zip(then[old], then_old[old], given[old],
+                                                                                      strict=True)]
             known |= old
         err.add((given != "") & ~known, C.COMMUNE_CODE.value, lambda at: "unknown commune_code " + given[at].astype(str))
     if has_point:
@@ -255,22 +330,38 @@ def _locate(df, out, err, units, has_code, has_point, has_names, earlier: Earlie
                 mask = np.zeros(n, dtype=bool)
                 mask[miss] = True
                 err.add(mask, C.LON.value, reason)
+    cn, dn, pn = (_col(df, c).astype(str).to_numpy(dtype=object) for c in (C.COMMUNE_NAME, C.DISTRICT_NAME, C.PROVINCE_NAME))
     if has_names:
         todo = (commune == None) & ~err.bad  # noqa: E711
-        names = NameIndex(codes, units["name"], units["district_name"], units["province_name"])
+        names = NameIndex(codes, units["name"], units["district_name"].fillna(""), units["province_name"])
         reason = np.full(n, "", dtype=object)
-        cn, dn, pn = (_col(df, c).to_numpy() for c in (C.COMMUNE_NAME, C.DISTRICT_NAME, C.PROVINCE_NAME))
         seen: dict[tuple, tuple] = {}          # announcements repeat the same names day after day
         for k in np.flatnonzero(todo & (cn != "")):
             key = (cn[k], dn[k], pn[k])
-            code, rule, why = seen[key] if key in seen else seen.setdefault(key, _place(names, earlier, key))
-            if code:
-                commune[k], located[k] = code, rule
+            when = earlier.in_force(days[k]) if earlier is not None else None
+            if (key, when) not in seen:
+                seen[(key, when)] = _place(names, earlier, key, days[k])
+            placed, of_version = seen[(key, when)]
+            if placed.code:
+                commune[k], located[k], version[k] = placed.code, placed.rule, of_version
+            elif placed.doubtful:            # not guessed: it waits for an operator's choice (geo/ingest/reviews.py)
+                review[k] = triple_key(*key)
+                if doubts is not None and review[k] not in doubts:
+                    doubts[review[k]] = {"triple": review[k], "commune_name": cn[k], "district_name": dn[k],
+                                         "province_name": pn[k], "reason": placed.why.split(";")[0],
+                                         "candidates": list(placed.candidates)}
             else:
-                reason[k] = why
+                reason[k] = placed.why
         err.add(reason != "", C.COMMUNE_NAME.value, reason)
-    err.add((commune == None) & ~err.bad, C.COMMUNE_CODE.value, "no location: give commune_code, lon/lat or names")  # noqa: E711
+    err.add((commune == None) & (review == None) & ~err.bad, C.COMMUNE_CODE.value,  # noqa: E711
+            "no location: give commune_code, lon/lat or names (commune and province)")
     out[C.COMMUNE_CODE.value] = _obj(commune, out.index)
     out["located_by"] = _obj(located, out.index)
+    version[commune == None] = None  # noqa: E711
+    out["code_version"] = _obj(version, out.index)
+    out["review_key"] = _obj(review, out.index)
     out[C.LON.value] = _obj(lon, out.index).where(~np.isnan(lon), None)
     out[C.LAT.value] = _obj(lat, out.index).where(~np.isnan(lat), None)
+    if has_names:      # the names a count was announced under are part of its identity (caseparse.count_keys)
+        out["_announced"] = _obj(np.array([triple_key(c, d, p) for c, d, p in zip(cn, dn, pn, strict=True)],
+                                          dtype=object), out.index)

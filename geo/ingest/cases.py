@@ -16,13 +16,22 @@ import pandas as pd
 
 from geo.base.columns import CaseCol as C
 from geo.base.errors import MissingInputError
-from geo.base.names import BY_DISTRICT, BY_DISTRICT_PROVINCE, BY_PROVINCE, EARLIER_CODE, EARLIER_NAMES
+from geo.base.names import (
+    BY_DISTRICT,
+    BY_PROVINCE,
+    BY_PROVINCE_TONE,
+    EARLIER_CODE,
+    EARLIER_NAMES,
+    FOR_REVIEW,
+    OPERATOR_CHOICE,
+    normalise,
+)
 from geo.ingest import personal
 from geo.ingest.caseparse import Plan, _text, earlier_places, parse
 from geo.ingest.tables import RowErrors, read_table, summary, write_rejects
 from geo.ingest.units import sha256_file
-from geo.store import caseload, formats, inputs
-from geo.store.database import Store
+from geo.store import caseload, formats, inputs, reviews
+from geo.store.database import CASE_FIELDS, Store
 
 # Rows parsed and stored at a time: memory stays bounded whatever the file's length.
 CHUNK_ROWS = 200_000
@@ -58,26 +67,41 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
         seen: dict = {}
         accepted = 0
         placed: list[pd.DataFrame] = []
+        doubts: dict = {}
+        waiting = [0, 0]
         with caseload.Loader(con, store.is_pg, import_id, len(df)) as loader:
             for start in range(0, len(df), CHUNK_ROWS):
                 stop = min(start + CHUNK_ROWS, len(df))
                 part = err.view(start, stop)
-                acc = parse(df.iloc[start:stop], plan, units, today, community, source_known, secret, part, earlier)
+                acc = parse(df.iloc[start:stop], plan, units, today, community, source_known, secret, part, earlier,
+                            doubts)
                 if plan.is_counts:
                     acc = _first_of_each_count(acc, part, seen)
-                loader.add(acc)
+                review = acc["review_key"].notna().to_numpy()
+                if review.any():          # doubtful names: the rows wait for an operator's choice, never guessed
+                    later = acc[review].assign(review_key=lambda d: d["review_key"].map(lambda t: reviews.key(version, t)))
+                    reviews.add_pending(con, later, import_id)
+                    waiting[0] += len(later)
+                    waiting[1] += int(later["count"].sum())
+                    acc = acc[~review]
+                loader.add(acc[list(CASE_FIELDS)])
                 accepted += len(acc)
                 placed.append(_placed_by_rule(acc, df.iloc[start:stop], part))
             loader.finish()
+        if doubts:
+            reviews.record(con, version, list(doubts.values()))
         rejects = write_rejects(raw, err, rejects_dir, Path(label), stamp)
         result = summary(accepted, err, loader.changed, rejects, Path(label))
+        result["waiting"] = {"rows": waiting[0], "cases": waiting[1], "triples": len(doubts)}
         result["personal_columns"] = sorted(plan.personal)
         result["placed_by_rule"] = _placement_report(pd.concat(placed) if placed else pd.DataFrame(), units,
                                                      Path(rejects_dir).parent / "reports", Path(label), stamp, earlier)
         result["notes"] = ([f"{label}: columns not used: {', '.join(plan.ignored)}"] if plan.ignored else []) + \
             ([f"{label}: personal columns dropped, never stored: " +
               ", ".join(f"{c} ({why})" if why != "header" else c for c, why in plan.personal.items())] if plan.personal else []) + \
-            _placement_notes(result["placed_by_rule"], label)
+            _placement_notes(result["placed_by_rule"], label) + \
+            ([f"{label}: {waiting[0]} rows ({waiting[1]} cases) of {len(doubts)} announced places wait for an "
+              "operator's choice of commune (the console's review page, or `review list`)"] if waiting[0] else [])
         inputs.update_import(con, import_id, result)
     return result
 
@@ -120,45 +144,61 @@ def migrate_identifiers(con, secret: bytes) -> None:
 
 
 # Rules that place a row by names other than the exact province + district + commune (geo/base/names.py).
-NON_EXACT = {BY_DISTRICT: "district and commune, unique nationally (another province named)",
-             BY_DISTRICT_PROVINCE: "the named district's own province and commune (another province named)",
-             BY_PROVINCE: "province and commune, unique in the province (district created or renamed since the "
-                          "boundary version)",
+NON_EXACT = {BY_DISTRICT: "district and commune (or the commune's name alone) one commune nationally, none of that name "
+                          "in the announcing province",
+             BY_PROVINCE: "the announcing province's commune of that name (district created, renamed or named wrong)",
+             BY_PROVINCE_TONE: "the announcing province's commune one tone away (the district named is another province's)",
+             OPERATOR_CHOICE: "an operator's choice for this announced place",
              EARLIER_CODE: "a commune code of an earlier boundary version, followed through the crosswalk",
              EARLIER_NAMES: "names of an earlier boundary version's commune, followed through the crosswalk"}
+NAME_COLUMNS = (C.COMMUNE_NAME, C.DISTRICT_NAME, C.PROVINCE_NAME)
 
 
 def _placed_by_rule(acc: pd.DataFrame, part: pd.DataFrame, err: RowErrors) -> pd.DataFrame:
-    """The accepted rows of a chunk placed by a non-exact name rule: row, the names given, where placed."""
-    rows = acc[acc["located_by"].isin(list(NON_EXACT))]
-    if rows.empty:
+    """Every accepted row of a chunk: its row, the names given (when the file has them), the rule that placed
+    it, where, and its cases (the report counts every rule and lists the non-exact ones)."""
+    if acc.empty:
         return pd.DataFrame()
-    given = part.loc[rows.index]
-    return pd.DataFrame({"row": err.rows[err.positions(rows.index)],
-                         **{c.value: given[c.value].to_numpy() for c in (C.COMMUNE_NAME, C.DISTRICT_NAME, C.PROVINCE_NAME)},
-                         "rule": rows["located_by"].to_numpy(), "commune_code": rows[C.COMMUNE_CODE.value].to_numpy()})
+    given = part.loc[acc.index]
+    return pd.DataFrame({"row": err.rows[err.positions(acc.index)],
+                         **{c.value: (given[c.value].to_numpy() if c.value in given else "") for c in NAME_COLUMNS},
+                         "rule": acc["located_by"].to_numpy(), "commune_code": acc[C.COMMUNE_CODE.value].to_numpy(),
+                         "cases": acc[C.COUNT.value].to_numpy()})
 
 
 def _placement_report(placed: pd.DataFrame, units, reports_dir: Path, source: Path, stamp: str, earlier=None) -> dict:
-    """{rule: rows} and, when any, a CSV listing each such row beside the commune it was placed in
-    (for an earlier version's commune: its name then, and the crosswalk leads on)."""
+    """Rows and cases per rule, and a CSV listing each row placed by a rule other than the exact names, beside
+    the commune it was placed in, whether that is outside the province that announced it, and whether a person
+    should look at it (`review`: outside the announcing province, or one tone away)."""
     if placed.empty:
-        return {"counts": {}, "path": None}
+        return {"counts": {}, "path": None, "outside": {"rows": 0, "cases": 0}}
+    counts = {str(k): {"rows": int(g["row"].size), "cases": int(g["cases"].sum())} for k, g in placed.groupby("rule")}
+    listed = placed[placed["rule"].isin(list(NON_EXACT))]
+    if listed.empty:
+        return {"counts": counts, "path": None, "outside": {"rows": 0, "cases": 0}}
     names = units.set_index("code")[["name", "district_name", "province_name"]].rename(
         columns=lambda c: "placed_" + ("commune_name" if c == "name" else c))
-    out = placed.join(names, on="commune_code")
+    out = listed.join(names, on="commune_code")
     if earlier is not None and earlier.names is not None:
         old = out["placed_commune_name"].isna()
         out.loc[old, "placed_commune_name"] = out.loc[old, "commune_code"].map(earlier.names.labels)
+    announced = out[C.PROVINCE_NAME.value].astype(str).map(normalise)
+    out["outside_announcing_province"] = (announced != "") & out["placed_province_name"].notna() & \
+        (announced != out["placed_province_name"].fillna("").astype(str).map(normalise))
+    out["review"] = out["outside_announcing_province"] | out["rule"].isin(list(FOR_REVIEW))
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / f"{Path(source).stem}-{stamp}-placed-by-rule.csv"
     formats.spreadsheet_safe(out).to_csv(path, index=False, encoding="utf-8-sig")
-    return {"counts": {k: int(v) for k, v in out["rule"].value_counts().items()}, "path": str(path)}
+    outside = out[out["outside_announcing_province"]]
+    return {"counts": counts, "path": str(path), "outside": {"rows": len(outside), "cases": int(outside["cases"].sum())}}
 
 
 def _placement_notes(report: dict, label: str) -> list[str]:
-    if not report["counts"]:
+    listed = {rule: n for rule, n in report["counts"].items() if rule in NON_EXACT}
+    if not listed:
         return []
-    parts = "; ".join(f"{n} by {NON_EXACT[rule]}" for rule, n in sorted(report["counts"].items()))
+    parts = "; ".join(f"{n['rows']} rows ({n['cases']} cases) by {NON_EXACT[rule]}" for rule, n in sorted(listed.items()))
+    out = report["outside"]
     return [f"{label}: rows placed by names other than province + district + commune: {parts}; "
+            f"{out['rows']} rows ({out['cases']} cases) placed outside the province that announced them, to review; "
             f"each row and where it was placed: {report['path']}"]

@@ -92,8 +92,8 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
     table["geometry_wkt"] = shapely.to_wkt(geoms, rounding_precision=6)
     rejects = write_rejects(table, err, rejects_dir, path, stamp)
     with store.transaction() as con:
-        before = con.total_changes
         replaced = inputs.keep_lockdown_history(con, rows, stamp)
+        before = con.total_changes            # the decisions this file changes, not the history rows kept
         inputs.upsert_lockdowns(con, rows)
         result = summary(len(rows), err, con.total_changes - before, rejects, path)
         result["notes"] = notes + [f"{path.name}: decision {d}: replaced by this file (the previous area and dates are kept "

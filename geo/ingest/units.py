@@ -207,7 +207,8 @@ def topology(communes_m: np.ndarray, codes: np.ndarray, pairs: pd.DataFrame, cou
 def import_units(store: Store, path: Path, version: str | None = None, column_map=None, crs=None,
                  reports_dir: Path | None = None, tolerance_m: float = DEFAULT_TOLERANCE_M, progress=None,
                  crosswalk_path: Path | None = None, derive_from: str | None = None,
-                 provinces_path: Path | None = None, population_path: Path | None = None) -> dict:
+                 provinces_path: Path | None = None, population_path: Path | None = None,
+                 valid_from: str | None = None) -> dict:
     """Import a commune layer (`path`), or derive one from a stored version and a crosswalk
     (`derive_from`, `crosswalk_path`: geo/ingest/derive.py)."""
     step = progress or (lambda stage: None)
@@ -283,7 +284,8 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
         report=report, units=rows, method=f"tol={tolerance_m:g}",
         adjacency=[(str(codes[a]), str(codes[b]), float(s)) for a, b, s in pairs.itertuples(index=False)],
         crosswalk=None if links is None else [(o, n, float(w)) for o, n, w in links.itertuples(index=False)],
-        previous=previous)
+        previous=previous, valid_from=valid_from)
+    report["valid_from"] = valid_from
     with store.transaction() as con:
         boundaries.replace_version(con, stored)
     if reports_dir is not None:

@@ -21,7 +21,7 @@ from geo.base.config import Settings
 from geo.base.errors import InputError
 from geo.evaluate import evaluation, frames
 from geo.publish import publish, quality
-from geo.publish.pipeline import Timer, choose_ruleset, load_rulesets
+from geo.publish.pipeline import Timer, load_rulesets, ruleset_choice
 from geo.store.database import Store
 from geo.store.locks import writer_lock
 
@@ -45,12 +45,13 @@ def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def plan(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str | None = None):
-    """[(ruleset, [days])]: consecutive days under the same ruleset (the one in force, or the one named)."""
+    """[(ruleset, why, [days])]: consecutive days under the same ruleset chosen for the same reason (the one
+    named, the operator's default, or the one in force: pipeline.ruleset_choice)."""
     rulesets = load_rulesets(settings.ruleset_dir)
     days = days_between(start, end)
-    chosen = [(d, choose_ruleset(rulesets, d, ruleset_id)) for d in days]
-    parts = [list(part) for _, part in groupby(chosen, key=lambda x: x[1].id)]
-    return [(part[0][1], [d for d, _ in part]) for part in parts]
+    chosen = [(d, *ruleset_choice(rulesets, d, ruleset_id, settings)) for d in days]
+    parts = [list(part) for _, part in groupby(chosen, key=lambda x: (x[1].id, x[2]["why"]))]
+    return [(part[0][1], part[0][2], [d for d, _, _ in part]) for part in parts]
 
 
 def _day_tables(k: int):
@@ -61,7 +62,8 @@ def _day_tables(k: int):
     c, parents = evaluation.day(res, k)
     tables = frames.build(day, ruleset, det["units"], c, parents, det["neighbours"], inputs.declared_on(k))
     lockdowns = inputs.lockdown_frame(k)
-    manifest = {**frames.summary(day, ruleset, det["units"].version, tables), "n_active_lockdowns": len(lockdowns)}
+    manifest = {**frames.summary(day, ruleset, det["units"].version, tables), "n_active_lockdowns": len(lockdowns),
+                "ruleset_choice": _JOB["why"]}
     # what the next day's quality gate compares with (the unplaced share is not measured per backfilled day)
     facts = dict(_JOB["facts"][k])
     facts.pop("unplaced_share")
@@ -97,10 +99,10 @@ def backfill(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str |
         publish.clean_staging(settings.runs_dir)
         origin = {"from": start.isoformat(), "to": end.isoformat()}
         out = []
-        for ruleset, days in parts:
+        for ruleset, why, days in parts:
             res = evaluation.evaluate_range(settings, days, ruleset, progress=progress, detail=True)
             index = publish.shapes_index(settings, store, (res.detail or {})["units"].version)
-            _JOB.update(settings=settings, res=res, ruleset=ruleset, origin=origin, index=index,
+            _JOB.update(settings=settings, res=res, ruleset=ruleset, origin=origin, index=index, why=why,
                         facts=quality.facts_of_days(store, days, [0] * len(days)))
             try:
                 levels_days = [k for k, day in enumerate(days) if day != full_day]

@@ -5,7 +5,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import pandas as pd
@@ -50,17 +50,33 @@ def load_rulesets(extra_dir=None) -> dict[str, rs_mod.Ruleset]:
     return out
 
 
-def choose_ruleset(rulesets, day: dt.date, ruleset_id: str | None) -> rs_mod.Ruleset:
+def _named(rulesets, ruleset_id: str, setting: str | None = None) -> rs_mod.Ruleset:
+    if ruleset_id not in rulesets:
+        raise InputError("unknown_ruleset", id=(f"{setting}={ruleset_id}" if setting else ruleset_id),
+                         hint=did_you_mean(ruleset_id, rulesets))
+    if rulesets[ruleset_id].scope != "communes":
+        raise InputError("ruleset_not_for_communes", id=ruleset_id)
+    return rulesets[ruleset_id]
+
+
+def ruleset_choice(rulesets, day: dt.date, ruleset_id: str | None, settings: Settings | None = None) -> tuple[rs_mod.Ruleset, dict]:
+    """The ruleset that decides `day` and why (RULES.md §6): the one a run names; else, from the operator's
+    `ZONES_DEFAULT_RULESET_FROM`, the operator's default (no national regime is known after QĐ 218); else the
+    one in force on the day by its effective dates. The why goes into the run's manifest, map and report."""
     if ruleset_id:
-        if ruleset_id not in rulesets:
-            raise InputError("unknown_ruleset", id=ruleset_id, hint=did_you_mean(ruleset_id, rulesets))
-        if rulesets[ruleset_id].scope != "communes":
-            raise InputError("ruleset_not_for_communes", id=ruleset_id)
-        return rulesets[ruleset_id]
-    chosen = rs_mod.in_force(rulesets, day)
-    if chosen is None:
+        return _named(rulesets, ruleset_id), {"why": "named", "ruleset": ruleset_id}
+    if settings is not None and settings.default_ruleset and day >= settings.default_ruleset_from:
+        chosen = _named(rulesets, settings.default_ruleset, "ZONES_DEFAULT_RULESET")
+        return chosen, {"why": "operator_default", "ruleset": chosen.id, "from": settings.default_ruleset_from.isoformat()}
+    dated = rs_mod.in_force(rulesets, day)
+    if dated is None:
         raise MissingInputError("no_ruleset", date=day.isoformat())
-    return chosen
+    return dated, {"why": "in_force", "ruleset": dated.id, "from": dated.effective_from.isoformat(),
+                   "until": dated.effective_until.isoformat() if dated.effective_until else None}
+
+
+def choose_ruleset(rulesets, day: dt.date, ruleset_id: str | None, settings: Settings | None = None) -> rs_mod.Ruleset:
+    return ruleset_choice(rulesets, day, ruleset_id, settings)[0]
 
 
 def _input_hash(*parts) -> str:
@@ -119,18 +135,15 @@ def parse_overrides(items) -> dict:
 
 
 def with_settings(ruleset: rs_mod.Ruleset, overrides: dict | None) -> rs_mod.Ruleset:
-    """A what-if copy of the ruleset with some settings changed (same names and types only)."""
+    """A what-if copy of the ruleset with some settings changed, each checked as the file's own are (names,
+    types, choices, bounds; matrix cells re-made): a value outside them is refused before anything runs."""
     if not overrides:
         return ruleset
-    new = dict(ruleset.settings)
-    for name, value in overrides.items():
-        if name not in new:
-            raise InputError("bad_param", name="--set", value=name, allowed=f"a setting of {ruleset.id}{did_you_mean(name, new)}")
-        old = new[name]
-        if isinstance(old, bool) != isinstance(value, bool) or not isinstance(value, type(old) if not isinstance(old, (int, float)) else (int, float)):
-            raise InputError("bad_param", name=name, value=value, allowed=f"a value like {old!r}")
-        new[name] = value
-    return replace(ruleset, settings=new, id=f"{ruleset.id}+what-if")
+    try:
+        return rs_mod.with_settings(ruleset, overrides, metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+    except rs_mod.RulesetError as exc:
+        raise InputError("bad_param", name="--set", value=", ".join(f"{k}={v}" for k, v in overrides.items()),
+                         allowed=str(exc).split(": ", 1)[-1]) from None
 
 
 def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, progress=None) -> Evaluation:
@@ -138,7 +151,8 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
     and that day's published tables."""
     timer = Timer(progress=progress)
     store = Store(settings.db_path)
-    ruleset = with_settings(choose_ruleset(load_rulesets(settings.ruleset_dir), day, ruleset_id), overrides)
+    chosen, why = ruleset_choice(load_rulesets(settings.ruleset_dir), day, ruleset_id, settings)
+    ruleset = with_settings(chosen, overrides)
     ahead = outlook.days(day, ruleset.settings)     # today, then the outlook's days with nothing new read
     inputs = gather(settings, store, ahead, ruleset, known_until=day)
     timer.done("load")
@@ -158,6 +172,6 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
                          "indicators": _input_hash(inputs.indicators_on(0).reset_index()),
                          "declarations": _input_hash(declared_table.reset_index()), "ruleset": ruleset.sha256},
         "cases_not_in_boundaries": res.unplaced, "n_active_lockdowns": len(lock_attrs),
-        "cases_followed": res.followed, "outlook_until": ahead[-1].isoformat(),
+        "cases_followed": res.followed, "outlook_until": ahead[-1].isoformat(), "ruleset_choice": why,
     }
     return Evaluation(ruleset, out, inputs.lockdown_frame(0), manifest, timer, store)

@@ -7,8 +7,9 @@ A run is held (written completely, kept aside as runs/.held-<run_id>, listed in 
   that day was published (rows removed, counts lowered): history changed under the committee;
 - cumulative up: ... or JUMP_FACTOR x more (a whole history imported again multiplied, every case
   repeated under new ids): a uniform inflation that the day-on-day jump cannot see;
-- implausible: more cases on one day than IMPLAUSIBLE_SHARE of the layer's population (holds a
-  first import inflated the same way, with no earlier run to compare with);
+- implausible: a commune with more cases on one day than IMPLAUSIBLE_SHARE of its population (and
+  more than JUMP_MIN_CASES), or the whole layer above that share (holds a first import inflated the
+  same way, with no earlier run to compare with);
 - unplaced: the share of the window's cases that fall in no commune is above UNPLACED_MAX_SHARE
   and higher than the previous run's by UNPLACED_RISE;
 - stale: no case row at all newer than `stale_days` before the day, or communes with a daily feed
@@ -63,6 +64,9 @@ def facts_of_days(store: Store, days: list[dt.date], unplaced: list[int]) -> lis
         totals = casestats.daily_totals(con, "", last)
         newest = casestats.newest_report_date(con)
         population = casestats.current_population(con)
+        spikes: dict[str, list] = {}
+        for d, code, n, pop in casestats.commune_spikes(con, min(days).isoformat(), last, IMPLAUSIBLE_SHARE, JUMP_MIN_CASES):
+            spikes.setdefault(d, []).append({"code": code, "n": n, "population": pop})
     dates = sorted(totals)
     cumulative = dict(zip(dates, itertools.accumulate(totals[d] for d in dates), strict=True))
     out = []
@@ -73,6 +77,7 @@ def facts_of_days(store: Store, days: list[dt.date], unplaced: list[int]) -> lis
         out.append({"cases_through_day": int(cumulative[upto[-1]]) if upto else 0, "cases_on_day": int(totals.get(d, 0)),
                     "population": int(population or 0),
                     "max_daily_before": int(max([v for k, v in window.items() if k != d], default=0)),
+                    "commune_spikes": spikes.get(d, [])[:MAX_LISTED],
                     "newest_report_date": newest,
                     "unplaced_share": round(n_unplaced / sum(window.values()), 4) if sum(window.values()) else 0.0})
     return out
@@ -86,7 +91,11 @@ def reason_text(reason: dict | str, language: str | None = None) -> str:
     """A hold reason in the operator's language (runs held before reasons were keyed are plain text)."""
     if isinstance(reason, str):
         return reason
-    return i18n.t(reason["key"], language, **reason["params"])
+    vi = i18n.lang(language) == "vi"
+    params = {k: (i18n.vn_date(v) if k in ("day", "newest") and isinstance(v, str)          # dd/mm/yyyy, and
+                  else v.replace(".", ",") if vi and isinstance(v, str) and v.endswith("%")  # 3,1 % in Vietnamese
+                  else v) for k, v in reason["params"].items()}
+    return i18n.t(reason["key"], language, **params)
 
 
 def check(store: Store, day: dt.date, f: dict, stale_days: int) -> list[dict]:
@@ -110,6 +119,10 @@ def check(store: Store, day: dt.date, f: dict, stale_days: int) -> list[dict]:
     if population and f["cases_on_day"] > max(IMPLAUSIBLE_SHARE * population, JUMP_MIN_CASES):
         reasons.append(_reason("implausible", n=f["cases_on_day"], day=day.isoformat(),
                                share=f"{f['cases_on_day'] / population:.1%}"))
+    for spike in f.get("commune_spikes", []):
+        reasons.append(_reason("commune_spike", n=spike["n"], code=spike["code"], day=day.isoformat(),
+                               population=spike["population"], share=f"{spike['n'] / spike['population']:.1%}",
+                               limit=f"{IMPLAUSIBLE_SHARE:.0%}"))
     before = prev["manifest"].get("quality", {}).get("unplaced_share", 0.0) if prev else 0.0
     if f["unplaced_share"] > max(UNPLACED_MAX_SHARE, before + UNPLACED_RISE):
         reasons.append(_reason("unplaced", share=f"{f['unplaced_share']:.1%}", before=f"{before:.1%}",

@@ -168,6 +168,7 @@ def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str
         "date": run["date"], "date_vn": vn_date(run["date"]), "before_vn": vn_date(before["date"]) if before else None,
         "ruleset": run["manifest"]["ruleset"],
         "ruleset_title": (rs.title_en if lang == "en" and rs.title_en else rs.title) if rs is not None else run["manifest"]["ruleset"],
+        "ruleset_why": i18n.ruleset_why(run["manifest"], lang),
         "summary": [{"unit": u, "now": now[u], "prev": prev.get(u, {})} for u in kinds],
         "above": above, "parent_col": f"{above}_name",
         "kinds": {k: int(((rows["change"] == k) & (rows["unit"] == "commune")).sum())

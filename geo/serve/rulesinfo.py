@@ -16,8 +16,18 @@ def _rule(rule) -> dict:
 
 
 def _section(section) -> dict:
-    return {"inputs": section.inputs, "rules": [_rule(r) for r in section.rules],
-            "unknown_when": section.unknown_when.source if section.unknown_when else None}
+    out = {"inputs": section.inputs, "rules": [_rule(r) for r in section.rules],
+           "unknown_when": section.unknown_when.source if section.unknown_when else None,
+           "define": {name: ex.source for name, ex in section.defines.items()},
+           "unknown_rules": [_rule(r) for r in section.unknown_rules],
+           "examples": [{"inputs": ex.inputs, "level": ex.level, "reasons": ex.reasons, "source": ex.source,
+                         "note": ex.note} for ex in section.examples]}
+    m = section.matrix
+    if m is not None:
+        out["matrix"] = {"vi": m.vi, "en": m.en, "rows": [{k: r[k] for k in ("id", "vi", "en")} for r in m.rows],
+                         "columns": [{k: c[k] for k in ("id", "vi", "en")} for c in m.columns], "cells": m.cells,
+                         "raise": [{k: r[k] for k in ("id", "vi", "en", "ref")} for r in m.raises]}
+    return out
 
 
 def summary(rs) -> dict:
@@ -30,7 +40,8 @@ def summary(rs) -> dict:
 
 def describe(rs) -> dict:
     out = summary(rs)
-    out.update({"hit_policy": "highest_level", "missing_inputs": rs.missing_inputs, "settings": rs.settings,
+    settings = {k: (None if isinstance(v, float) and v != v else v) for k, v in rs.settings.items()}   # JSON has no NaN
+    out.update({"hit_policy": "highest_level", "missing_inputs": rs.missing_inputs, "settings": settings,
                 "sections": {name: _section(section) for name, section in rs.sections()}})
     return out
 
@@ -64,10 +75,22 @@ table{border-collapse:collapse;width:100%;margin-bottom:1em}code{font-size:12px;
 <p>{% for lv in rs.levels|reverse %}<span class="sw" style="background:{{ lv.color }}"></span>{{ lv[lang] }}&nbsp;
 {% endfor %}<span class="sw" style="background:{{ rs.unknown.color }}"></span>{{ rs.unknown[lang] }}</p>
 {% for name, section in rs.sections() %}<h2>{{ t[name] }}</h2>
+{% set m = section.matrix %}{% if m %}<h3>{{ m[lang] or t.matrix }}</h3>
+<div class="wrap"><table><tr><th></th>{% for c in m.columns %}<th>{{ c[lang] }}</th>{% endfor %}</tr>
+{% for r in m.rows %}<tr><th>{{ r.id }}: {{ r[lang] }}</th>{% for c in m.columns %}{% set cell = m.cells[r.id ~ '-' ~ c.id] %}
+<td><span class="sw" style="background:{{ rs.level(cell.level).color }}"></span>{{ rs.level(cell.level)[lang] if cell.level != 'unknown' else t.not_published }}
+<br><code>{{ cell.setting }}</code> — <small>{{ cell.ref }}</small></td>{% endfor %}</tr>{% endfor %}</table></div>
+{% for g in m.raises %}<p>{{ g.id }}: {{ g[lang] }} — <small>{{ g.ref }}</small></p>{% endfor %}{% endif %}
+{% if section.defines %}<p>{% for name, ex in section.defines.items() %}<code>{{ name }} = {{ ex.source }}</code><br>{% endfor %}</p>{% endif %}
 <div class="wrap"><table><tr><th>{{ t.id }}</th><th>{{ t.level }}</th><th>{{ t.rule }}</th><th>{{ t.ref }}</th><th>{{ t.condition }}</th></tr>
 {% for r in section.rules %}<tr><td>{{ r.id }}</td><td>{{ rs.level(r.level)[lang] }}</td>
 <td>{{ r.en if lang == 'en' else r.vi }}{% if r.unverified %} <b>({{ t.unverified }})</b>{% endif %}</td>
-<td>{{ r.ref }}</td><td><code>{{ r.when.source }}</code></td></tr>{% endfor %}</table></div>{% endfor %}
+<td>{{ r.ref }}</td><td><code>{{ r.when.source }}</code></td></tr>{% endfor %}</table></div>
+{% set published = section.examples|selectattr("source")|list %}{% if published %}<h3>{{ t.published }}</h3>
+<div class="wrap"><table><tr><th>{{ t.source }}</th><th>{{ t.inputs }}</th><th>{{ t.level }}</th><th>{{ t.note }}</th></tr>
+{% for ex in published %}<tr><td>{{ ex.source }}</td><td><code>{% for k, v in ex.inputs.items() %}{{ k }} = {{ v }}{% if not loop.last %}; {% endif %}{% endfor %}</code></td>
+<td>{{ rs.level(ex.level)[lang] }}{% if ex.reasons %} ({{ ex.reasons|join(", ") }}){% endif %}</td><td>{{ ex.note or "" }}</td></tr>{% endfor %}
+</table></div>{% endif %}{% endfor %}
 {% if rs.levels|selectattr("measures")|list %}<h2 id="measures">{{ t.measures }}</h2>
 <p>{{ t.measures_note if rs.measures_cumulative else "" }}</p>
 <div class="wrap"><table><tr><th>{{ t.level }}</th><th>{{ t.id }}</th><th>{{ t.measure }}</th><th>{{ t.ref }}</th></tr>
@@ -80,6 +103,10 @@ table{border-collapse:collapse;width:100%;margin-bottom:1em}code{font-size:12px;
 </body></html>""")
 
 def _value(v, lang: str) -> str:
+    if isinstance(v, dict) and all(isinstance(x, int) for x in v.values()):      # a dated setting: from day, value
+        return "; ".join(f"{vn_date(day)}: {x}" for day, x in v.items())
+    if isinstance(v, float) and v != v:
+        return i18n.word("rules_page", "not_published", lang)
     if isinstance(v, dict):
         return "; ".join(f"{unit_label(k, lang)} ← {' / '.join(unit_label(c, lang) for c in cs)}" for k, cs in v.items())
     if isinstance(v, list):

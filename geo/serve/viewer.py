@@ -75,7 +75,8 @@ def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_ind
         "dates": [[d, r] for d, r in dates], "shapes": shapes_index["id"], "home": home,
         "provinces": [{"i": k, "code": c, "name": n, "bbox": b}
                       for k, (c, n, b) in enumerate(zip(prov["code"], prov["name"], prov["bbox"], strict=False))],
-        "ruleset": {"id": ruleset.id, "title": ruleset.title_en if lang == "en" and ruleset.title_en else ruleset.title},
+        "ruleset": {"id": ruleset.id, "title": ruleset.title_en if lang == "en" and ruleset.title_en else ruleset.title,
+                    "why": i18n.ruleset_why(run.get("manifest", {}), lang)},
         "boundary_version": run["boundary_version"], "min_zoom": MIN_ZOOM, "max_native_zoom": shapes_index["zooms"][1],
         "attribution": (basemap_attribution if basemap else ""),
         "window_days": int(ruleset.settings.get("window_days", 14)),

@@ -27,6 +27,7 @@ class Version:
     method: str
     crosswalk: list[tuple] | None
     previous: str | None
+    valid_from: str | None = None     # the first day it is in force: a case dated before reads its codes as earlier ones
 
 
 def replace_version(con, v: Version) -> None:
@@ -42,8 +43,16 @@ def replace_version(con, v: Version) -> None:
         con.executemany("INSERT INTO crosswalk VALUES (?,?,?,?,?)", [(v.previous, v.name, *link) for link in v.crosswalk])
     con.execute("UPDATE boundary_versions SET is_current = 0")
     con.execute("DELETE FROM boundary_versions WHERE name = ?", (v.name,))
-    con.execute("INSERT INTO boundary_versions VALUES (?,?,?,?,?,?,?,1)",
-                (v.name, now, v.source, v.source_sha256, v.source_crs, v.n_communes, json.dumps(v.report)))
+    con.execute("INSERT INTO boundary_versions (name, imported_at, source, source_sha256, source_crs, n_communes, report, "
+                "is_current, valid_from) VALUES (?,?,?,?,?,?,?,1,?)",
+                (v.name, now, v.source, v.source_sha256, v.source_crs, v.n_communes, json.dumps(v.report), v.valid_from))
+
+
+def versions(con) -> list[dict]:
+    """Every boundary version, oldest in force first: (name, valid_from, imported_at, is_current)."""
+    rows = con.execute("SELECT name, valid_from, imported_at, is_current FROM boundary_versions").fetchall()
+    out = [{"name": r[0], "valid_from": r[1], "imported_at": r[2], "is_current": bool(r[3])} for r in rows]
+    return sorted(out, key=lambda v: (v["valid_from"] or "", v["imported_at"]))
 
 
 def version_stamp(con, version: str) -> tuple[str, str]:

@@ -11,11 +11,12 @@ CASE_DATE_COLUMNS = ("report_date", "sample_date", "result_date")
 # window holding more than a tenth of the table is read by scanning it (a year at once, a small store).
 SCAN_SHARE = 10
 # The numeric columns an evaluation reads of a case (NULL -> NaN).
-CASE_NUMBERS = frozenset({"count", "source_known", "lon", "lat"})
+CASE_NUMBERS = frozenset({"count", "community", "source_known", "lon", "lat"})
 
 
-def community_cases(con, is_pg: bool, date_column: str, first: str, last: str) -> pd.DataFrame:
-    """Community cases dated first .. last on `date_column` (as `day`): what an evaluation reads."""
+def evaluation_cases(con, is_pg: bool, date_column: str, first: str, last: str, every_case: bool = False) -> pd.DataFrame:
+    """Community cases dated first .. last on `date_column` (as `day`): what an evaluation reads; with
+    `every_case`, the others too (a weekly rate of all new cases, RULES.md §6), told apart by `community`."""
     if date_column not in CASE_DATE_COLUMNS:
         raise ValueError(f"not a case date column: {date_column!r}")
     scan = ""
@@ -24,8 +25,9 @@ def community_cases(con, is_pg: bool, date_column: str, first: str, last: str) -
         if wanted * SCAN_SHARE > (con.execute("SELECT MAX(rowid) FROM cases").fetchone()[0] or 0):
             scan = "NOT INDEXED "
     cur = con.execute(
-        f"SELECT {date_column} AS day, count, source_known, source_setting, cluster_id, lon, lat, commune_code, "
-        f"located_by FROM cases {scan}WHERE {date_column} BETWEEN ? AND ? AND community = 1", (first, last))
+        f"SELECT {date_column} AS day, count, community, source_known, source_setting, cluster_id, lon, lat, "
+        f"commune_code, located_by, code_version FROM cases {scan}WHERE {date_column} BETWEEN ? AND ?"
+        + ("" if every_case else " AND community = 1"), (first, last))
     rows = cur.fetchall()
     names = [d[0] for d in cur.description]
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
@@ -57,6 +59,19 @@ def current_population(con) -> int:
     version = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
     return int(con.execute("SELECT COALESCE(SUM(population), 0) FROM units WHERE unit = 'commune' AND "
                            "boundary_version = ?", (version[0] if version else "",)).fetchone()[0] or 0)
+
+
+def commune_spikes(con, first: str, last: str, share: float, floor: int) -> list[tuple[str, str, int, int]]:
+    """(report_date, commune_code, cases, population) of each commune of the current boundaries that reported
+    more than `share` of its population and more than `floor` cases on one day between first and last."""
+    version = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
+    rows = con.execute(
+        "SELECT c.report_date, c.commune_code, SUM(c.count), u.population FROM cases c JOIN units u "
+        "ON u.code = c.commune_code AND u.unit = 'commune' AND u.boundary_version = ? "
+        "WHERE c.report_date BETWEEN ? AND ? AND u.population > 0 GROUP BY c.report_date, c.commune_code, u.population "
+        "HAVING SUM(c.count) > ? AND SUM(c.count) > ? * u.population ORDER BY c.report_date, SUM(c.count) DESC",
+        (version[0] if version else "", first, last, floor, share)).fetchall()
+    return [(str(d), str(c), int(n), int(p)) for d, c, n, p in rows]
 
 
 def silent_daily_feeds(con, since: str, through: str, cutoff: str) -> list[tuple[str, str]]:

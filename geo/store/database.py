@@ -22,11 +22,11 @@ import shapely
 from geo.base.errors import MissingInputError
 from geo.base.vocabulary import UNITS
 from geo.store import boundaries, casestats, inputs
-from geo.store.schema import SCHEMA
+from geo.store.schema import SCHEMA, add_missing_columns
 
 CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "result_date", "count",
                "community", "source_known", "source_setting", "cluster_id", "lon", "lat",
-               "commune_code", "located_by", "age", "sex", "row_hash")
+               "commune_code", "located_by", "age", "sex", "row_hash", "code_version")
 
 
 class Store:
@@ -61,6 +61,7 @@ class Store:
             con = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
+            add_missing_columns(con)
         con.row_factory = sqlite3.Row
         try:
             yield con
@@ -149,9 +150,9 @@ class Store:
         return df.set_index("code")["geojson"]
 
     # -- what an evaluation reads (geo/evaluate/inputs.py) ---------------------------------------
-    def community_cases(self, con, date_column: str, first: str, last: str) -> pd.DataFrame:
-        """Community cases dated first .. last on `date_column` (as `day`)."""
-        return casestats.community_cases(con, self.is_pg, date_column, first, last)
+    def evaluation_cases(self, con, date_column: str, first: str, last: str, every_case: bool = False) -> pd.DataFrame:
+        """Community cases dated first .. last on `date_column` (as `day`); with `every_case` the others too."""
+        return casestats.evaluation_cases(con, self.is_pg, date_column, first, last, every_case)
 
     def boundary_source(self, con, version: str) -> str:
         return con.execute("SELECT source_sha256 FROM boundary_versions WHERE name = ?", (version,)).fetchone()[0]

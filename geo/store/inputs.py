@@ -88,11 +88,17 @@ def upsert_flags(con, rows: list[tuple]) -> None:
                     [(*r, recorded) for r in rows])
 
 
-def upsert_indicators(con, rows: list[tuple]) -> None:
-    """rows: (code, date, name, value, row_hash)."""
-    con.executemany("INSERT INTO indicators (code, date, name, value, row_hash) VALUES (?,?,?,?,?) "
-                    "ON CONFLICT(code, date, name) DO UPDATE SET value = excluded.value, row_hash = excluded.row_hash "
-                    "WHERE indicators.row_hash != excluded.row_hash", rows)
+def upsert_indicators(con, rows: list[list[tuple]]) -> int:
+    """rows: per row of the file, its values as (code, date, name, value, row_hash). -> how many rows of the file
+    changed something (a row with several indicators counts once)."""
+    changed = 0
+    for values in rows:
+        before = con.total_changes
+        con.executemany("INSERT INTO indicators (code, date, name, value, row_hash) VALUES (?,?,?,?,?) "
+                        "ON CONFLICT(code, date, name) DO UPDATE SET value = excluded.value, row_hash = excluded.row_hash "
+                        "WHERE indicators.row_hash != excluded.row_hash", values)
+        changed += con.total_changes > before
+    return changed
 
 
 def upsert_declarations(con, rows: list[tuple]) -> None:

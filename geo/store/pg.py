@@ -23,6 +23,7 @@ from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool
 
 from geo.base.vocabulary import UNITS
+from geo.store.schema import added_columns_pg
 
 # Types of the SQLite schema in PostgreSQL.
 TYPES = ((r"INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"), (r"\bBLOB\b", "BYTEA"),
@@ -221,6 +222,7 @@ def _create(raw: psycopg.Connection, schema: str) -> None:
         for statement in filter(str.strip, ddl.split(";")):
             raw.execute(statement)
         raw.execute(EXTRA)
+        raw.execute(added_columns_pg())
         for unit in UNITS:
             raw.execute(VIEW.format(unit=unit))
     raw.commit()

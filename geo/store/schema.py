@@ -65,8 +65,37 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE TABLE IF NOT EXISTS holds (
   run_id TEXT PRIMARY KEY, date TEXT NOT NULL, held_at TEXT NOT NULL, reasons TEXT NOT NULL, ruleset TEXT NOT NULL,
   status TEXT NOT NULL DEFAULT 'held', decided_by TEXT, decided_at TEXT, decision_reason TEXT);
+CREATE TABLE IF NOT EXISTS pending_cases (
+  case_key TEXT PRIMARY KEY, review_key TEXT NOT NULL, kind TEXT NOT NULL, case_id TEXT, report_date TEXT,
+  sample_date TEXT, result_date TEXT, count INTEGER NOT NULL, community INTEGER, source_known INTEGER,
+  source_setting TEXT, cluster_id TEXT, lon REAL, lat REAL, commune_code TEXT, located_by TEXT,
+  age REAL, sex TEXT, row_hash TEXT NOT NULL, code_version TEXT, import_id INTEGER);
+CREATE INDEX IF NOT EXISTS pending_cases_review ON pending_cases(review_key);
+CREATE TABLE IF NOT EXISTS placement_reviews (
+  review_key TEXT PRIMARY KEY, boundary_version TEXT NOT NULL, province_name TEXT, district_name TEXT,
+  commune_name TEXT, reason TEXT, candidates TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open', code TEXT, decided_by TEXT, decided_at TEXT);
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, who TEXT NOT NULL, status TEXT NOT NULL,
   stage TEXT, stages_done INTEGER NOT NULL DEFAULT 0, stages_total INTEGER NOT NULL, result TEXT,
   started_at TEXT NOT NULL, updated_at TEXT NOT NULL, finished_at TEXT);
 """
+
+# Columns added to tables after stores existed: made on a writer's first connection (SQLite) or once per
+# process (PostgreSQL), so a store made by an earlier version keeps working.
+ADDED_COLUMNS = (
+    ("boundary_versions", "valid_from", "TEXT"),     # the first day a boundary version is in force (codes read as its)
+    ("cases", "code_version", "TEXT"),               # the boundary version a case's commune code belongs to
+)
+
+
+def add_missing_columns(con) -> None:
+    """SQLite: the ADDED_COLUMNS a store made by an earlier version lacks."""
+    for table, column, kind in ADDED_COLUMNS:
+        have = {row[1] for row in con.execute(f"PRAGMA table_info({table})").fetchall()}
+        if column not in have:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def added_columns_pg() -> str:
+    return ";\n".join(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {k}" for t, c, k in ADDED_COLUMNS) + ";"

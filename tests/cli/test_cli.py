@@ -91,14 +91,15 @@ def test_bad_rows_are_kept_with_row_field_and_reason(runner, app, tmp_path, unit
     ]
     res = invoke(runner, "import-cases", write_cases(rows, tmp_path / "bad.csv"))
     assert res.exit_code == 0
-    assert "Nhận 1 dòng, loại 8 dòng" in res.output
+    assert "Nhận 1 dòng, loại 7 dòng" in res.output and "Chờ chọn xã: 1 dòng (1 ca)" in res.output
     rej = rejects_of(res.output).set_index("row")
     assert (rej["file"] == "bad.csv").all()
     assert rej.loc["3", "field"] == "report_date" and "not a date" in rej.loc["3", "reason"]
     assert rej.loc["4", "field"] == "commune_code" and "unknown commune_code 99999" in rej.loc["4", "reason"]
-    # no district given: looked for in the province, where two communes are named "Phường 1"
-    assert rej.loc["5", "reason"].startswith("ambiguous name; candidates: ") and "(10001)" in rej.loc["5", "reason"] \
-        and "(10006)" in rej.loc["5", "reason"]
+    # no district given: looked for in the province, where two communes are named "Phường 1": it waits for a choice
+    assert "5" not in rej.index
+    listed = invoke(runner, "review", "list").output
+    assert "Thừa Thiên Huế /  / Phường 1" in listed and "(10001)" in listed and "(10006)" in listed
     assert "closest: Phường Phú Hội" in rej.loc["6", "reason"] or "closest:" in rej.loc["6", "reason"]
     assert "future" in rej.loc["7", "reason"]
     assert rej.loc["8", "field"] == "community"
@@ -119,9 +120,16 @@ def test_ambiguous_name_lists_candidates(runner, app, tmp_path, units):
     invoke(runner, "import-units", write_units(g, tmp_path / "u2.geojson"), "--boundary-version", "t2")
     rows[0]["case_id"] = "C2"
     res = invoke(runner, "import-cases", write_cases(rows, tmp_path / "amb.csv"))
-    rej = rejects_of(res.output)
-    assert "ambiguous name; candidates: Phường 1, Thành phố Huế, Thừa Thiên Huế (10001)" in rej["reason"].iat[0]
-    assert "(10006)" in rej["reason"].iat[0]
+    assert "Nhận 0 dòng, loại 0 dòng" in res.output and "Chờ chọn xã: 1 dòng" in res.output, res.output
+    listed = invoke(runner, "review", "list").output
+    assert "Phường 1, Thành phố Huế, Thừa Thiên Huế (10001)" in listed and "(10006)" in listed
+    # the operator chooses; the case counts at once, and the same file later is placed by the choice
+    key = next(line for line in listed.splitlines() if line.startswith("t2|")).split("\t")[0]
+    assert invoke(runner, "review", "decide", key, "10006").exit_code == 0
+    assert sorted(stored_cases(app)["case_id"]) == ["C1", "C2"]
+    res = invoke(runner, "import-cases", write_cases(rows, tmp_path / "amb.csv"))
+    assert "Nhận 1 dòng, loại 0 dòng" in res.output and "Chờ chọn xã" not in res.output, res.output
+    assert len(stored_cases(app)) == 2
 
 
 def test_daily_counts_from_xlsx_are_idempotent_on_date_and_commune(runner, app, tmp_path, units):

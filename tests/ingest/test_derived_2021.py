@@ -108,8 +108,10 @@ def test_declared_moh_levels_beside_computed_nq128_levels(derived, moh):
         rate = table[table["date"] == day].set_index("code")["community_cases_per_100k_7d"]
         for code, p in provinces.items():
             assert p["community_cases_per_100k_7d"] == pytest.approx(rate[code]), code
-            if rate[code] >= 150:                                        # V1 needs no coverage figure
-                assert p["level"] == "very_high_risk", code
+            assert p["cases_per_100k_week"] == pytest.approx(rate[code]), code     # the week's rate the matrix reads
+            # every band's level depends on coverage (≥ 150 is Cấp 3 reached, 4 not: RULES.md §6), which the shared
+            # data lacks: unknown, never guessed, and the explanation says what is missing
+            assert p["level"] == "unknown" and "tiêm" in p["explanation"], code
         listed = declared[declared["assessment_published"] == day]
         assert sum(p["declared_level"] is not None for p in provinces.values()) == len(listed) == 63
         differ = {c for c, p in provinces.items() if p["level_differs"]}
@@ -125,12 +127,24 @@ POLYGON_CODES = {"06970": "06978", "23737": "23938"}
 BEFORE, AFTER = "2021-07-09", "2021-07-10"
 
 
+def _reclassify_released(runner, day: str) -> None:
+    """Reclassify a day of the real 2021 wave; the quality gate holds days when one ward reported more than 2 % of
+    its people (Phường 7, Quận 8: 111 cases on 09/07/2021 for 1,525 people in the census): an operator who knows
+    the wave releases it, as the gate asks."""
+    res = invoke(runner, "reclassify", "--date", day)
+    if res.exit_code == 3:
+        assert "dân số của xã" in res.output and "dữ liệu cũ" not in res.output, res.output
+        held = res.output.split("Lần chạy ")[1].split(" ")[0]
+        res = invoke(runner, "publish-anyway", held, "--reason", "đợt dịch thật tại TP HCM, tháng 7/2021")
+    assert res.exit_code == 0, res.output
+
+
 def test_across_the_reform_cases_follow_to_the_2025_wards(derived, moh):
     app, runner, _, _, _, tmp = derived
     from geo.store.database import Store
     store = Store(app.config["ZONES"].db_path)
-    assert invoke(runner, "reclassify", "--date", BEFORE).exit_code == 0
-    assert invoke(runner, "reclassify", "--date", AFTER).exit_code == 0
+    _reclassify_released(runner, BEFORE)
+    _reclassify_released(runner, AFTER)
     old_run = store.run_for_date(AFTER)
     old = json.loads((app.config["ZONES"].runs_dir / old_run["run_id"] / "commune.geojson").read_text())["features"]
     old_cases = {f["properties"]["code"]: f["properties"]["community_cases"] or 0 for f in old}
@@ -152,7 +166,7 @@ def test_across_the_reform_cases_follow_to_the_2025_wards(derived, moh):
     low = xw[xw["code_2021"].isin(old_cases) & xw["method"].isin(["spatial_2009_polygon_point", "unresolved"])]
     assert notes["n_low_confidence"] == len(low) > 0 and notes["weights"] == "areas"
     assert set(notes["no_successor"]) == set(low.loc[low["method"] == "unresolved", "code_2021"])
-    assert invoke(runner, "reclassify", "--date", AFTER).exit_code == 0
+    _reclassify_released(runner, AFTER)
     run = store.run_for_date(AFTER)
     assert run["boundary_version"] == "vn2025" and run["manifest"]["levels"] == ["commune", "province"]
     new = json.loads((app.config["ZONES"].runs_dir / run["run_id"] / "commune.geojson").read_text())["features"]

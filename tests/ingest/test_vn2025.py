@@ -101,6 +101,10 @@ def test_a_national_2025_day_is_classified_published_and_served(vn2025):
     run = Store(app.config["ZONES"].db_path).run_for_date(DAY)
     folder = app.config["ZONES"].runs_dir / run["run_id"]
     assert run["manifest"]["levels"] == ["commune", "province"]
+    # no national regime after QĐ 218: the operator's default (qd2686 unless set) decides, and the run says why
+    assert run["manifest"]["ruleset"] == "qd2686" and run["manifest"]["ruleset_choice"]["why"] == "operator_default"
+    assert run["manifest"]["counts"]["province"]["unknown"] == 0
+    assert run["manifest"]["counts"]["commune"]["very_high_risk"] + run["manifest"]["counts"]["commune"]["high_risk"] > 0
     assert sum(run["manifest"]["counts"]["commune"].values()) == 3321
     assert sum(run["manifest"]["counts"]["province"].values()) == 34
     # GDAL as an independent reader: the GeoPackage has no district layer

@@ -170,8 +170,8 @@ def test_backfill_follows_the_ruleset_in_force(runner, app, tmp_path):
     res = invoke(runner, "backfill", "--from", "2021-10-08", "--to", "2021-10-13")
     assert res.exit_code == 0, res.output
     store = Store(app.config["ZONES"].db_path)
-    used = {d: store.run_for_date(d)["ruleset"] for d in ("2021-10-08", "2021-10-10", "2021-10-11", "2021-10-13")}
-    assert used == {"2021-10-08": "qd2686", "2021-10-10": "qd2686", "2021-10-11": "nq128-qd4800",
+    used = {d: store.run_for_date(d)["ruleset"] for d in ("2021-10-08", "2021-10-11", "2021-10-12", "2021-10-13")}
+    assert used == {"2021-10-08": "qd2686", "2021-10-11": "qd2686", "2021-10-12": "nq128-qd4800",
                     "2021-10-13": "nq128-qd4800"}
 
 

@@ -714,7 +714,7 @@ L.control.scale({position: "bottomright", imperial: false}).addTo(map);
 if (cfg.attribution) {       // an intranet basemap names its source; ours is in the legend
   L.control.attribution({position: "bottomright", prefix: false}).addTo(map).addAttribution(esc(cfg.attribution));
 }
-$("zones-about").textContent = `${T.ruleset}: ${cfg.ruleset.title} · ${T.boundaries}: ${cfg.boundary_version}`;
+$("zones-about").textContent = `${T.ruleset}: ${cfg.ruleset.title}${cfg.ruleset.why ? ` (${cfg.ruleset.why})` : ""} · ${T.boundaries}: ${cfg.boundary_version}`;
 provinceSelector();
 zoomTo(cfg.home.bbox, 12);
 lockdownLayer.addTo(map);
