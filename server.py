@@ -38,7 +38,7 @@ from geo.base.params import choice as _choice
 from geo.base.params import parse_as_of as _parse_as_of
 from geo.base.params import parse_day as _parse_day
 from geo.base.vocabulary import EXPORT_FORMATS, HTTP_EXPORT_FORMATS, LEVEL_IDS, UNITS
-from geo.ingest import declared, imports, layout, uploads
+from geo.ingest import declared, imports, layout, reviews, uploads
 from geo.publish import jobs, maplevels, pipeline, planahead, quality, shapes, tiles
 from geo.publish.pipeline import load_rulesets
 from geo.serve import (
@@ -88,7 +88,7 @@ WRITE_ROLES = {"import_upload": "operator", "declare_api": "operator", "publish_
 CONSOLE_WRITES = {"console_signout": "viewer", "console_publish_held": "operator", "console_upload": "operator",
                   "console_preview": "operator", "console_user_add": "admin", "console_user_revoke": "admin",
                   "console_whatif": "operator", "console_declare": "operator", "console_flag": "operator",
-                  "console_reclassify": "operator"}
+                  "console_reclassify": "operator", "console_review": "operator"}
 CONSOLE_OPEN = frozenset({"console_signin"})
 ADMIN_ONLY_IMPORTS = ("units",)          # a new boundary version changes every map: admins only
 TOKEN_COOKIE = "zones_token"
@@ -548,6 +548,22 @@ def console_declare():
         return _console_page(400, error="; ".join(i18n.row_reason(x.split(": ", 1)[-1], _lang()) for x in r["reasons"]))
     _audit("declare", "ok", target=row["unit"], detail={**row, "via": "console"})
     return _console_page(message=i18n.word("console", "declared", _lang()).format(unit=row["unit"], level=row["level"]))
+
+
+@route("/console/review", methods=("POST",))
+def console_review():
+    """An operator's choice for a doubtful announced place (geo/ingest/reviews.py): a commune, or none; the
+    waiting rows are counted at once and the choice is remembered for later imports (audited)."""
+    key = request.form.get("review_key", "").strip()[:300]
+    code = request.form.get("code", "").strip()[:20]
+    try:
+        r = reviews.decide(_store(), key, None if code in ("", "none") else code, g.user["name"])
+    except ZonesError as exc:
+        _audit("review-decide", f"failed: {exc.key}", target=key, detail=exc.text("en"))
+        return _console_page(http_status(exc), error=_http_text(exc.text(_lang()), _lang()))
+    _audit("review-decide", "ok", target=key, detail={**r, "via": "console"})
+    return _console_page(message=i18n.t("review_decided" if r["code"] else "review_dropped", _lang(), place=key,
+                                        code=r["code"] or "", rows=r["rows"], cases=r["cases"]))
 
 
 @route("/console/flag", methods=("POST",))

@@ -12,8 +12,10 @@ wards (the 2025-03 -> 2025-07 crosswalk; for a commune merged between 11/2024 an
   polygons of the commune, ../shared/data/vn_communes_2009_census, through the 2009 -> 2021 crosswalk of
   scripts/gso_crosswalk_2009_2021.py) inside each ward;
 - `equal_share`: a split predecessor without a polygon, shared equally (low confidence);
-- `incomplete`: some predecessor has no census figure (named in `detail`); the population is the
-  known part, an under-estimate, so rates err towards a warning (RULES.md section 3);
+- `incomplete`: some predecessor has no census figure (named in `detail`), or a commune of one of its
+  predecessors' 2021 districts was merged between 11/2024 and 3/2025 into a ward no crosswalk names (its
+  people may be here); the population is the known part, an under-estimate, so rates err towards a
+  warning (RULES.md section 3);
 - `none`: no predecessor with a census figure: population empty (unknown).
 
     .venv/bin/python scripts/population_2025.py [--shared ../shared/data] --out FILE
@@ -21,6 +23,7 @@ wards (the 2025-03 -> 2025-07 crosswalk; for a commune merged between 11/2024 an
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -91,10 +94,33 @@ def old_polygons(shared: Path, codes: set[str]) -> dict[str, object]:
     return {code: shapely.union_all(p) for code, p in parts.items()}
 
 
+def _vanished(census: pd.DataFrame, links: pd.DataFrame, shared: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Census communes whose code leads to no 2025 ward: their 2024 code is in neither crosswalk (merged between
+    11/2024 and 3/2025 with no successor found: the 2021 crosswalk's `unresolved`), tried again by their 2019
+    code. -> (the census rows re-keyed where the 2019 code leads on, the ones still without a ward with their
+    2021 district)."""
+    b = pd.read_csv(shared / "vn_admin_2025_crosswalk" / "xwalk_gso2021-11_to_2025-07.csv", dtype=str)
+    linked = set(links["old_code"])
+    lost = census["code_2024"].notna() & ~census["code_2024"].isin(linked)
+    again = lost & census["code_2019"].isin(linked)
+    census = census.assign(code_2024=np.where(again, census["code_2019"], census["code_2024"]))
+    still = census[lost & ~again].merge(b[["code_2021", "district_code_2021", "province_code_2021"]].drop_duplicates("code_2021"),
+                                        left_on="code_2019", right_on="code_2021", how="left")
+    return census, still
+
+
 def build(shared: Path) -> tuple[pd.DataFrame, dict]:
     census, stats = census_2019_codes(shared)
-    pop = census.dropna(subset=["code_2024"]).groupby("code_2024")["total"].sum()
     links = links_to_2025(shared)
+    census, vanished = _vanished(census, links, shared)
+    pop = census[~census["code_2019"].isin(vanished["code_2019"])].dropna(subset=["code_2024"]).groupby("code_2024")["total"].sum()
+    # the wards that may have taken a vanished commune's people: those fed by a commune of its 2021 district
+    b = pd.read_csv(shared / "vn_admin_2025_crosswalk" / "xwalk_gso2021-11_to_2025-07.csv", dtype=str)
+    by_district = b.dropna(subset=["new_code"]).groupby("district_code_2021")["new_code"].agg(set)
+    maybe: dict[str, list[str]] = defaultdict(list)
+    for v in vanished.itertuples():
+        for ward in by_district.get(v.district_code_2021, set()):
+            maybe[ward].append(f"{v.commune} ({v.code_2019}, {int(v.total)})")
     wards = pyogrio.read_dataframe(shared / WARDS, columns=["code"]).to_crs(METRIC)
     ward_geom = dict(zip(wards["code"].astype(str), wards.geometry.to_numpy(), strict=False))
     split = links[links["n_targets"] > 1]
@@ -110,6 +136,7 @@ def build(shared: Path) -> tuple[pd.DataFrame, dict]:
             share[grp.index.to_numpy()] = areas / areas.sum()
             how[grp.index.to_numpy()] = "area_share"
     links = links.assign(share=share, how=how, population=links["old_code"].map(pop))
+    orphan = links[~links["new_code"].isin(ward_geom) & links["population"].notna()]   # the polygons lack the ward code
     rows = []
     for code in sorted(ward_geom):
         grp = links[links["new_code"] == code]
@@ -124,11 +151,26 @@ def build(shared: Path) -> tuple[pd.DataFrame, dict]:
                                                             for o, s in zip(known["old_code"], known["share"], strict=False))
         if missing:
             method, detail = "incomplete", detail + "; without a census figure: " + ", ".join(missing)
+        if code in maybe:
+            method, detail = "incomplete", detail + "; a commune of its district merged 11/2024-3/2025 into a ward " \
+                "no crosswalk names, maybe here: " + ", ".join(sorted(maybe[code]))
         rows.append((code, round(value), method, detail))
     out = pd.DataFrame(rows, columns=["code", "population", "method", "detail"])
     out["population"] = out["population"].astype("Int64")      # whole persons, written without ".0"
+    total, census_total = int(out["population"].sum()), int(census["total"].sum())
+    unplaced = census[census["code_2019"].isna()]
     stats.update({"wards": len(out), "by_method": out["method"].value_counts().to_dict(),
-                  "population_total": int(out["population"].sum()), "census_total": int(census["total"].sum())})
+                  "population_total": total, "census_total": census_total,
+                  "difference": census_total - total, "difference_pct": round(100 * (census_total - total) / census_total, 2),
+                  # where the difference is: nothing lost silently
+                  "census_not_placed": {"communes": len(unplaced), "people": int(unplaced["total"].sum()),
+                                        "listed": [f"{r.commune}, {r.district}, {r.province}" for r in unplaced.itertuples()]},
+                  "to_a_ward_the_polygons_lack": {"links": len(orphan), "people": int(round((orphan["population"] * orphan["share"]).sum())),
+                                                  "listed": [f"{o} -> {n}" for o, n in zip(orphan["old_code"], orphan["new_code"], strict=True)]},
+                  "no_2024_code": {"communes": int((census["code_2019"].notna() & census["code_2024"].isna()).sum()),
+                                   "people": int(census.loc[census["code_2019"].notna() & census["code_2024"].isna(), "total"].sum())},
+                  "merged_to_no_known_ward": {"communes": len(vanished), "people": int(vanished["total"].sum()),
+                                              "listed": [f"{r.commune} ({r.code_2019})" for r in vanished.itertuples()]}})
     return out, stats
 
 
@@ -139,7 +181,12 @@ def main() -> None:
     args = ap.parse_args()
     out, stats = build(args.shared)
     out.to_csv(args.out, index=False, encoding="utf-8")
-    print(stats)
+    report = args.out.with_suffix(".report.json")
+    report.write_text(json.dumps(stats, ensure_ascii=False, indent=1), encoding="utf-8")
+    print({k: v for k, v in stats.items() if k not in ("census_not_placed", "merged_to_no_known_ward")},
+          "census communes not placed:", stats["census_not_placed"]["communes"], stats["census_not_placed"]["people"],
+          "merged to no known ward:", stats["merged_to_no_known_ward"]["communes"],
+          stats["merged_to_no_known_ward"]["people"], "listed in", report)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,18 @@ def tone_key(name) -> str:
     return " ".join(x for x in out if x)
 
 
+# The kind a prefix names, to tell "Thị trấn Yên Viên" from "Xã Yên Viên" of one district when both are written.
+_KINDS = {"thành phố": "city", "tp": "city", "thị trấn": "town", "tt": "town", "thị xã": "townlet", "tx": "townlet",
+          "đặc khu": "special", "phường": "ward", "p": "ward", "xã": "commune"}
+
+
+def prefix_kind(name) -> str:
+    """'Thị trấn Yên Viên' -> 'town', 'Xã Yên Viên' -> 'commune', 'Yên Viên' -> '' (none written)."""
+    s = unicodedata.normalize("NFC", str(name or "")).strip().lower()
+    m = _VI_PREFIX.match(s)
+    return _KINDS.get(re.sub(r"[\s.]+$", "", m.group(0)).strip(), "") if m else ""
+
+
 def tone_distance(a: str, b: str) -> int:
     """Syllables whose tone (or vowel mark) differ between two tone keys of the same letters: 'quang chau' and
     'quảng chau' are 1 apart. 0 when either was typed without diacritics (nothing to compare)."""
@@ -134,6 +146,7 @@ class NameIndex:
         self.province_of: dict[str, str] = {}
         self.labels: dict[str, str] = {}
         self.tones: dict[str, str] = {}
+        self.kinds: dict[str, str] = {}
         for code, n, d, p in zip(codes, names, district_names, province_names, strict=False):
             code = str(code)
             pk, dk, ck = normalise(p), normalise(d), normalise(n)
@@ -145,6 +158,7 @@ class NameIndex:
             self.province_of[code] = pk
             self.labels[code] = f"{n}, {d}, {p} ({code})"
             self.tones[code] = tone_key(n)
+            self.kinds[code] = prefix_kind(n)
         self._choices = {key: " ".join(key) for key in self.index}
 
     def _same_tones(self, found, tones: str) -> list[str]:
@@ -155,10 +169,14 @@ class NameIndex:
         keys = list(itertools.product(readings(province), readings(district), readings(commune)))
         tones = tone_key(commune)
         provinces = {p for p, _, _ in keys}
-        # 1. the exact triple; among several ("Long Thành" and "Long Thạnh" of one district) the tones decide
+        # 1. the exact triple; among several ("Long Thành" and "Long Thạnh" of one district) the tones decide, and
+        # the kind when it is written ("Thị trấn Phố Lu" and "Xã Phố Lu" of one district)
         found = sorted({c for k in keys for c in self.index.get(k, [])})
         if len(found) > 1:
             found = self._same_tones(found, tones) or found
+        kind = prefix_kind(commune)
+        if len(found) > 1 and kind:
+            found = [c for c in found if self.kinds[c] == kind] or found
         if len(found) == 1:
             return Placement(found[0], EXACT, "")
         if found:

@@ -36,8 +36,11 @@ def add(cli: click.Group, ctx: Context) -> None:
                   help="Mã cũ -> mã mới (CSV/XLSX: old_code,new_code[,weight]) / old code -> new code table.")
     @click.option("--valid-from", "valid_from", default=None,
                   help="Ngày bắt đầu hiệu lực (ca trước ngày này đọc mã theo phiên bản cũ) / first day in force.")
+    @click.option("--partial", is_flag=True,
+                  help="Nhập các dòng nhất quán của --crosswalk, liệt kê các dòng còn lại / keep the consistent rows "
+                       "of the crosswalk, list the rest.")
     def import_units_cmd(path, boundary_version, derive_from, provinces_path, population_path, columns, crs,
-                         crosswalk_path, valid_from):
+                         crosswalk_path, valid_from, partial):
         """Nhập ranh giới xã (mọi định dạng GDAL đọc được) / import commune boundaries."""
         s = ctx.settings()
         try:
@@ -53,7 +56,8 @@ def add(cli: click.Group, ctx: Context) -> None:
                              progress=lambda st: click.echo(i18n.stage_label(st, s.lang), err=True),
                              crosswalk_path=crosswalk_path, derive_from=derive_from, provinces_path=provinces_path,
                              population_path=population_path,
-                             valid_from=_parse_day(valid_from).isoformat() if valid_from else None)
+                             valid_from=_parse_day(valid_from).isoformat() if valid_from else None,
+                             partial_crosswalk=partial)
         except ZonesError as exc:
             _fail(exc, s.lang)
         auth.record(ctx.store(), auth.cli_user(), None, "cli", "import-units", "unchanged" if r.get("unchanged") else "ok",
@@ -79,10 +83,21 @@ def add(cli: click.Group, ctx: Context) -> None:
             click.echo(i18n.t("crosswalk_notes", s.lang, n=x["n_links"], split=x["n_split_old_communes"],
                               weights=i18n.word("value", "weights_" + x["weights"], s.lang), low=x["n_low_confidence"],
                               none=len(x["no_successor"]), report=r["report_path"]))
+            if x.get("refused") or x.get("kept_without_polygon"):
+                click.echo(i18n.t("crosswalk_partial", s.lang, n=len(x["refused"]), kept=len(x.get("kept_without_polygon", [])),
+                                  report=r["report_path"]))
+                for line in x["refused"][:10]:
+                    click.echo("  " + line)
+            if x.get("barely_overlapping"):
+                click.echo(i18n.t("crosswalk_overlap", s.lang, n=len(x["barely_overlapping"]), listed=", ".join(
+                    f"{b['old_code']}→{b['new_code']} ({b['share']:.0%})" for b in x["barely_overlapping"][:10])))
         if "population_file" in r:
             p = r["population_file"]
             click.echo(i18n.t("population_from_file", s.lang, path=p["path"], n_unknown=len(p["unknown"]),
                               methods=", ".join(f"{k} {v}" for k, v in p["by_method"].items())))
+        if r.get("provinces_unnamed"):
+            click.echo(i18n.t("provinces_unnamed", s.lang, n=len(r["provinces_unnamed"]),
+                              codes=", ".join(r["provinces_unnamed"][:10])))
         if "provinces_file" in r:
             n = r["provinces_file"]
             worst = ", ".join(f"{p['name'] or p['code']} {p['outside_km2']:g} km²" for p in n["provinces_not_nesting"][:5])
@@ -120,6 +135,20 @@ def add(cli: click.Group, ctx: Context) -> None:
         """Nhập độ bao phủ vắc xin, năng lực điều trị... theo đơn vị và ngày / import indicators."""
         _run_import(lambda s: import_indicators(ctx.store(), path, s.rejects_dir, config.today()), ctx.settings(),
                     "import-indicators", path)
+
+    @cli.command("carry-over")
+    @click.option("--from", "from_version", required=True, help="Phiên bản ranh giới cũ / the earlier boundary version.")
+    @click.option("--date", "day", default=None, help="Các cấp có hiệu lực ngày này (mặc định hôm nay) / in force on.")
+    @click.option("--by", required=True, help="Người chuyển / who carries them over.")
+    def carry_over_cmd(from_version, day, by):
+        """Chuyển cấp đã công bố sang ranh giới hiện hành qua bảng chuyển mã / carry declared levels over the reform."""
+        s = ctx.settings()
+        try:
+            r = declared.carry_over(ctx.store(), from_version, _parse_day(day) if day else config.today(), by)
+        except ZonesError as exc:
+            _fail(exc, s.lang)
+        auth.record(ctx.store(), auth.cli_user(), None, "cli", "carry-over", "ok", target=from_version, detail=r)
+        click.echo(i18n.t("carried_over", s.lang, **r))
 
     @cli.command("declare")
     @click.option("--unit", "unit_code", default=None, help="Mã đơn vị (xã, huyện hoặc tỉnh) / unit code.")

@@ -199,7 +199,7 @@ class Earlier:
     ward); an operator's choices for doubtful names (geo/ingest/reviews.py) are used as they were made."""
     current: str
     followed: set[str]                                     # old codes that lead to a current commune
-    codes: dict[str, set[str]] = field(default_factory=dict)     # earlier version -> its codes that lead on
+    codes: dict[str, set[str]] = field(default_factory=dict)     # earlier version -> its commune codes
     valid_from: list[tuple[str, str]] = field(default_factory=list)   # (first day, version), by first day
     units: dict[str, pd.DataFrame] = field(default_factory=dict)      # earlier version -> its communes
     choices: dict[str, str] = field(default_factory=dict)             # review key -> code chosen
@@ -222,8 +222,9 @@ class Earlier:
         return self._names[version]
 
     def in_force(self, day) -> str | None:
-        """The earlier version in force on `day` (ISO text), None when it is the current one or not known."""
-        if not isinstance(day, str) or not day:
+        """The earlier version in force on `day` (ISO text), None when it is the current one or not known: the
+        last to come into force by then (a version without a first day is in force until the next one's)."""
+        if not isinstance(day, str) or not day or not any(first for first, _ in self.valid_from):
             return None
         found = None
         for first, version in self.valid_from:
@@ -232,7 +233,7 @@ class Earlier:
         return found if found in self.units else None
 
     def code_version(self, code: str) -> str | None:
-        """The newest earlier version with `code` among the codes that lead on."""
+        """The newest earlier version with a commune of that code."""
         return next((v for v in self.newest_first() if code in self.codes.get(v, ())), None)
 
 
@@ -242,11 +243,10 @@ def earlier_places(store, version: str) -> Earlier:
         known = boundaries.versions(con)
         choices = reviews_table.decided(con, version)
     followed = set(crosswalk.forward(edges, edges["old_code"].unique()))
-    out = Earlier(version, followed, choices=choices,
-                  valid_from=[(v["valid_from"], v["name"]) for v in known if v["valid_from"]])
+    # in the order versions come into force: one without a first day is in force until the next one's first day
+    out = Earlier(version, followed, choices=choices, valid_from=[(v["valid_from"] or "", v["name"]) for v in known])
     for v in sorted(set(edges["from_version"].dropna()) - {version}):
-        old = store.load_units(v, "commune")
-        old = old[old["code"].astype(str).isin(followed)]
+        old = store.load_units(v, "commune")     # every commune of it: one whose code went on unchanged is read too
         if len(old):
             out.units[v] = old
             out.codes[v] = set(old["code"].astype(str))

@@ -38,11 +38,21 @@ TRUSTED_METHODS = frozenset({"", "direct", "code", "changes", "names", "full", "
 MAX_LISTED = 200
 
 
-def read(path: Path, old_codes: set[str], new_codes: set[str]) -> tuple[pd.DataFrame, list[str], dict]:
+# A split's weights are shares of the old commune: they add up to 1 within this (rounding in the file).
+WEIGHT_SUM_TOLERANCE = 0.01
+# A link whose old commune lies less than this share inside its declared successor is listed (two codes
+# swapped, a typo to a neighbour's code): the polygons are the independent check of the table.
+MIN_OVERLAP_SHARE = 0.1
+
+
+def read(path: Path, old_codes: set[str], new_codes: set[str], partial: bool = False) -> tuple[pd.DataFrame, list[str], dict]:
     """The crosswalk rows (old_code, new_code, weight) checked against both versions; problems
     name the file, row and field; notes for the import report (old communes with no successor,
     low-confidence links, whether weights were given). Rows mapping a code to itself are implied
-    and may be left out; a row with an empty new_code says the old commune has no known successor."""
+    and may be left out; a row with an empty new_code says the old commune has no known successor.
+    `partial`: the consistent rows are kept and the others listed in the notes (`refused`) instead of
+    refusing the file; an old code no stored version has (a commune the previous version lacks) is then
+    kept as a link, so cases written with it still reach their ward."""
     raw = read_table(Path(path))
     df = raw.rename(columns={c: ALIASES.get(normalise_header(c), normalise_header(c)) for c in raw.columns})
     missing = [c for c in ("old_code", "new_code") if c not in df.columns]
@@ -62,9 +72,21 @@ def read(path: Path, old_codes: set[str], new_codes: set[str]) -> tuple[pd.DataF
     weight = pd.Series(parse_number(df["weight"], "decimal")[0], index=df.index) if "weight" in df.columns \
         else pd.Series(1.0, index=df.index)
     err = RowErrors.of(raw)
-    err.add(~df["old_code"].isin(old_codes), "old_code", "not a commune of the current boundary version: " + df["old_code"])
+    unknown_old = ~df["old_code"].isin(old_codes) & (df["old_code"] != "")
+    kept_unknown = unknown_old & df["new_code"].isin(new_codes) if partial else pd.Series(False, index=df.index)
+    err.add((~df["old_code"].isin(old_codes) & ~kept_unknown).to_numpy(), "old_code",
+            "not a commune of the current boundary version: " + df["old_code"])
     err.add(~df["new_code"].isin(new_codes) & ~none, "new_code", "not a commune of the new boundary version: " + df["new_code"])
     err.add(((weight.isna() | (weight <= 0)) & ~none).to_numpy(), "weight", "weight must be a number > 0")
+    pair = df["old_code"] + ">" + df["new_code"]
+    clash = pair.duplicated(keep=False) & (weight.groupby(pair).transform("nunique") > 1)
+    err.add(clash.to_numpy(), "weight", lambda at: "the same old_code, new_code as another row with another weight: "
+            + pair.iloc[at].to_numpy(dtype=object))
+    if "weight" in df.columns:           # a split's weights are shares of the old commune: they add up to 1
+        total = weight.where(~pair.duplicated() & ~none).groupby(df["old_code"]).transform("sum")
+        off = (total - 1).abs() > WEIGHT_SUM_TOLERANCE
+        err.add((off & ~none).to_numpy(), "weight", lambda at: "weights of this old_code add up to "
+                + total.iloc[at].round(3).astype(str).to_numpy(dtype=object) + ", not 1")
     problems = [f"{Path(path).name}: row {r}, {f or '—'}: {why}" for r, f, why in err.set_aside] + \
         [f"{Path(path).name}: row {err.where(int(i))}, {err.field[i]}: {err.reason[i]}" for i in np.flatnonzero(err.bad)]
     keep = ~err.bad & ~none.to_numpy()
@@ -73,15 +95,20 @@ def read(path: Path, old_codes: set[str], new_codes: set[str]) -> tuple[pd.DataF
     if unmapped:
         problems.append(f"{Path(path).name}: {len(unmapped)} commune(s) of the current version are not in the new one "
                         f"and not mapped (old_code): {', '.join(unmapped[:20])}")
+    if partial:         # the rows kept, the rest listed with their reasons: the operator's way forward
+        notes["refused"] = problems
+        notes["kept_without_polygon"] = sorted(set(df.loc[kept_unknown, "old_code"]))
+        problems = []
     return rows.reset_index(drop=True), problems, notes
 
 
-def for_import(store, path: Path, previous: str, communes, metric_crs) -> tuple[pd.DataFrame, dict]:
+def for_import(store, path: Path, previous: str, communes, metric_crs, partial: bool = False) -> tuple[pd.DataFrame, dict]:
     """The crosswalk of `import-units --crosswalk` from the stored version `previous` to `communes`
-    (refused whole on any problem), weighted by areas where the file gives no weight."""
+    (refused whole on any problem, unless `partial`), weighted by areas where the file gives no weight;
+    each link is checked against the polygons (an old commune barely inside its successor is listed)."""
     old = store.load_units(previous, "commune")
     new_codes = set(communes["code"].astype(str))
-    links, problems, notes = read(path, set(old["code"].astype(str)), new_codes)
+    links, problems, notes = read(path, set(old["code"].astype(str)), new_codes, partial)
     if problems:
         raise InputError("units_invalid", path=str(path), n=len(problems), details="\n".join(problems[:20]))
     if not notes["weights_given"]:
@@ -89,8 +116,23 @@ def for_import(store, path: Path, previous: str, communes, metric_crs) -> tuple[
                              pd.Series(communes.to_crs(metric_crs).geometry.to_numpy(), index=communes["code"].astype(str)))
     split = links[links["old_code"].duplicated(keep=False)]
     notes.update({"weights": "given" if notes["weights_given"] else "areas", "n_links": len(links),
-                  "n_split_old_communes": int(split["old_code"].nunique())})
+                  "n_split_old_communes": int(split["old_code"].nunique()),
+                  "barely_overlapping": overlaps(links, old, communes, metric_crs)})
     return links, notes
+
+
+def overlaps(links: pd.DataFrame, old, new, metric_crs) -> list[dict]:
+    """Links whose old commune lies less than MIN_OVERLAP_SHARE inside the new one (codes swapped or mistyped),
+    each with the share: the table checked against the polygons, listed in the import report."""
+    o = pd.Series(old.to_crs(metric_crs).geometry.to_numpy(), index=old["code"].astype(str)).reindex(links["old_code"]).to_numpy()
+    n = pd.Series(new.to_crs(metric_crs).geometry.to_numpy(), index=new["code"].astype(str)).reindex(links["new_code"]).to_numpy()
+    ok = ~(pd.isna(o) | pd.isna(n))
+    share = np.full(len(links), np.nan)
+    area = shapely.area(o[ok].astype(object))
+    share[ok] = np.where(area > 0, shapely.area(shapely.intersection(o[ok], n[ok])) / np.where(area > 0, area, 1), np.nan)
+    low = np.flatnonzero(ok & (share < MIN_OVERLAP_SHARE))
+    return [{"old_code": links["old_code"].iat[i], "new_code": links["new_code"].iat[i], "share": round(float(share[i]), 4)}
+            for i in low][:MAX_LISTED]
 
 
 def area_weights(links: pd.DataFrame, old_geoms: pd.Series, new_geoms: pd.Series) -> pd.DataFrame:

@@ -15,9 +15,10 @@ from geo.base.columns import normalise_header
 from geo.base.errors import InputError, MissingInputError
 from geo.base.names import normalise
 from geo.base.vocabulary import UNITS
+from geo.ingest import crosswalk
 from geo.ingest.tables import RowErrors, parse_dates, read_table, summary, write_rejects
 from geo.ingest.units import sha256_file
-from geo.store import inputs
+from geo.store import boundaries, inputs
 from geo.store.database import Store
 from rules.levels import SCALE
 
@@ -89,11 +90,12 @@ def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_d
     _twice(df, err, start)
     notes = _whole_lists(df, err, start, provinces, source)
     recorded = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    version = store.current_boundary_version()       # a declaration is of the version its codes are of
     rows = []
     for k in np.flatnonzero(~err.bad):
         vals = (df["unit"].iat[k], df["level"].iat[k], start[k], until[k], df["decision"].iat[k], df["by"].iat[k],
                 df["reason"].iat[k] or None)
-        rows.append((*vals, recorded, hashlib.sha1(repr(vals).encode()).hexdigest()))
+        rows.append((*vals, recorded, hashlib.sha1(repr((*vals, version)).encode()).hexdigest(), version))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     rejects = write_rejects(df, err, rejects_dir, source or Path("declare"), stamp) if source else None
     if err.bad.any() and source is None:
@@ -173,3 +175,41 @@ def annotate(frame, table: pd.DataFrame, ruleset) -> None:
     frame["declared_from"] = t["valid_from"].to_numpy(object)
     frame["declared_reason"] = t["reason"].to_numpy(object)
     frame["level_differs"] = [isinstance(dl, str) and dl != lv for dl, lv in zip(t["level"], frame["level"], strict=False)]
+
+
+def carry_over(store: Store, from_version: str, day: dt.date, by: str) -> dict:
+    """The declarations in force on `day` on an earlier boundary version, recorded on the current one through
+    the crosswalk, on request only (a declaration belongs to the version it was made on): a commune's successor
+    takes the highest level of its predecessors' (a merged ward of a red and a green commune is red); districts
+    and provinces are not carried (their codes mean other places after a reform) and are counted as such."""
+    version = store.current_boundary_version()
+    if version is None:
+        raise MissingInputError("no_units")
+    if from_version == version:
+        raise InputError("bad_param", name="--from", value=from_version, allowed="an earlier boundary version")
+    with store.connect(readonly=True) as con:
+        rows = inputs.declarations_of(con, from_version, day.isoformat())
+        edges = boundaries.crosswalk_edges(con)
+        kinds_then = {u: boundaries.unit_codes(con, from_version, u) for u in UNITS}
+        now = boundaries.commune_codes(con, version)
+    if rows.empty:
+        raise InputError("bad_param", name="--from", value=from_version,
+                         allowed=f"a version with declarations in force on {day.isoformat()}")
+    communes = rows[rows["unit"].isin(kinds_then["commune"])]
+    moved = crosswalk.forward(edges, communes["unit"])
+    rank = {lv: i for i, lv in enumerate(LEVELS)}
+    carried: dict[str, pd.Series] = {}
+    for r in communes.itertuples():
+        new = moved.get(r.unit, r.unit)
+        if new in now and (new not in carried or rank[r.level] > rank[carried[new].level]):
+            carried[new] = r
+    recorded = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    out = []
+    for code, r in sorted(carried.items()):
+        vals = (code, r.level, r.valid_from, r.valid_until, r.decision, by,
+                f"{r.reason + '; ' if r.reason else ''}carried over from {from_version} {r.unit}")
+        out.append((*vals, recorded, hashlib.sha1(repr((*vals, version)).encode()).hexdigest(), version))
+    with store.transaction() as con:
+        inputs.upsert_declarations(con, out)
+    return {"carried": len(out), "from": from_version, "to": version, "communes_then": len(communes),
+            "not_carried_parents": int(len(rows) - len(communes))}

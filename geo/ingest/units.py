@@ -208,7 +208,7 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
                  reports_dir: Path | None = None, tolerance_m: float = DEFAULT_TOLERANCE_M, progress=None,
                  crosswalk_path: Path | None = None, derive_from: str | None = None,
                  provinces_path: Path | None = None, population_path: Path | None = None,
-                 valid_from: str | None = None) -> dict:
+                 valid_from: str | None = None, partial_crosswalk: bool = False) -> dict:
     """Import a commune layer (`path`), or derive one from a stored version and a crosswalk
     (`derive_from`, `crosswalk_path`: geo/ingest/derive.py)."""
     step = progress or (lambda stage: None)
@@ -248,7 +248,7 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
     if crosswalk_path is not None and derived is None:
         if previous is None or previous == version:
             raise InputError("crosswalk_without_previous", path=str(crosswalk_path), version=version)
-        links, xw_notes = crosswalk.for_import(store, Path(crosswalk_path), previous, communes, mcrs)
+        links, xw_notes = crosswalk.for_import(store, Path(crosswalk_path), previous, communes, mcrs, partial_crosswalk)
     step("districts_provinces")
     levels = communes.attrs["levels"]
     districts = derive_parents(communes, Unit.DISTRICT) if Unit.DISTRICT.value in levels else None
@@ -286,6 +286,9 @@ def import_units(store: Store, path: Path, version: str | None = None, column_ma
         crosswalk=None if links is None else [(o, n, float(w)) for o, n, w in links.itertuples(index=False)],
         previous=previous, valid_from=valid_from)
     report["valid_from"] = valid_from
+    unnamed = provinces.loc[provinces[UnitCol.NAME.value].isna() | (provinces[UnitCol.NAME.value].astype(str).str.strip()
+                                                                   .isin(["", "None", "nan"])), UnitCol.CODE.value]
+    report["provinces_unnamed"] = sorted(map(str, unnamed))      # said on the command line: give --provinces
     with store.transaction() as con:
         boundaries.replace_version(con, stored)
     if reports_dir is not None:

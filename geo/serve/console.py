@@ -16,6 +16,7 @@ from geo.base.columns import FLAG_NAMES
 from geo.base.config import today
 from geo.base.errors import NotFoundError
 from geo.base.i18n import vn_date
+from geo.ingest import reviews
 from geo.publish import quality
 from geo.serve import auth, blank, trend
 from geo.store import jobs as jobs_table
@@ -155,6 +156,17 @@ def job_view(job: dict | None, lang: str) -> dict | None:
     return out
 
 
+# Doubtful places shown on the page at most (the most cases first; `review list` has them all).
+REVIEWS_SHOWN = 50
+
+
+def review_list(store: Store) -> list[dict]:
+    """The announced places waiting for an operator's choice, each with its candidates' names."""
+    rows = reviews.waiting(store)[:REVIEWS_SHOWN]
+    labels = reviews.labels(store, rows)
+    return [{**r, "options": [(c, labels.get(c, c)) for c in r["candidates"]]} for r in rows]
+
+
 def page(store: Store, user: dict | None, lang: str, args: dict, message: str | None = None,
          error: str | None = None, result: dict | None = None) -> str:
     """The console for `user` (None: the sign-in form)."""
@@ -171,10 +183,11 @@ def page(store: Store, user: dict | None, lang: str, args: dict, message: str | 
     if user is not None and auth.allows(user, "admin"):
         audit = auth.audit_log(store, AUDIT_ROWS, **{k: v for k, v in filters.items() if v})
         users = auth.users(store)
+    places = review_list(store) if user is not None and auth.allows(user, "operator") else []
     return ENV.get_template("console.html").render(
         t=t, lang=lang, user=user, message=message, error=error, holds=holds, audit=audit, filters=filters,
         result=result, job=job, kinds=UPLOAD_KINDS, template_kinds=tuple(blank.SPECS), users=users, roles=auth.ROLES,
         code=str(args.get("code", ""))[:20], flag_names=FLAG_NAMES, today=today().isoformat(),
-        levels=blank.LEVEL_WORDS,
+        levels=blank.LEVEL_WORDS, places=places,
         role_label=t["role_" + user["role"]] if user is not None else "",
         can_publish=user is not None and auth.allows(user, "operator"))

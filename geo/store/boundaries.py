@@ -65,6 +65,10 @@ def kinds(con, version: str) -> set[str]:
     return {r[0] for r in con.execute("SELECT DISTINCT unit FROM units WHERE boundary_version = ?", (version,))}
 
 
+def unit_codes(con, version: str, unit: str) -> set[str]:
+    return {r[0] for r in con.execute("SELECT code FROM units WHERE boundary_version = ? AND unit = ?", (version, unit))}
+
+
 def commune_codes(con, version: str) -> set[str]:
     return {r[0] for r in con.execute("SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune'", (version,))}
 

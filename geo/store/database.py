@@ -169,7 +169,8 @@ class Store:
                                             "ORDER BY date", con, params=(indicators_from, last)),
             "declarations": pd.read_sql_query(
                 "SELECT unit, level, valid_from, valid_until, decision, by, reason FROM declarations "
-                "WHERE valid_from <= ? ORDER BY valid_from, recorded_at", con, params=(last,)),
+                "WHERE valid_from <= ? AND boundary_version = (SELECT name FROM boundary_versions WHERE is_current = 1) "
+                "ORDER BY valid_from, recorded_at", con, params=(last,)),
         }
 
     def load_adjacency(self, version: str, method: str) -> pd.DataFrame | None:

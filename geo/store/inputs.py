@@ -102,11 +102,14 @@ def upsert_indicators(con, rows: list[list[tuple]]) -> int:
 
 
 def upsert_declarations(con, rows: list[tuple]) -> None:
-    """rows: (unit, level, valid_from, valid_until, decision, by, reason, recorded_at, row_hash)."""
+    """rows: (unit, level, valid_from, valid_until, decision, by, reason, recorded_at, row_hash, boundary_version):
+    a declaration belongs to the boundary version its unit code is of."""
     con.executemany("INSERT INTO declarations (unit, level, valid_from, valid_until, decision, by, reason, "
-                    "recorded_at, row_hash) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(unit, valid_from, decision) "
+                    "recorded_at, row_hash, boundary_version) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT(unit, valid_from, decision) "
                     "DO UPDATE SET level = excluded.level, valid_until = excluded.valid_until, by = excluded.by, "
-                    "reason = excluded.reason, recorded_at = excluded.recorded_at, row_hash = excluded.row_hash "
+                    "reason = excluded.reason, recorded_at = excluded.recorded_at, row_hash = excluded.row_hash, "
+                    "boundary_version = excluded.boundary_version "
                     "WHERE declarations.row_hash != excluded.row_hash", rows)
 
 
@@ -120,3 +123,12 @@ def save_column_map(con, layout: str, kind: str, mapping: dict[str, str], by: st
     con.execute("INSERT INTO column_maps (layout, kind, mapping, saved_by, saved_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(layout) DO UPDATE SET mapping = excluded.mapping, saved_by = excluded.saved_by, "
                 "saved_at = excluded.saved_at", (layout, kind, json.dumps(mapping, ensure_ascii=False), by, _now()))
+
+
+def declarations_of(con, version: str, day: str) -> pd.DataFrame:
+    """The declarations of a boundary version in force on `day` (the latest valid_from <= day per unit, not ended)."""
+    df = pd.read_sql_query("SELECT unit, level, valid_from, valid_until, decision, by, reason FROM declarations "
+                           "WHERE boundary_version = ? AND valid_from <= ? ORDER BY valid_from, recorded_at", con,
+                           params=(version, day))
+    last = df.groupby("unit").tail(1)
+    return last[last["valid_until"].isna() | (last["valid_until"] >= day)].reset_index(drop=True)

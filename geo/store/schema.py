@@ -86,7 +86,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 ADDED_COLUMNS = (
     ("boundary_versions", "valid_from", "TEXT"),     # the first day a boundary version is in force (codes read as its)
     ("cases", "code_version", "TEXT"),               # the boundary version a case's commune code belongs to
+    ("declarations", "boundary_version", "TEXT"),    # a declaration is of the version its unit codes are of
 )
+# A declaration stored before it said its version: of the version current when the column was added.
+FILL_DECLARATIONS = ("UPDATE declarations SET boundary_version = (SELECT name FROM boundary_versions WHERE is_current = 1) "
+                     "WHERE boundary_version IS NULL")
 
 
 def add_missing_columns(con) -> None:
@@ -95,7 +99,11 @@ def add_missing_columns(con) -> None:
         have = {row[1] for row in con.execute(f"PRAGMA table_info({table})").fetchall()}
         if column not in have:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            if table == "declarations":
+                con.execute(FILL_DECLARATIONS)
+                con.commit()            # the UPDATE opened a transaction: the caller's own begins after it
 
 
 def added_columns_pg() -> str:
-    return ";\n".join(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {k}" for t, c, k in ADDED_COLUMNS) + ";"
+    return ";\n".join([*(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {k}" for t, c, k in ADDED_COLUMNS),
+                       FILL_DECLARATIONS]) + ";"

@@ -8,7 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
-from helpers import COLUMNS_2009, COMMUNES_2009, MOH, ROOT, SHARED, invoke, moh_communes
+from helpers import COLUMNS_2009, COMMUNES_2009, MOH, ROOT, SHARED, invoke, moh_communes, write_cases
 
 GSO = SHARED / "vn_admin_units_gso_codes"
 WARDS = SHARED / "vn_admin_2025_wards"
@@ -157,15 +157,22 @@ def test_across_the_reform_cases_follow_to_the_2025_wards(derived, moh):
                  "--crosswalk", raw)
     assert res.exit_code == 2 and "06970" in res.output and "new_code" in res.output, res.output
     assert store.current_boundary_version() == "vn2021"
+    # the whole crosswalk, the two codes corrected: refused as it is (2021 codes the derived version lacks), imported
+    # with --partial, which keeps those codes' links (cases written with them still reach their ward) and says so
     fixed = tmp / "xwalk-2021-2025.csv"
-    xw.assign(new_code=xw["new_code"].replace(POLYGON_CODES))[xw["code_2021"].isin(old_cases)].to_csv(fixed, index=False)
+    xw.assign(new_code=xw["new_code"].replace(POLYGON_CODES)).to_csv(fixed, index=False)
     res = invoke(runner, "import-units", wards, "--boundary-version", "vn2025", "--column", "name=fullName",
-                 "--crosswalk", fixed)
+                 "--crosswalk", fixed, "--valid-from", "2025-07-01")
+    assert res.exit_code == 2 and "not a commune of the current boundary version" in res.output, res.output
+    res = invoke(runner, "import-units", wards, "--boundary-version", "vn2025", "--column", "name=fullName",
+                 "--crosswalk", fixed, "--valid-from", "2025-07-01", "--partial")
     assert res.exit_code == 0, res.output
     notes = json.loads((app.config["ZONES"].reports_dir / "units-vn2025.json").read_text())["crosswalk"]
-    low = xw[xw["code_2021"].isin(old_cases) & xw["method"].isin(["spatial_2009_polygon_point", "unresolved"])]
-    assert notes["n_low_confidence"] == len(low) > 0 and notes["weights"] == "areas"
-    assert set(notes["no_successor"]) == set(low.loc[low["method"] == "unresolved", "code_2021"])
+    assert len(notes["kept_without_polygon"]) >= 100 and f"{len(notes['kept_without_polygon'])} mã cũ" in res.output
+    low = xw[xw["method"].isin(["spatial_2009_polygon_point", "unresolved"])]
+    assert set(notes["no_successor"]) >= set(low.loc[low["method"] == "unresolved", "code_2021"]) & set(old_cases)
+    assert notes["n_low_confidence"] > 0 and notes["weights"] == "areas"
+    low = low[low["code_2021"].isin(old_cases)]
     _reclassify_released(runner, AFTER)
     run = store.run_for_date(AFTER)
     assert run["boundary_version"] == "vn2025" and run["manifest"]["levels"] == ["commune", "province"]
@@ -186,3 +193,45 @@ def test_across_the_reform_cases_follow_to_the_2025_wards(derived, moh):
     busy = max(merged, key=new_cases.get)
     hist = app.test_client().get(f"/api/zones/{busy}/history?date={AFTER}&days=2").get_json()
     assert hist["derived"] == [True, False] and set(hist["codes_then"][0]) <= set(xw.loc[xw["new_code"] == busy, "code_2021"])
+
+
+def test_after_the_reform_2021_names_and_codes_follow_and_current_codes_stay(derived, moh):
+    """With vn2025 current (in force from 01/07/2025): the 2021 communes written with their own 2021 names, dated
+    2021, are placed on the 2021 version (the newest earlier one that has the name: not ambiguous with its 2009
+    entry) and followed to their ward; a file of 2021 codes only imports (2021 codes the derived version lacks
+    included: the crosswalk knows their successors); a current code of August 2025 that was also a 2021 number
+    (00226, 00454, 27019) stays that ward."""
+    app, runner, _, _, _, tmp = derived
+    from geo.store.database import Store
+    store = Store(app.config["ZONES"].db_path)
+    assert store.current_boundary_version() == "vn2025"
+    v2021 = store.load_units("vn2021", "commune")
+    rows = [{"report_date": "2021-09-01", "commune_name": r.name, "district_name": r.district_name,
+             "province_name": r.province_name, "count": 1, "community": "true", "source_known": "true"}
+            for r in v2021.itertuples()]
+    res = invoke(runner, "import-cases", write_cases(rows, tmp / "names-2021.csv"))
+    assert res.exit_code == 0, res.output
+    accepted = int(res.output.split("Nhận ")[1].split(" dòng")[0])
+    assert accepted / len(rows) >= 0.99, res.output[:2000]
+    import sqlite3
+    with sqlite3.connect(store.path) as con:
+        placed = dict(con.execute("SELECT commune_code, code_version FROM cases WHERE report_date = '2021-09-01'").fetchall())
+    assert sum(code in set(v2021["code"]) for code in placed) / len(rows) >= 0.99
+    assert set(placed.values()) == {"vn2021"}
+    xw = pd.read_csv(XW / "xwalk_gso2021-11_to_2025-07.csv", dtype=str, keep_default_na=False)
+    lacking = sorted(set(xw.loc[xw["new_code"] != "", "code_2021"]) - set(v2021["code"]))[:20]
+    codes = [{"report_date": "2021-09-02", "commune_code": c, "count": 1, "community": "true", "source_known": "true"}
+             for c in lacking]
+    res = invoke(runner, "import-cases", write_cases(codes, tmp / "codes-2021.csv"))
+    assert res.exit_code == 0 and f"Nhận {len(codes)} dòng, loại 0 dòng" in res.output, res.output
+    day = "2025-08-15"
+    current = [{"report_date": day, "commune_code": c, "count": 3, "community": "true", "source_known": "true"}
+               for c in ("00226", "00454", "27019")]
+    res = invoke(runner, "import-cases", write_cases(current, tmp / "current-2025.csv"))
+    assert res.exit_code == 0 and "Nhận 3 dòng, loại 0 dòng" in res.output, res.output
+    _reclassify_released(runner, day)
+    run = store.run_for_date(day)
+    wards = {f["properties"]["code"]: f["properties"] for f in json.loads(
+        (app.config["ZONES"].runs_dir / run["run_id"] / "commune.geojson").read_text())["features"]}
+    for code in ("00226", "00454", "27019"):
+        assert wards[code]["community_cases"] == 3, code

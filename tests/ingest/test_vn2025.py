@@ -81,6 +81,18 @@ def test_population_from_the_census_through_the_crosswalk(vn2025):
     table = pd.read_csv(pop, dtype={"code": str})
     assert set(communes.index[communes["population"].isna()]) == set(table.loc[table["method"] == "none", "code"])
     assert "dân số" in out.lower() and "không rõ dân số" in out
+    # nothing lost silently (issue 23): every person of the census is in a ward, or listed with why not
+    acc = json.loads(pop.with_suffix(".report.json").read_text(encoding="utf-8"))
+    accounted = acc["population_total"] + sum(acc[k]["people"] for k in (
+        "census_not_placed", "merged_to_no_known_ward", "no_2024_code", "to_a_ward_the_polygons_lack"))
+    assert abs(acc["census_total"] - accounted) <= 50, acc     # rounding of the shares of split communes
+    assert acc["difference_pct"] <= 0.5 or acc["merged_to_no_known_ward"]["listed"]
+    # "Thị trấn X" and "Xã X" of one district are told apart by the prefix the census writes
+    for town in ("Thị trấn Phố Lu", "Xã Phố Lu", "Thị trấn Yên Viên", "Xã Yên Viên"):
+        assert not any(town in line for line in acc["census_not_placed"]["listed"]), town
+    # Xã Cổ Đô (Ba Vì) took communes merged in 11/2024-3/2025 that no crosswalk names: incomplete, never "sum"
+    methods = table.set_index("code")["method"]
+    assert methods["09634"] == "incomplete" and "09631" in table.set_index("code").at["09634", "detail"]
 
 
 def test_a_national_2025_day_is_classified_published_and_served(vn2025):

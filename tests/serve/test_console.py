@@ -387,3 +387,34 @@ def test_reclassify_from_the_console_publishes_then_the_map_changes(app, runner,
     with writer_lock(app.config["ZONES"]):
         busy = c.post("/console/reclassify", data={"csrf": token, "date": DAY})
     assert busy.status_code == 503
+
+
+def test_an_operator_chooses_the_commune_of_a_doubtful_place(app, runner, tmp_path, users):
+    """Names that match two communes wait on the console's review list with both as choices; the operator's
+    choice counts the rows at once, is audited, and places the same names on the next import by itself."""
+    units = grid(1, 3)
+    units.loc[units["code"] == "10003", "name"] = "Xã Ô 10001"          # two communes of one name in one district
+    assert invoke(runner, "import-units", write_units(units, tmp_path / "u.geojson")).exit_code == 0
+    rows = [{"report_date": "2021-07-30", "commune_name": "Xã Ô 10001", "district_name": "Huyện 101",
+             "province_name": "Tỉnh Thử", "count": 4, "community": "true", "source_known": "true"}]
+    res = invoke(runner, "import-cases", write_cases(rows, tmp_path / "c.csv"))
+    assert "Chờ chọn xã: 1 dòng (4 ca)" in res.output, res.output
+    c = app.test_client()
+    _sign_in(c, users["operator"])
+    page = c.get("/console").get_data(as_text=True)
+    review = page.split('id="review"')[1].split("</section>")[0]
+    assert "Tỉnh Thử / Huyện 101 / Xã Ô 10001" in review and "4" in review
+    assert 'value="10001"' in review and 'value="10003"' in review and 'value="none"' in review
+    key = re.search(r'name="review_key" value="([^"]+)"', review).group(1)
+    r = c.post("/console/review", data={"csrf": _csrf(page), "review_key": key, "code": "10003"})
+    assert r.status_code == 200 and "4 ca" in r.get_data(as_text=True) and 'id="review"' not in r.get_data(as_text=True)
+    store = Store(app.config["ZONES"].db_path)
+    with store.connect(readonly=True) as con:
+        assert [tuple(r) for r in con.execute("SELECT commune_code, count, located_by FROM cases")] == [("10003", 4, "operator_choice")]
+    assert ("review-decide", "cb-operator") in {(a["action"], a["who"]) for a in auth.audit_log(store, 5)}
+    res = invoke(runner, "import-cases", write_cases(rows, tmp_path / "c.csv"))
+    assert "Nhận 1 dòng, loại 0 dòng" in res.output and "Chờ chọn" not in res.output, res.output
+    # a viewer sees no review list (and cannot post one)
+    v = app.test_client()
+    _sign_in(v, users["viewer"])
+    assert 'id="review"' not in v.get("/console").get_data(as_text=True)
