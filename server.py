@@ -125,6 +125,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["RULESETS"] = load_rulesets(app.config["ZONES"].ruleset_dir)
     except ZonesError as exc:     # a broken ruleset file stops the app with file, line and reason
         raise SystemExit(exc.text(app.config["ZONES"].lang)) from None
+    uploads.sweep()          # uploads a killed worker left behind (they may hold names and phones)
     _security(app)
     _compression(app)
     for rule, view, methods in _ROUTES:

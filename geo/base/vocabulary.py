@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rules.levels import SCALE, UNITS, Level
 
-__all__ = ["UNITS", "LEVEL_IDS", "EXPORT_FORMATS", "HTTP_EXPORT_FORMATS", "ExportFormat"]
+__all__ = ["UNITS", "LEVEL_IDS", "EXPORT_FORMATS", "HTTP_EXPORT_FORMATS", "ExportFormat", "SOURCE_SETTINGS", "SEXES"]
 # Level ids on the standard scale, lowest first, and the level of a unit that cannot be classified.
 LEVEL_IDS = tuple(lv.value for lv in SCALE) + (Level.UNKNOWN.value,)
 
@@ -30,3 +30,23 @@ EXPORT_FORMATS = {f.name: f for f in (
     ExportFormat("html", "text/html", "html", False, http=False),
 )}
 HTTP_EXPORT_FORMATS = tuple(name for name, f in EXPORT_FORMATS.items() if f.http)
+
+
+# Where a case's source was (the `source_setting` of a case file): a closed list, never free text (a file's
+# "Nơi lây" may name a person). A value is read by its words without diacritics: the id itself, or a phrase
+# that begins with one of these; anything else is stored as "other" and counted in the import's notes.
+SOURCE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "industrial_zone": ("industrial zone", "khu cong nghiep", "kcn", "nha may", "xuong", "cong ty", "factory"),
+    "school": ("school", "truong"),
+    "large_supermarket": ("large supermarket", "supermarket", "sieu thi", "trung tam thuong mai"),
+    "hard_to_trace": ("hard to trace", "kho truy vet", "kho kiem soat"),
+    "market": ("market", "cho"),
+    "hospital": ("hospital", "benh vien", "co so y te", "phong kham"),
+    "workplace": ("workplace", "co quan", "noi lam viec", "van phong"),
+    "household": ("household", "gia dinh", "ho gia dinh", "trong nha"),
+    "quarantine": ("quarantine", "khu cach ly", "cach ly"),
+    "community": ("community", "cong dong"),
+    "other": ("other", "khac"),
+}
+# A case's sex: a closed list ("nam", "nữ", "male", "F", ...); anything else is not a sex.
+SEXES: dict[str, tuple[str, ...]] = {"male": ("male", "m", "nam"), "female": ("female", "f", "nu"), "other": ("other", "khac")}

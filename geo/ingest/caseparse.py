@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from unidecode import unidecode
 
 from geo.base.columns import CASE_ALIASES, PERSONAL_COLUMNS, rename_columns
 from geo.base.columns import CaseCol as C
 from geo.base.errors import InputError
 from geo.base.names import EARLIER_CODE, EARLIER_NAMES, OPERATOR_CHOICE, NameIndex, Placement, triple_key
+from geo.base.vocabulary import SEXES, SOURCE_SETTINGS
 from geo.ingest import crosswalk, personal
 from geo.ingest.assign import Assigner
 from geo.ingest.tables import RowErrors, origin, parse_bool, parse_dates, parse_number
@@ -105,6 +107,19 @@ def _text(values: pd.Series) -> pd.Series:
     return v.where(v.notna(), "").map(str) if v.dtype == object else v.astype(str)
 
 
+def closed(values: pd.Series, vocabulary: dict[str, tuple[str, ...]], otherwise: str | None) -> np.ndarray:
+    """Cells read into a closed vocabulary: an id, or a phrase beginning with one of its words (without
+    diacritics, any case); '' -> None; anything else -> `otherwise` (never the cell itself)."""
+    cells = values.astype(str)
+    read = {}                  # each distinct cell read once (a million rows hold a handful of settings)
+    for v in cells.unique():
+        w = " ".join(unidecode(v).lower().replace("_", " ").split())
+        read[v] = None if not w else next((key for key, phrases in vocabulary.items()
+                                          for p in (key.replace("_", " "), *phrases) if w == p or w.startswith(p + " ")),
+                                         otherwise)
+    return cells.map(read).to_numpy(dtype=object)
+
+
 def count_keys(out: pd.DataFrame, announced: pd.Series | None = None) -> pd.Series:
     """A daily count's identity: date, commune, flags and, for a file that names places, the names it was
     announced under (two provinces announcing one commune on one day are two reports, both counted)."""
@@ -119,7 +134,6 @@ def parse(df: pd.DataFrame, plan: Plan, units, today: dt.date, community: bool |
     """Rows of `df` (a part of plan.frame(raw)) for the store, with CASE_FIELDS (row_hash included) and
     `review_key`: set on a row whose names placed it nowhere with certainty (it waits for an operator's choice,
     geo/ingest/reviews.py); the rows it cannot take are marked in `err` (a view over the same rows) and left out."""
-    n = len(df)
     out = pd.DataFrame(index=df.index)
     case_id = _col(df, C.CASE_ID)
     if not plan.is_counts:
@@ -148,18 +162,15 @@ def parse(df: pd.DataFrame, plan: Plan, units, today: dt.date, community: bool |
             "source_known missing for a community case (give the column or --source-known)")
     out[C.COMMUNITY.value] = comm
     out[C.SOURCE_KNOWN.value] = known
-    setting = _col(df, C.SOURCE_SETTING).astype(str).str.lower()
-    given = (setting != "").to_numpy(dtype=bool)
-    clean = np.full(n, None, dtype=object)
-    if given.any():                 # a name or an address is no setting
-        some = setting[given]
-        clean[np.flatnonzero(given)] = np.where(personal.personal_cells(some).to_numpy(dtype=bool), None,
-                                                some.to_numpy(dtype=object))
-    out[C.SOURCE_SETTING.value] = _obj(clean, out.index)
+    # free text never kept: the setting and the sex from closed lists (a name mapped to `sex` is no sex)
+    out[C.SOURCE_SETTING.value] = _obj(closed(_col(df, C.SOURCE_SETTING), SOURCE_SETTINGS, "other"), out.index)
     out[C.CLUSTER_ID.value] = personal.pseudonyms(_col(df, C.CLUSTER_ID), secret)
-    out[C.AGE.value], _ = parse_number(_col(df, C.AGE), "decimal")
-    sex = _col(df, C.SEX).to_numpy(dtype=object)
-    out[C.SEX.value] = _obj(np.where(sex == "", None, sex), out.index)
+    age, _ = parse_number(_col(df, C.AGE), "decimal")
+    out[C.AGE.value] = np.where((age >= 0) & (age <= 130), age, np.nan)
+    sex = closed(_col(df, C.SEX), SEXES, None)
+    err.add((_col(df, C.SEX) != "").to_numpy(dtype=bool) & pd.isna(sex), C.SEX.value,
+            "sex must be nam, nữ or khác (male, female, other)")
+    out[C.SEX.value] = _obj(sex, out.index)
     out[C.CASE_ID.value] = personal.pseudonyms(case_id, secret) if not plan.is_counts else None
     _locate(df, out, err, units, plan.has_code, plan.has_point, plan.has_names, earlier, doubts)
     if plan.is_counts:

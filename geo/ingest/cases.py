@@ -90,7 +90,8 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
             loader.finish()
         if doubts:
             reviews.record(con, version, list(doubts.values()))
-        rejects = write_rejects(raw, err, rejects_dir, Path(label), stamp)
+        rejects = write_rejects(df, err, rejects_dir, Path(label), stamp, allowed=[c.value for c in C],
+                                names=_place_names(units))
         result = summary(accepted, err, loader.changed, rejects, Path(label))
         result["waiting"] = {"rows": waiting[0], "cases": waiting[1], "triples": len(doubts)}
         result["personal_columns"] = sorted(plan.personal)
@@ -104,6 +105,13 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
               "operator's choice of commune (the console's review page, or `review list`)"] if waiting[0] else [])
         inputs.update_import(con, import_id, result)
     return result
+
+
+def _place_names(units) -> dict[str, set[str]]:
+    """The normalised names of the boundary version's units, by the case file's column they may be written in."""
+    return {C.COMMUNE_NAME.value: set(units["name"].dropna().map(normalise)),
+            C.DISTRICT_NAME.value: set(units["district_name"].dropna().map(normalise)),
+            C.PROVINCE_NAME.value: set(units["province_name"].dropna().map(normalise))}
 
 
 def _first_of_each_count(acc: pd.DataFrame, err: RowErrors, seen: dict) -> pd.DataFrame:

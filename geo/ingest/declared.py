@@ -97,7 +97,7 @@ def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_d
                 df["reason"].iat[k] or None)
         rows.append((*vals, recorded, hashlib.sha1(repr((*vals, version)).encode()).hexdigest(), version))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    rejects = write_rejects(df, err, rejects_dir, source or Path("declare"), stamp) if source else None
+    rejects = write_rejects(df, err, rejects_dir, source or Path("declare"), stamp, allowed=COLUMNS) if source else None
     if err.bad.any() and source is None:
         i = int(np.flatnonzero(err.bad)[0])
         raise InputError("bad_param", name=err.field[i], value=df[err.field[i]].iat[i] if err.field[i] in df else "",

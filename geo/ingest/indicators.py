@@ -113,7 +113,7 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
                 row.append((*vals, hashlib.sha1(repr(vals).encode()).hexdigest()))
         rows.append(row)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    rejects = write_rejects(raw, err, rejects_dir, path, stamp)
+    rejects = write_rejects(df, err, rejects_dir, path, stamp, allowed=["code", "date", *IMPORTED])
     with store.transaction() as con:
         changed = inputs.upsert_indicators(con, rows)
         result = summary(int((~err.bad).sum()), err, changed, rejects, path)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from geo.base.columns import CASE_ALIASES, FLAG_ALIASES, CaseCol, FlagCol, normalise_header, rename_columns
 from geo.ingest import caseparse, declared, indicators
-from geo.ingest.tables import read_table
+from geo.base.names import normalise
+from geo.ingest.tables import read_table, shown
 from geo.store import inputs
 from geo.store.database import Store
 
@@ -55,8 +56,10 @@ def remember(store: Store, kind: str, headers, rename: dict[str, str], by: str) 
 
 
 def preview(store: Store, kind: str, path: Path, label: str) -> dict:
-    """The headers, what each becomes (the remembered mapping applied), and the first rows."""
-    raw = read_table(Path(path), label)
+    """The headers, what each becomes (the remembered mapping applied), and the first rows: read alone (a
+    large file is not parsed whole to show eight rows), and only the cells of the columns the import will use
+    (a column it does not use is named, never shown: it may hold anything)."""
+    raw = read_table(Path(path), label, limit=PREVIEW_ROWS)
     headers = [str(h) for h in raw.columns]
     rename = {h: c for h, c in remembered(store, kind, headers).items() if h in headers}
     mapped = _canonical(kind, [rename.get(h, h) for h in headers])
@@ -66,10 +69,29 @@ def preview(store: Store, kind: str, path: Path, label: str) -> dict:
     columns = [{"header": h, "target": target[h] if target[h] in fields else "",
                 "personal": rename.get(h, h) in personal, "remembered": h in rename} for h in headers]
     head = raw.head(PREVIEW_ROWS)
-    rows = [[MASK if col["personal"] else str(v) for col, v in zip(columns, row, strict=False)]
-            for row in head.itertuples(index=False)]
+    names = _place_names(store) if kind == "cases" else {}
+
+    def cell(col: dict, v) -> str:
+        text = str(v)
+        if col["personal"] or not col["target"]:
+            return MASK
+        if col["target"] in names:                 # a place name of the boundary version, or nothing
+            return text if not text or normalise(text) in names[col["target"]] else MASK
+        return text if not text or shown(text) else MASK
+    rows = [[cell(col, v) for col, v in zip(columns, row, strict=False)] for row in head.itertuples(index=False)]
     return {"kind": kind, "file": label, "fields": list(fields), "columns": columns, "rows": rows,
             "n_rows": len(raw), "layout": layout_key(kind, headers)}
+
+
+def _place_names(store: Store) -> dict[str, set[str]]:
+    """The normalised names of the current boundary version's units, by the case column they may be in."""
+    version = store.current_boundary_version()
+    if version is None:
+        return {}
+    units = store.load_units(version, "commune")
+    return {CaseCol.COMMUNE_NAME.value: set(units["name"].dropna().map(normalise)),
+            CaseCol.DISTRICT_NAME.value: set(units["district_name"].dropna().map(normalise)),
+            CaseCol.PROVINCE_NAME.value: set(units["province_name"].dropna().map(normalise))}
 
 
 def rename_for(store: Store, kind: str, path: Path, label: str, chosen: dict[str, str], by: str,

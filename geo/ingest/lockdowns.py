@@ -90,7 +90,7 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
     stamp = _stamp()
     table = pd.DataFrame(attrs)
     table["geometry_wkt"] = shapely.to_wkt(geoms, rounding_precision=6)
-    rejects = write_rejects(table, err, rejects_dir, path, stamp)
+    rejects = write_rejects(table, err, rejects_dir, path, stamp, allowed=[*(c.value for c in L), "geometry_wkt"])
     with store.transaction() as con:
         replaced = inputs.keep_lockdown_history(con, rows, stamp)
         before = con.total_changes            # the decisions this file changes, not the history rows kept
@@ -142,7 +142,7 @@ def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date, re
                 df[FlagCol.AUTHOR.value].iat[k] or None, end[k])
         rows.append((*vals, hashlib.sha1(repr(vals).encode()).hexdigest()))
     stamp = _stamp()
-    rejects = write_rejects(raw, err, rejects_dir, path, stamp)
+    rejects = write_rejects(df, err, rejects_dir, path, stamp, allowed=[c.value for c in FlagCol])
     with store.transaction() as con:
         before = con.total_changes
         inputs.upsert_flags(con, rows)

@@ -75,7 +75,18 @@ def _separator(header: str) -> str:
     return max(SEPARATORS, key=lambda s: (counts[s], s == ","))
 
 
-def _text(path: Path, label: str) -> Table:
+# A preview reads this much of a text file (its first rows), never the whole file.
+PREVIEW_BYTES = 1 << 20
+
+
+def _text(path: Path, label: str, limit: int | None = None) -> Table:
+    if limit is not None:
+        with open(path, "rb") as fh:
+            raw = fh.read(PREVIEW_BYTES)
+        enc, bom = _encoding(raw[:HEAD_BYTES])
+        text = raw[bom:].decode(enc, errors="ignore")
+        text = "\n".join(text.splitlines()[:limit + 50])     # the header, blank lines before it, the first rows
+        return _parse_text(text, label, limit)
     raw = path.read_bytes()
     enc, bom = _encoding(raw[:HEAD_BYTES])
     try:
@@ -87,6 +98,10 @@ def _text(path: Path, label: str) -> Table:
             enc, text = "cp1258", raw.decode("cp1258")
         except UnicodeDecodeError:
             raise InputError("file_unreadable", path=label, detail="unknown text encoding (save as UTF-8)") from None
+    return _parse_text(text, label)
+
+
+def _parse_text(text: str, label: str, limit: int | None = None) -> Table:
     lines = io.StringIO(text, newline="")
     # blank lines (or lines of separators only) before the header
     header_line, skipped = "", 0
@@ -103,10 +118,13 @@ def _text(path: Path, label: str) -> Table:
         header.pop()
     if not header:
         raise InputError("empty_file", path=label)
-    fast = _columnar(text, skipped, header, sep)
+    fast = _columnar(text, skipped, header, sep) if limit is None else None
     if fast is not None:
         return fast
-    return _records(lines, skipped, header, sep)
+    table = _records(lines, skipped, header, sep)
+    if limit is not None:
+        table = Table(table.frame.head(limit), table.rows[:limit], table.set_aside, table.sheets)
+    return table
 
 
 def _columnar(text: str, skipped: int, header: list[str], sep: str) -> Table | None:
@@ -218,8 +236,8 @@ def _unique(header: list[str]) -> list[str]:
     return out
 
 
-def _workbook(path: Path, label: str) -> Table:
-    names, found = workbook.sheets(path, label)
+def _workbook(path: Path, label: str, limit: int | None = None) -> Table:
+    names, found = workbook.sheets(path, label, limit)
     many = len(found) > 1
     width = len(names)
     columns: list[list] = [[] for _ in range(width)]
@@ -240,9 +258,9 @@ def _workbook(path: Path, label: str) -> Table:
     return Table(_frame(names, chunks), np.array(rows, dtype=object), aside, [t for t, _ in found])
 
 
-def read(path: Path, label: str | None = None) -> Table:
+def read(path: Path, label: str | None = None, limit: int | None = None) -> Table:
     """The table in `path` (CSV/TSV/TXT or XLSX). `label`: the name to give in messages (an upload's own
-    file name rather than where the server keeps it)."""
+    file name rather than where the server keeps it). `limit`: its first rows only (a preview)."""
     path = Path(path)
     label = label or str(path)
     if not path.exists():
@@ -251,9 +269,9 @@ def read(path: Path, label: str | None = None) -> Table:
         with open(path, "rb") as fh:
             head = fh.read(8)
         if head.startswith(b"PK\x03\x04") or path.suffix.lower() in (".xlsx", ".xlsm"):
-            table = _workbook(path, label)
+            table = _workbook(path, label, limit)
         else:
-            table = _text(path, label)
+            table = _text(path, label, limit)
     except InputError:
         raise
     except Exception as exc:  # openpyxl and the csv module raise many types for a broken file

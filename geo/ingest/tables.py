@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 
 from geo.base.columns import PERSONAL_COLUMNS, normalise_header
 from geo.base.errors import InputError
+from geo.base.names import normalise
 from geo.ingest import officefile
 from geo.ingest.personal import MASK, personal_cells, personal_header, scrub
 from geo.ingest.workbook import cell as office_cell
@@ -23,12 +25,13 @@ FALSE_WORDS = frozenset({"false", "0", "no", "n", "khong", "không", "f", "sai",
 CSV_ENCODINGS = ("utf-8-sig", "cp1258")
 
 
-def read_table(path: Path, label: str | None = None, rename: dict[str, str] | None = None) -> pd.DataFrame:
+def read_table(path: Path, label: str | None = None, rename: dict[str, str] | None = None,
+               limit: int | None = None) -> pd.DataFrame:
     """All cells as stripped strings ('' for empty), read as offices send them (geo/ingest/officefile.py).
     attrs: `rows` (where each record is in the file), `set_aside` (lines that could not be read as a
     record: (row, field, reason)), `source` (the file's name for messages). `rename`: {the file's header:
     our column} chosen by the operator for headers the importer does not know ("Mã ĐVHC" -> commune_code)."""
-    t = officefile.read(Path(path), label)
+    t = officefile.read(Path(path), label, limit)
     df = t.frame.rename(columns=rename) if rename else t.frame
     df.attrs["table"] = Origin(t.rows, t.set_aside, t.sheets, label or Path(path).name)
     return df
@@ -59,18 +62,19 @@ class RowErrors:
     finds them (line numbers, "Sheet!row"); `set_aside` holds lines the reader could not read as a
     record at all, reported with the rest."""
 
-    def __init__(self, n: int, rows=None, set_aside=()):
+    def __init__(self, n: int, rows=None, set_aside=(), cells: pd.DataFrame | None = None):
         self.field = np.full(n, "", dtype=object)
         self.reason = np.full(n, "", dtype=object)
         self.rows = np.asarray(rows, dtype=object) if rows is not None else np.arange(2, n + 2).astype(str).astype(object)
         self.set_aside = list(set_aside)
         self.masked: set[str] = set()          # columns found to be personal: left out of the rejects
         self.offset = 0                        # first row of this part in the whole file (chunked imports)
+        self.cells = cells                     # the file's cells: a reason quotes only those that are safe to show
 
     @classmethod
     def of(cls, table: pd.DataFrame) -> RowErrors:
         o = origin(table)
-        return cls(len(table), o.rows if o else None, o.set_aside if o else ())
+        return cls(len(table), o.rows if o else None, o.set_aside if o else (), table)
 
     def where(self, k: int) -> str:
         return str(self.rows[k])
@@ -80,6 +84,7 @@ class RowErrors:
         part = RowErrors.__new__(RowErrors)
         part.field, part.reason, part.rows = self.field[start:stop], self.reason[start:stop], self.rows[start:stop]
         part.set_aside, part.masked, part.offset = [], self.masked, self.offset + start
+        part.cells = self.cells
         return part
 
     def positions(self, index) -> np.ndarray:
@@ -101,6 +106,21 @@ class RowErrors:
         else:
             self.reason[new] = np.asarray(reason, dtype=object)[new]
         self.field[new] = field
+        self._guard(np.flatnonzero(new))
+
+    def _guard(self, at: np.ndarray) -> None:
+        """A reason quotes a cell of its row only when the cell is safe to show anywhere (a code, a number,
+        a date, a plain word: shown()); any other cell of the row found in the reason is masked. By
+        allowlist: whatever a file holds, a name or a phone never reaches a message, a log or a rejects file."""
+        if self.cells is None or not len(at):
+            return
+        rows = self.cells.iloc[np.asarray(at) + self.offset]
+        for k, values in zip(at, rows.itertuples(index=False, name=None), strict=True):
+            text = str(self.reason[k])
+            for v in sorted({str(v) for v in values if v not in (None, "")}, key=len, reverse=True):
+                if v in text and not shown(v):
+                    text = text.replace(v, MASK)
+            self.reason[k] = text
 
     def first_rows(self, keys: pd.Series, where: np.ndarray | None = None) -> np.ndarray:
         """For rows `where` (all by default), where the first row with the same key is ("duplicate of row N")."""
@@ -254,18 +274,43 @@ def summary(accepted: int, errors: RowErrors, changed: int, rejects: Path | None
             "reasons": [f"{where}row {r}, {f or '—'}: {why}" for r, f, why in listed[:shown]]}
 
 
-def write_rejects(df: pd.DataFrame, errors: RowErrors, rejects_dir: Path, source: Path, stamp: str) -> Path | None:
+# A cell quoted in a message or kept in a rejects file (by allowlist): numbers and dates (digits and separators,
+# spaces between groups), or one token of letters, digits and _.:/- (a code: BN123, 30/07/2021, 12/QĐ-UBND is not:
+# diacritics), with at most 8 digits (a phone or an ID number has 9 or more), or a word of our closed lists.
+_SHOWN = re.compile(r"[0-9.,:/+\-]+(?: [0-9.,:/+\-]+)*|[A-Za-z0-9_.:/\-]+")
+_SHOWN_WORDS = TRUE_WORDS | FALSE_WORDS | frozenset(
+    {"cấp 1", "cấp 2", "cấp 3", "cấp 4", "cap 1", "cap 2", "cap 3", "cap 4", "nam", "nữ", "khác", "cao", "trung bình",
+     "thấp"})
+
+
+def shown(value: str) -> bool:
+    """Whether a file's cell may be quoted in a message or kept in a rejects file."""
+    v = str(value).strip()
+    if v.lower() in _SHOWN_WORDS:
+        return True
+    return len(v) <= 24 and bool(_SHOWN.fullmatch(v)) and sum(ch.isdigit() for ch in v) <= 8
+
+
+def write_rejects(df: pd.DataFrame, errors: RowErrors, rejects_dir: Path, source: Path, stamp: str,
+                  allowed: list[str] | tuple[str, ...] | None = None, names: dict[str, set[str]] | None = None) -> Path | None:
+    """The rejected rows, to correct and import again: row, field, reason and the columns the importer reads
+    (`allowed`, under its names), never any other column of the file (by allowlist: a column the importer does
+    not use may hold anything). In them a cell is kept when it is safe to show (shown()), or, in a column of
+    place names (`names`: column -> the normalised names of the boundary version), when it is one of them; any
+    other cell is masked (a person's name typed where a commune was meant)."""
     bad = errors.bad
     if not bad.any() and not errors.set_aside:
         return None
     rejects_dir.mkdir(parents=True, exist_ok=True)
-    # Rejected rows keep their values so the operator can fix them, but never a patient's name,
-    # address or phone: the row number points back to the operator's own file.
-    personal = [c for c in df.columns if c in errors.masked or normalise_header(c) in PERSONAL_COLUMNS or personal_header(c)]
-    out = pd.DataFrame(df[bad].drop(columns=personal)).astype(object)
-    for col in out.columns:          # a phone or an ID number in a column kept for correction is masked
-        cells = out[col].astype(str)
-        out[col] = out[col].where(~personal_cells(cells).to_numpy(dtype=bool), MASK)
+    keep = [c for c in (allowed if allowed is not None else df.columns) if c in df.columns]
+    personal = [c for c in keep if c in errors.masked or normalise_header(c) in PERSONAL_COLUMNS or personal_header(c)]
+    out = pd.DataFrame(df.loc[bad, [c for c in keep if c not in personal]]).astype(object)
+    for col in out.columns:
+        cells = out[col].astype(str).to_numpy(dtype=object)
+        known = names.get(col) if names is not None else None
+        ok = np.array([v == "" or (normalise(v) in known if known is not None else shown(v)) for v in cells], dtype=bool)
+        ok &= ~personal_cells(pd.Series(cells, dtype=object)).to_numpy(dtype=bool)
+        out[col] = out[col].where(ok, MASK)
     # The file's own columns named like ours keep their values under another name.
     out = out.rename(columns={c: f"{c}_in_file" for c in ("file", "row", "field", "reason") if c in out.columns})
     out.insert(0, "reason", [scrub(r) for r in errors.reason[bad]])

@@ -19,6 +19,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -46,6 +47,24 @@ SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 SNIFF_BYTES = 4096
 # Uploads wait for their import in folders named so, in the system's temporary folder.
 TEMP_PREFIX = "zones-upload-"
+# A folder of an upload untouched this long belongs to a process that died mid-import (killed, out of memory):
+# swept at start-up and before each upload, so a file with names and phones never outlives its import for long.
+STALE_UPLOAD_S = 600
+
+
+def sweep(older_than_s: float = STALE_UPLOAD_S, base: Path | None = None) -> int:
+    """Delete the upload folders nothing has written to for `older_than_s` seconds. -> how many."""
+    base = Path(base or tempfile.gettempdir())
+    now, gone = time.time(), 0
+    for folder in base.glob(TEMP_PREFIX + "*"):
+        try:
+            newest = max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))])
+        except OSError:
+            continue
+        if now - newest > older_than_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            gone += 1
+    return gone
 
 
 def sniff(head: bytes) -> str:
@@ -127,10 +146,13 @@ def classify(path: Path, label: str) -> str:
 def receive(stream, label: str, import_kind: str, folder: Path | None = None) -> tuple[Path, str, str]:
     """Save an upload in a new private temporary folder (or `folder`), check it, and return (path to
     import, type, sha256). The caller discards the folder (discard(path)) when the import is done."""
+    sweep()
+    made = folder is None
     folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".incoming-{os.getpid()}-{os.urandom(4).hex()}"
     h = hashlib.sha256()
+    ok = False
     try:
         with open(tmp, "wb") as out:
             for block in iter(lambda: stream.read(1 << 20), b""):
@@ -148,12 +170,16 @@ def receive(stream, label: str, import_kind: str, folder: Path | None = None) ->
         target_dir.mkdir(exist_ok=True)
         if kind == "shp.zip":
             _unpack_shapefile(tmp, target_dir, label, stem or "layer")
+            ok = True
             return target_dir / f"{stem or 'layer'}.shp", kind, digest
         target = target_dir / f"{stem or 'upload'}.{kind}"
         os.replace(tmp, target)
+        ok = True
         return target, kind, digest
     finally:
         tmp.unlink(missing_ok=True)
+        if made and not ok:              # refused: nothing of it stays, not even an empty folder
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def discard(path: Path | None) -> None:

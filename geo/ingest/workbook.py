@@ -25,15 +25,20 @@ def cell(v) -> str:
     return str(v).strip()
 
 
-def sheets(path: Path, label: str) -> tuple[list[str], list[tuple[str, list[tuple[int, list[str]]]]]]:
+def sheets(path: Path, label: str, limit: int | None = None) -> tuple[list[str], list[tuple[str, list[tuple[int, list[str]]]]]]:
     """The header's names and, per sheet with data, its rows (row number, cells). Every sheet must have
-    the first one's header: a workbook whose sheets differ is refused rather than half read."""
+    the first one's header: a workbook whose sheets differ is refused rather than half read. `limit`: the
+    first rows only (a preview reads what it shows, not the whole workbook)."""
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
         found = []
         for ws in wb.worksheets:
+            if limit is not None and found:
+                break
             header, body = None, []
             for n, values in enumerate(ws.iter_rows(values_only=True), start=1):
+                if limit is not None and len(body) >= limit:
+                    break
                 cells = [cell(v) for v in values]
                 if header is None:
                     if any(cells):
