@@ -30,6 +30,7 @@ from geo.base.errors import (
     ImportFailedError,
     InputError,
     NotFoundError,
+    RateLimitedError,
     ZonesError,
     http_status,
 )
@@ -56,6 +57,7 @@ from geo.serve import (
     outlook,
     pages,
     raster,
+    ratelimit,
     report,
     rulesinfo,
     sessions,
@@ -268,7 +270,9 @@ def _security(app: Flask) -> None:
         g.user = auth.user_for_token(_store(), token) if token else None
         g.token_via = where if g.user else None
         g.session = sessions.user(_store(), request.cookies.get(sessions.COOKIE))
-        if g.user is None and g.session is not None:
+        # a console session wins over a reading link's cookie: both may be in one browser (the map opened with
+        # ?access_token=, then the console signed in), and the console needs its session
+        if g.session is not None and (g.user is None or g.token_via in ("cookie", "query")):
             g.user, g.token_via = {"name": g.session["name"], "role": g.session["role"]}, "session"
         g.nonce = secrets.token_urlsafe(16)
         if request.method in ("GET", "HEAD", "OPTIONS"):
@@ -278,15 +282,17 @@ def _security(app: Flask) -> None:
         if request.endpoint in CONSOLE_OPEN:
             return
         if request.endpoint in CONSOLE_WRITES:
+            if g.session is None:           # before the body is read: an anonymous post is refused unread
+                _refuse_anonymous("auth_needed")
             _console_write_allowed(CONSOLE_WRITES[request.endpoint])
             return
         needed = WRITE_ROLES.get(request.endpoint)
         if needed is None:
             abort(405)
-        # writes: the token must come in the Authorization header (a cookie would let other sites write: CSRF)
+        # writes: the token must come in the Authorization header (a cookie would let other sites write: CSRF);
+        # refused before the body is read (a 90 MB upload without a token is not parsed to say 401)
         if g.user is None or g.token_via != "header":
-            _audit_refusal("auth_needed")
-            raise AuthError("auth_needed")
+            _refuse_anonymous("auth_needed")
         if request.endpoint == "import_upload" and (request.view_args or {}).get("kind") in ADMIN_ONLY_IMPORTS:
             needed = "admin"
         if not auth.allows(g.user, needed):
@@ -322,14 +328,37 @@ def _console_write_allowed(needed: str) -> None:
         raise ForbiddenError("auth_role", name=g.user["name"], role=g.user["role"], action=request.endpoint, needed=needed)
 
 
+# Failed tries per client and minute, in each server process: sign-ins with a wrong token, writes refused
+# as anonymous. Past them: 429, and one audit row for the flood.
+FAILED_SIGNINS_PER_MINUTE = 10
+ANONYMOUS_WRITES_PER_MINUTE = 30
+
+
+def _limiter(name: str, per_minute: int) -> ratelimit.Limiter:
+    return current_app.extensions.setdefault(f"zones-limit-{name}", ratelimit.Limiter(per_minute))
+
+
+def _refuse_anonymous(why: str) -> None:
+    """Refuse a write from someone not signed in: audited, until the client passes the limit; then 429
+    and one audit row for the flood."""
+    limit = _limiter("anonymous-writes", ANONYMOUS_WRITES_PER_MINUTE)
+    allowed, first_over = limit.hit(request.remote_addr)
+    if allowed:
+        _audit_refusal(why)
+        raise AuthError("auth_needed")
+    if first_over:
+        _audit_refusal("rate_limited")
+    raise RateLimitedError("rate_limited", seconds=limit.retry_after())
+
+
 def _audit_refusal(why: str) -> None:
     """A refused write is audited like any other (who asked, from where, for what); the answer does
-    not wait for it and does not fail with it (a store that cannot be written is another error)."""
+    not wait for it and does not fail with it (a store that cannot be written is another error).
+    The body is never read for it (an upload's file name is not worth parsing a refused upload)."""
     user = g.get("user") or {}
     try:
         auth.record(_store(), user.get("name") or "anonymous", user.get("role"), "http", request.endpoint or request.path,
-                    f"refused: {why}", target=request.path, remote=request.remote_addr,
-                    file_name=getattr(request.files.get("file"), "filename", None))
+                    f"refused: {why}", target=request.path, remote=request.remote_addr)
     except Exception:     # noqa: BLE001 - auditing must not turn a 401 into a 500
         observe.logger().warning("refused write not audited", extra={"fields": {"path": request.path}})
 
@@ -417,7 +446,8 @@ def declare_api():
     row = {k: str(body.get(k) or "") for k in ("unit", "level", "from", "until", "decision", "reason")}
     row["by"] = g.user["name"]          # who declares is who is logged in, not what the body says
     try:
-        r = declared.declare_table(_store(), pd.DataFrame([row]), None, _settings().rejects_dir, config.today())
+        r = declared.declare_table(_store(), pd.DataFrame([row]), None, _settings().rejects_dir, config.today(),
+                                   raise_bad=False)
     except ZonesError as exc:
         _audit("declare", f"failed: {exc.key}", target=row["unit"], detail=exc.text("en"))
         raise
@@ -540,7 +570,8 @@ def console_declare():
     row = {k: request.form.get(k, "").strip() for k in ("unit", "level", "from", "until", "decision", "reason")}
     row["by"] = g.user["name"]
     try:
-        r = declared.declare_table(_store(), pd.DataFrame([row]), None, _settings().rejects_dir, config.today())
+        r = declared.declare_table(_store(), pd.DataFrame([row]), None, _settings().rejects_dir, config.today(),
+                                   raise_bad=False)
     except ZonesError as exc:
         _audit("declare", f"failed: {exc.key}", target=row["unit"], detail=exc.text("en"))
         return _console_page(http_status(exc), error=_http_text(exc.text(_lang()), _lang()))
@@ -594,6 +625,9 @@ def console_flag():
 def console_user_add():
     """A new user (or a new token for one): the token is shown once, on this answer only."""
     name, role = request.form.get("name", "").strip(), request.form.get("role", "")
+    if name == g.user["name"]:              # an admin does not demote (or lock out) themselves by a form post
+        _audit("user-add", "refused: self", target=name)
+        return _console_page(403, error=i18n.word("console", "not_yourself", _lang()))
     try:
         token = auth.add_user(_store(), name, role)
     except ZonesError as exc:
@@ -606,6 +640,9 @@ def console_user_add():
 
 @route("/console/users/<name>/revoke", methods=("POST",))
 def console_user_revoke(name):
+    if name == g.user["name"]:
+        _audit("user-revoke", "refused: self", target=name)
+        return _console_page(403, error=i18n.word("console", "not_yourself", _lang()))
     auth.revoke(_store(), name)
     _audit("user-revoke", "ok", target=name)
     return _console_page(message=i18n.word("console", "user_revoked", _lang()).format(name=name))
@@ -655,12 +692,16 @@ def console_home():
 
 @route("/console/signin", methods=("POST",))
 def console_signin():
-    if request.headers.get("Origin") not in (None, request.host_url.rstrip("/")):
+    if not sessions.same_site(request.headers.get("Origin"), request.host_url):
         raise ForbiddenError("csrf_refused")
+    limit = _limiter("signin", FAILED_SIGNINS_PER_MINUTE)
+    if limit.blocked(request.remote_addr):   # guessing tokens: a few wrong ones a minute, then 429
+        raise RateLimitedError("rate_limited", seconds=limit.retry_after())
     started = sessions.start(_store(), request.form.get("token", ""), _settings().session_hours)
     if started is None:
         g.session = None
-        _audit_refusal("auth_needed")
+        _, first_over = limit.hit(request.remote_addr)
+        _audit_refusal("rate_limited" if first_over else "auth_needed")
         return _console_page(401, error=i18n.word("console", "bad_token", _lang()))
     sid, user = started
     auth.record(_store(), user["name"], user["role"], "http", "console-signin", "ok", remote=request.remote_addr)
@@ -1211,8 +1252,8 @@ def _errors(app: Flask) -> None:
             return _error_page(exc, _http_text(exc.text(_lang())), status)
         resp = jsonify({"error": exc.key, "message": _http_text(exc.text(_lang()))})
         resp.status_code = status
-        if status == 503:
-            resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+        if status in (429, 503):
+            resp.headers["Retry-After"] = str(exc.params.get("seconds", RETRY_AFTER_S))
         return resp
 
     @app.errorhandler(HTTPException)

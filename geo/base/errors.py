@@ -55,6 +55,10 @@ class ImportFailedError(ZonesError):
     """An import stopped on something unforeseen: nothing was stored, the server log has the details."""
 
 
+class RateLimitedError(ZonesError):
+    """Too many tries from one client without signing in (sign-in attempts, refused writes)."""
+
+
 class StorageError(ZonesError):
     """The data folder or the store cannot be written (disk full, read-only) or read (damaged)."""
 
@@ -69,6 +73,7 @@ HTTP_STATUS: tuple[tuple[type[ZonesError], int], ...] = (
     (HeldError, 409),
     (ConflictError, 409),
     (MissingInputError, 409),
+    (RateLimitedError, 429),
     (BusyError, 503),
     (StorageError, 503),
     (ImportFailedError, 500),

@@ -23,9 +23,12 @@ def parse_day(value: str) -> dt.date:
 
 def parse_as_of(value: str) -> str:
     try:
-        return config.parse_instant(value)
-    except (TypeError, ValueError):
+        instant = config.parse_instant(value)
+    except (TypeError, ValueError, OverflowError):      # year 1 in Vietnam time is before year 1 in UTC
         raise InputError("bad_param", name="as_of", value=value, allowed="ISO time, e.g. 2021-08-01T07:00") from None
+    if not FIRST_DAY.isoformat() <= instant[:10] <= LAST_DAY.isoformat():
+        raise InputError("bad_param", name="as_of", value=value, allowed=f"a time from {FIRST_DAY} to {LAST_DAY}")
+    return instant
 
 
 def choice(name: str, value: str, allowed) -> str:

@@ -23,6 +23,11 @@ from geo.store.database import Store
 from rules.levels import SCALE
 
 LEVELS = tuple(lv.value for lv in SCALE)
+# A declaration takes effect at most this far ahead of today (year 9999 is a typing error).
+DECLARED_AHEAD_DAYS = 366
+# What a declaration's text fields hold at most: a decision number, who recorded it, a short reason.
+TEXT_MAX = {"decision": 80, "by": 80, "reason": 1000}
+CONTROL = r"[\x00-\x1f\x7f]"
 # NQ 128/QĐ 4800 declare "cấp 1" to "cấp 4": our four levels in order (xanh, vàng, cam, đỏ).
 NUMBERED = {str(k): lv for k, lv in enumerate(LEVELS, start=1)}
 COLUMNS = ("unit", "level", "from", "decision", "by", "reason", "until", "unit_name", "unit_kind")
@@ -62,7 +67,7 @@ def _level(value: str) -> str:
 
 
 def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_dir: Path, today: dt.date,
-                  defaults: dict | None = None) -> dict:
+                  defaults: dict | None = None, raise_bad: bool = True) -> dict:
     """Record declarations from a table with COLUMNS (one transaction; bad rows rejected with reasons).
     A unit is given by its code, or by its name (and kind: province, district, commune). Rows with the
     same date and decision are one published list: a list with any rejected row is refused whole."""
@@ -79,11 +84,16 @@ def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_d
     err.add(~df["unit"].isin(codes), "unit", "unknown unit code " + df["unit"])
     df["level"] = df["level"].map(_level)
     err.add(~df["level"].isin(LEVELS), "level", "level must be one of " + ", ".join(LEVELS) + " (or cấp 1-4), got " + df["level"])
-    start, e = parse_dates(df["from"], dt.date.max)
+    latest = today + dt.timedelta(days=DECLARED_AHEAD_DAYS)      # a decision is announced ahead, not a decade ahead
+    start, e = parse_dates(df["from"], latest)
     err.add(df["from"] == "", "from", "missing from date")
     err.add(e != "", "from", e)
     until, e = parse_dates(df["until"], dt.date.max)
     err.add(e != "", "until", e)
+    for col, most in (("decision", TEXT_MAX["decision"]), ("by", TEXT_MAX["by"]), ("reason", TEXT_MAX["reason"])):
+        text = df[col].astype(str)
+        err.add(text.str.len().to_numpy() > most, col, f"longer than {most} characters")
+        err.add(text.str.contains(CONTROL, regex=True).to_numpy(dtype=bool), col, "a control character (NUL, line break)")
     err.add(np.array([bool(a and b and b < a) for a, b in zip(start, until, strict=False)]), "until", "until before from")
     err.add(df["decision"] == "", "decision", "missing decision number (số/QĐ-UBND)")
     err.add(df["by"] == "", "by", "missing who records it")
@@ -98,7 +108,7 @@ def declare_table(store: Store, df: pd.DataFrame, source: Path | None, rejects_d
         rows.append((*vals, recorded, hashlib.sha1(repr((*vals, version)).encode()).hexdigest(), version))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     rejects = write_rejects(df, err, rejects_dir, source or Path("declare"), stamp, allowed=COLUMNS) if source else None
-    if err.bad.any() and source is None:
+    if err.bad.any() and source is None and raise_bad:
         i = int(np.flatnonzero(err.bad)[0])
         raise InputError("bad_param", name=err.field[i], value=df[err.field[i]].iat[i] if err.field[i] in df else "",
                          allowed=err.reason[i])

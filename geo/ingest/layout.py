@@ -9,8 +9,8 @@ import hashlib
 from pathlib import Path
 
 from geo.base.columns import CASE_ALIASES, FLAG_ALIASES, CaseCol, FlagCol, normalise_header, rename_columns
-from geo.ingest import caseparse, declared, indicators
 from geo.base.names import normalise
+from geo.ingest import caseparse, declared, indicators
 from geo.ingest.tables import read_table, shown
 from geo.store import inputs
 from geo.store.database import Store

@@ -131,6 +131,8 @@ def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date, re
     err.add(e != "", FlagCol.DATE.value, e)
     end, e = parse_dates(df[FlagCol.END_DATE.value], dt.date.max)
     err.add(e != "", FlagCol.END_DATE.value, e)
+    err.add(np.array([bool(a and b and b < a) for a, b in zip(day, end, strict=True)]), FlagCol.END_DATE.value,
+            "end_date before date")
     err.add(~df[FlagCol.FLAG.value].isin(FLAG_NAMES), FlagCol.FLAG.value,
             "unknown flag " + df[FlagCol.FLAG.value] + f" (allowed: {', '.join(FLAG_NAMES)})")
     value, e = parse_bool(df[FlagCol.VALUE.value], True)

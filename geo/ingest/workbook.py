@@ -31,11 +31,11 @@ def sheets(path: Path, label: str, limit: int | None = None) -> tuple[list[str],
     first rows only (a preview reads what it shows, not the whole workbook)."""
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        found = []
+        found: list = []
         for ws in wb.worksheets:
             if limit is not None and found:
                 break
-            header, body = None, []
+            header, body = None, []  # type: ignore[var-annotated]
             for n, values in enumerate(ws.iter_rows(values_only=True), start=1):
                 if limit is not None and len(body) >= limit:
                     break

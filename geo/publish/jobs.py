@@ -9,45 +9,42 @@ import secrets
 import threading
 from collections.abc import Callable
 
-import filelock
-
 from geo.base.config import Settings
 from geo.base.errors import BusyError, ZonesError
 from geo.publish import pipeline
 from geo.store import jobs as jobs_table
 from geo.store.database import Store
+from geo.store.locks import check_free
 
 # The stages a reclassification reports, in order (pipeline.evaluate, then publish): the page's progress bar.
 RECLASSIFY_STAGES = ("load", "metrics", "classify", "hysteresis", "rollup", "tables",
                      "publish_geojson", "publish_gpkg", "publish_tiles", "publish_commit")
 
 
-def _lock_free(settings: Settings) -> None:
-    """Busy now? Said to the operator before a job is made (the job takes the lock itself, waiting as usual)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(settings.lock_path), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise BusyError("busy", lock=str(settings.lock_path)) from None
-    lock.release()
-
-
 def start_reclassify(settings: Settings, day: dt.date, who: str,
                      done: Callable[[str, dict], object] = lambda status, result: None) -> str:
     """Reclassify and publish `day` in a thread -> the job's id. `done(status, result)` is called at the
     end, before the job is marked ended (status: published, held or failed; result: the run, or the error's key and text in both languages)."""
-    _lock_free(settings)
+    check_free(settings)
     store = Store(settings.db_path)
     job_id = secrets.token_hex(8)
     with store.transaction() as con:
-        jobs_table.add(con, job_id, "reclassify", day.isoformat(), who, len(RECLASSIFY_STAGES))
+        if not jobs_table.add(con, job_id, "reclassify", day.isoformat(), who, len(RECLASSIFY_STAGES)):
+            raise BusyError("job_running", date=day.isoformat())        # ten posts at once: one job
 
     def stage(name: str) -> None:
         with store.transaction() as con:
             jobs_table.step(con, job_id, name)
 
+    ended = threading.Event()
+
+    def heartbeat() -> None:        # the row says the thread lives, so a job whose process died is seen as lost
+        while not ended.wait(jobs_table.HEARTBEAT_S):
+            with store.transaction() as con:
+                jobs_table.touch(con, job_id)
+
     def work() -> None:
+        threading.Thread(target=heartbeat, name=f"heartbeat-{job_id}", daemon=True).start()
         try:
             r = pipeline.reclassify(settings, day, progress=stage)
             status, result = ("held" if r.get("held") else "published"), {"run_id": r["run_id"], "date": r["date"]}
@@ -58,6 +55,7 @@ def start_reclassify(settings: Settings, day: dt.date, who: str,
         try:
             done(status, result)        # audited before the job says it ended
         finally:
+            ended.set()
             with store.transaction() as con:
                 jobs_table.finish(con, job_id, status, result)
 

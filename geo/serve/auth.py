@@ -83,11 +83,25 @@ def file_sha256(path: Path | None) -> str | None:
 def record(store: Store, who: str, role: str | None, via: str, action: str, outcome: str, target: str = "",
            path: Path | None = None, file_name: str | None = None, remote: str | None = None, detail=None,
            sha256: str | None = None) -> None:
-    """One audit row, in its own transaction (a failed write is audited too)."""
+    """One audit row, in its own transaction (a failed write is audited too). What a client sent is cut to
+    AUDIT_FIELD_MAX characters (a 20 KB file name or target fills no disk); the detail to AUDIT_DETAIL_MAX."""
+    text = json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None
     with store.transaction() as con:
-        accounts.add_audit(con, who, role, via, action, target, sha256 or file_sha256(path),
-                           file_name or (Path(path).name if path else None), remote, outcome,
-                           json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None)
+        accounts.add_audit(con, _cut(who) or "", role, via, _cut(action) or "", _cut(target) or "",
+                           sha256 or file_sha256(path), _cut(file_name or (Path(path).name if path else None)),
+                           _cut(remote), _cut(outcome) or "", _cut(text, AUDIT_DETAIL_MAX))
+
+
+# An audit row keeps at most this much of each thing a client sent (names, targets), and of the detail.
+AUDIT_FIELD_MAX = 200
+AUDIT_DETAIL_MAX = 4000
+
+
+def _cut(value: str | None, most: int = AUDIT_FIELD_MAX) -> str | None:
+    if value is None:
+        return None
+    value = str(value)
+    return value if len(value) <= most else value[:most] + "…"
 
 
 def cli_user() -> str:

@@ -13,10 +13,11 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from geo.publish import quality
+from geo.publish import quality, shapes
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter("zones_http_requests_total", "HTTP requests answered", ["route", "method", "status"], registry=REGISTRY)
@@ -88,5 +89,9 @@ def health(store, runs_dir) -> tuple[dict, int]:
         return {"status": "empty", "detail": "no run published yet"}, 503
     if not (runs_dir / run["run_id"] / "manifest.json").exists():
         return {"status": "error", "detail": f"run {run['run_id']} has no files"}, 503
+    # the committee's map draws the boundary version's shapes folder: a server that shares only runs/ is not ready
+    sid = shapes.shapes_id(store, run["boundary_version"])
+    if not shapes.ready(Path(runs_dir).parent, sid):
+        return {"status": "error", "detail": f"shapes {sid} of {run['boundary_version']} missing (share shapes/ too)"}, 503
     return {"status": "ok", "latest_run": run["run_id"], "latest_date": run["date"],
             "check_ms": round((time.monotonic() - started) * 1000, 2)}, 200

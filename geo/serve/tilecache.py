@@ -95,8 +95,14 @@ def write(path: Path, data: bytes | None, root: Path, max_bytes: int) -> None:
         trim(root, max_bytes)
 
 
+# What a cached file costs on disk whatever its size (a block and an inode): an empty tile remembered as a
+# 0-byte file is not free, and 2,000 of them count as 8 MB against the cache's size.
+FILE_COST = 4096
+
+
 def trim(root: Path, max_bytes: int) -> int:
-    """Delete the least recently used tiles until the cache is under TRIM_TO of `max_bytes`. -> bytes freed."""
+    """Delete the least recently used tiles until the cache is under TRIM_TO of `max_bytes`, each file
+    counted at least FILE_COST. -> bytes freed."""
     files = []
     total = 0
     for dirpath, _, names in os.walk(root):
@@ -106,8 +112,9 @@ def trim(root: Path, max_bytes: int) -> int:
                 st = os.stat(p)
             except OSError:
                 continue
-            files.append((st.st_mtime, st.st_size, p))
-            total += st.st_size
+            size = max(st.st_size, FILE_COST)
+            files.append((st.st_mtime, size, p))
+            total += size
     if total <= max_bytes:
         return 0
     freed = 0

@@ -9,7 +9,9 @@ def _now() -> str:
 
 
 def put_user(con, name: str, role: str, token_sha256: str) -> None:
-    """Create a user, or re-issue one (new role and token, revocation lifted)."""
+    """Create a user, or re-issue one (new role and token, revocation lifted): the sessions signed in with
+    the old token end with it."""
+    con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
     con.execute("INSERT INTO users (name, role, token_sha256, created_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET role = excluded.role, token_sha256 = excluded.token_sha256, "
                 "created_at = excluded.created_at, revoked_at = NULL", (name, role, token_sha256, _now()))

@@ -5,15 +5,47 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from geo.base.i18n import t
+
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def add(con, job_id: str, kind: str, target: str, who: str, total: int) -> None:
+# A running job's thread touches its row this often; one untouched for STALE_S belongs to a process that
+# died (a killed worker): it is failed, never "running" forever.
+HEARTBEAT_S = 10
+STALE_S = 90
+
+
+def _stale_before() -> str:
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=STALE_S)).isoformat(timespec="seconds")
+
+
+def _lost() -> str:
+    return json.dumps({"error": "job_lost", "vi": t("job_lost", "vi"), "en": t("job_lost", "en")}, ensure_ascii=False)
+
+
+def fail_stale(con) -> None:
+    """Running jobs nothing has touched for STALE_S: failed (their process is gone)."""
+    result = _lost()
+    con.execute("UPDATE jobs SET status = 'failed', result = ?, finished_at = ? WHERE status = 'running' AND updated_at < ?",
+                (result, _now(), _stale_before()))
+
+
+def add(con, job_id: str, kind: str, target: str, who: str, total: int) -> bool:
+    """A new running job, unless one of the same kind and target runs already (-> False: one at a time)."""
+    fail_stale(con)
+    if con.execute("SELECT 1 FROM jobs WHERE kind = ? AND target = ? AND status = 'running'", (kind, target)).fetchone():
+        return False
     now = _now()
     con.execute("INSERT INTO jobs (id, kind, target, who, status, stages_total, started_at, updated_at) "
                 "VALUES (?, ?, ?, ?, 'running', ?, ?, ?)", (job_id, kind, target, who, total, now, now))
+    return True
+
+
+def touch(con, job_id: str) -> None:
+    con.execute("UPDATE jobs SET updated_at = ? WHERE id = ? AND status = 'running'", (_now(), job_id))
 
 
 def step(con, job_id: str, stage: str) -> None:
@@ -32,5 +64,8 @@ def get(con, job_id: str) -> dict | None:
     if row is None:
         return None
     out = dict(row)
+    if out["status"] == "running" and out["updated_at"] < _stale_before():     # read as what it is: lost
+        out["status"] = "failed"
+        out["result"] = _lost()
     out["result"] = json.loads(out["result"]) if out["result"] else None
     return out

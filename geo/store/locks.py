@@ -30,3 +30,23 @@ def writer_lock(settings: Settings):
             yield
     finally:
         lock.release()
+
+
+def check_free(settings: Settings) -> None:
+    """Is the writers' lock free now? (said before a console job is made; the job takes the lock itself).
+    The same lock the writer takes: the lock file, and on a PostgreSQL store the database's advisory lock
+    (a command-line run on another server holds that one, not this server's lock file)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(settings.lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise BusyError("busy", lock=str(settings.lock_path)) from None
+    try:
+        if settings.database_url:
+            from geo.store import pg  # deliberate: psycopg is loaded only when the store is PostgreSQL
+            with pg.advisory_lock(settings.database_url, 0) as held:
+                if not held:
+                    raise BusyError("busy", lock="pg_advisory_lock")
+    finally:
+        lock.release()

@@ -38,10 +38,13 @@ CREATE TABLE IF NOT EXISTS run_levels (
   run_id TEXT NOT NULL REFERENCES runs(run_id), unit TEXT NOT NULL, code TEXT NOT NULL, level TEXT,
   properties JSONB NOT NULL, PRIMARY KEY (run_id, unit, code));
 """
+# Typed for GIS clients: QGIS and ogr2ogr read a layer of multipolygons in EPSG:4326 with a date, not
+# "Unknown (any)" geometry and text (a view's columns have the types of their expressions).
 VIEW = """
-CREATE OR REPLACE VIEW zones_{unit} AS
-SELECT l.code AS id, l.code, u.name, l.level, l.properties->>'level_vi' AS level_vi, l.run_id, r.date, r.boundary_version,
-       u.population, u.geom_4326 AS geom
+DROP VIEW IF EXISTS zones_{unit};
+CREATE VIEW zones_{unit} AS
+SELECT l.code AS id, l.code, u.name, l.level, l.properties->>'level_vi' AS level_vi, l.run_id, r.date::date AS date,
+       r.boundary_version, u.population, ST_Multi(u.geom_4326)::geometry(MultiPolygon, 4326) AS geom
 FROM run_levels l
 JOIN runs r ON r.run_id = l.run_id
 JOIN units u ON u.boundary_version = r.boundary_version AND u.unit = l.unit AND u.code = l.code

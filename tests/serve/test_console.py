@@ -418,3 +418,54 @@ def test_an_operator_chooses_the_commune_of_a_doubtful_place(app, runner, tmp_pa
     v = app.test_client()
     _sign_in(v, users["viewer"])
     assert 'id="review"' not in v.get("/console").get_data(as_text=True)
+
+
+def test_one_job_per_day_and_a_lost_job_ends_failed(app, runner, tmp_path, users):
+    """Ten reclassify posts at once make one job (the others are told the day is being reclassified); a job
+    whose process died (its row untouched) reads as failed, not "running" forever, and a new one can start."""
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
+
+    from geo.store import jobs as jobs_table
+    assert invoke(runner, "import-units", write_units(grid(2, 2), tmp_path / "u.geojson")).exit_code == 0
+    assert invoke(runner, "import-cases", write_cases(numbered([case("10001", DAY)]), tmp_path / "c.csv")).exit_code == 0
+    c = app.test_client()
+    _sign_in(c, users["operator"])
+    token = _csrf(c.get("/console").get_data(as_text=True))
+    with ThreadPoolExecutor(10) as pool:
+        codes = list(pool.map(lambda _: c.post("/console/reclassify", data={"csrf": token, "date": DAY}).status_code,
+                              range(10)))
+    store = Store(app.config["ZONES"].db_path)
+    with store.connect(readonly=True) as con:
+        made = [dict(r) for r in con.execute("SELECT id, status FROM jobs WHERE kind = 'reclassify'")]
+    assert len(made) == 1 and codes.count(303) == 1 and set(codes) <= {303, 503}, codes
+    _wait_for_job(c, made[0]["id"])
+    # a job left "running" by a process that died two minutes ago
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=jobs_table.STALE_S + 30)).isoformat(timespec="seconds")
+    with store.transaction() as con:
+        con.execute("INSERT INTO jobs (id, kind, target, who, status, stages_total, started_at, updated_at) "
+                    "VALUES ('dead', 'reclassify', ?, 'x', 'running', 10, ?, ?)", ("2021-07-30", old, old))
+    view = c.get("/console/jobs/dead").get_json()
+    assert view["status"] == "failed" and "dừng" in view["message"]
+    assert c.post("/console/reclassify", data={"csrf": token, "date": "2021-07-30"}).status_code == 303
+
+
+def test_declare_and_flag_forms_refuse_what_no_committee_writes(app, runner, tmp_path, users):
+    """Year 9999, a megabyte of reason, a NUL or a line break in a decision number, a flag ending before it
+    starts: each refused with the field named, nothing stored."""
+    assert invoke(runner, "import-units", write_units(grid(2, 2), tmp_path / "u.geojson")).exit_code == 0
+    c = app.test_client()
+    _sign_in(c, users["operator"])
+    token = _csrf(c.get("/console").get_data(as_text=True))
+    base = {"csrf": token, "unit": "10002", "level": "cấp 3", "from": "2021-07-30", "decision": "45/QĐ-UBND"}
+    for change, word in (({"from": "9999-01-01"}, "tương lai"), ({"reason": "x" * 1_000_000}, "dài quá"),
+                         ({"decision": "45/QĐ\x00-UBND"}, "ký tự điều khiển"), ({"decision": "45/QĐ\r\nX: y"}, "ký tự điều khiển")):
+        r = c.post("/console/declare", data={**base, **change})
+        assert r.status_code == 400 and word in r.get_data(as_text=True), (change.keys(), r.get_data(as_text=True)[-800:])
+    r = c.post("/console/flag", data={"csrf": token, "code": "10002", "flag": "community_f1", "value": "true",
+                                      "date": "2021-07-30", "end_date": "2021-07-20"})
+    assert r.status_code == 400 and "ngày kết thúc trước ngày bắt đầu" in r.get_data(as_text=True)
+    store = Store(app.config["ZONES"].db_path)
+    with store.connect(readonly=True) as con:
+        assert con.execute("SELECT COUNT(*) FROM declarations").fetchone()[0] == 0
+        assert con.execute("SELECT COUNT(*) FROM flags").fetchone()[0] == 0

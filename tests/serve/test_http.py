@@ -58,6 +58,11 @@ def test_errors_are_json_never_tracebacks(published_app, client):
              ("/tiles/runs/nope/commune/1/0/0.mvt", 404, "no_run_id"),
              ("/tiles/runs/../../etc/commune/1/0/0.mvt", 404, None),
              ("/no/such/page", 404, None)]
+    # a time in year 1 is before year 1 in UTC: a 400 on every route that reads ?as_of=, never a 500
+    cases += [(f"{u}{'&' if '?' in u else '?'}as_of=0001-01-01", 400, "bad_param") for u in (
+        "/api/zones.geojson?date=2021-07-31", "/api/zones/10001?date=2021-07-31", "/api/hotspots?date=2021-07-31",
+        "/api/lockdowns.geojson?date=2021-07-31", "/api/exports/csv?date=2021-07-31", "/ogc/collections/commune/items",
+        "/report?date=2021-07-31")]
     for url, status, key in cases:
         res = client.get(url)
         assert res.status_code == status, url

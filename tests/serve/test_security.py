@@ -228,3 +228,45 @@ def test_cli_and_http_write_the_same_store(scenario, client, runner, tmp_path):
     assert invoke(runner, "import-cases", write_cases(numbered(rows), tmp_path / "c1.csv")).exit_code == 0
     res = _upload(client, "cases", _cases_csv([case("10004", DAY, case_id="C1")]), "c1.csv", tok["operator"])
     assert res.get_json()["changed"] == 0         # the same row through HTTP changes nothing
+
+
+def test_sessions_tokens_and_floods(tmp_path, runner, app, store_config):
+    """Issue 27 §2: a re-issued token ends the sessions of the old one; a reading link's cookie and a console
+    session live side by side; anonymous writes and wrong sign-ins are slowed per client with one audit row for a
+    flood, audit rows are capped, a refused upload's body is never read; behind a TLS proxy that does not say so
+    the console's forms still work; an admin cannot revoke themselves."""
+    from server import create_app
+
+    from geo.serve import auth
+    from geo.store.database import Store
+    run_scenario(runner, app, tmp_path, grid(2, 3), numbered([case("10002", DAY)]), DAY)
+    closed = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_READ_ACCESS": "token", **store_config})
+    admin = _token(runner, "boss", "admin")
+    c = closed.test_client()
+    assert c.get(f"/map?access_token={admin}").status_code == 200          # the reading cookie
+    assert c.post("/console/signin", data={"token": admin}).status_code == 303
+    page = c.get("/console").get_data(as_text=True)
+    assert 'name="csrf"' in page and "boss" in page                        # signed in, not the sign-in form again
+    # behind a TLS proxy without X-Forwarded-Proto: the browser's Origin is https, our host http
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    r = c.post("/console/users/boss/revoke", data={"csrf": csrf}, headers={"Origin": "https://localhost"})
+    assert r.status_code == 403 and "chính mình" in r.get_data(as_text=True)          # not yourself
+    assert c.post("/console/users", data={"csrf": csrf, "name": "boss", "role": "viewer"},
+                  headers={"Origin": "https://localhost"}).status_code == 403
+    # a new token for the same user ends the session signed in with the old one
+    _token(runner, "boss", "admin")
+    assert 'name="token"' in c.get("/console").get_data(as_text=True)       # back to the sign-in form
+    # anonymous uploads with long names: 401 until the client's limit, then 429, one audit row for the flood
+    store = Store(app.config["ZONES"].db_path)
+    before = len(auth.audit_log(store, 10_000))
+    flood = app.test_client()
+    codes = [flood.post("/api/imports/cases", data={"file": (io.BytesIO(b"x" * 300_000), "n" * 20_000 + ".csv")},
+                        content_type="multipart/form-data").status_code for _ in range(40)]
+    assert codes[:30] == [401] * 30 and set(codes[30:]) == {429}
+    rows = auth.audit_log(store, 10_000)[: len(auth.audit_log(store, 10_000)) - before]
+    assert len(rows) == 31 and sum("rate_limited" in r["outcome"] for r in rows) == 1
+    assert all(r["file_name"] is None for r in rows)                       # the body was never read
+    assert all(len(r["target"] or "") <= 201 for r in rows)
+    # wrong tokens at the sign-in: ten a minute, then 429
+    guesses = [app.test_client().post("/console/signin", data={"token": f"guess-{k}"}).status_code for k in range(12)]
+    assert guesses[:10] == [401] * 10 and guesses[10:] == [429, 429]

@@ -187,7 +187,8 @@ def test_a_damaged_store_answers_clearly(published, client, runner):
         side.unlink(missing_ok=True)
     with open(db, "r+b") as fh:
         fh.write(b"this is not a database any more" * 4)
-    for path in ("/api/runs", f"/api/zones.geojson?date={DAY}", "/ogc/collections", f"/map?date={DAY}"):
+    for path in ("/api/runs", f"/api/zones.geojson?date={DAY}", "/ogc/collections", f"/map?date={DAY}",
+                 "/api/zones/10001", f"/api/zones/10001?date={DAY}", f"/api/hotspots?date={DAY}"):
         r = client.get(path, headers={"Accept": "application/json"})
         assert r.status_code == 503 and r.get_json()["error"] == "store_damaged", (path, r.status_code, r.data[:200])
         assert "sao lưu" in r.get_json()["message"]

@@ -4,6 +4,7 @@ and command tests run on both stores (the `both_backends` modules)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,9 @@ def test_runs_and_levels_are_postgis_rows(pg_app, tmp_path):
         pg = f"PG:host=127.0.0.1 port={url.rsplit(':', 1)[1].split('/')[0]} user=postgres dbname={url.rsplit('/', 1)[1]}"
         out = subprocess.run(["ogrinfo", "-ro", "-so", pg, "zones_commune"], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and "Feature Count: 6" in out.stdout, out.stderr
+        # typed layers for GIS clients: multipolygons in EPSG:4326, the run's day a date
+        assert "Geometry: Multi Polygon" in out.stdout and "4326" in out.stdout, out.stdout
+        assert re.search(r"^date: Date", out.stdout, re.M), out.stdout
 
 
 def test_one_writer_across_servers(pg_app, tmp_path):

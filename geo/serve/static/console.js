@@ -12,7 +12,8 @@
   const changed = L.geoJSON({type: "FeatureCollection", features: geo.features.filter((f) => f.properties.changed)},
     {style: (f) => (f.properties.fill ? {color: "#111827", weight: 1.5, fillColor: f.properties.color, fillOpacity: 0.85}
                                        : {color: f.properties.color, weight: 5, dashArray: "8 6", fill: false}),
-     onEachFeature: (f, layer) => layer.bindTooltip(f.properties.label, {sticky: true})}).addTo(map);
+     // a text node, never HTML: a commune's name from a file is shown as written, not run
+     onEachFeature: (f, layer) => layer.bindTooltip(document.createTextNode(f.properties.label), {sticky: true})}).addTo(map);
   const bounds = changed.getBounds().isValid() ? changed.getBounds() : outline.getBounds();
   map.fitBounds(bounds.pad(0.3));
   box.dataset.drawn = String(changed.getLayers().length);
