@@ -328,6 +328,8 @@ def _console_write_allowed(needed: str) -> None:
         raise ForbiddenError("auth_role", name=g.user["name"], role=g.user["role"], action=request.endpoint, needed=needed)
 
 
+# A what-if changes at most this many settings at once.
+WHATIF_MAX_SETTINGS = 20
 # Failed tries per client and minute, in each server process: sign-ins with a wrong token, writes refused
 # as anonymous. Past them: 429, and one audit row for the flood.
 FAILED_SIGNINS_PER_MINUTE = 10
@@ -484,7 +486,7 @@ def audit_api():
 def _console_page(status: int = 200, message: str | None = None, error: str | None = None,
                   result: dict | None = None) -> Response:
     user = g.session if g.get("token_via") == "session" else None
-    text = console.page(_store(), user, _lang(), request.args, message, error, result)
+    text = console.page(_store(), user, _lang(), request.args, message, error, result, _settings().cache_dir)
     return _cached(Response(_nonced(text), status=status, mimetype="text/html"), "no-store")
 
 
@@ -514,22 +516,46 @@ def console_upload():
 @route("/console/whatif", methods=("POST",))
 def console_whatif():
     """Evaluate a day (another ruleset or changed settings) without publishing: the units whose level would
-    change against what is published for that day, with the reasons. Nothing is written."""
-    day = _parse_day(request.form.get("date") or _store().latest_run()["date"])
-    lines = [x.strip() for x in request.form.get("settings", "").splitlines() if x.strip()]
+    change against what is published for that day, with the reasons, and the month ahead and behind. Nothing is
+    written but the job's result; it runs as a job (a national what-if takes seconds): the page follows it and
+    shows the result when it ends. The changed settings are checked first, as the ruleset file's own are."""
+    latest = _store().latest_run()
+    day = _parse_day(request.form.get("date") or (latest["date"] if latest else config.today().isoformat()))
+    lines = [x.strip() for x in request.form.get("settings", "").splitlines() if x.strip()][:WHATIF_MAX_SETTINGS]
+    ruleset_id = request.form.get("ruleset") or None
+    settings, store = _settings(), _store()
     try:
-        ev = pipeline.evaluate(_settings(), day, request.form.get("ruleset") or None, pipeline.parse_overrides(lines))
-        rows = whatif.diff(_store(), _settings().runs_dir, ev)
-        moved = whatif.outlook_diff(_store(), _settings().runs_dir, ev)
-        # plan ahead: the published days of the last month, and the same days evaluated under the what-if
-        published = trend.trend(_store(), _settings().runs_dir, _settings().cache_dir,
-                                day - dt.timedelta(days=trend.DEFAULT_DAYS - 1), day)
-        first = dt.date.fromisoformat(published["days"][0]["date"])
-        under = planahead.trend_under(_settings(), ev.ruleset, day, (day - first).days + 1)
+        overrides = pipeline.parse_overrides(lines)
+        chosen = pipeline.choose_ruleset(current_app.config["RULESETS"], day, ruleset_id, settings)
+        pipeline.with_settings(chosen, overrides)                 # refused here, before any job, when out of bounds
+        key = hashlib.sha1(repr((ruleset_id, lines)).encode()).hexdigest()[:10]
+        job_id = jobs.start(settings, "whatif", f"{day.isoformat()}|{key}", g.user["name"], WHATIF_STAGES,
+                            lambda progress: _whatif_work(settings, store, day, ruleset_id, overrides, lines, progress))
     except ZonesError as exc:
         return _console_page(http_status(exc), error=_http_text(exc.text(_lang()), _lang()))
-    return _console_page(result={"whatif": {**console.whatif_result(rows, ev, _lang(), lines),
-                                            **console.plan_ahead(moved, published, under, ev.ruleset, _lang())}})
+    return redirect(f"/console?job={job_id}&lang={_lang()}#job", code=303)
+
+
+# The stages of a what-if job (the evaluation's, then the comparisons): the page's progress bar.
+WHATIF_STAGES = ("load", "metrics", "classify", "hysteresis", "rollup", "tables", "compare", "plan_ahead")
+
+
+def _whatif_work(settings, store, day: dt.date, ruleset_id, overrides: dict, lines: list[str], progress) -> tuple[str, dict]:
+    """A what-if, in a job's thread: evaluated, compared with what is published, the month re-evaluated; the page's
+    data in both languages kept as a file of the cache (the job's result names it)."""
+    ev = pipeline.evaluate(settings, day, ruleset_id, overrides, progress=progress)
+    rows = whatif.diff(store, settings.runs_dir, ev)
+    moved = whatif.outlook_diff(store, settings.runs_dir, ev)
+    progress("compare")
+    published = trend.trend(store, settings.runs_dir, settings.cache_dir, day - dt.timedelta(days=trend.DEFAULT_DAYS - 1), day)
+    first = dt.date.fromisoformat(published["days"][0]["date"]) if published["days"] else day
+    under = planahead.trend_under(settings, ev.ruleset, day, (day - first).days + 1)
+    progress("plan_ahead")
+    pages_data = {lang: {**console.whatif_result(rows, ev, lang, lines), **console.plan_ahead(moved, published, under,
+                                                                                                ev.ruleset, lang)}
+                  for lang in ("vi", "en")}
+    name = console.keep_whatif(settings.cache_dir, pages_data)
+    return "done", {"whatif": name, "date": day.isoformat(), "changes": len(rows)}
 
 
 @route("/console/reclassify", methods=("POST",))

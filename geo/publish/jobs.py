@@ -21,16 +21,17 @@ RECLASSIFY_STAGES = ("load", "metrics", "classify", "hysteresis", "rollup", "tab
                      "publish_geojson", "publish_gpkg", "publish_tiles", "publish_commit")
 
 
-def start_reclassify(settings: Settings, day: dt.date, who: str,
-                     done: Callable[[str, dict], object] = lambda status, result: None) -> str:
-    """Reclassify and publish `day` in a thread -> the job's id. `done(status, result)` is called at the
-    end, before the job is marked ended (status: published, held or failed; result: the run, or the error's key and text in both languages)."""
-    check_free(settings)
+def start(settings: Settings, kind: str, target: str, who: str, stages: tuple[str, ...],
+          work: Callable[[Callable[[str], None]], tuple[str, dict]],
+          done: Callable[[str, dict], object] = lambda status, result: None) -> str:
+    """Run `work(progress)` in a thread as a job of `kind` on `target` -> its id; one job of a kind and target at a
+    time. `work` returns (status, result); an error ends the job failed with its key and text in both languages.
+    `done(status, result)` is called at the end, before the job is marked ended (the caller audits there)."""
     store = Store(settings.db_path)
     job_id = secrets.token_hex(8)
     with store.transaction() as con:
-        if not jobs_table.add(con, job_id, "reclassify", day.isoformat(), who, len(RECLASSIFY_STAGES)):
-            raise BusyError("job_running", date=day.isoformat())        # ten posts at once: one job
+        if not jobs_table.add(con, job_id, kind, target, who, len(stages)):
+            raise BusyError("job_running", date=target.split("|")[0])        # ten posts at once: one job
 
     def stage(name: str) -> None:
         with store.transaction() as con:
@@ -43,11 +44,10 @@ def start_reclassify(settings: Settings, day: dt.date, who: str,
             with store.transaction() as con:
                 jobs_table.touch(con, job_id)
 
-    def work() -> None:
+    def run() -> None:
         threading.Thread(target=heartbeat, name=f"heartbeat-{job_id}", daemon=True).start()
         try:
-            r = pipeline.reclassify(settings, day, progress=stage)
-            status, result = ("held" if r.get("held") else "published"), {"run_id": r["run_id"], "date": r["date"]}
+            status, result = work(stage)
         except ZonesError as exc:
             status, result = "failed", {"error": exc.key, "vi": exc.text("vi"), "en": exc.text("en")}
         except Exception as exc:  # noqa: BLE001 - the job must end as failed, whatever stopped it; the log has it
@@ -59,8 +59,20 @@ def start_reclassify(settings: Settings, day: dt.date, who: str,
             with store.transaction() as con:
                 jobs_table.finish(con, job_id, status, result)
 
-    threading.Thread(target=work, name=f"reclassify-{job_id}", daemon=True).start()
+    threading.Thread(target=run, name=f"{kind}-{job_id}", daemon=True).start()
     return job_id
+
+
+def start_reclassify(settings: Settings, day: dt.date, who: str,
+                     done: Callable[[str, dict], object] = lambda status, result: None) -> str:
+    """Reclassify and publish `day` in a thread -> the job's id. `done(status, result)` is called at the
+    end, before the job is marked ended (status: published, held or failed; result: the run, or the error's key and text in both languages)."""
+    check_free(settings)
+
+    def work(progress) -> tuple[str, dict]:
+        r = pipeline.reclassify(settings, day, progress=progress)
+        return ("held" if r.get("held") else "published"), {"run_id": r["run_id"], "date": r["date"]}
+    return start(settings, "reclassify", day.isoformat(), who, RECLASSIFY_STAGES, work, done)
 
 
 def get(store: Store, job_id: str) -> dict | None:

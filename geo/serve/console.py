@@ -4,7 +4,11 @@ log filtered by who, what, when, file and outcome (admin). A viewer sees the sam
 write action. Every form carries the session's CSRF token; server.py routes and checks them."""
 from __future__ import annotations
 
+import json
+import os
 import re
+import secrets
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -137,17 +141,49 @@ def _whatif_geo(rows: pd.DataFrame, ev, lang: str) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
+# What-if results are kept this long in the cache (the page of their job shows them).
+WHATIF_KEEP_S = 24 * 3600
+WHATIF_NAME = re.compile(r"^[0-9a-f]{16}\.json$")
+
+
+def keep_whatif(cache_dir: Path, data: dict) -> str:
+    """Keep a what-if's page data (both languages) in the cache -> its name; older ones are dropped."""
+    folder = Path(cache_dir) / "whatif"
+    folder.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in folder.glob("*.json"):
+        if now - old.stat().st_mtime > WHATIF_KEEP_S:
+            old.unlink(missing_ok=True)
+    name = secrets.token_hex(8) + ".json"
+    tmp = folder / f".{name}.tmp"
+    tmp.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, folder / name)
+    return name
+
+
+def whatif_kept(cache_dir: Path, name: str, lang: str) -> dict | None:
+    if not WHATIF_NAME.match(name or ""):
+        return None
+    path = Path(cache_dir) / "whatif" / name
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get(lang)
+
+
 def job_view(job: dict | None, lang: str) -> dict | None:
     """A console job as the page and its poll show it: stage reached, share done, and at the end the outcome."""
     if job is None:
         return None
     t = i18n.words("console", lang)
-    out = {"id": job["id"], "status": job["status"], "date": vn_date(job["target"]),
+    out = {"id": job["id"], "status": job["status"], "kind": job["kind"], "date": vn_date(job["target"].split("|")[0]),
            "done": job["stages_done"], "total": job["stages_total"],
            "percent": min(100, round(100 * job["stages_done"] / max(1, job["stages_total"]))),
            "stage": i18n.stage_label(job["stage"], lang) if job["stage"] else t["job_waiting"], "message": None}
     r = job["result"] or {}
-    if job["status"] in ("published", "held"):
+    if job["kind"] == "whatif" and job["status"] == "done":
+        out.update(percent=100, message=t["whatif_done"].format(date=out["date"].split("|")[0], n=r.get("changes", 0)),
+                   whatif=r.get("whatif"))
+    elif job["status"] in ("published", "held"):
         key = "reclassified_held" if job["status"] == "held" else "reclassified"
         out.update(percent=100, message=t[key].format(run_id=r["run_id"], date=vn_date(r["date"])),
                    run_id=r["run_id"], map=f"/map?date={r['date']}&lang={lang}")
@@ -168,7 +204,7 @@ def review_list(store: Store) -> list[dict]:
 
 
 def page(store: Store, user: dict | None, lang: str, args: dict, message: str | None = None,
-         error: str | None = None, result: dict | None = None) -> str:
+         error: str | None = None, result: dict | None = None, cache_dir: Path | None = None) -> str:
     """The console for `user` (None: the sign-in form)."""
     t = i18n.words("console", lang)
     filters = {k: str(args.get(k, "")) for k in AUDIT_FILTERS}
@@ -180,6 +216,9 @@ def page(store: Store, user: dict | None, lang: str, args: dict, message: str | 
     if user is not None and auth.allows(user, "operator") and args.get("job"):
         with store.connect(readonly=True) as con:
             job = job_view(jobs_table.get(con, str(args["job"])[:32]), lang)
+        if job is not None and job.get("whatif") and cache_dir is not None and result is None:
+            kept = whatif_kept(cache_dir, job["whatif"], lang)
+            result = {"whatif": kept} if kept else None
     if user is not None and auth.allows(user, "admin"):
         audit = auth.audit_log(store, AUDIT_ROWS, **{k: v for k, v in filters.items() if v})
         users = auth.users(store)

@@ -164,8 +164,9 @@ def _console_paths() -> dict:
                                  multipart=True),
         "/console/preview": _form("The first rows of a file and the column mapping the import will use (JSON)",
                                   upload, ["kind", "file"], {}, multipart=True),
-        "/console/whatif": _form("Evaluate a day with changed settings, publishing nothing",
-                                 {"date": DATE, "ruleset": text, "settings": {"type": "string", "maxLength": 2000}}, [], {}),
+        "/console/whatif": _form("Evaluate a day with changed settings, publishing nothing (a job; its page shows the result)",
+                                 {"date": DATE, "ruleset": text, "settings": {"type": "string", "maxLength": 2000}}, [],
+                                 {**see_other, "503": {"description": "The same what-if is running"}}),
         "/console/reclassify": _form("Reclassify and publish a day (a job whose stages the page shows)", {"date": DATE}, [],
                                      {**see_other, "503": {"description": "Another writer is running (the lock)"}}),
         "/console/declare": _form("Declare a level for a unit", {

@@ -287,11 +287,17 @@ def test_what_if_lists_the_units_that_would_change_and_publishes_nothing(app, ru
     c = app.test_client()
     _sign_in(c, users["operator"])
     token = _csrf(c.get("/console").get_data(as_text=True))
-    plain = c.post("/console/whatif", data={"csrf": token, "date": DAY}).get_data(as_text=True)
-    assert "0 đơn vị sẽ đổi mức" in plain
-    r = c.post("/console/whatif", data={"csrf": token, "date": DAY, "settings": "min_clean_days_before_downgrade=28"})
-    page = r.get_data(as_text=True)
-    assert r.status_code == 200 and 'id="whatif-changes"' in page, page[-2000:]
+
+    def whatif(**form) -> str:
+        """A what-if is a job: the post moves to its page, which shows the result when the job ends."""
+        r = c.post("/console/whatif", data={"csrf": token, "date": DAY, **form})
+        assert r.status_code == 303, r.get_data(as_text=True)[-1500:]
+        job_id = r.headers["Location"].split("job=")[1].split("&")[0]
+        assert _wait_for_job(c, job_id)["status"] == "done"
+        return c.get(r.headers["Location"]).get_data(as_text=True)
+    assert "0 đơn vị sẽ đổi mức" in whatif()
+    page = whatif(settings="min_clean_days_before_downgrade=28")
+    assert 'id="whatif-changes"' in page, page[-2000:]
     assert 'data-code="10001"' in page and "▲" in page
     import json
     drawn = json.loads(html.unescape(page.split('id="whatif-geo">')[1].split("</script>")[0]))
@@ -307,8 +313,10 @@ def test_what_if_lists_the_units_that_would_change_and_publishes_nothing(app, ru
     assert 'data-code="10001"' in moved and "02/08/2021" in moved and "nan" not in moved
     assert all(f["geometry"]["type"].endswith("Polygon") for f in drawn["features"])
     assert store.run_for_date(DAY)["run_id"] == before                      # nothing published
-    bad = c.post("/console/whatif", data={"csrf": token, "date": DAY, "settings": "no_such_setting=1"})
-    assert bad.status_code == 400 and "no_such_setting" in bad.get_data(as_text=True)
+    for setting in ("no_such_setting=1", "window_days=.inf", "window_days=.nan", "window_days=-5", "window_days=0",
+                    "notice_hours=87600", "date_column=foo", "adjacency=diagonal"):      # refused before any job
+        bad = c.post("/console/whatif", data={"csrf": token, "date": DAY, "settings": setting})
+        assert bad.status_code == 400 and setting.split("=")[0] in bad.get_data(as_text=True), setting
 
 
 def test_declare_a_level_and_set_a_flag_from_the_console(app, runner, tmp_path, users):
