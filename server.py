@@ -448,8 +448,7 @@ def declare_api():
     row = {k: str(body.get(k) or "") for k in ("unit", "level", "from", "until", "decision", "reason")}
     row["by"] = g.user["name"]          # who declares is who is logged in, not what the body says
     try:
-        r = declared.declare_table(_store(), pd.DataFrame([row]), None, _settings().rejects_dir, config.today(),
-                                   raise_bad=False)
+        r = declared.declare_table(_store(), pd.DataFrame([row]), None, _settings().rejects_dir, config.today())
     except ZonesError as exc:
         _audit("declare", f"failed: {exc.key}", target=row["unit"], detail=exc.text("en"))
         raise

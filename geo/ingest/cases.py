@@ -27,8 +27,10 @@ from geo.base.names import (
     normalise,
 )
 from geo.ingest import personal
-from geo.ingest.caseparse import Plan, _text, earlier_places, parse
-from geo.ingest.tables import RowErrors, read_table, summary, write_rejects
+from geo.ingest.caseparse import Plan, _text, parse
+from geo.ingest.locate import earlier_places
+from geo.ingest.rejects import write_rejects
+from geo.ingest.tables import RowErrors, read_table, summary
 from geo.ingest.units import sha256_file
 from geo.store import caseload, formats, inputs, reviews
 from geo.store.database import CASE_FIELDS, Store

@@ -16,7 +16,8 @@ from geo.base.errors import InputError, MissingInputError
 from geo.base.names import normalise
 from geo.base.vocabulary import UNITS
 from geo.ingest import crosswalk
-from geo.ingest.tables import RowErrors, parse_dates, read_table, summary, write_rejects
+from geo.ingest.rejects import write_rejects
+from geo.ingest.tables import RowErrors, parse_dates, read_table, summary
 from geo.ingest.units import sha256_file
 from geo.store import boundaries, inputs
 from geo.store.database import Store

@@ -16,6 +16,7 @@ from unidecode import unidecode
 from geo.base.columns import normalise_header
 from geo.base.errors import InputError, MissingInputError
 from geo.base.vocabulary import UNITS
+from geo.ingest.rejects import write_rejects
 from geo.ingest.tables import (
     RowErrors,
     parse_bool,
@@ -23,7 +24,6 @@ from geo.ingest.tables import (
     parse_number,
     read_table,
     summary,
-    write_rejects,
 )
 from geo.ingest.units import sha256_file
 from geo.store import inputs

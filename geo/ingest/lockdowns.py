@@ -16,7 +16,8 @@ import shapely
 from geo.base.columns import FLAG_ALIASES, FLAG_NAMES, LOCKDOWN_ALIASES, FlagCol, rename_columns
 from geo.base.columns import LockdownCol as L
 from geo.base.errors import InputError, MissingInputError
-from geo.ingest.tables import RowErrors, cell, parse_bool, parse_dates, read_table, summary, write_rejects
+from geo.ingest.rejects import write_rejects
+from geo.ingest.tables import RowErrors, cell, parse_bool, parse_dates, read_table, summary
 from geo.ingest.units import read_vector, sha256_file
 from geo.store import inputs
 from geo.store.database import Store, to_wkb
