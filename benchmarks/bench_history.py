@@ -34,11 +34,12 @@ from bench_national import MAPPING  # noqa: E402
 from results import write_section  # noqa: E402
 
 from geo.base import config  # noqa: E402
+from geo.domain.rulesets import load_rulesets  # noqa: E402
 from geo.evaluate import evaluation  # noqa: E402
 from geo.ingest.cases import import_cases  # noqa: E402
 from geo.ingest.units import import_units  # noqa: E402
 from geo.publish import backfill  # noqa: E402
-from geo.publish.pipeline import evaluate, load_rulesets, reclassify  # noqa: E402
+from geo.publish.pipeline import evaluate, reclassify  # noqa: E402
 from geo.store.database import Store  # noqa: E402
 
 FIRST = dt.date(2021, 1, 1)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from results import write_section  # noqa: E402
 
 from geo.base import config  # noqa: E402
-from geo.ingest.assign import Assigner  # noqa: E402
+from geo.domain.assign import Assigner  # noqa: E402
 from geo.ingest.cases import import_cases  # noqa: E402
 from geo.ingest.units import import_units  # noqa: E402
 from geo.publish import shapes  # noqa: E402

@@ -16,6 +16,7 @@ import ast
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -189,7 +190,7 @@ def _eval(node, env, n, borders):
             res = _ARITH[type(node.op)](left, right)
         return np.where(np.isfinite(res), res, np.nan)
     if isinstance(node, ast.Constant):
-        return node.value if isinstance(node.value, str) else float(node.value)
+        return node.value if isinstance(node.value, str) else float(cast(float, node.value))  # numbers only: checked at parse
     if isinstance(node, ast.Name):
         if node.id in ("true", "false"):
             return 1.0 if node.id == "true" else 0.0
@@ -198,5 +199,5 @@ def _eval(node, env, n, borders):
     if isinstance(node, ast.Call):
         if borders is None:
             return np.full(n, np.nan)
-        return np.asarray(borders(node.args[0].value), dtype=float)
+        return np.asarray(borders(cast(ast.Constant, node.args[0]).value), dtype=float)  # a level id: checked at parse
     raise ExprError(f"cannot evaluate {type(node).__name__}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rules.levels import SCALE, UNITS, Level
 
-__all__ = ["UNITS", "LEVEL_IDS", "EXPORT_FORMATS", "HTTP_EXPORT_FORMATS", "ExportFormat", "SOURCE_SETTINGS", "SEXES"]
+__all__ = ["UNITS", "LEVEL_IDS", "EXPORT_FORMATS", "HTTP_EXPORT_FORMATS", "ExportFormat", "SOURCE_SETTINGS", "SEXES", "TRUE_WORDS", "FALSE_WORDS"]
 # Level ids on the standard scale, lowest first, and the level of a unit that cannot be classified.
 LEVEL_IDS = tuple(lv.value for lv in SCALE) + (Level.UNKNOWN.value,)
 
@@ -50,3 +50,7 @@ SOURCE_SETTINGS: dict[str, tuple[str, ...]] = {
 }
 # A case's sex: a closed list ("nam", "nữ", "male", "F", ...); anything else is not a sex.
 SEXES: dict[str, tuple[str, ...]] = {"male": ("male", "m", "nam"), "female": ("female", "f", "nu"), "other": ("other", "khac")}
+
+# The words a yes/no cell may hold (Vietnamese with or without tones, English, 1/0, x).
+TRUE_WORDS = frozenset({"true", "1", "yes", "y", "x", "co", "có", "t", "dung", "đúng", "1.0"})
+FALSE_WORDS = frozenset({"false", "0", "no", "n", "khong", "không", "f", "sai", "0.0"})

@@ -6,6 +6,7 @@ import click
 from geo.base import i18n
 from geo.base.errors import ZonesError
 from geo.cli.common import ROOT, Context, _fail
+from geo.domain import audit
 from geo.serve import auth
 
 
@@ -23,7 +24,7 @@ def add(cli: click.Group, ctx: Context) -> None:
             token = auth.add_user(ctx.store(), name, role)
         except ZonesError as exc:
             _fail(exc, s.lang)
-        auth.record(ctx.store(), auth.cli_user(), None, "cli", "users-add", "ok", target=name, detail={"role": role})
+        audit.record(ctx.store(), audit.cli_user(), None, "cli", "users-add", "ok", target=name, detail={"role": role})
         click.echo(i18n.t("user_added", s.lang, name=name, role=role, token=token))
 
     @users_cli.command("revoke")
@@ -35,7 +36,7 @@ def add(cli: click.Group, ctx: Context) -> None:
             auth.revoke(ctx.store(), name)
         except ZonesError as exc:
             _fail(exc, s.lang)
-        auth.record(ctx.store(), auth.cli_user(), None, "cli", "users-revoke", "ok", target=name)
+        audit.record(ctx.store(), audit.cli_user(), None, "cli", "users-revoke", "ok", target=name)
         click.echo(i18n.t("user_revoked", s.lang, name=name))
 
     @users_cli.command("list")
@@ -48,7 +49,7 @@ def add(cli: click.Group, ctx: Context) -> None:
     @click.option("--limit", default=50, show_default=True)
     def audit_cmd(limit):
         """Nhật ký ghi dữ liệu / the audit log of every write."""
-        for a in auth.audit_log(ctx.store(), limit):
+        for a in audit.audit_log(ctx.store(), limit):
             click.echo(f"{a['at']}  {a['who']} ({a['role'] or a['via']})  {a['action']} {a['target'] or ''}  "
                        f"{a['outcome']}  {a['file_name'] or ''} {(a['file_sha256'] or '')[:12]}")
 

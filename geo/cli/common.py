@@ -10,8 +10,8 @@ import click
 
 from geo.base import config, faults, i18n
 from geo.base.errors import InputError, ZonesError
-from geo.publish.pipeline import parse_overrides
-from geo.serve import auth
+from geo.domain import audit
+from geo.domain.rulesets import parse_overrides
 from geo.store.database import Store
 from rules.expr import did_you_mean
 
@@ -37,9 +37,9 @@ def _run_import(do, s, action: str = "import", path: Path | None = None) -> None
     try:
         summary = do(s)
     except ZonesError as exc:
-        auth.record(store, auth.cli_user(), None, "cli", action, f"failed: {exc.key}", path=path, detail=exc.text("en"))
+        audit.record(store, audit.cli_user(), None, "cli", action, f"failed: {exc.key}", path=path, detail=exc.text("en"))
         _fail(exc, s.lang)
-    auth.record(store, auth.cli_user(), None, "cli", action, "ok", path=path,
+    audit.record(store, audit.cli_user(), None, "cli", action, "ok", path=path,
                 detail={k: v for k, v in summary.items() if k != "rejects_path"})
     _print_import(summary, s.lang)
 

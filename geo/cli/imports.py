@@ -10,13 +10,13 @@ from geo.base import config, i18n
 from geo.base.errors import InputError, ZonesError
 from geo.base.params import parse_day as _parse_day
 from geo.cli.common import Context, _fail, _run_import
+from geo.domain import audit
 from geo.ingest import declared
 from geo.ingest.cases import import_cases
 from geo.ingest.indicators import import_indicators
 from geo.ingest.lockdowns import import_flags, import_lockdowns
 from geo.ingest.tables import option_bool
 from geo.ingest.units import import_units
-from geo.serve import auth
 
 
 def add(cli: click.Group, ctx: Context) -> None:
@@ -60,7 +60,7 @@ def add(cli: click.Group, ctx: Context) -> None:
                              partial_crosswalk=partial)
         except ZonesError as exc:
             _fail(exc, s.lang)
-        auth.record(ctx.store(), auth.cli_user(), None, "cli", "import-units", "unchanged" if r.get("unchanged") else "ok",
+        audit.record(ctx.store(), audit.cli_user(), None, "cli", "import-units", "unchanged" if r.get("unchanged") else "ok",
                     target=r["version"], path=path)
         if r.get("unchanged"):
             click.echo(i18n.t("version_unchanged", s.lang, version=r["version"]))
@@ -147,7 +147,7 @@ def add(cli: click.Group, ctx: Context) -> None:
             r = declared.carry_over(ctx.store(), from_version, _parse_day(day) if day else config.today(), by)
         except ZonesError as exc:
             _fail(exc, s.lang)
-        auth.record(ctx.store(), auth.cli_user(), None, "cli", "carry-over", "ok", target=from_version, detail=r)
+        audit.record(ctx.store(), audit.cli_user(), None, "cli", "carry-over", "ok", target=from_version, detail=r)
         click.echo(i18n.t("carried_over", s.lang, **r))
 
     @cli.command("declare")

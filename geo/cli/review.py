@@ -7,8 +7,9 @@ import click
 from geo.base import i18n
 from geo.base.errors import ZonesError
 from geo.cli.common import Context, _fail
+from geo.domain import audit
+from geo.domain import reviews as waiting_places
 from geo.ingest import reviews
-from geo.serve import auth
 
 
 def add(cli: click.Group, ctx: Context) -> None:
@@ -22,8 +23,8 @@ def add(cli: click.Group, ctx: Context) -> None:
         """Liệt kê / list them, most cases first."""
         s = ctx.settings()
         store = ctx.store()
-        rows = reviews.waiting(store, None if everything else "open")
-        labels = reviews.labels(store, rows)
+        rows = waiting_places.waiting(store, None if everything else "open")
+        labels = waiting_places.labels(store, rows)
         click.echo(i18n.t("review_count", s.lang, n=len(rows), rows=sum(r["n_rows"] for r in rows),
                           cases=sum(r["n_cases"] for r in rows)))
         for r in rows:
@@ -42,10 +43,10 @@ def add(cli: click.Group, ctx: Context) -> None:
         if bool(code) == none_of_them:
             raise click.UsageError("give a commune code, or --none")
         try:
-            r = reviews.decide(ctx.store(), review_key, None if none_of_them else code, auth.cli_user())
+            r = reviews.decide(ctx.store(), review_key, None if none_of_them else code, audit.cli_user())
         except ZonesError as exc:
             _fail(exc, s.lang)
-        auth.record(ctx.store(), auth.cli_user(), None, "cli", "review-decide", "ok", target=review_key,
+        audit.record(ctx.store(), audit.cli_user(), None, "cli", "review-decide", "ok", target=review_key,
                     detail={"code": r["code"], "rows": r["rows"], "cases": r["cases"]})
         click.echo(i18n.t("review_decided" if r["code"] else "review_dropped", s.lang, place=review_key, code=r["code"] or "",
                           rows=r["rows"], cases=r["cases"]))

@@ -9,8 +9,9 @@ import click
 from geo.base import i18n
 from geo.base.errors import ZonesError
 from geo.cli.common import Context, _fail, _ruleset_or_fail
-from geo.evaluate import metrics
+from geo.domain import rulesets
 from geo.evaluate.table import evaluate_table
+from geo.ingest.tables import read_table
 from geo.serve import rulesinfo
 from rules import examples
 from rules import ruleset as rs_mod
@@ -26,7 +27,7 @@ def add(cli: click.Group, ctx: Context) -> None:
         """Kiểm tra một tệp bộ quy tắc (tên, cấp, chu trình, ví dụ) / check a ruleset file."""
         s = ctx.settings()
         try:
-            rs = rs_mod.load(path, metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+            rs = rulesets.load(path)
         except rs_mod.RulesetError as exc:
             click.echo(str(exc), err=True)
             sys.exit(2)
@@ -48,7 +49,7 @@ def add(cli: click.Group, ctx: Context) -> None:
         s = ctx.settings()
         try:
             rs = ctx.cfg["RULESETS"].get(ruleset_id) or _ruleset_or_fail(ctx.cfg, ruleset_id)
-            table, skipped = evaluate_table(rs, input_path)
+            table, skipped = evaluate_table(rs, read_table(input_path), input_path)
         except ZonesError as exc:
             _fail(exc, s.lang)
         text = table.to_csv(index=False)

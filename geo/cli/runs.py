@@ -10,10 +10,10 @@ from geo.base import config, i18n
 from geo.base.errors import InputError, ZonesError
 from geo.base.params import parse_day as _parse_day
 from geo.cli.common import Context, _fail, _parse_overrides
+from geo.domain import audit
 from geo.publish import quality
 from geo.publish.backfill import backfill, days_between
 from geo.publish.pipeline import evaluate, reclassify
-from geo.serve import auth
 from geo.serve.whatif import diff
 
 
@@ -49,7 +49,7 @@ def add(cli: click.Group, ctx: Context) -> None:
             elif out:
                 changes.to_csv(out, index=False)
             return
-        auth.record(ctx.store(), auth.cli_user(), None, "cli", "reclassify", "held" if r.get("held") else "published",
+        audit.record(ctx.store(), audit.cli_user(), None, "cli", "reclassify", "held" if r.get("held") else "published",
                     target=r["run_id"], detail={"date": r["date"], "held": r.get("held")})
         if r.get("held"):
             click.echo(i18n.t("run_held", s.lang, run_id=r["run_id"], date=r["date"]), err=True)
@@ -68,10 +68,10 @@ def add(cli: click.Group, ctx: Context) -> None:
         """Công bố một lần chạy bị giữ lại bởi kiểm tra chất lượng / publish a held run."""
         s = ctx.settings()
         try:
-            full = quality.publish_anyway(s, run_id, auth.cli_user(), reason)
+            full = quality.publish_anyway(s, run_id, audit.cli_user(), reason)
         except ZonesError as exc:
             _fail(exc, s.lang)
-        auth.record(ctx.store(), auth.cli_user(), None, "cli", "publish-anyway", "ok", target=run_id,
+        audit.record(ctx.store(), audit.cli_user(), None, "cli", "publish-anyway", "ok", target=run_id,
                     detail={"reason": reason, "date": full["date"]})
         click.echo(i18n.t("run_published", s.lang, run_id=run_id, date=full["date"], ruleset=full["ruleset"]))
 
@@ -101,7 +101,7 @@ def add(cli: click.Group, ctx: Context) -> None:
             bar.close()
         except ZonesError as exc:
             _fail(exc, s.lang)
-        auth.record(ctx.store(), auth.cli_user(), None, "cli", "backfill", "published", target=f"{d1}..{d2}",
+        audit.record(ctx.store(), audit.cli_user(), None, "cli", "backfill", "published", target=f"{d1}..{d2}",
                     detail={"runs": [r["run_id"] for r in runs]})
         click.echo(i18n.t("backfilled", s.lang, n=len(runs), start=d1.isoformat(), end=d2.isoformat(),
                           rulesets=", ".join(sorted({r["ruleset"] for r in runs}))))

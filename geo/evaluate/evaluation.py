@@ -9,6 +9,7 @@ each day); hysteresis then walks the days in order. Everything read comes from g
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,13 +18,15 @@ import shapely
 
 from geo.base.columns import FLAG_NAMES
 from geo.base.config import Settings
+from geo.domain import indicators
+from geo.domain.assign import Assigner
 from geo.evaluate import frames, hysteresis, metrics
 from geo.evaluate.inputs import Inputs, gather
-from geo.ingest import indicators
-from geo.ingest.assign import Assigner
 from geo.store.database import Store
 from rules import engine
+from rules.engine import Classification
 from rules.levels import SCALE
+from rules.model import Ruleset
 
 
 @dataclass
@@ -40,8 +43,7 @@ class RangeResult:
     computed: Levels           # communes, the day's evaluation
     commune: Levels            # communes, after hysteresis
     parents: dict[str, Levels]  # each parent kind the boundary version has (district, province)
-    unplaced: int = 0          # cases of the window that fall in no commune of the boundaries
-    followed: dict | None = None  # cases of the window recorded under an earlier boundary version (see _followed)
+    unplaced: list[int]        # per day: community cases of its window that fall in no commune of the boundaries
     detail: dict | None = None  # what the day's published tables are built from (see day())
 
     def of(self, unit: str) -> Levels:
@@ -91,7 +93,7 @@ def _daily(unit: np.ndarray, day: np.ndarray, weight: np.ndarray, n: int, width:
     return np.bincount(unit * width + day, weights=weight, minlength=n * width).reshape(n, width)
 
 
-def _lockdowns(inputs: Inputs, geoms: np.ndarray, tree) -> np.ndarray:
+def _lockdowns(inputs: Inputs, geoms: np.ndarray, tree: shapely.STRtree) -> np.ndarray:
     """(units, days): the unit's interior meets an active lockdown's interior (touching is not enough)."""
     rows, days = inputs.lockdowns, inputs.days
     out = np.zeros((len(geoms), len(days)), dtype=bool)
@@ -115,9 +117,9 @@ def _clean_days(daily: np.ndarray, offset: int, days: int, cap: int) -> np.ndarr
     return np.minimum(np.arange(offset, offset + days)[None, :] - last, cap).astype(float)
 
 
-def commune_env(inputs: Inputs, rset: dict, assigner) -> tuple[dict, np.ndarray, int]:
-    """Inputs of the commune rules for every unit and day, flattened unit-major; clean days; and
-    the number of cases that fall in no commune."""
+def commune_env(inputs: Inputs, rset: dict, assigner: Assigner) -> tuple[dict, np.ndarray, list[int]]:
+    """Inputs of the commune rules for every unit and day, flattened unit-major; clean days; and, per day,
+    the community cases of its window that fall in no commune."""
     communes, days, codes = inputs.units.communes, inputs.days, assigner.codes
     n, t = len(communes), len(days)
     span = metrics.lookback_days(rset)
@@ -126,8 +128,11 @@ def commune_env(inputs: Inputs, rset: dict, assigner) -> tuple[dict, np.ndarray,
     idx = metrics.commune_index(cases, codes, assigner)
     ok = idx >= 0
     community = cases["community"].to_numpy(float) == 1 if "community" in cases else np.ones(len(cases), dtype=bool)
-    unplaced = int(cases["count"].to_numpy()[~ok & community].sum())
-    unit, day = idx[ok], (pd.to_datetime(cases["day"].to_numpy()[ok]) - pd.Timestamp(inputs.first)).days.to_numpy()
+    every_day = (pd.to_datetime(cases["day"].to_numpy()) - pd.Timestamp(inputs.first)).days.to_numpy()
+    lost = ~ok & community
+    unplaced = _rolling(_daily(np.zeros(int(lost.sum()), dtype=np.int64), every_day[lost], cases["count"].to_numpy(float)[lost],
+                               1, width), span, offset, t)[0].astype(int).tolist()
+    unit, day = idx[ok], every_day[ok]
     count = cases["count"].to_numpy(float)[ok]
     every_case = _daily(unit, day, count, n, width)          # community or not (read when a weekly rate counts all)
     comm = community[ok]
@@ -173,29 +178,18 @@ def commune_env(inputs: Inputs, rset: dict, assigner) -> tuple[dict, np.ndarray,
     return flat, _clean_days(every, offset, t, span), unplaced
 
 
-def _followed(cases: pd.DataFrame) -> dict:
-    """Community cases recorded under an earlier boundary version and followed through the crosswalk;
-    those of a split commune without a point went to its largest part (flagged: the committee may ask)."""
-    if "followed" not in cases:
-        return {"crosswalk": 0, "split_largest_part": 0, "split_by_point": 0}
-    count, kind, point = cases["count"].to_numpy(float), cases["followed"].to_numpy(), cases["lon"].notna().to_numpy()
-    if "community" in cases:
-        count = np.where(cases["community"].to_numpy(float) == 1, count, 0.0)
-    return {"crosswalk": int(count[kind != ""].sum()),
-            "split_largest_part": int(count[(kind == "split") & ~point].sum()),
-            "split_by_point": int(count[(kind == "split") & point].sum())}
-
-
-def _parents(parent_of: np.ndarray, m: int, days: list[dt.date], ruleset, child_codes_flat, child_env: dict, own_table_days):
+def _parents(parent_of: np.ndarray, m: int, days: list[dt.date], ruleset: Ruleset, child_codes_flat: np.ndarray,
+             child_env: dict, own_table_days: dict) -> tuple[Classification, dict]:
     """Roll-up for every day at once: parent p on day k is row p * t + k."""
     t = len(days)
     flat_parent = (parent_of[:, None] * t + np.arange(t)[None, :]).reshape(-1)
     env = frames.parent_env(flat_parent, m * t, child_codes_flat, child_env, own_table_days)
     metrics.older_group(env, ruleset.settings, days)
+    assert ruleset.rollup is not None      # parents are evaluated only when the ruleset rolls up
     return engine.classify(ruleset.rollup, env, ruleset.settings, m * t, with_reasons=False), env
 
 
-def _hold_parents(pcls, penv: dict, inputs: Inputs, unit: str, days: list[dt.date], rset: dict) -> np.ndarray:
+def _hold_parents(pcls: Classification, penv: dict, inputs: Inputs, unit: str, days: list[dt.date], rset: dict) -> np.ndarray:
     """A district's or province's levels day by day after the capacity hold and weekly publication, as a
     commune's (in place in `pcls.codes`; `pcls.computed` keeps the day's evaluation); -> the state per parent
     and day ('', CAPACITY or WEEKLY)."""
@@ -221,7 +215,8 @@ def _hold_parents(pcls, penv: dict, inputs: Inputs, unit: str, days: list[dt.dat
     return states
 
 
-def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=None, detail=False) -> RangeResult:
+def evaluate_range(settings: Settings, days: list[dt.date], ruleset: Ruleset, progress: Callable[[str], object] | None = None,
+                   detail: bool = False) -> RangeResult:
     """Levels for every unit and each of `days` (consecutive) under one ruleset, inputs read from the store."""
     step = progress or (lambda stage: None)
     inputs = gather(settings, Store(settings.db_path), days, ruleset)
@@ -229,7 +224,7 @@ def evaluate_range(settings: Settings, days: list[dt.date], ruleset, progress=No
     return evaluate(inputs, ruleset, progress, detail)
 
 
-def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResult:
+def evaluate(inputs: Inputs, ruleset: Ruleset, progress: Callable[[str], object] | None = None, detail: bool = False) -> RangeResult:
     """Levels for every unit and each of the inputs' days; with `detail`, also what each day's
     published tables are built from (inputs, reasons, hysteresis state)."""
     step = progress or (lambda stage: None)
@@ -240,7 +235,6 @@ def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResul
     rset = ruleset.settings
     n, t = len(codes), len(days)
     env, clean, unplaced = commune_env(inputs, rset, assigner)
-    followed = _followed(inputs.cases)
     nb = inputs.neighbours
     step("metrics")
     cls = engine.classify(ruleset.commune, env, rset, n * t, nb, days=t, with_reasons=False)
@@ -268,7 +262,7 @@ def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResul
         previous = final[:, k]
     step("hysteresis")
 
-    def own(table_codes):
+    def own(table_codes: np.ndarray) -> dict[str, np.ndarray]:
         return {name: v.reshape(-1) for name, v in inputs.indicator_grid(table_codes).items()}
 
     # each parent kind from the kind below it that the version has (RULES.md section 3, rollup_from)
@@ -284,7 +278,7 @@ def evaluate(inputs: Inputs, ruleset, progress=None, detail=False) -> RangeResul
         parents[unit] = (Levels(pcodes, pcls.codes.reshape(-1, t)), pcls, penv)
     step("rollup")
     res = RangeResult(days, ruleset.id, Levels(codes, computed), Levels(codes, final),
-                      {u: lv for u, (lv, _, _) in parents.items()}, unplaced, followed)
+                      {u: lv for u, (lv, _, _) in parents.items()}, unplaced)
     if detail:
         res.detail = {"env": env, "cls": cls, "section": ruleset.commune, "rollup": ruleset.rollup,
                       "decided": decided_all, "state": state_all, "previous": previous_all, "clean": clean,

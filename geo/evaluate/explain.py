@@ -2,32 +2,35 @@
 neighbours that triggered adjacency, or for `unknown` the inputs that were missing."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from geo.base import i18n
 from rules import expr as E
 from rules.engine import MISSING_PREFIX, UNKNOWN_WHEN_ID
+from rules.model import Rule, RuleSection
 
 
-def _number(v, lang: str) -> str:
+def _number(v: float, lang: str) -> str:
     """96000 -> '96.000' in Vietnamese, '96,000' in English; one decimal for fractions."""
     text = f"{int(v):,}" if float(v).is_integer() else f"{v:,.1f}"
     return text.translate(str.maketrans(",.", ".,")) if lang == "vi" else text
 
 
-def _is_nan(v) -> bool:
+def _is_nan(v: object) -> bool:
     return v is None or (isinstance(v, float) and v != v)
 
 
-def _value(spec: dict, v, lang: str) -> str:
+def _value(spec: dict, v: float, lang: str) -> str:
     if spec.get("type") == "bool":
         return i18n.word("value", "true" if v else "false", lang)
     return _number(v, lang)
 
 
-def explain(section, values: dict, level: str, reasons: list[str], triggers: list[str], lang: str,
+def explain(section: RuleSection, values: dict, level: str, reasons: list[str], triggers: list[str], lang: str,
             settings: dict | None = None) -> str:
     w = i18n.words("explain", lang)
     rules = {r.id: r for r in section.rules}
@@ -58,9 +61,10 @@ def explain(section, values: dict, level: str, reasons: list[str], triggers: lis
         return f"{w['unknown']} — " + "; ".join(parts)
     parts = []
     for rid in reasons:
-        rule = rules.get(rid)
-        if rule is None:
+        named = rules.get(rid)
+        if named is None:
             continue
+        rule = named
         read = [f"{section.inputs[n].get(lang, n)} = {_value(section.inputs[n], values[n], lang)}"
                 for n in sorted(rule.when.names) if n in section.inputs and not _is_nan(values.get(n))]
         text = f"{rid}: {rule.en if lang == 'en' else rule.vi}"
@@ -72,7 +76,7 @@ def explain(section, values: dict, level: str, reasons: list[str], triggers: lis
     return "; ".join(parts) if parts else w["none"]
 
 
-def _holds(section, rule, values: dict, settings: dict) -> bool:
+def _holds(section: RuleSection, rule: Rule, values: dict, settings: dict) -> bool:
     """Whether `rule` holds (true, not unknown) for one unit's values: a unit inside an unpublished cell is
     told so, one that may or may not be in it is told what is missing."""
     scope: dict[str, Any] = {k: v for k, v in settings.items() if isinstance(v, (int, float, str))}
@@ -85,7 +89,7 @@ def _holds(section, rule, values: dict, settings: dict) -> bool:
     return bool(E.evaluate(rule.when, scope, 1)[0] == 1)
 
 
-def inputs_read(section, reasons, available) -> list[str]:
+def inputs_read(section: RuleSection, reasons: Sequence[str], available: Iterable[str]) -> list[str]:
     """The inputs explain() reads for these reason ids (those of the rules named, or of the missing)."""
     rules = {r.id: r for r in [*section.rules, *section.unknown_rules]}
     names = set()
@@ -97,8 +101,8 @@ def inputs_read(section, reasons, available) -> list[str]:
     return [k for k in available if k in names]
 
 
-def adjacency_triggers(section, reasons: list[list[str]], codes: np.ndarray, level_codes: np.ndarray,
-                       neighbours, labels: list[str], level_ids) -> list[list[str]]:
+def adjacency_triggers(section: RuleSection, reasons: list[list[str]], codes: np.ndarray, level_codes: np.ndarray,
+                       neighbours: sparse.csr_matrix, labels: list[str], level_ids: list[str]) -> list[list[str]]:
     """For each unit whose reasons include a borders() rule, the neighbours at the bordered level."""
     rank = {lv: i for i, lv in enumerate(level_ids)}
     looks = {r.id: [rank[b] for b in r.when.borders] for r in section.rules if r.when.borders}

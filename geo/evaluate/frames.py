@@ -8,17 +8,20 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from scipy import sparse
 
 from geo.base import i18n
 from geo.base.errors import InputError
 from geo.base.vocabulary import UNITS
+from geo.domain import declared, indicators, rulesets
 from geo.evaluate import explain, hysteresis, metrics
-from geo.ingest import declared, indicators
 from geo.store.boundaries import PARENT_COLUMN
 from geo.store.formats import DISPLAY_COL, GEOJSON_COL
 from rules.levels import SCALE
 from rules.measures import MEASURE_ID_SEPARATOR
+from rules.model import RuleSection, Ruleset
 
 # Attributes of the units kept in every output besides the computed ones (the last two are the
 # geometry JSON strings computed once at import, see formats.geometry_json).
@@ -26,7 +29,7 @@ UNIT_ATTRS = ("code", "name", "district_code", "district_name", "province_code",
               GEOJSON_COL, DISPLAY_COL)
 LEVEL_NAMES = tuple(lv.value for lv in SCALE)
 # Published input columns follow the order rulesets list them in (whichever way they were computed).
-INPUT_ORDER = {k: i for i, k in enumerate(metrics.COMMUNE_INPUTS)}
+INPUT_ORDER = {k: i for i, k in enumerate(rulesets.COMMUNE_INPUTS)}
 
 
 @dataclass
@@ -87,7 +90,7 @@ class ParentDay:
     published_on: dt.date | None = None  # weekly publication: the publication day of the levels in force
 
 
-def names(codes) -> list[str]:
+def names(codes: npt.ArrayLike) -> list[str]:
     return ["unknown" if c < 0 else LEVEL_NAMES[c] for c in np.asarray(codes).tolist()]
 
 
@@ -109,7 +112,7 @@ def parent_env(parent_of: np.ndarray, n: int, child_codes: np.ndarray, child_env
     return env
 
 
-def _frame(units: gpd.GeoDataFrame, levels: list[str], reasons, ruleset, columns: dict) -> gpd.GeoDataFrame:
+def _frame(units: gpd.GeoDataFrame, levels: list[str], reasons: list, ruleset: Ruleset, columns: dict) -> gpd.GeoDataFrame:
     out = units[list(UNIT_ATTRS)].copy()
     out["level"] = levels
     spec = {lv: ruleset.level(lv) for lv in set(levels)}
@@ -125,7 +128,8 @@ def _frame(units: gpd.GeoDataFrame, levels: list[str], reasons, ruleset, columns
     return gpd.GeoDataFrame(out, geometry=units.geometry.values, crs="EPSG:4326")
 
 
-def _explain(frame, section, env: dict, levels, reasons, triggers: list[list[str]], states=None, settings=None) -> None:
+def _explain(frame: gpd.GeoDataFrame, section: RuleSection, env: dict, levels: list[str], reasons: list,
+             triggers: list[list[str]], states: list | None = None, settings: dict | None = None) -> None:
     """`explanation` (Vietnamese), `explanation_en` and `adjacent_to` columns, in place.
     `states`: per unit None or the hysteresis figures ({lang: {prev, clean, need, step, computed}})."""
     n = len(frame)
@@ -153,7 +157,7 @@ def _explain(frame, section, env: dict, levels, reasons, triggers: list[list[str
     frame["adjacent_to"] = triggers
 
 
-def _hysteresis_states(ruleset, c: CommuneDay, decided_levels: list[str], day: dt.date) -> list:
+def _hysteresis_states(ruleset: Ruleset, c: CommuneDay, decided_levels: list[str], day: dt.date) -> list:
     need = int(ruleset.settings.get("min_clean_days_before_downgrade", 0))
     step = int(ruleset.settings.get("max_step_down_per_run", len(SCALE)))
     days = hysteresis.notice_days(ruleset.settings)
@@ -173,14 +177,14 @@ def _hysteresis_states(ruleset, c: CommuneDay, decided_levels: list[str], day: d
     return out
 
 
-def _parent_frame(units: Units, unit: str, p: ParentDay, child_codes: np.ndarray, ruleset) -> gpd.GeoDataFrame:
+def _parent_frame(units: Units, unit: str, p: ParentDay, child_codes: np.ndarray, ruleset: Ruleset) -> gpd.GeoDataFrame:
     parents = units.of(unit)
     parent_of, n = units.parent_of(unit, p.child), len(parents)
     counts = {f"n_{lv.value}": np.bincount(parent_of, weights=child_codes == i, minlength=n).astype(int)
               for i, lv in enumerate(SCALE)}
     counts["n_unknown"] = p.env["n_unknown"].astype(int)
     shown = {k: p.env[k] for k in ("population", "lockdown_active", "community_cases_per_100k_7d", "cases_per_100k_week",
-                                   *metrics.SUMMED, *indicators.INDICATORS, *metrics.OLDER_GROUP) if k in p.env}
+                                   *metrics.SUMMED, *indicators.INDICATORS, *rulesets.OLDER_GROUP) if k in p.env}
     levels = names(p.codes)
     computed = {"computed_level": names(p.codes if p.computed is None else p.computed)}
     frame = _frame(parents, levels, p.reasons, ruleset, {**counts, **shown, **computed})
@@ -191,12 +195,13 @@ def _parent_frame(units: Units, unit: str, p: ParentDay, child_codes: np.ndarray
             states[i] = {lang: {"prev": ruleset.level(levels[i])[lang], "since": since,
                                 "notice": ruleset.settings.get("publication_notice_hours", 48),
                                 "computed": ruleset.level(names([p.computed[i]])[0])[lang]} for lang in ("vi", "en")}
+    assert ruleset.rollup is not None      # a parent's frame is made only when the ruleset rolls up
     _explain(frame, ruleset.rollup, p.env, levels, p.reasons, [[] for _ in range(n)], states, ruleset.settings)
     _capacity_notes(frame, ruleset, p.env)
     return frame
 
 
-def _capacity_notes(frame, ruleset, env: dict) -> None:
+def _capacity_notes(frame: gpd.GeoDataFrame, ruleset: Ruleset, env: dict) -> None:
     """Under a ruleset whose capacity criterion holds levels (NQ 128, RULES.md §6), each explanation says
     whether the unit's treatment capacity was not reported (no hold) or not met (its level is not lowered)."""
     if not ruleset.settings.get("capacity_not_met_holds") or "treatment_capacity_met" not in env:
@@ -208,7 +213,7 @@ def _capacity_notes(frame, ruleset, env: dict) -> None:
         frame[column] = [f"{text}; {extra}" if extra else text for text, extra in zip(frame[column], note, strict=True)]
 
 
-def build(day: dt.date, ruleset, units: Units, c: CommuneDay, parents: dict[str, ParentDay], neighbours,
+def build(day: dt.date, ruleset: Ruleset, units: Units, c: CommuneDay, parents: dict[str, ParentDay], neighbours: sparse.csr_matrix,
           declared_table: pd.DataFrame) -> dict[str, gpd.GeoDataFrame]:
     """The published tables of one day, one per kind of unit the boundary version has."""
     communes = units.communes
@@ -234,7 +239,7 @@ def build(day: dt.date, ruleset, units: Units, c: CommuneDay, parents: dict[str,
     return frames
 
 
-def summary(day: dt.date, ruleset, version: str, tables: dict[str, gpd.GeoDataFrame]) -> dict:
+def summary(day: dt.date, ruleset: Ruleset, version: str, tables: dict[str, gpd.GeoDataFrame]) -> dict:
     """The manifest fields every run has, whichever way it was computed."""
     window = ruleset.settings["window_days"]
     return {

@@ -17,18 +17,20 @@ Upgrades always apply at once, and `unknown` is never hidden behind an older lev
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 
-from geo.ingest import crosswalk
+from geo.domain import crosswalk
 from geo.store import runfiles
+from geo.store.database import Store
 from rules.levels import RANK, UNKNOWN_CODE
 
 HOLD, STEP, NOTICE, CAPACITY, WEEKLY = "HOLD", "STEP", "NOTICE", "CAPACITY", "WEEKLY"
 HOURS_PER_DAY = 24
 
 
-def previous_levels(store, runs_dir, day: dt.date, codes: np.ndarray, unit: str = "commune") -> np.ndarray:
+def previous_levels(store: Store, runs_dir: Path, day: dt.date, codes: np.ndarray, unit: str = "commune") -> np.ndarray:
     """Level codes published for the latest date before `day` (UNKNOWN_CODE where none). A district or
     province only from a run on the current boundaries (its units are not followed across versions)."""
     run = store.latest_run_before(day.isoformat())
@@ -43,9 +45,9 @@ def previous_levels(store, runs_dir, day: dt.date, codes: np.ndarray, unit: str 
     return run_levels(store, runs_dir / run["run_id"], codes)
 
 
-def run_levels(store, run_dir, codes: np.ndarray, column: str = "level") -> np.ndarray:
+def run_levels(store: Store, run_dir: Path, codes: np.ndarray, column: str = "level") -> np.ndarray:
     """Levels of `codes` (current boundaries) in a run; a run on earlier boundaries gives each
-    commune the worst known level of the communes that covered it then (geo/ingest/crosswalk.py)."""
+    commune the worst known level of the communes that covered it then (geo/domain/crosswalk.py)."""
     version = runfiles.manifest(run_dir).get("boundary_version")
     current = store.current_boundary_version()
     if version is None or version == current:
@@ -66,7 +68,7 @@ def notice_days(settings: dict) -> int:
     return int(np.ceil(float(settings.get("notice_hours", 0)) / HOURS_PER_DAY))
 
 
-def decided_before(store, runs_dir, day: dt.date, codes: np.ndarray, days: int) -> list[np.ndarray]:
+def decided_before(store: Store, runs_dir: Path, day: dt.date, codes: np.ndarray, days: int) -> list[np.ndarray]:
     """Levels decided (before notice) by the runs of the `days` previous dates that have one."""
     out = []
     for k in range(1, days + 1):
@@ -80,7 +82,7 @@ def publication_notice_days(settings: dict) -> int:
     return int(np.ceil(float(settings.get("publication_notice_hours", 48)) / HOURS_PER_DAY))
 
 
-def publications_before(store, runs_dir, day: dt.date, codes: np.ndarray, settings: dict,
+def publications_before(store: Store, runs_dir: Path, day: dt.date, codes: np.ndarray, settings: dict,
                         unit: str = "commune") -> dict[dt.date, np.ndarray]:
     """{publication day: levels decided that day} for the publication days whose levels can still be in force
     on `day` or after (weekly publication); {} when levels are published every day. A district or province:
@@ -103,7 +105,8 @@ def publications_before(store, runs_dir, day: dt.date, codes: np.ndarray, settin
     return out
 
 
-def in_force_weekly(decided: np.ndarray, day: dt.date, published: dict[dt.date, np.ndarray], settings: dict):
+def in_force_weekly(decided: np.ndarray, day: dt.date, published: dict[dt.date, np.ndarray], settings: dict
+                    ) -> tuple[np.ndarray, dt.date | None]:
     """Weekly publication: -> (levels in force on `day`, the publication day they come from or None). `published`
     gains `day`'s levels when it is a publication day (they take effect `publication_notice_hours` later)."""
     if day.isoweekday() == int(settings["publish_weekday"]):
@@ -125,7 +128,7 @@ def with_notice(decided: np.ndarray, earlier: list[np.ndarray]) -> tuple[np.ndar
 
 
 def apply(computed: np.ndarray, previous: np.ndarray, clean: np.ndarray, settings: dict,
-          capacity: np.ndarray | None = None):
+          capacity: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """-> (final level codes, state per unit: '' or a reason id CAPACITY/HOLD/STEP). `capacity`: treatment
     capacity met (1), not met (0) or not reported (NaN) per unit."""
     min_clean = int(settings.get("min_clean_days_before_downgrade", 0))

@@ -4,7 +4,7 @@
 cases of the whole window (codes carried to the current boundaries), the lockdowns, flags,
 indicators and declarations that can be in force on any of the days, the adjacency the ruleset
 asks for, and the levels published before the first day (hysteresis starts from them). The
-evaluation (geo/evaluate/table.py) then computes without touching the store; what is in force on day k
+evaluation (geo/evaluate/evaluation.py) then computes without touching the store; what is in force on day k
 is picked from these rows by the pure functions below (the same ones whatever the number of days).
 """
 from __future__ import annotations
@@ -17,13 +17,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 
 from geo.base.config import Settings
+from geo.domain import adjacency, crosswalk, indicators
+from geo.domain.inforce import declared_in_force, flags_in_force, indicators_in_force
 from geo.evaluate import hysteresis, metrics
 from geo.evaluate.frames import Units
-from geo.ingest import adjacency, crosswalk, indicators
 from geo.store import boundaries
 from geo.store.database import Store
+from rules.model import Ruleset
 
 
 @dataclass
@@ -43,13 +46,19 @@ class Inputs:
     previous_parents: dict | None = None  # {district/province: levels published before days[0]} when a rule holds them
     published_before: dict | None = None  # weekly publication: {unit kind: {publication day: levels decided}}
 
+    def cases_on(self, k: int) -> pd.DataFrame:
+        """The cases of day k's window: what an evaluation of that day alone reads (a backfilled day's hash of
+        its cases is the daily run's)."""
+        day = self.cases["day"]
+        return self.cases[(day >= (self.days[k] - (self.days[0] - self.first)).isoformat()) & (day <= self.days[k].isoformat())]
+
     def flags_on(self, k: int) -> pd.DataFrame:
         return flags_in_force(self.flags, self.days[k])
 
     def indicators_on(self, k: int) -> pd.DataFrame:
         return indicators_in_force(self.indicators, self.days[k])
 
-    def indicator_grid(self, codes) -> dict[str, np.ndarray]:
+    def indicator_grid(self, codes: np.ndarray) -> dict[str, np.ndarray]:
         """Each indicator in force per unit (rows, in `codes` order) and day (columns); NaN where none.
         Days without any indicator in force cost nothing (most of a year has none)."""
         out = {name: np.full((len(codes), len(self.days)), np.nan) for name in indicators.IMPORTED}
@@ -88,39 +97,7 @@ class Inputs:
         return gpd.GeoDataFrame(attrs, geometry=geoms, crs="EPSG:4326")
 
 
-def flags_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
-    """(code, flag) set on `day`: the latest row dated <= day for the commune and flag, unless ended."""
-    d = day.isoformat()
-    rows = rows[rows["date"] <= d]
-    if rows.empty:
-        return pd.DataFrame(columns=["code", "flag"])
-    last = rows.groupby(["code", "flag"]).tail(1)
-    live = last[(last["end_date"].isna()) | (last["end_date"] >= d)]
-    return live[live["value"] == 1][["code", "flag"]]
-
-
-def indicators_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
-    """Latest value of each (code, indicator) dated within MAX_AGE_DAYS up to `day`, wide by indicator."""
-    start = (day - dt.timedelta(days=indicators.MAX_AGE_DAYS - 1)).isoformat()
-    weekly = (day - dt.timedelta(days=indicators.REPORTED_MAX_AGE_DAYS)).isoformat()
-    rows = rows[(rows["date"] >= start) & (rows["date"] <= day.isoformat())]
-    rows = rows[~rows["name"].isin(list(indicators.REPORTED)) | (rows["date"] >= weekly)]
-    if rows.empty:
-        return pd.DataFrame(columns=list(indicators.IMPORTED), index=pd.Index([], name="code"))
-    latest = rows.groupby(["code", "name"])["value"].last().unstack("name")
-    return latest.reindex(columns=list(indicators.IMPORTED))
-
-
-def declared_in_force(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
-    """The declaration in force on `day` per unit: the latest valid_from <= day, unless ended."""
-    d = day.isoformat()
-    rows = rows[rows["valid_from"] <= d]
-    last = rows.groupby("unit").tail(1)
-    live = last[last["valid_until"].isna() | (last["valid_until"] >= d)]
-    return live.set_index("unit")
-
-
-def neighbour_matrix(store: Store, version: str, communes: gpd.GeoDataFrame, settings: dict):
+def neighbour_matrix(store: Store, version: str, communes: gpd.GeoDataFrame, settings: dict) -> sparse.csr_matrix:
     """The communes' adjacency of the kind the ruleset asks (stored at import for its tolerance,
     else measured now)."""
     tol = float(settings["adjacency_tolerance_m"])
@@ -148,7 +125,7 @@ def _of_earlier_version(cases: pd.DataFrame, current: str, current_codes: set[st
     return np.where(known, recorded != current, legacy)
 
 
-def gather(settings: Settings, store: Store, days: list[dt.date], ruleset, known_until: dt.date | None = None) -> Inputs:
+def gather(settings: Settings, store: Store, days: list[dt.date], ruleset: Ruleset, known_until: dt.date | None = None) -> Inputs:
     """What evaluating `days` (consecutive, oldest first) under `ruleset` reads, in one pass over the store.
     `known_until`: read nothing dated after it (the outlook: the days after it as if no new case came)."""
     rset = ruleset.settings

@@ -1,4 +1,4 @@
-"""The inputs rulesets read (their names), and the pieces of their computation shared by the
+"""The pieces of the rulesets' inputs' computation shared by the
 evaluation (geo/evaluate/evaluation.py): windows, rates, case placement, roll-up counts.
 
 Only community cases count (RULES.md section 2). The window is [D - window_days + 1, D] on the
@@ -12,29 +12,11 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from geo.base.columns import FLAG_NAMES
 from geo.base.errors import InputError
-from geo.ingest.indicators import INDICATORS
+from geo.domain.assign import Assigner
 from rules.levels import RANK, UNKNOWN_CODE
 from rules.ruleset import dated_value
 
-# Figures imported per unit and date (geo/ingest/indicators.py), usable by commune and roll-up rules.
-INDICATOR_INPUTS = tuple(INDICATORS)
-# The weekly rate of NQ 128 / QĐ 218 as the ruleset counts it (RULES.md §6: settings rate_window, rate_cases),
-# and the full-dose coverage of the older group in force on the day (setting older_group_from).
-WEEKLY = ("cases_week", "cases_per_100k_week")
-OLDER_GROUP = ("vaccination_full_dose_older_pct", "older_group_age")
-COMMUNE_INPUTS = (
-    "population", "community_cases", "known_source_community_cases", "unknown_source_community_cases",
-    "largest_unknown_source_cluster", "hard_to_trace_setting_cases", *(f"flag_{f}" for f in FLAG_NAMES),
-    "lockdown_active",
-    "community_cases_7d", "community_cases_per_100k_7d", *WEEKLY, *INDICATOR_INPUTS, *OLDER_GROUP,
-)
-ROLLUP_INPUTS = (
-    "n_children", "n_unknown", "n_risk_or_worse", "n_high_risk_or_worse", "n_very_high_risk",
-    "population", "known_source_community_cases", "community_cases_7d", "community_cases_per_100k_7d",
-    *WEEKLY, *INDICATOR_INPUTS, *OLDER_GROUP,
-)
 RATE_WINDOWS = {"rolling_7": (7, 1.0), "half_14": (14, 0.5)}     # days summed, and the factor to a week
 # QĐ 07/2020/QĐ-TTg: an outbreak is over after this many days without a new case (RULES.md section 5);
 # a ruleset may set `outbreak_over_days` otherwise.
@@ -97,7 +79,7 @@ def older_group(env: dict, settings: dict, days: list[dt.date]) -> None:
     env["older_group_age"] = np.where(age > 0, age, np.nan)
 
 
-def commune_index(cases: pd.DataFrame, codes: np.ndarray, assigner) -> np.ndarray:
+def commune_index(cases: pd.DataFrame, codes: np.ndarray, assigner: Assigner) -> np.ndarray:
     """Index of each case's commune in `codes` (-1: not in this boundary version).
     Point cases are assigned again against the boundaries of this run."""
     pos = pd.Series(np.arange(len(codes)), index=pd.Index(codes))
@@ -113,7 +95,7 @@ def commune_index(cases: pd.DataFrame, codes: np.ndarray, assigner) -> np.ndarra
 def rollup_inputs(parent_of_child: np.ndarray, n_parents: int, child_codes: np.ndarray,
                   child_population: np.ndarray, child_known_cases: np.ndarray) -> dict[str, np.ndarray]:
     """Counts of children per level (by parent index) plus summed population and known cases."""
-    def count(mask):
+    def count(mask: np.ndarray) -> np.ndarray:
         return np.bincount(parent_of_child[mask], minlength=n_parents).astype(np.float64)
     pop = np.bincount(parent_of_child, weights=np.nan_to_num(child_population), minlength=n_parents)
     has_pop = np.bincount(parent_of_child, weights=~np.isnan(child_population), minlength=n_parents) > 0
@@ -126,3 +108,16 @@ def rollup_inputs(parent_of_child: np.ndarray, n_parents: int, child_codes: np.n
         "population": np.where(has_pop & (pop > 0), pop, np.nan),
         "known_source_community_cases": np.bincount(parent_of_child, weights=child_known_cases, minlength=n_parents),
     }
+
+
+def followed_counts(cases: pd.DataFrame) -> dict:
+    """Community cases recorded under an earlier boundary version and followed through the crosswalk;
+    those of a split commune without a point went to its largest part (flagged: the committee may ask)."""
+    if "followed" not in cases:
+        return {"crosswalk": 0, "split_largest_part": 0, "split_by_point": 0}
+    count, kind, point = cases["count"].to_numpy(float), cases["followed"].to_numpy(), cases["lon"].notna().to_numpy()
+    if "community" in cases:
+        count = np.where(cases["community"].to_numpy(float) == 1, count, 0.0)
+    return {"crosswalk": int(count[kind != ""].sum()),
+            "split_largest_part": int(count[(kind == "split") & ~point].sum()),
+            "split_by_point": int(count[(kind == "split") & point].sum())}

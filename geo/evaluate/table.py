@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 
 from geo.base.errors import InputError
-from geo.ingest.tables import FALSE_WORDS, TRUE_WORDS, read_table
+from geo.base.vocabulary import FALSE_WORDS, TRUE_WORDS
 from rules import engine
+from rules.model import Ruleset
 
 
-def evaluate_table(ruleset, path: Path) -> tuple[pd.DataFrame, list[str]]:
-    raw = read_table(Path(path))
+def evaluate_table(ruleset: Ruleset, raw: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """`raw`: the table as read (text cells) from `path` (named in errors)."""
     section = ruleset.commune
     missing = [name for name in section.inputs if name not in raw.columns]
     skipped = [r.id for r in section.rules if r.when.borders]

@@ -15,7 +15,7 @@ from geo.base.columns import normalise_header
 from geo.base.errors import InputError, MissingInputError
 from geo.base.names import normalise
 from geo.base.vocabulary import UNITS
-from geo.ingest import crosswalk
+from geo.domain import crosswalk
 from geo.ingest.rejects import write_rejects
 from geo.ingest.tables import RowErrors, parse_dates, read_table, summary
 from geo.ingest.units import sha256_file
@@ -173,19 +173,6 @@ def _whole_lists(df: pd.DataFrame, err: RowErrors, start, provinces: dict[str, s
                 notes.append(f"{where}list {key}: {len(provinces) - len(missing)} of {len(provinces)} provinces; "
                              f"not listed: {', '.join(missing)}")
     return notes
-
-
-def annotate(frame, table: pd.DataFrame, ruleset) -> None:
-    """Add declared_* columns and `level_differs` to a published frame (in place)."""
-    codes = frame["code"].astype(str)
-    t = table.reindex(codes)
-    frame["declared_level"] = t["level"].to_numpy(object)
-    frame["declared_level_vi"] = [ruleset.level(v)["vi"] if isinstance(v, str) else None for v in t["level"]]
-    frame["declared_decision"] = t["decision"].to_numpy(object)
-    frame["declared_by"] = t["by"].to_numpy(object)
-    frame["declared_from"] = t["valid_from"].to_numpy(object)
-    frame["declared_reason"] = t["reason"].to_numpy(object)
-    frame["level_differs"] = [isinstance(dl, str) and dl != lv for dl, lv in zip(t["level"], frame["level"], strict=False)]
 
 
 def carry_over(store: Store, from_version: str, day: dt.date, by: str) -> dict:

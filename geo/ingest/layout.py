@@ -10,7 +10,9 @@ from pathlib import Path
 
 from geo.base.columns import CASE_ALIASES, FLAG_ALIASES, CaseCol, FlagCol, normalise_header, rename_columns
 from geo.base.names import normalise
-from geo.ingest import caseparse, declared, indicators
+from geo.domain import indicators
+from geo.ingest import caseparse, declared
+from geo.ingest.indicators import canonical as indicator_headers
 from geo.ingest.tables import read_table, shown
 from geo.store import inputs
 from geo.store.database import Store
@@ -39,7 +41,7 @@ def _canonical(kind: str, headers: list[str]) -> dict[str, str]:
     if kind == "flags":
         return rename_columns(headers, FLAG_ALIASES)
     if kind == "indicators":
-        return indicators.canonical(headers)
+        return indicator_headers(headers)
     return {h: declared.ALIASES.get(normalise_header(h), normalise_header(h)) for h in headers}
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 
 from geo.base.columns import CaseCol as C
 from geo.base.names import EARLIER_CODE, EARLIER_NAMES, OPERATOR_CHOICE, NameIndex, Placement, triple_key
-from geo.ingest import crosswalk
-from geo.ingest.assign import Assigner
+from geo.domain import crosswalk, inforce
+from geo.domain.assign import Assigner
 from geo.ingest.tables import parse_number
 from geo.store import boundaries
 from geo.store import reviews as reviews_table
@@ -62,14 +62,8 @@ class Earlier:
         return self._names[version]
 
     def in_force(self, day) -> str | None:
-        """The earlier version in force on `day` (ISO text), None when it is the current one or not known: the
-        last to come into force by then (a version without a first day is in force until the next one's)."""
-        if not isinstance(day, str) or not day or not any(first for first, _ in self.valid_from):
-            return None
-        found = None
-        for first, version in self.valid_from:
-            if first <= day:
-                found = version
+        """The earlier version in force on `day` (ISO text), None when it is the current one or not known."""
+        found = inforce.version_in_force(self.valid_from, day) if isinstance(day, str) else None
         return found if found in self.units else None
 
     def code_version(self, code: str) -> str | None:

@@ -53,4 +53,4 @@ def write_rejects(df: pd.DataFrame, errors: RowErrors, rejects_dir: Path, source
 def spreadsheet_text(v: str) -> str:
     """A CSV cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading
     apostrophe, as in the XLSX files (formula injection)."""
-    return spreadsheet_cell(v)
+    return str(spreadsheet_cell(v))

@@ -17,15 +17,6 @@ from geo.store import reviews as table
 from geo.store.database import CASE_FIELDS, Store
 
 
-def waiting(store: Store, status: str | None = "open") -> list[dict]:
-    """The review list of the current boundary version (open ones by default), most cases first."""
-    version = store.current_boundary_version()
-    if version is None or not store.exists():
-        return []
-    with store.connect(readonly=True) as con:
-        return table.listed(con, version, status)
-
-
 def decide(store: Store, review_key: str, code: str | None, by: str) -> dict:
     """Place the rows of a doubtful triple in `code` (a commune of its boundary version), or in none (`code`
     None: they are dropped and said so). -> {review_key, code, rows, cases}."""
@@ -65,12 +56,3 @@ def _placed(rows: pd.DataFrame, code: str, version: str, triple: str) -> pd.Data
     return out
 
 
-def labels(store: Store, rows: list[dict]) -> dict[str, str]:
-    """"Commune, district, province (code)" of every candidate of `rows` (in their boundary versions)."""
-    out: dict[str, str] = {}
-    for version in {r["boundary_version"] for r in rows}:
-        units = store.load_units(version, "commune")
-        wanted = {c for r in rows if r["boundary_version"] == version for c in r["candidates"]}
-        for u in units[units["code"].astype(str).isin(wanted)].itertuples():
-            out[str(u.code)] = ", ".join(str(x) for x in (u.name, u.district_name, u.province_name) if x) + f" ({u.code})"
-    return out

@@ -9,14 +9,13 @@ import numpy as np
 import pandas as pd
 
 from geo.base.errors import InputError
+from geo.base.vocabulary import FALSE_WORDS, TRUE_WORDS
 from geo.ingest import officefile
 from geo.ingest.personal import MASK, scrub
 from geo.ingest.workbook import cell as office_cell
 
 # Dates before the first case in Vietnam (23/1/2020) are typing errors, not history.
 EARLIEST_DATE = dt.date(2020, 1, 1)
-TRUE_WORDS = frozenset({"true", "1", "yes", "y", "x", "co", "có", "t", "dung", "đúng", "1.0"})
-FALSE_WORDS = frozenset({"false", "0", "no", "n", "khong", "không", "f", "sai", "0.0"})
 # Encodings tried in order for CSV: Excel's UTF-8 with BOM, plain UTF-8, Windows Vietnamese.
 CSV_ENCODINGS = ("utf-8-sig", "cp1258")
 

@@ -15,7 +15,8 @@ import shapely
 
 from geo.base.columns import UNIT_ALIASES, Unit, UnitCol, rename_columns
 from geo.base.errors import ConflictError, InputError
-from geo.ingest import adjacency, crosswalk, derive, nesting, population
+from geo.domain import adjacency
+from geo.ingest import crosswalk, derive, nesting, population
 from geo.ingest.tables import cell, parse_number
 from geo.ingest.versions import check_version_name, content_digest, default_version_name, existing_digest
 from geo.store import boundaries

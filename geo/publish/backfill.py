@@ -19,9 +19,10 @@ from itertools import groupby
 
 from geo.base.config import Settings
 from geo.base.errors import InputError
-from geo.evaluate import evaluation, frames
-from geo.publish import publish, quality
-from geo.publish.pipeline import Timer, load_rulesets, ruleset_choice
+from geo.domain.rulesets import load_rulesets, ruleset_choice
+from geo.evaluate import evaluation
+from geo.publish import pipeline, publish, quality
+from geo.publish.pipeline import Timer
 from geo.store.database import Store
 from geo.store.locks import writer_lock
 
@@ -46,7 +47,7 @@ def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
 
 def plan(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str | None = None):
     """[(ruleset, why, [days])]: consecutive days under the same ruleset chosen for the same reason (the one
-    named, the operator's default, or the one in force: pipeline.ruleset_choice)."""
+    named, the operator's default, or the one in force: geo/domain/rulesets.py)."""
     rulesets = load_rulesets(settings.ruleset_dir)
     days = days_between(start, end)
     chosen = [(d, *ruleset_choice(rulesets, d, ruleset_id, settings)) for d in days]
@@ -56,18 +57,8 @@ def plan(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str | Non
 
 def _day_tables(k: int):
     """Day k of the current evaluation: (tables, lockdowns, manifest)."""
-    res, ruleset = _JOB["res"], _JOB["ruleset"]
-    det, day = res.detail, res.days[k]
-    inputs = det["inputs"]
-    c, parents = evaluation.day(res, k)
-    tables = frames.build(day, ruleset, det["units"], c, parents, det["neighbours"], inputs.declared_on(k))
-    lockdowns = inputs.lockdown_frame(k)
-    manifest = {**frames.summary(day, ruleset, det["units"].version, tables), "n_active_lockdowns": len(lockdowns),
-                "ruleset_choice": _JOB["why"]}
-    # what the next day's quality gate compares with (the unplaced share is not measured per backfilled day)
-    facts = dict(_JOB["facts"][k])
-    facts.pop("unplaced_share")
-    manifest["quality"] = facts
+    tables, lockdowns, manifest = pipeline.day_run(_JOB["res"], k, _JOB["ruleset"], _JOB["why"])
+    manifest["quality"] = _JOB["facts"][k]          # what the next day's quality gate compares with
     return tables, lockdowns, manifest
 
 
@@ -103,7 +94,7 @@ def backfill(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str |
             res = evaluation.evaluate_range(settings, days, ruleset, progress=progress, detail=True)
             index = publish.shapes_index(settings, store, (res.detail or {})["units"].version)
             _JOB.update(settings=settings, res=res, ruleset=ruleset, origin=origin, index=index, why=why,
-                        facts=quality.facts_of_days(store, days, [0] * len(days)))
+                        facts=quality.facts_of_days(store, days, res.unplaced))
             try:
                 levels_days = [k for k, day in enumerate(days) if day != full_day]
                 for stage, manifest in _staged(levels_days):

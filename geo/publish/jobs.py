@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from geo.base.config import Settings
 from geo.base.errors import BusyError, ZonesError
-from geo.publish import pipeline
+from geo.publish import pipeline, planahead
 from geo.store import jobs as jobs_table
 from geo.store.database import Store
 from geo.store.locks import check_free
@@ -23,15 +23,20 @@ RECLASSIFY_STAGES = ("load", "metrics", "classify", "hysteresis", "rollup", "tab
 
 def start(settings: Settings, kind: str, target: str, who: str, stages: tuple[str, ...],
           work: Callable[[Callable[[str], None]], tuple[str, dict]],
-          done: Callable[[str, dict], object] = lambda status, result: None) -> str:
+          done: Callable[[str, dict], object] = lambda status, result: None, join: bool = False) -> str:
     """Run `work(progress)` in a thread as a job of `kind` on `target` -> its id; one job of a kind and target at a
     time. `work` returns (status, result); an error ends the job failed with its key and text in both languages.
-    `done(status, result)` is called at the end, before the job is marked ended (the caller audits there)."""
+    `done(status, result)` is called at the end, before the job is marked ended (the caller audits there).
+    `join`: the same work asked again while it runs follows the running job (a what-if: nothing is written);
+    else it is refused (a reclassification: the second would publish the day twice)."""
     store = Store(settings.db_path)
     job_id = secrets.token_hex(8)
     with store.transaction() as con:
-        if not jobs_table.add(con, job_id, kind, target, who, len(stages)):
-            raise BusyError("job_running", date=target.split("|")[0])        # ten posts at once: one job
+        running = jobs_table.add(con, job_id, kind, target, who, len(stages))
+    if running is not None and join:
+        return running
+    if running is not None:
+        raise BusyError("job_running", date=target.split("|")[0])        # ten posts at once: one job
 
     def stage(name: str) -> None:
         with store.transaction() as con:
@@ -73,6 +78,22 @@ def start_reclassify(settings: Settings, day: dt.date, who: str,
         r = pipeline.reclassify(settings, day, progress=progress)
         return ("held" if r.get("held") else "published"), {"run_id": r["run_id"], "date": r["date"]}
     return start(settings, "reclassify", day.isoformat(), who, RECLASSIFY_STAGES, work, done)
+
+
+# The stages of a what-if (the evaluation's, then the comparisons the caller makes): the page's progress bar.
+WHATIF_STAGES = ("load", "metrics", "classify", "hysteresis", "rollup", "tables", "compare", "plan_ahead")
+
+
+def start_whatif(settings: Settings, day: dt.date, ruleset_id: str | None, overrides: dict, key: str, who: str,
+                 compare: Callable[..., tuple[str, dict]]) -> str:
+    """Evaluate `day` under another ruleset or changed settings, publishing nothing, in a thread -> the job's id.
+    `compare(ev, progress, trend_under)` makes the job's result from the evaluation: `trend_under(first)` is the
+    month from `first` to `day` evaluated again under the same ruleset (geo/publish/planahead.py). The serving
+    side never evaluates: it hands its comparison to the job."""
+    def work(progress) -> tuple[str, dict]:
+        ev = pipeline.evaluate(settings, day, ruleset_id, overrides, progress=progress)
+        return compare(ev, progress, lambda first: planahead.trend_under(settings, ev.ruleset, day, (day - first).days + 1))
+    return start(settings, "whatif", f"{day.isoformat()}|{key}", who, WHATIF_STAGES, work, join=True)
 
 
 def get(store: Store, job_id: str) -> dict | None:

@@ -117,7 +117,7 @@ def _tippecanoe(out: Path, layer: str, lo: int, hi: int, inputs: list[str], poly
         args += ["-l", layer, "--detect-shared-borders", "--no-tiny-polygon-reduction"]
     else:
         args += ["-r1"]
-    return subprocess.Popen(args + inputs, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return tiles.start(args + inputs)
 
 
 def build(data_dir: Path, store: Store, version: str, sid: str) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -59,8 +60,21 @@ def tile_join_exe() -> str:
     return _exe("tile-join")
 
 
+# tippecanoe and tile-join find how many files they may open by opening them, up to the soft limit, and keep about
+# that many temporary files: under a service's high limit (20,000) a tiny layer spends half a second in the kernel
+# (creating and unlinking thousands of files). 256, macOS's default, is plenty for the national layer.
+TOOL_OPEN_FILES = 256
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    """Start a tippecanoe tool with TOOL_OPEN_FILES open files at most (util-linux's prlimit, when there)."""
+    prlimit = shutil.which("prlimit")
+    limited = [prlimit, f"--nofile={TOOL_OPEN_FILES}:", "--", *args] if prlimit else args
+    return subprocess.Popen(limited, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 def run_checked(args: list[str]) -> None:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start(args)
     try:
         finish_build(proc)
     finally:
@@ -70,8 +84,7 @@ def run_checked(args: list[str]) -> None:
 def start_join(shapes: Path, table_csv: Path, out: Path) -> subprocess.Popen:
     """Start tile-join: the version's shape tiles of one unit kind with the day's attributes (the
     CSV's first column, `code`, is the key; the index `i` is left out of the run's tiles)."""
-    args = [tile_join_exe(), "-q", "-f", "-o", str(out), "-pk", "-pC", "-c", str(table_csv), "-x", "i", str(shapes)]
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return start([tile_join_exe(), "-q", "-f", "-o", str(out), "-pk", "-pC", "-c", str(table_csv), "-x", "i", str(shapes)])
 
 
 def start_build(geojson: Path, out: Path, layer: str) -> subprocess.Popen:
@@ -83,7 +96,7 @@ def start_build(geojson: Path, out: Path, layer: str) -> subprocess.Popen:
         args.append("--no-tiny-polygon-reduction")
     for name in fields(layer):
         args += ["-y", name]
-    return subprocess.Popen(args + [str(geojson)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return start(args + [str(geojson)])
 
 
 def stop_builds(procs: list[subprocess.Popen]) -> None:

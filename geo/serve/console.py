@@ -20,7 +20,8 @@ from geo.base.columns import FLAG_NAMES
 from geo.base.config import today
 from geo.base.errors import NotFoundError
 from geo.base.i18n import vn_date
-from geo.ingest import reviews
+from geo.domain import reviews
+from geo.domain.audit import audit_log
 from geo.publish import quality
 from geo.serve import auth, blank, trend
 from geo.store import jobs as jobs_table
@@ -220,7 +221,7 @@ def page(store: Store, user: dict | None, lang: str, args: dict, message: str | 
             kept = whatif_kept(cache_dir, job["whatif"], lang)
             result = {"whatif": kept} if kept else None
     if user is not None and auth.allows(user, "admin"):
-        audit = auth.audit_log(store, AUDIT_ROWS, **{k: v for k, v in filters.items() if v})
+        audit = audit_log(store, AUDIT_ROWS, **{k: v for k, v in filters.items() if v})
         users = auth.users(store)
     places = review_list(store) if user is not None and auth.allows(user, "operator") else []
     return ENV.get_template("console.html").render(

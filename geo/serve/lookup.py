@@ -15,8 +15,8 @@ import shapely
 from unidecode import unidecode
 
 from geo.base.errors import NotFoundError
-from geo.ingest import crosswalk
-from geo.ingest.assign import Assigner
+from geo.domain import crosswalk
+from geo.domain.assign import Assigner
 from geo.store import boundaries, casestats, runfiles
 from geo.store.database import Store
 from rules.levels import RANK
@@ -175,7 +175,7 @@ def _levels_of_run(run_dir: str, unit: str) -> dict:
 
 def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.date, days: int = HISTORY_DAYS) -> dict:
     """Daily community cases (communes; summed for parents) and the published level of each day.
-    A commune is followed across boundary versions (geo/ingest/crosswalk.py): on a day published on other
+    A commune is followed across boundary versions (geo/domain/crosswalk.py): on a day published on other
     boundaries its level is the worst of the communes that covered it then (`codes_then` names them),
     and its cases are those of its predecessors and successors."""
     days = max(1, min(int(days), MAX_DAYS))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
+
+from geo.store.connection import Connection
 
 # Which column of a commune row names each parent level.
 PARENT_COLUMN = {"commune": "code", "district": "district_code", "province": "province_code"}
@@ -30,7 +33,7 @@ class Version:
     valid_from: str | None = None     # the first day it is in force: a case dated before reads its codes as earlier ones
 
 
-def replace_version(con, v: Version) -> None:
+def replace_version(con: Connection, v: Version) -> None:
     """Write a version (replacing one of the same name) and make it the current one."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     con.execute("DELETE FROM units WHERE boundary_version = ?", (v.name,))
@@ -48,32 +51,32 @@ def replace_version(con, v: Version) -> None:
                 (v.name, now, v.source, v.source_sha256, v.source_crs, v.n_communes, json.dumps(v.report), v.valid_from))
 
 
-def versions(con) -> list[dict]:
+def versions(con: Connection) -> list[dict]:
     """Every boundary version, oldest in force first: (name, valid_from, imported_at, is_current)."""
     rows = con.execute("SELECT name, valid_from, imported_at, is_current FROM boundary_versions").fetchall()
     out = [{"name": r[0], "valid_from": r[1], "imported_at": r[2], "is_current": bool(r[3])} for r in rows]
     return sorted(out, key=lambda v: (v["valid_from"] or "", v["imported_at"]))
 
 
-def version_stamp(con, version: str) -> tuple[str, str]:
+def version_stamp(con: Connection, version: str) -> tuple[str, str]:
     """(import time, source SHA-256) of a version, ('', '') when there is none."""
     row = con.execute("SELECT imported_at, source_sha256 FROM boundary_versions WHERE name = ?", (version,)).fetchone()
     return (row[0], row[1]) if row else ("", "")
 
 
-def kinds(con, version: str) -> set[str]:
+def kinds(con: Connection, version: str) -> set[str]:
     return {r[0] for r in con.execute("SELECT DISTINCT unit FROM units WHERE boundary_version = ?", (version,))}
 
 
-def unit_codes(con, version: str, unit: str) -> set[str]:
+def unit_codes(con: Connection, version: str, unit: str) -> set[str]:
     return {r[0] for r in con.execute("SELECT code FROM units WHERE boundary_version = ? AND unit = ?", (version, unit))}
 
 
-def commune_codes(con, version: str) -> set[str]:
+def commune_codes(con: Connection, version: str) -> set[str]:
     return {r[0] for r in con.execute("SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune'", (version,))}
 
 
-def any_commune(con, codes) -> bool:
+def any_commune(con: Connection, codes: Iterable[str]) -> bool:
     """Is any of `codes` a commune of any version?"""
     codes = list(codes)
     if not codes:
@@ -83,12 +86,12 @@ def any_commune(con, codes) -> bool:
                        tuple(codes)).fetchone() is not None
 
 
-def communes_of(con, version: str | None, unit: str, code: str) -> list[str]:
+def communes_of(con: Connection, version: str | None, unit: str, code: str) -> list[str]:
     """The communes of `version` inside the unit `code` of level `unit`."""
     column = PARENT_COLUMN[unit]
     return [r[0] for r in con.execute(f"SELECT code FROM units WHERE boundary_version = ? AND unit = 'commune' AND "
                                       f"{column} = ? ORDER BY code", (version, code))]
 
 
-def crosswalk_edges(con) -> pd.DataFrame:
+def crosswalk_edges(con: Connection) -> pd.DataFrame:
     return pd.read_sql_query("SELECT from_version, to_version, old_code, new_code, weight FROM crosswalk", con)

@@ -2,11 +2,13 @@
 parses; this writes), and the re-keying of identifiers stored before pseudonymisation."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import numpy as np
 import pandas as pd
 
+from geo.store.connection import Connection
 from geo.store.database import CASE_FIELDS
 
 # From this many rows a load rebuilds the date index instead of updating it row by row (when the
@@ -26,7 +28,7 @@ class Loader:
     stays here. PostgreSQL takes each chunk directly.
     A context manager: leaving it waits for the helper, whatever happened."""
 
-    def __init__(self, con, is_pg: bool, import_id: int, expected: int):
+    def __init__(self, con: Connection, is_pg: bool, import_id: int, expected: int) -> None:
         self.con, self.is_pg, self.import_id = con, is_pg, int(import_id)
         cols = ", ".join(CASE_FIELDS)
         updates = ", ".join(f"{f} = excluded.{f}" for f in CASE_FIELDS if f != "case_key")
@@ -51,7 +53,7 @@ class Loader:
     def __enter__(self) -> Loader:
         return self
 
-    def __exit__(self, kind, *_) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         try:
             if self.pending is not None:
                 if kind is None:
@@ -116,7 +118,7 @@ class Loader:
         self.con.execute("DROP TABLE temp.incoming")
 
 
-def _rows(acc: pd.DataFrame):
+def _rows(acc: pd.DataFrame) -> Iterator[tuple]:
     """Rows as Python tuples, a slice at a time."""
     step = 50_000
     for start in range(0, len(acc), step):
@@ -124,7 +126,7 @@ def _rows(acc: pd.DataFrame):
         yield from part.where(part.notna(), None).itertuples(index=False, name=None)
 
 
-def plain_identifiers(con) -> pd.DataFrame:
+def plain_identifiers(con: Connection) -> pd.DataFrame:
     """Case rows whose case_id or cluster_id is not yet a pseudonym (stored by an older version)."""
     old = con.execute("SELECT case_key, kind, case_id, cluster_id, report_date, commune_code, community, source_known, "
                       "source_setting FROM cases WHERE (case_id IS NOT NULL AND case_id NOT LIKE 'p:%') OR "
@@ -133,7 +135,7 @@ def plain_identifiers(con) -> pd.DataFrame:
                                                           "commune_code", "community", "source_known", "source_setting"])
 
 
-def rekey(con, df: pd.DataFrame) -> None:
+def rekey(con: Connection, df: pd.DataFrame) -> None:
     """df: new_key, case_id, cluster_id, case_key (the old key): each row's key and identifiers replaced."""
     con.executemany("UPDATE cases SET case_key = ?, case_id = ?, cluster_id = ? WHERE case_key = ?",
                     list(df.astype(object).where(df.notna(), None).itertuples(index=False, name=None)))

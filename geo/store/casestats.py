@@ -2,8 +2,12 @@
 Sums and dates only: no case row leaves through here."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
+
+from geo.store.connection import Connection
 
 # The dates a ruleset may count cases by (its `date_column`).
 CASE_DATE_COLUMNS = ("report_date", "sample_date", "result_date")
@@ -14,7 +18,7 @@ SCAN_SHARE = 10
 CASE_NUMBERS = frozenset({"count", "community", "source_known", "lon", "lat"})
 
 
-def evaluation_cases(con, is_pg: bool, date_column: str, first: str, last: str, every_case: bool = False) -> pd.DataFrame:
+def evaluation_cases(con: Connection, is_pg: bool, date_column: str, first: str, last: str, every_case: bool = False) -> pd.DataFrame:
     """Community cases dated first .. last on `date_column` (as `day`): what an evaluation reads; with
     `every_case`, the others too (a weekly rate of all new cases, RULES.md §6), told apart by `community`."""
     if date_column not in CASE_DATE_COLUMNS:
@@ -36,32 +40,32 @@ def evaluation_cases(con, is_pg: bool, date_column: str, first: str, last: str, 
                          for name, col in zip(names, columns, strict=True)})
 
 
-def cases_through(con, day: str) -> int:
+def cases_through(con: Connection, day: str) -> int:
     """Cases reported up to and including `day`, as stored now."""
     return int(con.execute("SELECT COALESCE(SUM(count), 0) FROM cases WHERE report_date <= ?", (day,)).fetchone()[0])
 
 
-def daily_totals(con, after: str, through: str) -> dict[str, int]:
+def daily_totals(con: Connection, after: str, through: str) -> dict[str, int]:
     """{report_date: cases} for after < report_date <= through."""
     return {d: int(n) for d, n in con.execute("SELECT report_date, SUM(count) FROM cases WHERE report_date > ? AND "
                                                "report_date <= ? GROUP BY report_date", (after, through)).fetchall()}
 
 
-def newest_report_date(con, through: str | None = None) -> str | None:
+def newest_report_date(con: Connection, through: str | None = None) -> str | None:
     """The newest report date stored (up to `through` when given)."""
     if through is None:
         return con.execute("SELECT MAX(report_date) FROM cases").fetchone()[0]
     return con.execute("SELECT MAX(report_date) FROM cases WHERE report_date <= ?", (through,)).fetchone()[0]
 
 
-def current_population(con) -> int:
+def current_population(con: Connection) -> int:
     """The population of the current boundary version's communes."""
     version = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
     return int(con.execute("SELECT COALESCE(SUM(population), 0) FROM units WHERE unit = 'commune' AND "
                            "boundary_version = ?", (version[0] if version else "",)).fetchone()[0] or 0)
 
 
-def commune_spikes(con, first: str, last: str, share: float, floor: int) -> list[tuple[str, str, int, int]]:
+def commune_spikes(con: Connection, first: str, last: str, share: float, floor: int) -> list[tuple[str, str, int, int]]:
     """(report_date, commune_code, cases, population) of each commune of the current boundaries that reported
     more than `share` of its population and more than `floor` cases on one day between first and last."""
     version = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
@@ -74,7 +78,7 @@ def commune_spikes(con, first: str, last: str, share: float, floor: int) -> list
     return [(str(d), str(c), int(n), int(p)) for d, c, n, p in rows]
 
 
-def silent_daily_feeds(con, since: str, through: str, cutoff: str) -> list[tuple[str, str]]:
+def silent_daily_feeds(con: Connection, since: str, through: str, cutoff: str) -> list[tuple[str, str]]:
     """Communes sending daily counts (zero rows on quiet days) between since and through whose last
     row is older than `cutoff` -> [(commune_code, last report date)]."""
     return [(r[0], r[1]) for r in con.execute(
@@ -84,7 +88,7 @@ def silent_daily_feeds(con, since: str, through: str, cutoff: str) -> list[tuple
         "ORDER BY commune_code", (since, through, cutoff)).fetchall()]
 
 
-def community_daily(con, codes, first: str, last: str) -> dict[str, int]:
+def community_daily(con: Connection, codes: Iterable[str], first: str, last: str) -> dict[str, int]:
     """{report_date: community cases} in communes `codes`, first..last."""
     codes = list(codes)
     if not codes:

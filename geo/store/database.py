@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import shapely
 from geo.base.errors import MissingInputError
 from geo.base.vocabulary import UNITS
 from geo.store import boundaries, casestats, inputs
+from geo.store.connection import Connection
 from geo.store.schema import SCHEMA, add_missing_columns
 
 CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "result_date", "count",
@@ -32,19 +33,21 @@ CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "res
 class Store:
     """The embedded SQLite file, or PostgreSQL/PostGIS when `path` is a postgresql:// URL (geo/store/pg.py)."""
 
-    def __init__(self, path):
+    def __init__(self, path: str | Path) -> None:
         self.is_pg = str(path).startswith(("postgresql://", "postgres://"))
-        self.path = str(path) if self.is_pg else Path(path)
+        self.path: str | Path = str(path) if self.is_pg else Path(path)   # what callers key caches by
+        self.url = str(path)                     # PostgreSQL's connection string
+        self.file = Path(path)                   # SQLite's file (meaningless for PostgreSQL)
 
     def exists(self) -> bool:
         """Has anything been stored yet (readers answer "nothing" instead of failing)."""
-        return True if self.is_pg else self.path.exists()
+        return True if self.is_pg else self.file.exists()
 
     @contextmanager
     def connect(self, readonly: bool = False) -> Iterator[Any]:
         if self.is_pg:
             from geo.store import pg  # deliberate: psycopg is loaded only when the store is PostgreSQL
-            pcon = pg.connect(self.path, SCHEMA)
+            pcon = pg.connect(self.url, SCHEMA)
             try:
                 yield pcon
             finally:
@@ -52,13 +55,13 @@ class Store:
             return
         if readonly:
             if not self.exists():
-                raise FileNotFoundError(self.path)
-            con = _read_only(self.path)
+                raise FileNotFoundError(self.file)
+            con = _read_only(self.file)
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file.parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread off: an import lets a helper thread run its upserts while it parses the
             # next chunk (geo/ingest/cases.py's Loader), never two statements at once
-            con = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            con = sqlite3.connect(self.file, timeout=30, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
             add_missing_columns(con)
@@ -69,7 +72,7 @@ class Store:
             con.close()
 
     @contextmanager
-    def transaction(self):
+    def transaction(self) -> Iterator[Any]:
         """One write transaction: committed on success, rolled back on any exception."""
         with self.connect() as con:
             if self.is_pg:              # psycopg opens the transaction itself
@@ -99,7 +102,7 @@ class Store:
             row = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
         return row["name"] if row else None
 
-    def current_units(self):
+    def current_units(self) -> tuple[str, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
         """(boundary version, communes, districts, provinces) of the current boundaries."""
         version = self.current_boundary_version()
         if version is None:
@@ -150,14 +153,14 @@ class Store:
         return df.set_index("code")["geojson"]
 
     # -- what an evaluation reads (geo/evaluate/inputs.py) ---------------------------------------
-    def evaluation_cases(self, con, date_column: str, first: str, last: str, every_case: bool = False) -> pd.DataFrame:
+    def evaluation_cases(self, con: Connection, date_column: str, first: str, last: str, every_case: bool = False) -> pd.DataFrame:
         """Community cases dated first .. last on `date_column` (as `day`); with `every_case` the others too."""
         return casestats.evaluation_cases(con, self.is_pg, date_column, first, last, every_case)
 
-    def boundary_source(self, con, version: str) -> str:
+    def boundary_source(self, con: Connection, version: str) -> str:
         return con.execute("SELECT source_sha256 FROM boundary_versions WHERE name = ?", (version,)).fetchone()[0]
 
-    def evaluation_rows(self, con, last: str, indicators_from: str) -> dict[str, pd.DataFrame]:
+    def evaluation_rows(self, con: Connection, last: str, indicators_from: str) -> dict[str, pd.DataFrame]:
         """Lockdowns, flags, indicators and declarations that can be in force on a day up to `last`."""
         return {
             "lockdowns": pd.read_sql_query(
@@ -233,7 +236,7 @@ class Store:
         """run_by_id, remembered: a run's row never changes once committed (tiles ask per request)."""
         return _published_run(str(self.path), run_id)
 
-    def _run(self, sql, params) -> dict | None:
+    def _run(self, sql: str, params: tuple) -> dict | None:
         if not self.exists():
             return None
         with self.connect(readonly=True) as con:
@@ -288,5 +291,5 @@ def _published_run(path: str, run_id: str) -> dict | None:
     return run
 
 
-def to_wkb(geoms) -> list[bytes]:
+def to_wkb(geoms: Iterable) -> list[bytes]:
     return list(shapely.to_wkb(np.asarray(geoms), output_dimension=2))

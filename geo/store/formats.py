@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,7 +29,7 @@ DISPLAY_SIMPLIFY_DEG = {"commune": 0.0003, "district": 0.001, "province": 0.001,
 DISPLAY_PRECISION = 1e-5
 
 
-def geometry_json(geoms, display_unit: str | None = None) -> np.ndarray:
+def geometry_json(geoms: Iterable, display_unit: str | None = None) -> np.ndarray:
     """GeoJSON geometry strings: RFC 7946 (counter-clockwise exteriors, 1e-7 degree), or the map's
     simplified display version when `display_unit` is given. Computed once per boundary version."""
     geoms = np.asarray(geoms)
@@ -58,7 +59,7 @@ def records(df: pd.DataFrame) -> list[str]:
     return df.to_json(orient="records", lines=True, force_ascii=False, double_precision=10).rstrip("\n").split("\n")
 
 
-def feature_collection(props: list[str], geometries, name: str | None = None, ids: bool = False) -> str:
+def feature_collection(props: list[str], geometries: Iterable, name: str | None = None, ids: bool = False) -> str:
     """Assemble a FeatureCollection from property and geometry JSON strings."""
     feats = []
     for i, (p, g) in enumerate(zip(props, geometries, strict=False)):
@@ -98,7 +99,7 @@ def flat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     return df
 
 
-def _json_texts(values) -> list[str]:
+def _json_texts(values: Iterable) -> list[str]:
     """JSON text of each list; the few distinct lists (reasons) repeat over thousands of units."""
     seen: dict[str, str] = {}
     out = []
@@ -129,7 +130,7 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def inline_json(value) -> str:
+def inline_json(value: object) -> str:
     """JSON safe inside an HTML <script> element: no character can end the element, open a comment
     or break the line of a script (<, >, & and U+2028/9 escaped)."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -138,7 +139,7 @@ def inline_json(value) -> str:
     return text
 
 
-def spreadsheet_cell(v):
+def spreadsheet_cell(v: object) -> object:
     """A value for a spreadsheet cell: text a spreadsheet would run as a formula (=, +, -, @, tab, CR
     first) is stored as text with a leading apostrophe (formula injection); numpy scalars as Python."""
     if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):

@@ -9,36 +9,38 @@ from pathlib import Path
 
 import pandas as pd
 
+from geo.store.connection import Connection
+
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 # -- the import log ---------------------------------------------------------------------------
-def log_import(con, kind: str, path: Path, sha256: str, stamp: str, result: dict) -> int:
+def log_import(con: Connection, kind: str, path: Path, sha256: str, stamp: str, result: dict) -> int:
     cur = con.execute("INSERT INTO imports (kind, path, sha256, imported_at, accepted, rejected, changed, rejects_path) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (kind, str(path), sha256, stamp, result["accepted"],
                                                          result["rejected"], result["changed"], result["rejects_path"]))
     return cur.lastrowid
 
 
-def update_import(con, import_id: int, result: dict) -> None:
+def update_import(con: Connection, import_id: int, result: dict) -> None:
     con.execute("UPDATE imports SET accepted = ?, rejected = ?, changed = ?, rejects_path = ? WHERE id = ?",
                 (result["accepted"], result["rejected"], result["changed"], result["rejects_path"], import_id))
 
 
-def any_import(con, kind: str) -> bool:
+def any_import(con: Connection, kind: str) -> bool:
     return con.execute("SELECT 1 FROM imports WHERE kind = ? LIMIT 1", (kind,)).fetchone() is not None
 
 
-def imports_with_rejects(con, since: str) -> list[dict]:
+def imports_with_rejects(con: Connection, since: str) -> list[dict]:
     """Imports after `since` that rejected rows: kind, path, rejected."""
     return [dict(r) for r in con.execute("SELECT kind, path, rejected FROM imports WHERE imported_at > ? AND rejected > 0 "
                                          "ORDER BY imported_at", (since,)).fetchall()]
 
 
 # -- lockdowns ---------------------------------------------------------------------------------
-def upsert_lockdowns(con, rows: list[tuple]) -> None:
+def upsert_lockdowns(con: Connection, rows: list[tuple]) -> None:
     """rows: (lockdown_key, decision_no, issuer, name, start_date, end_date, lifted_date, geom WKB, row_hash)."""
     con.executemany(
         "INSERT INTO lockdowns (lockdown_key, decision_no, issuer, name, start_date, end_date, lifted_date, geom, row_hash) "
@@ -49,7 +51,7 @@ def upsert_lockdowns(con, rows: list[tuple]) -> None:
         rows)
 
 
-def keep_lockdown_history(con, rows: list[tuple], stamp: str) -> list[str]:
+def keep_lockdown_history(con: Connection, rows: list[tuple], stamp: str) -> list[str]:
     """Before a decision's lockdown changes, its previous row goes to lockdown_history; rows stored
     under the older per-polygon keys for the same decision are moved there too. -> decisions replaced."""
     replaced = []
@@ -71,14 +73,14 @@ def keep_lockdown_history(con, rows: list[tuple], stamp: str) -> list[str]:
     return replaced
 
 
-def lockdown_table(con) -> pd.DataFrame:
+def lockdown_table(con: Connection) -> pd.DataFrame:
     """Every lockdown's decision, issuer, name and dates (no geometry), oldest first."""
     return pd.read_sql_query("SELECT decision_no, issuer, name, start_date, end_date, lifted_date FROM lockdowns "
                              "ORDER BY start_date, decision_no", con)
 
 
 # -- flags, indicators, declarations --------------------------------------------------------------
-def upsert_flags(con, rows: list[tuple]) -> None:
+def upsert_flags(con: Connection, rows: list[tuple]) -> None:
     """rows: (code, date, flag, value, author, end_date, row_hash); recorded now."""
     recorded = _now()
     con.executemany("INSERT INTO flags (code, date, flag, value, author, end_date, row_hash, recorded_at) "
@@ -88,7 +90,7 @@ def upsert_flags(con, rows: list[tuple]) -> None:
                     [(*r, recorded) for r in rows])
 
 
-def upsert_indicators(con, rows: list[list[tuple]]) -> int:
+def upsert_indicators(con: Connection, rows: list[list[tuple]]) -> int:
     """rows: per row of the file, its values as (code, date, name, value, row_hash). -> how many rows of the file
     changed something (a row with several indicators counts once)."""
     changed = 0
@@ -101,7 +103,7 @@ def upsert_indicators(con, rows: list[list[tuple]]) -> int:
     return changed
 
 
-def upsert_declarations(con, rows: list[tuple]) -> None:
+def upsert_declarations(con: Connection, rows: list[tuple]) -> None:
     """rows: (unit, level, valid_from, valid_until, decision, by, reason, recorded_at, row_hash, boundary_version):
     a declaration belongs to the boundary version its unit code is of."""
     con.executemany("INSERT INTO declarations (unit, level, valid_from, valid_until, decision, by, reason, "
@@ -113,19 +115,19 @@ def upsert_declarations(con, rows: list[tuple]) -> None:
                     "WHERE declarations.row_hash != excluded.row_hash", rows)
 
 
-def column_map(con, layout: str) -> dict[str, str] | None:
+def column_map(con: Connection, layout: str) -> dict[str, str] | None:
     """The column mapping an operator saved for a file layout (geo/ingest/layout.py), if any."""
     row = con.execute("SELECT mapping FROM column_maps WHERE layout = ?", (layout,)).fetchone()
     return json.loads(row[0]) if row is not None else None
 
 
-def save_column_map(con, layout: str, kind: str, mapping: dict[str, str], by: str) -> None:
+def save_column_map(con: Connection, layout: str, kind: str, mapping: dict[str, str], by: str) -> None:
     con.execute("INSERT INTO column_maps (layout, kind, mapping, saved_by, saved_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(layout) DO UPDATE SET mapping = excluded.mapping, saved_by = excluded.saved_by, "
                 "saved_at = excluded.saved_at", (layout, kind, json.dumps(mapping, ensure_ascii=False), by, _now()))
 
 
-def declarations_of(con, version: str, day: str) -> pd.DataFrame:
+def declarations_of(con: Connection, version: str, day: str) -> pd.DataFrame:
     """The declarations of a boundary version in force on `day` (the latest valid_from <= day per unit, not ended)."""
     df = pd.read_sql_query("SELECT unit, level, valid_from, valid_until, decision, by, reason FROM declarations "
                            "WHERE boundary_version = ? AND valid_from <= ? ORDER BY valid_from, recorded_at", con,

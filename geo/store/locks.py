@@ -2,6 +2,7 @@
 PostgreSQL store (an advisory lock). Readers never take it: published runs are immutable."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import filelock
@@ -11,7 +12,7 @@ from geo.base.errors import BusyError
 
 
 @contextmanager
-def writer_lock(settings: Settings):
+def writer_lock(settings: Settings) -> Iterator[None]:
     """One writer of runs at a time (reclassify, backfill); others wait, then fail with BusyError."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(settings.lock_path), timeout=settings.lock_timeout_s)

@@ -15,10 +15,13 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 import psycopg
+from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool
 
@@ -64,7 +67,7 @@ _POOLS_LOCK = threading.Lock()
 class _Numeric(Loader):
     """SUM() over integers is numeric in PostgreSQL: an int when whole (as SQLite gives), else a float."""
 
-    def load(self, data):
+    def load(self, data: Buffer) -> int | float:
         d = Decimal(bytes(data).decode())
         return int(d) if d == d.to_integral_value() else float(d)
 
@@ -72,21 +75,23 @@ class _Numeric(Loader):
 class Row(tuple):
     """A row readable as row[0] and row["name"], and dict(row), like sqlite3.Row."""
 
-    def __new__(cls, names, values):
+    _names: list[str]
+
+    def __new__(cls, names: list[str], values: Sequence) -> Row:
         row = super().__new__(cls, values)
         row._names = names
         return row
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> Any:  # a name too, as sqlite3.Row
         if isinstance(key, str):
             return tuple.__getitem__(self, self._names.index(key))
         return tuple.__getitem__(self, key)
 
-    def keys(self):
+    def keys(self) -> list[str]:
         return list(self._names)
 
 
-def _row_factory(cursor):
+def _row_factory(cursor: psycopg.Cursor) -> Callable[[Sequence], Row]:
     names = [c.name for c in cursor.description] if cursor.description else []
     return lambda values: Row(names, values)
 
@@ -96,75 +101,76 @@ def _sql(sql: str) -> str:
 
 
 class Cursor:
-    def __init__(self, con: Connection):
+    def __init__(self, con: Connection) -> None:
         self._con, self._cur = con, con.raw.cursor(row_factory=_row_factory)
 
-    def execute(self, sql, params=()):
+    def execute(self, sql: str, params: Any = ()) -> Cursor:
         self._cur.execute(_sql(sql), tuple(params) if params is not None else None)
         self._con.count(self._cur)
         return self
 
-    def executemany(self, sql, rows):
+    def executemany(self, sql: str, rows: Iterable) -> Cursor:
         rows = list(rows)
         if rows:
             self._cur.executemany(_sql(sql), rows)
             self._con.total_changes += max(self._cur.rowcount, 0)
         return self
 
-    def fetchone(self):
+    def fetchone(self) -> Row | None:
         return self._cur.fetchone()
 
-    def fetchall(self):
+    def fetchall(self) -> list[Row]:
         return self._cur.fetchall()
 
-    def fetchmany(self, n=1):
+    def fetchmany(self, n: int = 1) -> list[Row]:
         return self._cur.fetchmany(n)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Row]:
         return iter(self._cur)
 
     @property
-    def description(self):
+    def description(self) -> Any:
         return self._cur.description
 
     @property
-    def rowcount(self):
+    def rowcount(self) -> int:
         return self._cur.rowcount
 
     @property
-    def lastrowid(self):
-        return self._con.raw.execute("SELECT lastval()").fetchone()[0]
+    def lastrowid(self) -> int | None:
+        row = self._con.raw.execute("SELECT lastval()").fetchone()
+        return row[0] if row else None
 
-    def close(self):
+    def close(self) -> None:
         self._cur.close()
 
 
 class Connection:
     """What the code uses of sqlite3.Connection, over psycopg (pandas reads through cursor())."""
 
-    def __init__(self, raw: psycopg.Connection, pool: ConnectionPool | None = None):
+    def __init__(self, raw: psycopg.Connection, pool: ConnectionPool | None = None) -> None:
         self.raw, self.pool, self.total_changes = raw, pool, 0
 
-    def count(self, cur) -> None:
+    def count(self, cur: psycopg.Cursor) -> None:
         if cur.statusmessage and cur.statusmessage.split()[0] in ("INSERT", "UPDATE", "DELETE"):
             self.total_changes += max(cur.rowcount, 0)
 
-    def cursor(self):
+    def cursor(self) -> Cursor:
         return Cursor(self)
 
-    def execute(self, sql, params=()):
+    def execute(self, sql: str, params: Any = ()) -> Cursor:
         return Cursor(self).execute(sql, params)
 
-    def executemany(self, sql, rows):
+    def executemany(self, sql: str, rows: Iterable) -> Cursor:
         return Cursor(self).executemany(sql, rows)
 
-    def commit(self):
+    def commit(self) -> None:
         self.raw.commit()
 
-    def rollback(self):
+    def rollback(self) -> None:
         self.raw.rollback()
 
-    def close(self):
+    def close(self) -> None:
         """Back to the pool, with whatever was not committed rolled back."""
         if self.pool is None:
             self.raw.close()
@@ -242,7 +248,7 @@ WRITER_LOCK_KEY = 20210601
 
 
 @contextmanager
-def advisory_lock(url: str, timeout_s: float):
+def advisory_lock(url: str, timeout_s: float) -> Iterator[bool]:
     """Yields True once the writers' lock is held (False if `timeout_s` passed first)."""
     raw = psycopg.connect(url, autocommit=True)
     try:

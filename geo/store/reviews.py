@@ -9,6 +9,7 @@ import json
 
 import pandas as pd
 
+from geo.store.connection import Connection
 from geo.store.database import CASE_FIELDS
 
 PENDING_FIELDS = ("review_key", *CASE_FIELDS)
@@ -22,7 +23,7 @@ def key(version: str, triple: str) -> str:
     return f"{version}|{triple}"
 
 
-def decided(con, version: str) -> dict[str, str]:
+def decided(con: Connection, version: str) -> dict[str, str]:
     """{announced triple: code} of the choices made on `version` (a code of that version)."""
     rows = con.execute("SELECT review_key, code FROM placement_reviews WHERE boundary_version = ? AND status = 'decided'",
                        (version,)).fetchall()
@@ -30,7 +31,7 @@ def decided(con, version: str) -> dict[str, str]:
     return {r[0][prefix:]: r[1] for r in rows}
 
 
-def record(con, version: str, triples: list[dict]) -> None:
+def record(con: Connection, version: str, triples: list[dict]) -> None:
     """Open (or seen again) doubtful triples: {triple, province_name, district_name, commune_name, reason,
     candidates}. A triple already decided or rejected keeps its decision."""
     now = _now()
@@ -42,7 +43,7 @@ def record(con, version: str, triples: list[dict]) -> None:
           json.dumps(t["candidates"], ensure_ascii=False), now, now) for t in triples])
 
 
-def add_pending(con, rows: pd.DataFrame, import_id: int) -> int:
+def add_pending(con: Connection, rows: pd.DataFrame, import_id: int) -> int:
     """Rows waiting for a choice (PENDING_FIELDS); the same row imported again changes nothing. -> rows changed."""
     if rows.empty:
         return 0
@@ -57,7 +58,7 @@ def add_pending(con, rows: pd.DataFrame, import_id: int) -> int:
     return con.total_changes - before
 
 
-def listed(con, version: str | None = None, status: str | None = "open") -> list[dict]:
+def listed(con: Connection, version: str | None = None, status: str | None = "open") -> list[dict]:
     """Reviews with their waiting rows and cases, most cases first."""
     where, params = [], []
     if version is not None:
@@ -84,24 +85,24 @@ def listed(con, version: str | None = None, status: str | None = "open") -> list
     return out
 
 
-def get(con, review_key: str) -> dict | None:
+def get(con: Connection, review_key: str) -> dict | None:
     rows = [r for r in listed(con, status=None) if r["review_key"] == review_key]
     return rows[0] if rows else None
 
 
-def pending_rows(con, review_key: str) -> pd.DataFrame:
+def pending_rows(con: Connection, review_key: str) -> pd.DataFrame:
     return pd.read_sql_query(f"SELECT {', '.join(PENDING_FIELDS)} FROM pending_cases WHERE review_key = ?", con,
                              params=(review_key,))
 
 
-def close(con, review_key: str, code: str | None, by: str) -> None:
+def close(con: Connection, review_key: str, code: str | None, by: str) -> None:
     """The choice made (a code), or none of the candidates (rejected): the waiting rows leave the list."""
     con.execute("UPDATE placement_reviews SET status = ?, code = ?, decided_by = ?, decided_at = ? WHERE review_key = ?",
                 ("decided" if code else "rejected", code, by, _now(), review_key))
     con.execute("DELETE FROM pending_cases WHERE review_key = ?", (review_key,))
 
 
-def pending_cases_count(con) -> tuple[int, int]:
+def pending_cases_count(con: Connection) -> tuple[int, int]:
     """(rows, cases) waiting for a choice."""
     row = con.execute("SELECT COUNT(*), COALESCE(SUM(count), 0) FROM pending_cases").fetchone()
     return int(row[0]), int(row[1])

@@ -23,6 +23,7 @@ from geo.base import faults
 from geo.base.errors import NotFoundError, StorageError
 from geo.base.vocabulary import UNITS
 from geo.store import formats
+from geo.store.database import Store
 from rules.levels import RANK, UNKNOWN_CODE
 
 FULL, LEVELS = "full", "levels"
@@ -57,7 +58,7 @@ def write_tables(frames: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str,
     return types
 
 
-def _read_table(run_dir: Path, unit: str, manifest: dict, columns=None) -> pd.DataFrame:
+def _read_table(run_dir: Path, unit: str, manifest: dict, columns: list[str] | None = None) -> pd.DataFrame:
     types = manifest["columns"][unit]
     # text as pandas' str (missing = NaN), like a GeoPackage read; codes stay text ("001")
     text_cols = {c: str for c, t in types.items() if t in ("object", "str", "string") or c == "code"}
@@ -151,7 +152,7 @@ def unit_properties(run_dir: Path, unit: str, code: str) -> dict | None:
     return _decoded(json.loads(df.iloc[[0]].to_json(orient="records", force_ascii=False))[0])
 
 
-def frame(store, run_dir: Path, unit: str) -> gpd.GeoDataFrame:
+def frame(store: Store, run_dir: Path, unit: str) -> gpd.GeoDataFrame:
     """A run's units with geometry (a levels run takes it from its boundary version)."""
     if kind(run_dir) == FULL:
         require(run_dir, unit)
@@ -161,7 +162,7 @@ def frame(store, run_dir: Path, unit: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(df, geometry=geoms.reindex(df["code"]).values, crs="EPSG:4326")
 
 
-def geojson_path(store, run_dir: Path, unit: str, cache_dir: Path) -> Path:
+def geojson_path(store: Store, run_dir: Path, unit: str, cache_dir: Path) -> Path:
     """The run's GeoJSON for `unit` (`lockdown` too): the file of a full run, or for a levels run
     one composed from its table and the stored geometry JSON, once, into `cache_dir`."""
     own = run_dir / f"{unit}.geojson"

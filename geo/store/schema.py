@@ -1,5 +1,6 @@
 """The tables of the store, as SQLite creates them (geo/store/pg.py translates the few differences
 for PostgreSQL). Created if missing each time a writer connects."""
+from geo.store.connection import Connection
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS boundary_versions (
@@ -93,7 +94,7 @@ FILL_DECLARATIONS = ("UPDATE declarations SET boundary_version = (SELECT name FR
                      "WHERE boundary_version IS NULL")
 
 
-def add_missing_columns(con) -> None:
+def add_missing_columns(con: Connection) -> None:
     """SQLite: the ADDED_COLUMNS a store made by an earlier version lacks."""
     for table, column, kind in ADDED_COLUMNS:
         have = {row[1] for row in con.execute(f"PRAGMA table_info({table})").fetchall()}

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from helpers import case, flag_and_lockdown, grid, invoke, run_scenario
 
+from geo.domain.rulesets import load_rulesets
 from geo.evaluate import evaluation
-from geo.publish.pipeline import evaluate, load_rulesets
+from geo.publish.pipeline import evaluate
 
 
 def _single_day_levels(app, day):

@@ -10,7 +10,7 @@ import pytest
 import shapely
 from helpers import CELL_M, ORIGIN, grid, invoke, write_cases, write_units
 
-from geo.ingest.assign import Assigner, code_rank
+from geo.domain.assign import Assigner, code_rank
 from geo.store.database import Store
 
 DAY = "2021-07-31"
@@ -154,7 +154,7 @@ def test_overlaps_and_gaps_are_measured(runner, app, tmp_path):
 def test_rook_equals_libpysal_on_a_clean_grid():
     from libpysal.weights import Queen, Rook
 
-    from geo.ingest import adjacency
+    from geo.domain import adjacency
     g = grid(4, 5)
     pairs = adjacency.shared_borders(g.geometry.to_numpy(), 20.0)
     for kind, ref in (("rook", Rook), ("queen", Queen)):
@@ -166,7 +166,7 @@ def test_rook_equals_libpysal_on_a_clean_grid():
 
 
 def test_tolerance_closes_small_gaps_only():
-    from geo.ingest import adjacency
+    from geo.domain import adjacency
     a = shapely.box(0, 0, 1000, 1000)
     near = shapely.box(1010, 0, 2000, 1000)     # 10 m gap: same border, digitised apart
     far = shapely.box(-1000, 0, -30, 1000)      # 30 m gap: not neighbours

@@ -58,7 +58,8 @@ def test_published_province_polygons_do_not_nest_and_the_dissolved_ones_do(vn202
     worst = nest["provinces_not_nesting"][0]
     assert worst["name"] == "Tỉnh Quảng Ninh" and 200 < worst["outside_km2"] < 400      # SOURCE.md: 361 km² at full resolution
     assert len(nest["provinces_not_nesting"]) >= 30 and nest["geometry_used"] == "union of the communes"
-    from geo.ingest import adjacency, nesting
+    from geo.domain import adjacency
+    from geo.ingest import nesting
     from geo.store.database import Store
     communes = Store(app.config["ZONES"].db_path).load_units("vn2025", "commune")
     dissolved = pyogrio.read_dataframe(WARDS / "vn_provinces_2025_from_wards_simplified_0p001.geojson")

@@ -74,6 +74,7 @@ def test_backfill_publishes_what_day_by_day_reclassify_publishes(slow_app, monke
         # the same tables but the outlook: a daily run looks ahead from its day, a backfill publishes history
         daily[day] = {u: t.drop(columns=list(OUTLOOK)) for u, t in _tables(settings, store, day).items()}
         daily[day]["run_id"] = store.run_for_date(day.isoformat())["run_id"]
+        daily[day]["manifest"] = store.run_for_date(day.isoformat())["manifest"]
     res = invoke(cli, "backfill", "--from", DAYS[0].isoformat(), "--to", DAYS[-1].isoformat(), "--ruleset", "slow")
     assert res.exit_code == 0, res.output
     assert f"Đã công bố {len(DAYS)} ngày từ 2021-07-01 đến 2021-07-12" in res.output
@@ -84,6 +85,12 @@ def test_backfill_publishes_what_day_by_day_reclassify_publishes(slow_app, monke
         kind = runfiles.kind(settings.runs_dir / run["run_id"])
         assert kind == (runfiles.FULL if day == DAYS[-1] else runfiles.LEVELS)
         assert run["manifest"]["backfill"] == {"from": "2021-07-01", "to": "2021-07-12"}
+        # the same provenance as the daily run of that day: one assembly of a day (pipeline.day_run)
+        before = daily[day]["manifest"]
+        assert run["manifest"]["input_hashes"] == before["input_hashes"], day
+        for key in ("cases_not_in_boundaries", "cases_followed", "n_active_lockdowns", "ruleset_choice", "counts"):
+            assert run["manifest"].get(key) == before.get(key), (day, key)
+        assert run["manifest"]["quality"]["unplaced_share"] == before["quality"]["unplaced_share"]
         got = _tables(settings, store, day)
         for unit in ("commune", "district", "province"):
             assert list(got[unit].columns) == list(daily[day][unit].columns)

@@ -8,6 +8,8 @@ import re
 import pytest
 from helpers import grid, invoke, write_cases, write_units
 
+from geo.domain import audit
+
 # The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
 pytestmark = pytest.mark.both_backends
 
@@ -80,9 +82,8 @@ def test_a_jump_holds_the_run_until_published_anyway(gated, tmp_path, client):
     assert client.post(f"/api/holds/{run_id}/publish", headers=h, json={"reason": "again"}).status_code == 400
     hold = client.get("/api/holds").get_json()["holds"][0]
     assert hold["status"] == "published" and hold["decided_by"] == "ops"
-    from geo.serve import auth
     from geo.store.database import Store
-    log = auth.audit_log(Store(app.config["ZONES"].db_path))
+    log = audit.audit_log(Store(app.config["ZONES"].db_path))
     assert any(a["action"] == "publish-anyway" and a["who"] == "ops" and a["target"] == run_id for a in log)
     assert any(a["action"] == "reclassify" and a["outcome"] == "held" for a in log)
 

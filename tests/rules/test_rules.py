@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from helpers import case, grid, invoke, numbered, operator_copy, published, run_scenario, write_units, zero_counts
 
+from geo.domain.rulesets import COMMUNE_INPUTS, ROLLUP_INPUTS
 from geo.evaluate import metrics
 from rules import engine, ruleset
 from rules.levels import RANK, UNKNOWN_CODE
@@ -166,7 +167,7 @@ def _broken(tmp_path, old, new):
 def test_typo_in_condition_names_line_and_suggests(tmp_path):
     path = _broken(tmp_path, '"unknown_source_community_cases >= 1"', '"unknown_source_comunity_cases >= 1"')
     with pytest.raises(ruleset.RulesetError) as err:
-        ruleset.load(path, metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+        ruleset.load(path, COMMUNE_INPUTS, ROLLUP_INPUTS)
     msg = str(err.value)
     assert "broken.yaml:" in msg and "did you mean 'unknown_source_community_cases'" in msg
     line = int(msg.split("broken.yaml:")[1].split(":")[0])
@@ -183,11 +184,11 @@ def test_undeclared_level_and_cycle_are_rejected(tmp_path):
 def test_unknown_input_metric_is_rejected(tmp_path):
     path = _broken(tmp_path, "    lockdown_active:", "    lockdown_actve:")
     with pytest.raises(ruleset.RulesetError, match="did you mean 'lockdown_active'"):
-        ruleset.load(path, metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+        ruleset.load(path, COMMUNE_INPUTS, ROLLUP_INPUTS)
 
 
 def test_shipped_ruleset_in_force_by_date():
-    all_rs = ruleset.load_all(metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+    all_rs = ruleset.load_all(COMMUNE_INPUTS, ROLLUP_INPUTS)
     import datetime as dt
     assert ruleset.in_force(all_rs, dt.date(2021, 7, 31)).id == "qd2686"
     assert ruleset.in_force(all_rs, dt.date(2021, 5, 30)) is None
@@ -196,7 +197,7 @@ def test_shipped_ruleset_in_force_by_date():
 def test_operator_copy_of_ruleset_reaches_runs(tmp_path):
     # copying the shipped file keeps every check passing
     shutil.copy(ruleset.RULESET_DIR / "qd2686.yaml", tmp_path / "copy.yaml")
-    rs = ruleset.load(tmp_path / "copy.yaml", metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+    rs = ruleset.load(tmp_path / "copy.yaml", COMMUNE_INPUTS, ROLLUP_INPUTS)
     assert rs.settings["window_days"] == 14 and [r.id for r in rs.commune.rules][:2] == ["R1", "R2"]
 
 

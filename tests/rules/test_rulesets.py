@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from helpers import SHARED, case, grid, invoke, numbered, operator_copy, published, run_scenario
 
-from geo.evaluate import metrics
+from geo.domain.rulesets import COMMUNE_INPUTS, ROLLUP_INPUTS
 from rules import examples, ruleset
 
 CDC = SHARED / "us_cdc_community_levels_2022" / "United_States_COVID-19_Community_Levels_by_County.csv"
@@ -16,7 +16,7 @@ CDC_INPUTS = ["covid_cases_per_100k", "covid_hospital_admissions_per_100k", "cov
 
 
 def test_every_shipped_ruleset_loads_and_its_examples_pass():
-    shipped = ruleset.load_all(metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+    shipped = ruleset.load_all(COMMUNE_INPUTS, ROLLUP_INPUTS)
     assert {"qd2686", "cdc-community-levels-2022"} <= set(shipped)
     for rs in shipped.values():
         assert examples.check(rs) >= len([r for _, s in rs.sections() for r in s.rules])   # >= 1 example per rule
@@ -102,7 +102,7 @@ def test_evaluate_plain_table_skips_adjacency(runner, tmp_path):
         {"unit": "c", "population": "", "known_source_community_cases": 0},
         {"unit": "d", "population": 5000, "unknown_source_community_cases": 1, "largest_unknown_source_cluster": 2},
     ])
-    for col in metrics.COMMUNE_INPUTS:
+    for col in COMMUNE_INPUTS:
         if col not in rows:
             rows[col] = 0
     rows = rows.fillna(0)

@@ -11,6 +11,7 @@ import re
 import pytest
 from helpers import case, grid, invoke, numbered, write_cases, write_units
 
+from geo.domain import audit
 from geo.serve import auth, sessions
 from geo.store.database import Store
 
@@ -296,6 +297,10 @@ def test_what_if_lists_the_units_that_would_change_and_publishes_nothing(app, ru
         assert _wait_for_job(c, job_id)["status"] == "done"
         return c.get(r.headers["Location"]).get_data(as_text=True)
     assert "0 đơn vị sẽ đổi mức" in whatif()
+    # the same what-if asked again while it runs follows the running job (a double click is not an error)
+    twice = [c.post("/console/whatif", data={"csrf": token, "date": DAY, "settings": "window_days=20"}) for _ in range(2)]
+    assert [r.status_code for r in twice] == [303, 303] and twice[0].headers["Location"] == twice[1].headers["Location"]
+    assert _wait_for_job(c, twice[0].headers["Location"].split("job=")[1].split("&")[0])["status"] == "done"
     page = whatif(settings="min_clean_days_before_downgrade=28")
     assert 'id="whatif-changes"' in page, page[-2000:]
     assert 'data-code="10001"' in page and "▲" in page
@@ -343,7 +348,7 @@ def test_declare_a_level_and_set_a_flag_from_the_console(app, runner, tmp_path, 
         flags = [dict(x) for x in con.execute("SELECT * FROM flags")]
     assert len(decl) == 1 and decl[0]["level"] == "high_risk" and decl[0]["by"] == "cb-operator"
     assert len(flags) == 1 and flags[0]["code"] == "10002"
-    log = auth.audit_log(store, 20)
+    log = audit.audit_log(store, 20)
     assert {(a["action"], a["who"]) for a in log} >= {("declare", "cb-operator"), ("import-flags", "cb-operator")}
 
 
@@ -388,7 +393,7 @@ def test_reclassify_from_the_console_publishes_then_the_map_changes(app, runner,
     viewer = app.test_client()
     _sign_in(viewer, users["viewer"])
     assert viewer.get(f"/console/jobs/{job_id}").status_code == 403      # a viewer does not follow writes
-    log = auth.audit_log(Store(app.config["ZONES"].db_path), 10, action="reclassify")
+    log = audit.audit_log(Store(app.config["ZONES"].db_path), 10, action="reclassify")
     assert log[0]["outcome"] == "published" and log[0]["who"] == "cb-operator"   # audited when it ended
     zones = c.get(f"/api/zones.geojson?date={DAY}").get_json()["features"]
     assert {f["properties"]["code"]: f["properties"]["level"] for f in zones}["10003"] == "very_high_risk"
@@ -419,7 +424,7 @@ def test_an_operator_chooses_the_commune_of_a_doubtful_place(app, runner, tmp_pa
     store = Store(app.config["ZONES"].db_path)
     with store.connect(readonly=True) as con:
         assert [tuple(r) for r in con.execute("SELECT commune_code, count, located_by FROM cases")] == [("10003", 4, "operator_choice")]
-    assert ("review-decide", "cb-operator") in {(a["action"], a["who"]) for a in auth.audit_log(store, 5)}
+    assert ("review-decide", "cb-operator") in {(a["action"], a["who"]) for a in audit.audit_log(store, 5)}
     res = invoke(runner, "import-cases", write_cases(rows, tmp_path / "c.csv"))
     assert "Nhận 1 dòng, loại 0 dòng" in res.output and "Chờ chọn" not in res.output, res.output
     # a viewer sees no review list (and cannot post one)

@@ -31,8 +31,8 @@ def week(runner, app, tmp_path):
 
 
 def test_qd2686_measures_are_cumulative_partial_and_checked_by_the_examples(tmp_path):
-    from geo.evaluate import metrics
-    rs = ruleset.load_all(metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)["qd2686"]
+    from geo.domain.rulesets import COMMUNE_INPUTS, ROLLUP_INPUTS
+    rs = ruleset.load_all(COMMUNE_INPUTS, ROLLUP_INPUTS)["qd2686"]
     ids = {lv: [m["id"] for m in rs.measures(lv)] for lv in rs.level_ids}
     for lower, higher in zip(rs.level_ids, rs.level_ids[1:], strict=False):
         assert ids[lower] == ids[higher][:len(ids[lower])] and len(ids[higher]) > len(ids[lower])
@@ -45,7 +45,7 @@ def test_qd2686_measures_are_cumulative_partial_and_checked_by_the_examples(tmp_
         path = tmp_path / "edited.yaml"
         path.write_text(text.replace(old, new, 1), encoding="utf-8")
         with pytest.raises(ruleset.RulesetError) as err:
-            ruleset.load(path, metrics.COMMUNE_INPUTS, metrics.ROLLUP_INPUTS)
+            ruleset.load(path, COMMUNE_INPUTS, ROLLUP_INPUTS)
         return str(err.value)
     # a worked example states the measures its level requires: a wrong list is refused with its line
     assert "requires the measures" in load("H-TRANSPORT, H-WORK]}", "H-TRANSPORT]}")

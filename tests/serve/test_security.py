@@ -11,6 +11,8 @@ import geopandas as gpd
 import pytest
 from helpers import case, grid, invoke, numbered, run_scenario, store_dump, write_cases, write_units
 
+from geo.domain import audit
+
 # The same tests on the embedded store and on PostgreSQL/PostGIS (tests/conftest.py).
 pytestmark = pytest.mark.both_backends
 
@@ -235,10 +237,8 @@ def test_sessions_tokens_and_floods(tmp_path, runner, app, store_config):
     session live side by side; anonymous writes and wrong sign-ins are slowed per client with one audit row for a
     flood, audit rows are capped, a refused upload's body is never read; behind a TLS proxy that does not say so
     the console's forms still work; an admin cannot revoke themselves."""
-    from server import create_app
-
-    from geo.serve import auth
     from geo.store.database import Store
+    from server import create_app
     run_scenario(runner, app, tmp_path, grid(2, 3), numbered([case("10002", DAY)]), DAY)
     closed = create_app({"ZONES_DATA_DIR": str(app.config["ZONES"].data_dir), "ZONES_READ_ACCESS": "token", **store_config})
     admin = _token(runner, "boss", "admin")
@@ -258,12 +258,12 @@ def test_sessions_tokens_and_floods(tmp_path, runner, app, store_config):
     assert 'name="token"' in c.get("/console").get_data(as_text=True)       # back to the sign-in form
     # anonymous uploads with long names: 401 until the client's limit, then 429, one audit row for the flood
     store = Store(app.config["ZONES"].db_path)
-    before = len(auth.audit_log(store, 10_000))
+    before = len(audit.audit_log(store, 10_000))
     flood = app.test_client()
     codes = [flood.post("/api/imports/cases", data={"file": (io.BytesIO(b"x" * 300_000), "n" * 20_000 + ".csv")},
                         content_type="multipart/form-data").status_code for _ in range(40)]
     assert codes[:30] == [401] * 30 and set(codes[30:]) == {429}
-    rows = auth.audit_log(store, 10_000)[: len(auth.audit_log(store, 10_000)) - before]
+    rows = audit.audit_log(store, 10_000)[: len(audit.audit_log(store, 10_000)) - before]
     assert len(rows) == 31 and sum("rate_limited" in r["outcome"] for r in rows) == 1
     assert all(r["file_name"] is None for r in rows)                       # the body was never read
     assert all(len(r["target"] or "") <= 201 for r in rows)
