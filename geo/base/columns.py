@@ -81,8 +81,8 @@ CASE_ALIASES: dict[str, str] = {
     "ma_xa": "commune_code", "ten_xa": "commune_name", "ten_huyen": "district_name",
     "ten_tinh": "province_name", "commune": "commune_name", "district": "district_name",
     "province": "province_name", "so_ca": "count", "cases": "count",
-    "cong_dong": "community", "ro_nguon": "source_known", "noi_lay": "source_setting",
-    "chum": "cluster_id", "o_dich": "cluster_id", "tuoi": "age", "gioi_tinh": "sex",
+    "cong_dong": "community", "ca_cong_dong": "community", "ro_nguon": "source_known", "ro_nguon_lay": "source_known",
+    "noi_lay": "source_setting", "chum": "cluster_id", "ma_chum_ca": "cluster_id", "o_dich": "cluster_id", "tuoi": "age", "gioi_tinh": "sex",
 }
 
 LOCKDOWN_ALIASES: dict[str, str] = {
@@ -92,8 +92,16 @@ LOCKDOWN_ALIASES: dict[str, str] = {
     "ten": "name",
 }
 
+# The declarations importer's headers (geo/ingest/declared.py).
+DECLARATION_ALIASES: dict[str, str] = {
+    "code": "unit", "ma": "unit", "ma_don_vi": "unit", "muc": "level", "cap_do": "level", "tu_ngay": "from",
+    "date": "from", "so_quyet_dinh": "decision", "nguoi_ghi": "by", "author": "by", "ly_do": "reason",
+    "den_ngay": "until", "ten": "unit_name", "ten_don_vi": "unit_name", "name": "unit_name",
+    "province_name": "unit_name", "province_name_2021": "unit_name", "ten_tinh": "unit_name", "level_unit": "unit_kind",
+    "cap": "unit_kind", "loai_don_vi": "unit_kind", "assessment_published": "from"}
+
 FLAG_ALIASES: dict[str, str] = {
-    "ma_xa": "code", "ngay": "date", "co": "flag", "gia_tri": "value", "nguoi_dat": "author",
+    "ma_xa": "code", "ma_don_vi": "code", "ngay": "date", "co": "flag", "gia_tri": "value", "nguoi_dat": "author",
     "den_ngay": "end_date",
 }
 

@@ -1,7 +1,7 @@
 """Error hierarchy, each class with the HTTP status it maps to (one table, used by server.py)."""
 from __future__ import annotations
 
-from geo.base.i18n import t
+from geo.base.i18n import field_label, lang, t
 
 
 class ZonesError(Exception):
@@ -12,7 +12,10 @@ class ZonesError(Exception):
         super().__init__(self.text())
 
     def text(self, language: str | None = None) -> str:
-        return t(self.key, language, **self.params)
+        params = dict(self.params)
+        if "columns" in params and lang(language) == "vi":      # an importer's columns by their Vietnamese names
+            params["columns"] = ", ".join(field_label(c.strip(), language) for c in str(params["columns"]).split(","))
+        return t(self.key, language, **params)
 
 
 class InputError(ZonesError):

@@ -3,11 +3,14 @@ geo/base/catalogue.yaml (section -> key -> [vi, en]); this module reads it once,
 Set ZONES_LANG=en (or pass lang) for English."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 from functools import cache
 from pathlib import Path
 
 import yaml
+
+from geo.base.config import TIMEZONE
 
 CATALOGUE = Path(__file__).with_name("catalogue.yaml")
 LANGUAGES = ("vi", "en")
@@ -80,6 +83,18 @@ def vn_date(day: str | None) -> str:
     return f"{s[8:10]}/{s[5:7]}/{s[:4]}" if len(s) >= 10 and s[4] == "-" else s
 
 
+def vn_time(instant: str | None) -> str:
+    """An ISO time (UTC or with its offset) -> '31/07/2021 06:05' in Vietnam time, as the committee reads it."""
+    if not instant:
+        return ""
+    try:
+        t = dt.datetime.fromisoformat(str(instant))
+    except ValueError:
+        return str(instant)
+    t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    return t.astimezone(TIMEZONE).strftime("%d/%m/%Y %H:%M")
+
+
 def ruleset_why(manifest: dict, language: str | None = None) -> str:
     """Why a run's ruleset decided it (RULES.md §6): named by the run, the operator's default after the last
     known regime, or in force by its dates. '' for a run made before runs said so."""
@@ -88,6 +103,25 @@ def ruleset_why(manifest: dict, language: str | None = None) -> str:
     if not kind:
         return ""
     return t(f"ruleset_why_{kind}", language, start=vn_date(why.get("from")), until=vn_date(why.get("until")) or "…")
+
+
+def field_label(name: str, language: str | None = None) -> str:
+    """An importer's column as an operator reads it ("commune_code" -> "Mã xã"); an unknown one as it is."""
+    labels = catalogue()["field"]
+    return labels[name][0 if lang(language) == "vi" else 1] if name in labels else name
+
+
+def note(text: str, language: str | None = None) -> str:
+    """An import's note ("f.csv: columns not used: a, b") in `language`: its known part translated, the file's
+    name and the values kept."""
+    table = catalogue()["note"]
+    if lang(language) == "en":
+        return text
+    for head, (vi, _) in table.items():
+        where = text.find(head)
+        if where >= 0:
+            return text[:where] + vi + text[where + len(head):]
+    return text
 
 
 def row_reason(text: str, language: str | None = None) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from geo.base import config
 from geo.base.errors import InputError
@@ -11,9 +12,15 @@ from geo.base.errors import InputError
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 
 
+# A day as the committee writes it: dd/mm/yyyy (d/m/yyyy too).
+VN_DAY = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
+
+
 def parse_day(value: str) -> dt.date:
+    """YYYY-MM-DD, or dd/mm/yyyy as a form typed by a person gives it."""
     try:
-        day = dt.date.fromisoformat(value)
+        m = VN_DAY.match(value) if isinstance(value, str) else None
+        day = dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1))) if m else dt.date.fromisoformat(value)
     except (TypeError, ValueError):
         raise InputError("bad_date", value=value) from None
     if not FIRST_DAY <= day <= LAST_DAY:

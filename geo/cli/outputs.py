@@ -49,7 +49,7 @@ def add(cli: click.Group, ctx: Context) -> None:
                 raise NotFoundError("no_run_for_date", date=vn_date(day), iso=day)
             if fmt == "html":
                 rulesets = ctx.cfg["RULESETS"]
-                text = offline.page(ctx.store(), s.runs_dir / run["run_id"], run,
+                text = offline.page(ctx.store(), s.data_dir, s.runs_dir, s.cache_dir, run,
                                     rulesets.get(run["manifest"]["ruleset"]) or rulesets["qd2686"], i18n.lang(s.lang),
                                     Path(ctx.cfg["VENDOR_DIR"]))
                 if out == "-":

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.base.columns import normalise_header
+from geo.base.columns import DECLARATION_ALIASES, normalise_header
 from geo.base.errors import InputError, MissingInputError
 from geo.base.names import normalise
 from geo.base.vocabulary import UNITS
@@ -32,11 +32,7 @@ CONTROL = r"[\x00-\x1f\x7f]"
 # NQ 128/QĐ 4800 declare "cấp 1" to "cấp 4": our four levels in order (xanh, vàng, cam, đỏ).
 NUMBERED = {str(k): lv for k, lv in enumerate(LEVELS, start=1)}
 COLUMNS = ("unit", "level", "from", "decision", "by", "reason", "until", "unit_name", "unit_kind")
-ALIASES = {"code": "unit", "ma": "unit", "muc": "level", "cap_do": "level", "tu_ngay": "from", "date": "from",
-           "so_quyet_dinh": "decision", "nguoi_ghi": "by", "author": "by", "ly_do": "reason", "den_ngay": "until",
-           "ten": "unit_name", "name": "unit_name", "province_name": "unit_name", "province_name_2021": "unit_name",
-           "ten_tinh": "unit_name", "level_unit": "unit_kind",
-           "cap": "unit_kind", "assessment_published": "from"}
+ALIASES = DECLARATION_ALIASES
 
 
 def _unit_codes(store: Store) -> tuple[set[str], dict[tuple[str, str], list[str]], dict[str, str]]:

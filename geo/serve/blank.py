@@ -14,6 +14,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from geo.base.columns import FLAG_NAMES
 from geo.base.errors import NotFoundError
+from geo.store.database import Store
 
 YES_NO = '"có,không"'
 # NQ 128's words for the four levels, as the declarations importer reads them (geo/ingest/declared.py).
@@ -64,11 +65,25 @@ def _validation(kind: str) -> DataValidation:
     return DataValidation(type="list", formula1=values, allow_blank=True, showErrorMessage=True)
 
 
-def template(kind: str, cache_dir: Path) -> Path:
-    """The template of `kind` (made once into the cache)."""
+# The example row's code where no boundaries are installed yet.
+EXAMPLE_CODE = "10001"
+
+
+def example_code(store: Store | None) -> str:
+    """A commune of the boundary version in force: the example row imports as it is on these boundaries."""
+    version = store.current_boundary_version() if store is not None and store.exists() else None
+    if version is None:
+        return EXAMPLE_CODE
+    codes = store.load_units(version, "commune")["code"].astype(str)      # type: ignore[union-attr]
+    return str(codes.min()) if len(codes) else EXAMPLE_CODE
+
+
+def template(kind: str, cache_dir: Path, store: Store | None = None) -> Path:
+    """The template of `kind` (made once into the cache per example commune)."""
     if kind not in SPECS:
         raise NotFoundError("not_found", what=f"template {kind}")
-    out = Path(cache_dir) / "templates" / f"mau-{kind}.xlsx"
+    code = example_code(store)
+    out = Path(cache_dir) / "templates" / f"mau-{kind}-{code}.xlsx"
     if out.exists():
         return out
     wb = Workbook()
@@ -76,7 +91,7 @@ def template(kind: str, cache_dir: Path) -> Path:
     ws.title = kind
     spec = SPECS[kind]
     ws.append([h for h, _, _, _ in spec])
-    ws.append([v for _, _, v, _ in spec])
+    ws.append([code if v == EXAMPLE_CODE else v for _, _, v, _ in spec])
     for col, (header, check, _, note) in enumerate(spec, start=1):
         cell = ws.cell(row=1, column=col)
         cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="DDE7F3")

@@ -20,6 +20,7 @@ from geo.base.columns import FLAG_NAMES
 from geo.base.config import today
 from geo.base.errors import NotFoundError
 from geo.base.i18n import vn_date
+from geo.base.params import parse_day
 from geo.domain import reviews
 from geo.domain.audit import audit_log
 from geo.publish import quality
@@ -28,6 +29,7 @@ from geo.store import jobs as jobs_table
 from geo.store.database import Store
 
 ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
+ENV.globals.update(field_label=i18n.field_label, vn_time=i18n.vn_time)
 # Audit rows shown on the page (the API gives more).
 AUDIT_ROWS = 200
 AUDIT_FILTERS = ("who", "action", "outcome", "since", "text")
@@ -56,24 +58,31 @@ def import_result(kind: str, label: str, digest: str, summary: dict, rejects_dir
     return {"kind": kind, "file": label, "sha256": digest, "accepted": summary.get("accepted", 0),
             "rejected": summary.get("rejected", 0), "changed": summary.get("changed", 0),
             "personal": summary.get("personal_columns", []),
-            # the personal columns are said above in the page's language; other notes as the import wrote them
-            "notes": [n for n in summary.get("notes", []) if "personal columns dropped" not in n],
-            "rejects": None if rows is None else [{**r, "reason": i18n.row_reason(r["reason"], lang)}
+            # the personal columns are said above in the page's language; other notes translated where known
+            "notes": [i18n.note(n, lang) for n in summary.get("notes", []) if "personal columns dropped" not in n],
+            "rejects": None if rows is None else [{**r, "field": i18n.field_label(r["field"], lang),
+                                                   "reason": i18n.row_reason(r["reason"], lang)}
                                                   for r in rows[["row", "field", "reason"]].to_dict("records")],
             "rejects_name": path.name if path else None}
 
 
-def rejects_xlsx(rejects_dir: Path, name: str, cache_dir: Path) -> Path:
-    """The rejects file `name` as a spreadsheet (text cells: codes keep their zeros), made once."""
+def rejects_xlsx(rejects_dir: Path, name: str, cache_dir: Path, lang: str = "vi") -> Path:
+    """The rejects file `name` as a spreadsheet in the operator's language (text cells: codes keep their zeros),
+    made once per language: its headers are the columns' names the importers read (so the corrected sheet imports
+    again), the column of each fault named the same way, each reason translated."""
     if not REJECTS_NAME.match(name) or not (Path(rejects_dir) / name).is_file():
         raise NotFoundError("not_found", what=f"rejects file {name}")
-    out = Path(cache_dir) / "rejects" / (Path(name).stem + ".xlsx")
+    out = Path(cache_dir) / "rejects" / f"{Path(name).stem}.{i18n.lang(lang)}.xlsx"
     if not out.exists():
         df = pd.read_csv(Path(rejects_dir) / name, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        if "field" in df:
+            df["field"] = df["field"].map(lambda f: i18n.field_label(f, lang))
+        if "reason" in df:
+            df["reason"] = df["reason"].map(lambda r: i18n.row_reason(r, lang))
         wb = Workbook()
         ws = wb.active
-        ws.title = "rejects"
-        ws.append(list(df.columns))
+        ws.title = i18n.word("console", "rejected_rows", lang)[:31]
+        ws.append([i18n.field_label(c, lang) for c in df.columns])
         for row in df.itertuples(index=False):
             ws.append(list(row))
         for cells in ws.iter_rows(min_row=2):
@@ -109,10 +118,11 @@ def plan_ahead(moved: pd.DataFrame, published: dict, under: list[dict], ruleset,
 
     def days_at(days: list[dict], level: str) -> int:
         return sum(d["units"][level] for d in days)
-    outlook = [{"unit": i18n.unit_label(r.unit, lang), "code": r.code, "name": r.name, "level": labels[r.level]["label"],
-                "before": _day(r.published_safe), "after": _day(r.new_safe)} for r in moved.itertuples()]
+    rows = [{"unit": i18n.unit_label(r.unit, lang), "code": r.code, "name": r.name, "level": labels[r.level]["label"],
+             "before": _day(r.published_safe), "after": _day(r.new_safe)} for r in moved.itertuples()]
+    outlook = [r for r in rows if r["before"] != r["after"]]      # what moves; the rest is counted
     n = len(under)
-    return {"outlook": outlook,
+    return {"outlook": outlook, "outlook_same": len(rows) - len(outlook),
             "trend_published": trend.svg(published, labels, t["plan_published"].format(n=len(published["days"]))),
             "trend_whatif": trend.svg({"days": under}, labels, t["plan_whatif"].format(n=n)),
             "plan_summary": t["plan_summary"].format(
@@ -197,6 +207,18 @@ def job_view(job: dict | None, lang: str) -> dict | None:
 REVIEWS_SHOWN = 50
 
 
+def audit_row(a: dict, lang: str) -> dict:
+    """An audit row as the console shows it: Vietnam time, and its role, route, action and outcome in words
+    (an id the catalogue does not know is shown as it is)."""
+    def word(section: str, key: str | None) -> str:
+        entry = i18n.catalogue()[section].get(key or "")
+        return (entry[0] if i18n.lang(lang) == "vi" else entry[1]) if entry else (key or "")
+    head, _, rest = str(a.get("outcome") or "").partition(": ")
+    return {**a, "at_vn": i18n.vn_time(a.get("at")), "role_label": word("console", f"role_{a.get('role')}") if a.get("role") else "",
+            "via_label": word("audit_via", a.get("via")), "action_label": word("audit_action", a.get("action")),
+            "outcome_label": word("audit_outcome", head) + (f": {rest}" if rest else "")}
+
+
 def review_list(store: Store) -> list[dict]:
     """The announced places waiting for an operator's choice, each with its candidates' names."""
     rows = reviews.waiting(store)[:REVIEWS_SHOWN]
@@ -221,13 +243,18 @@ def page(store: Store, user: dict | None, lang: str, args: dict, message: str | 
             kept = whatif_kept(cache_dir, job["whatif"], lang)
             result = {"whatif": kept} if kept else None
     if user is not None and auth.allows(user, "admin"):
-        audit = audit_log(store, AUDIT_ROWS, **{k: v for k, v in filters.items() if v})
-        users = auth.users(store)
+        wanted = {k: v for k, v in filters.items() if v}
+        if "since" in wanted:          # typed as the page shows dates (dd/mm/yyyy), asked as stored (ISO)
+            wanted["since"] = parse_day(wanted["since"]).isoformat()
+        audit = [audit_row(a, lang) for a in audit_log(store, AUDIT_ROWS, **wanted)]
+        users = [{**u, "created_vn": i18n.vn_time(u["created_at"]), "revoked_vn": i18n.vn_time(u.get("revoked_at"))}
+                 for u in auth.users(store)]
     places = review_list(store) if user is not None and auth.allows(user, "operator") else []
     return ENV.get_template("console.html").render(
         t=t, lang=lang, user=user, message=message, error=error, holds=holds, audit=audit, filters=filters,
         result=result, job=job, kinds=UPLOAD_KINDS, template_kinds=tuple(blank.SPECS), users=users, roles=auth.ROLES,
-        code=str(args.get("code", ""))[:20], flag_names=FLAG_NAMES, today=today().isoformat(),
+        code=str(args.get("code", ""))[:20], flag_names=FLAG_NAMES, today=today().isoformat(), today_vn=vn_date(today().isoformat()),
+        published={vn_date(r["date"]): r["run_id"] for r in store.published_runs()} if user is not None and store.exists() else {},
         levels=blank.LEVEL_WORDS, places=places,
         role_label=t["role_" + user["role"]] if user is not None else "",
         can_publish=user is not None and auth.allows(user, "operator"))

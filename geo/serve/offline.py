@@ -1,103 +1,182 @@
-"""One self-contained HTML file of a published day, for a USB stick or an email attachment: Leaflet
-inlined, communes, province outlines and lockdowns embedded, no request of any kind when opened.
+"""One self-contained HTML file of a published day, for a USB stick or an email attachment: the committee's map
+itself (geo/serve/viewer.py with the same script and styles), with everything it would ask the server for inlined,
+so it reads the same offline: names, exact colours, the red and orange list, a unit's panel with its reasons,
+measures and outlook, search. No request of any kind when opened.
 
-Geometry is simplified to what a screen shows (about 100 m for the national layer) and carried as
-integer deltas at 1e-4 degree (about 10 m), decoded to GeoJSON by a few lines of the page's
-script: a third of the size of the same coordinates as GeoJSON text, so the national layer with
-every unit's explanation stays under 5 MB.
-"""
+What the page would fetch is answered from inside the file (geo/serve/static/offline.js stands in for `fetch`):
+the boundary version's shape tiles from the lowest zoom up to the highest that fits the size budget (the map
+draws closer zooms from them, as it does past the tiles' own zooms), the day's levels table, the shapes index,
+the list, the declarations in force and the lockdowns, and per unit what its panel shows. Tiles and data are
+gzip-compressed and base64-encoded (the browser's DecompressionStream opens them): the national layer stays
+under 5 MB."""
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from pathlib import Path
 
 import numpy as np
 import shapely
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from geo.base import i18n
-from geo.serve.raster import drop_specks
+from geo.publish import maplevels, shapes
+from geo.serve import declared, hotspots, viewer
 from geo.store import runfiles
-from geo.store.formats import inline_json
+from geo.store.database import Store
 
-# Coordinates are integers of this many degrees.
-QUANTUM = 1e-4
-TEMPLATES = Path(__file__).parent / "templates"
-
-
-def tolerance(n_units: int) -> float:
-    """Simplification (degrees) by layer size: a province keeps its detail, the country is lighter."""
-    return 0.0003 if n_units <= 1000 else 0.001 if n_units <= 4000 else 0.0015
-
-
-# Outlines derived from a layer with gaps carry pinholes: holes under this many tolerances across go.
-OUTLINE_SPECK = 30
+STATIC = Path(__file__).parent / "static"
+# What the tiles may weigh in the file (compressed, base64): the national layer's file must fit an e-mail (5 MB).
+TILE_BUDGET = 3_400_000
+# The red and orange list carries this many units (the rest is counted, as on a server's first page).
+HOT_ROWS = 300
+# The columns a unit's panel reads from the run's tables.
+PANEL_COLUMNS = ["code", "explanation", "explanation_en", "community_cases", "population", "outlook_down_date",
+                 "outlook_down_level", "outlook_safe_date", "measures", "outbreak_over"]
 
 
-def encode(geoms: np.ndarray, tol: float, speck: float = 1.0) -> list:
-    """Per geometry: polygons -> rings -> [x0, y0, dx1, dy1, ...] in QUANTUM units; holes and parts
-    smaller than (speck x tol)^2 left out."""
-    geoms = shapely.simplify(np.asarray(geoms, dtype=object), tol, preserve_topology=True)
-    geoms = drop_specks(geoms, (speck * tol) ** 2)
-    polys, owner = shapely.get_parts(geoms, return_index=True)
-    rings, ring_poly = shapely.get_rings(polys, return_index=True)
-    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-    q = np.round(xy / QUANTUM).astype(np.int64)
-    first = np.ones(len(q), dtype=bool)
-    first[1:] = ring_of[1:] != ring_of[:-1]
-    delta = q.copy()
-    delta[~first] = q[~first] - q[np.flatnonzero(~first) - 1]
-    flat = delta.ravel().tolist()
-    cuts = np.flatnonzero(first).tolist() + [len(q)]
-    out: list = [[] for _ in range(len(geoms))]
-    owner, ring_poly = owner.tolist(), ring_poly.tolist()
-    last = -1
-    for ring, a, b in zip(ring_of[cuts[:-1]].tolist(), cuts[:-1], cuts[1:], strict=False):
-        p = ring_poly[ring]
-        if p != last:
-            out[owner[p]].append([])
-            last = p
-        out[owner[p]][-1].append(flat[2 * a:2 * b])
+def _b64_gzip(data: bytes) -> str:
+    return base64.b64encode(gzip.compress(data, 9, mtime=0)).decode("ascii")
+
+
+def _tiles(folder: Path, lowest: int, highest: int) -> tuple[int, dict[str, list[int]], bytes]:
+    """The shape tiles from `lowest` up to the highest zoom whose running total (compressed, base64) stays within
+    TILE_BUDGET -> (that zoom, {"z/x/y": [offset, length]}, the tiles end to end)."""
+    xyz = folder / shapes.XYZ
+    chosen, index, blob = lowest, {}, b""
+    for z in range(lowest, highest + 1):
+        paths = sorted((xyz / str(z)).glob("*/*.mvt"))
+        more = b"".join(p.read_bytes() for p in paths)
+        if z > lowest and len(gzip.compress(blob + more, 6)) * 4 / 3 > TILE_BUDGET:
+            break
+        for p in paths:
+            data = p.read_bytes()
+            index[f"{z}/{p.parent.name}/{p.stem}"] = [len(blob), len(data)]
+            blob += data
+        chosen = z
+    return chosen, index, blob
+
+
+def _clean(values) -> list:
+    """A column as JSON values: missing as null, whole numbers as ints."""
+    out: list = []
+    for v in values:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            out.append(None)
+        elif isinstance(v, (float, np.floating)) and float(v).is_integer():
+            out.append(int(v))
+        elif isinstance(v, np.generic):
+            out.append(v.item())
+        else:
+            out.append(v)
     return out
 
 
-def _text(v) -> str:
-    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+def _adjacent(value) -> list[str]:
+    if isinstance(value, str):
+        return json.loads(value) if value.startswith("[") else [value]
+    return [str(v) for v in value] if isinstance(value, (list, tuple, np.ndarray)) else []
 
 
-def page(store, run_dir: Path, run: dict, ruleset, lang: str, vendor_dir: Path) -> str:
-    communes = runfiles.frame(store, run_dir, "commune")
-    provinces = runfiles.frame(store, run_dir, "province")
-    levels = [lv["id"] for lv in ruleset.levels] + ["unknown"]
-    index = {lv: i for i, lv in enumerate(levels)}
-    tol = tolerance(len(communes))
-    none_text = i18n.word("explain", "none", lang)
-    explanation = communes["explanation_en" if lang == "en" else "explanation"]
-    units = [{"n": _text(n), "c": _text(c), "l": index.get(lv, len(levels) - 1),
-              "d": index.get(dl, -1) if isinstance(dl, str) else -1,
-              "e": "" if e == none_text else _text(e), "k": int(k) if k == k else None, "g": g}
-             for n, c, lv, dl, e, k, g in zip(communes["name"], communes["code"], communes["level"],
-                                             communes["declared_level"], explanation, communes["community_cases"],
-                                             encode(communes.geometry.to_numpy(), tol), strict=False)]
+def _panels(store: Store, run_dir: Path, run: dict, index: dict, lang: str) -> dict:
+    """Per kind of unit, in the shapes index's order: what a panel shows (explanation, cases, population, outlook,
+    measures, neighbours held by, lockdowns) and each unit's box (search moves the map there)."""
+    out = {}
+    lockdown_path = run_dir / "lockdown.geojson"
+    lock_feats = json.loads(lockdown_path.read_text(encoding="utf-8"))["features"] if lockdown_path.exists() else []
+    lock_geoms = np.array([shapely.from_geojson(json.dumps(f["geometry"])) for f in lock_feats], dtype=object)
+    for unit, idx in index["units"].items():
+        kinds = runfiles.kinds_in(run["manifest"])
+        if unit not in kinds:
+            continue
+        wanted = PANEL_COLUMNS + (["adjacent_to"] if unit == "commune" else [])
+        table = runfiles.attributes(run_dir, unit)
+        table = table[[c for c in wanted if c in table.columns]].copy()
+        table["code"] = table["code"].astype(str)
+        table = table.set_index("code").reindex([str(c) for c in idx["code"]])
+        geoms = store.load_units(run["boundary_version"], unit).set_index("code").geometry.reindex(table.index)
+        boxes = shapely.bounds(geoms.to_numpy())
+        panel = {"e": _clean(table["explanation_en" if lang == "en" else "explanation"]),
+                 "b": [[round(float(x), 4) for x in b] if np.isfinite(b).all() else None for b in boxes]}
+        for key, column in (("k", "community_cases"), ("p", "population"), ("od", "outlook_down_date"),
+                            ("ol", "outlook_down_level"), ("os", "outlook_safe_date"), ("m", "measures"),
+                            ("oo", "outbreak_over")):
+            if column in table.columns:
+                panel[key] = _clean(table[column])
+        if "adjacent_to" in table.columns:
+            panel["a"] = [_adjacent(v) if v is not None and v == v else [] for v in table["adjacent_to"]]
+        if unit == "commune" and len(lock_geoms):
+            inside = [np.flatnonzero(shapely.intersects(lock_geoms, g) & ~shapely.touches(lock_geoms, g)).tolist()
+                      if g is not None else [] for g in geoms.to_numpy()]
+            panel["lk"] = inside
+        out[unit] = panel
+    return out
+
+
+def page(store: Store, data_dir: Path, runs_dir: Path, cache_dir: Path, run: dict, ruleset, lang: str,
+         vendor_dir: Path) -> str:
+    """The day's map as one file (the live page's HTML, scripts and data inlined)."""
+    version = run["boundary_version"]
+    run_dir = runs_dir / run["run_id"]
+    sid = shapes.ensure(data_dir, store, version)
+    index = shapes.index(data_dir, sid)
+    table = json.loads(maplevels.path(store, data_dir, run_dir, run).read_text(encoding="utf-8"))
+    lowest = viewer.MIN_ZOOM
+    native, tile_index, blob = _tiles(shapes.folder(data_dir, sid), lowest, index["zooms"][1])
+    home = viewer.home_area(index, table, None, None)
+    hot = hotspots.hotspots(store, runs_dir, cache_dir, run)
+    now = declared.in_force(store, version, run["date"])
     lk_path = run_dir / "lockdown.geojson"
-    lk = json.loads(lk_path.read_text(encoding="utf-8"))["features"] if lk_path.exists() else []
-    lk_geoms = [shapely.from_geojson(json.dumps(f["geometry"])) for f in lk]
     data = {
-        "lang": lang, "date": run["date"], "run": run["run_id"], "ruleset": run["manifest"]["ruleset"],
-        "none": none_text,
-        "levels": [{"label": (ruleset.level(lv))[lang], "color": ruleset.level(lv)["color"]} for lv in levels],
-        "units": units,
-        "provinces": [{"n": _text(n), "g": g} for n, g in zip(provinces["name"], encode(provinces.geometry.to_numpy(), tol, OUTLINE_SPECK), strict=False)],
-        "lockdowns": [{"n": _text(f["properties"].get("decision_no")), "s": _text(f["properties"].get("start_date")),
-                       "e": _text(f["properties"].get("end_date")), "g": g}
-                      for f, g in zip(lk, encode(np.array(lk_geoms, dtype=object), QUANTUM), strict=False)] if lk else [],
-        "q": QUANTUM,
+        "run": run["run_id"], "sid": sid, "lang": lang, "table": table, "index": index, "tiles": tile_index,
+        "hot": {**hot, "units": hot["units"][:HOT_ROWS], "total": len(hot["units"])},
+        "declarations": {"date": run["date"], "boundary_version": version, "units": declared.listing(now)},
+        "lockdowns": json.loads(lk_path.read_text(encoding="utf-8")) if lk_path.exists() else {"type": "FeatureCollection", "features": []},
+        "panels": _panels(store, run_dir, run, index, lang), "measures": run["manifest"].get("measures") or [],
+        "levels": [lv["id"] for lv in ruleset.levels] + ["unknown"],
     }
-    css = (vendor_dir / "leaflet" / "dist" / "leaflet.css").read_text(encoding="utf-8")
-    css = css.replace("url(images/", "url(data:,")        # no image is needed; never ask for one
-    js = (vendor_dir / "leaflet" / "dist" / "leaflet.js").read_text(encoding="utf-8")
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    payload = inline_json(data)
-    return env.get_template("offline.html").render(
-        lang=lang, date=run["date"], ruleset=run["manifest"]["ruleset"], boundary_version=run["boundary_version"], leaflet_css=css, leaflet_js=js.replace("</script", "<\\/script"),
-        payload=payload, title=i18n.word("map", "title", lang))
+    text = viewer.page(run, ruleset, lang, [(run["date"], run["run_id"])], index, home, offline=True, native_zoom=native)
+    return inline(text, vendor_dir, _b64_gzip(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()),
+                  _b64_gzip(blob))
+
+
+def _module(path: Path) -> str:
+    return "data:text/javascript;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _safe(script: str) -> str:
+    """A script's text inside an HTML <script> element (it must not end it early)."""
+    return script.replace("</script", "<\\/script").replace("<!--", "<\\!--")
+
+
+def inline(text: str, vendor_dir: Path, data: str, tiles: str) -> str:
+    """The live page with what it links to placed inside it: Leaflet, the page's styles and script, the tile
+    decoder's modules (an import map of data: URLs), the data and the stand-in for `fetch`."""
+    leaflet_css = (vendor_dir / "leaflet" / "dist" / "leaflet.css").read_text(encoding="utf-8")
+    leaflet_css = leaflet_css.replace("url(images/", "url(data:,")          # no image is needed; never ask for one
+    replacements = {
+        '<script src="/vendor/leaflet/dist/leaflet.js"></script>':
+            f'<script>{_safe((vendor_dir / "leaflet" / "dist" / "leaflet.js").read_text(encoding="utf-8"))}</script>',
+        '<link rel="stylesheet" href="/vendor/leaflet/dist/leaflet.css"/>': f"<style>{leaflet_css}</style>",
+        '<link rel="stylesheet" href="/assets/committee.css">':
+            f'<style>{(STATIC / "committee.css").read_text(encoding="utf-8")}</style>',
+        '<link rel="modulepreload" href="/assets/committee.js">': "",
+    }
+    for old, new in replacements.items():
+        if old not in text:
+            raise RuntimeError(f"the map page changed: {old!r} not found")      # the offline file would ask for it
+        text = text.replace(old, new, 1)
+    imports = {"pbf": _module(vendor_dir / "pbf" / "index.js"),
+               "@mapbox/vector-tile": _module(vendor_dir / "@mapbox" / "vector-tile" / "index.js"),
+               "@mapbox/point-geometry": _module(vendor_dir / "@mapbox" / "point-geometry" / "index.js")}
+    text = text.replace(f'<script type="importmap">{json.dumps({"imports": viewer.IMPORTS})}</script>',
+                        f'<script type="importmap">{json.dumps({"imports": imports})}</script>', 1)
+    shim = (STATIC / "offline.js").read_text(encoding="utf-8")
+    module = (STATIC / "committee.js").read_text(encoding="utf-8")
+    text = text.replace('<script type="module" src="/assets/committee.js"></script>',
+                        f'<script type="application/octet-stream" id="zones-offline-data">{data}</script>\n'
+                        f'<script type="application/octet-stream" id="zones-offline-tiles">{tiles}</script>\n'
+                        f"<script>{_safe(shim)}</script>\n<script type=\"module\">{_safe(module)}</script>", 1)
+    if "/assets/" in text or '"/vendor/' in text.replace("/vendor/leaflet/dist/images", ""):
+        raise RuntimeError("the offline page still names a file of the server")
+    return text
+

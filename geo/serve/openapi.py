@@ -96,6 +96,8 @@ def _api_paths() -> dict:
         "/api/search": _get("Units by name (diacritics optional)", [_param("q", {"type": "string", "maxLength": 100})],
                             _ok(ogc.JSON), "API"),
         "/api/lockdowns.geojson": _get("Lockdown areas of a day", _run_selectors(), _ok(ogc.GEOJSON), "API"),
+        "/api/declarations": _get("Levels the committee declared, in force on a run's day (read now: a declaration made "
+                                  "after the run is listed at once)", _run_selectors(), _ok(ogc.JSON), "API"),
         "/api/changes": _get("Level changes between two days",
                              [_param("to", DATE, required=True), _param("from", DATE), unit_q,
                               _param("all", {"type": "boolean"})], _ok(ogc.JSON), "API"),
@@ -104,8 +106,11 @@ def _api_paths() -> dict:
                                                                 description="only units safe within this many days")],
                              _ok(ogc.JSON), "API"),
         "/api/trend": _get("Units and population per level per day, province and each district (published runs)",
-                           [_param("from", DATE), _param("to", DATE), _param("unit", {"type": "string", "maxLength": 20},
-                                                                          description="a district or province code"),
+                           [_param("from", DATE), _param("to", DATE),
+                            _param("code", {"type": "string", "maxLength": 20}, description="a district or province code"),
+                            {**_param("unit", {"type": "string", "maxLength": 20},
+                                      description="deprecated: the old name of `code` (everywhere else `unit` is a kind of "
+                                                  "unit); still read when `code` is absent"), "deprecated": True},
                             _param("format", {"type": "string", "enum": ["json", "csv", "svg"]}),
                             _param("width", {"type": "integer", "minimum": 200, "maximum": 1200}, description="the chart's (svg)")],
                            _ok(ogc.JSON, extra={"200": {"description": "OK", "content": {

@@ -7,11 +7,9 @@ a PDF printed from the HTML by Chromium."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +19,10 @@ from openpyxl import Workbook
 
 from geo.base import faults, i18n
 from geo.base.config import TIMEZONE
-from geo.base.errors import MissingInputError, NotFoundError
+from geo.base.errors import NotFoundError
 from geo.base.i18n import vn_date
-from geo.serve import changes, hotspots, measures, outlook, reportmap, trend
+from geo.serve import changes, hotspots, measures, outlook, printing, reportmap, trend
+from geo.serve import declared as declared_levels
 from geo.store import casestats, inputs, runfiles
 from geo.store.database import Store
 from geo.store.formats import spreadsheet_cell
@@ -45,6 +44,9 @@ MAX_PRINTED_ORANGE = 300
 MAX_PRINTED_ROWS = 300
 MAX_PRINTED_DISTRICTS = 150
 TEMPLATES = Path(__file__).parent / "templates"
+# The report's form (its template, its words, this module): a cached report of another form is not reused.
+FORM = hashlib.sha1(b"".join(p.read_bytes() for p in (TEMPLATES / "report.html", Path(i18n.__file__).with_name("catalogue.yaml"),
+                                                       Path(__file__), Path(reportmap.__file__)))).hexdigest()[:10]
 # The report's outlook line: the units back to green within this many days if no new case comes.
 OUTLOOK_WITHIN = 7
 
@@ -124,7 +126,7 @@ def _reason(text) -> str:
     return "; ".join(p if len(p) <= MAX_REASON else p[:MAX_REASON - 1] + "…" for p in parts)
 
 
-def _ahead_and_trend(store: Store, runs_dir: Path, cache_dir: Path, run: dict, labels: dict, w: dict) -> dict:
+def _ahead_and_trend(store: Store, runs_dir: Path, cache_dir: Path, run: dict, labels: dict, w: dict, lang: str) -> dict:
     """The outlook's line (units back to green within OUTLOOK_WITHIN days if no new case) and the last
     30 days' trend with its chart; a day without an outlook (backfilled) says so."""
     day = dt.date.fromisoformat(run["date"])
@@ -134,17 +136,21 @@ def _ahead_and_trend(store: Store, runs_dir: Path, cache_dir: Path, run: dict, l
         ahead = None
     tr = trend.trend(store, runs_dir, cache_dir, day - dt.timedelta(days=trend.DEFAULT_DAYS - 1), day)
     return {"ahead": ahead, "ahead_within": OUTLOOK_WITHIN, "trend": tr,
-            "trend_svg": trend.svg(tr, labels, w["trend_title"].format(n=len(tr["days"])))}
+            "trend_svg": trend.svg(tr, labels, w["trend_title"].format(n=len(tr["days"]))),
+            "trend_words": trend.words(tr, labels, lang)}
 
 
 def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str, rulesets: dict) -> dict:
     rows, run, before = changes.changes(store, runs_dir, day)
     w = i18n.words("report", lang)
     rs = rulesets.get(run["manifest"]["ruleset"])
+    now_declared = declared_levels.in_force(store, run["boundary_version"], run["date"])   # as declared now
+    rows = declared_levels.overlay_rows(rows, now_declared, "level_to")
     labels = trend.labels(rs, lang)
     communes = rows[rows["unit"] == "commune"]
     hot = hotspots.hotspots(store, runs_dir, cache_dir, run)["units"]
     for h in hot:
+        h.update(declared_levels.overlay_unit(h, now_declared, rs))
         h["why"] = _reason(h["explanation"] if lang == "vi" else h["explanation_en"])
     listed = {h["code"] for h in hot}
     other = communes[(communes["change"] != "same") & ~communes["code"].astype(str).isin(listed)].copy()
@@ -178,7 +184,7 @@ def build(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, lang: str
         "lockdowns": _lockdowns(store, day, dt.date.fromisoformat(before["date"]) if before else None),
         "warnings": warnings, "rows": rows, "declared": declared,
         "measures": measures.changed(rows, run, before, rulesets, lang, above),
-        **_ahead_and_trend(store, runs_dir, cache_dir, run, labels, w),
+        **_ahead_and_trend(store, runs_dir, cache_dir, run, labels, w, lang),
         "generated": dt.datetime.now(TIMEZONE).strftime("%d/%m/%Y %H:%M"),
         "maps": reportmap.maps(store, runs_dir, run, cache_dir, w),
     }
@@ -248,32 +254,19 @@ def xlsx(report: dict, path: Path) -> None:
     wb.save(path)
 
 
-def pdf(html_text: str, path: Path) -> None:
-    """Print the HTML report to PDF with Chromium (Debian package), offline."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        raise MissingInputError("no_chromium")
-    with tempfile.TemporaryDirectory() as tmp:
-        page = Path(tmp) / "report.html"
-        page.write_text(html_text, encoding="utf-8")
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-               f"--user-data-dir={tmp}/profile", "--host-resolver-rules=MAP * ~NOTFOUND",
-               f"--print-to-pdf={Path(path).resolve()}", page.as_uri()]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0 or not Path(path).exists():
-            raise MissingInputError("pdf_failed", detail=(done.stderr or "")[-400:])
-
-
 FORMATS = {"html": "text/html", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
            "pdf": "application/pdf"}
 
 
 def render(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, fmt: str, lang: str, rulesets: dict) -> Path:
-    """The report file, made once per (run, previous run, language, format): runs never change, so
-    neither does their report; a later run of either day gives a new one."""
+    """The report file, made once per (run, previous run, declarations in force, language, format): runs never
+    change, so neither does their report; a later run of either day, or a new declaration, gives a new one."""
     run = changes.run_or_404(store, day)
     before = changes.previous_run(store, day)
-    target = cache_dir / "reports" / f"{run['run_id']}--{before['run_id'] if before else 'none'}.{lang}.{fmt}"
+    # what else it shows: the levels declared now (data beside the runs) and this code's way of writing it
+    now = declared_levels.in_force(store, run["boundary_version"], run["date"])
+    said = hashlib.sha1((FORM + now.reset_index().to_json(orient="records")).encode()).hexdigest()[:10]
+    target = cache_dir / "reports" / f"{run['run_id']}--{before['run_id'] if before else 'none'}--{said}.{lang}.{fmt}"
     if target.exists():
         return target
     report = build(store, runs_dir, cache_dir, day, lang, rulesets)
@@ -282,7 +275,7 @@ def render(store: Store, runs_dir: Path, cache_dir: Path, day: dt.date, fmt: str
         if fmt == "xlsx":
             xlsx(report, tmp)
         elif fmt == "pdf":
-            pdf(html(report), tmp)
+            printing.pdf(html(report), tmp)
         else:
             tmp.write_text(html(report), encoding="utf-8")
     return faults.keep(target, write)

@@ -22,8 +22,12 @@ SCALE_KM = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
 # District maps (zoomed on red communes) for at most this many districts, most red first: a
 # national day still prints as a report, not an atlas.
 MAX_DISTRICT_MAPS = 12
-# Estimated width of a label character at the report's label size (SVG units), for overlap tests.
-CHAR_W, LABEL_H = 6.2, 12.0
+# The printed map's box (the report's CSS: the page's width, at most PRINT_H_MM high) and the size its names
+# print at: a drawing is scaled to fit, so its labels are sized in drawing units to print at LABEL_PT.
+PRINT_W_MM, PRINT_H_MM, LABEL_PT = 188.0, 112.0, 8.5
+MM_PER_PT = 0.3528
+# A label character's width and a label's height, in label sizes (for overlap tests).
+CHAR_EM, LINE_EM = 0.58, 1.1
 
 
 def _svg_paths(geoms: np.ndarray, project) -> list[str]:
@@ -47,21 +51,26 @@ def _scale_bar(width_m: float, scale: float) -> dict:
     return {"km": km, "px": round(km * 1000 * scale, 1), "label": f"{km:g} km"}
 
 
-def _labels(names, points, project) -> list[dict]:
+def print_units(width: float, height: float) -> float:
+    """Millimetres per drawing unit once printed (the drawing and its 4-unit margin fit the printed box)."""
+    return min(PRINT_W_MM / (width + 8), PRINT_H_MM / (height + 8))
+
+
+def _labels(names, points, project, font: float) -> list[dict]:
     placed: list = []
     out: list = []
     for name, p in zip(names, points, strict=False):
         x, y = project(np.array([[p.x, p.y]]))[0]
-        w = CHAR_W * len(name)
-        box = (x - w / 2, y - LABEL_H, x + w / 2, y + 2)
+        w = CHAR_EM * font * len(name)
+        box = (x - w / 2, y - LINE_EM * font, x + w / 2, y + 2)
         if any(box[0] < b[2] and box[2] > b[0] and box[1] < b[3] and box[3] > b[1] for b in placed):
             continue
         placed.append(box)
-        out.append({"x": round(float(x), 1), "y": round(float(y) - 4, 1), "text": name})
+        out.append({"x": round(float(x), 1), "y": round(float(y) - font / 3, 1), "text": name})
     return out
 
 
-def _one(title: str, communes, parents, outline, lockdowns, red_names) -> dict:
+def _one(title: str, kind: str, communes, parents, outline, lockdowns, red_names) -> dict:
     bounds = shapely.total_bounds(communes["geom"])
     lat = np.radians((bounds[1] + bounds[3]) / 2)
     kx = np.cos(lat)
@@ -75,13 +84,17 @@ def _one(title: str, communes, parents, outline, lockdowns, red_names) -> dict:
     order = np.argsort(communes["rank"], kind="stable")
     lk = [g for g in lockdowns if shapely.intersects(g, shapely.box(*bounds))]
     red = communes["level"] == "very_high_risk"
+    width, height = round(w_deg * scale_deg, 1), round(h_deg * scale_deg, 1)
+    mm = print_units(width, height)
+    font = round(LABEL_PT * MM_PER_PT / mm, 1)
     return {
-        "title": title, "width": round(w_deg * scale_deg, 1), "height": round(h_deg * scale_deg, 1),
+        "title": title, "kind": kind, "width": width, "height": height, "font": font,
+        "label_pt": round(font * mm / MM_PER_PT, 1), "edge": round(0.12 / mm, 2),     # commune edges: 0.12 mm
         "units": [{"d": d, "color": c} for d, c in zip(np.array(_svg_paths(simple, project))[order], communes["color"][order], strict=False)],
         "districts": [d for d in _svg_paths(shapely.simplify(parents, tol), project) if d],
         "outline": [d for d in _svg_paths(shapely.simplify(outline, tol), project) if d],
         "lockdowns": [d for d in _svg_paths(np.array(lk, dtype=object), project) if d],
-        "labels": _labels(communes["name"][red], shapely.point_on_surface(communes["geom"][red]), project),
+        "labels": _labels(communes["name"][red], shapely.point_on_surface(communes["geom"][red]), project, font),
         "scale": _scale_bar(w_deg * M_PER_DEG, scale_deg / M_PER_DEG), "n_red": int(red.sum()),
         "red_names": red_names,
     }
@@ -114,7 +127,7 @@ def maps(store, runs_dir, run: dict, cache_dir, text: dict) -> list[dict]:
         dgeoms = shapes.shells(districts.geometry[districts["province_code"] == pcode].to_numpy())
         pgeom = shapes.shells(provinces.geometry.reindex([pcode]).dropna().to_numpy())
         red = grp[grp["level"] == "very_high_risk"]
-        out.append(_one(text["map_province"].format(name=pname), cols(grp), dgeoms, pgeom, lockdowns,
+        out.append(_one(text["map_province"].format(name=pname), "province", cols(grp), dgeoms, pgeom, lockdowns,
                         red["name"].tolist()))
         for dcode, dgrp in sorted(red.groupby("district_code"), key=lambda kv: -len(kv[1])):
             if dcode not in zoomed:
@@ -122,6 +135,6 @@ def maps(store, runs_dir, run: dict, cache_dir, text: dict) -> list[dict]:
             whole = grp[grp["district_code"] == dcode]
             dname = districts["name"].get(dcode, str(dcode))
             dgeom = shapes.shells(districts.geometry.reindex([dcode]).dropna().to_numpy())
-            out.append(_one(text["map_district"].format(name=dname, province=pname), cols(whole), dgeom, dgeom,
+            out.append(_one(text["map_district"].format(name=dname, province=pname), "district", cols(whole), dgeom, dgeom,
                             lockdowns, dgrp["name"].tolist()))
     return out

@@ -9,11 +9,12 @@ import datetime as dt
 import html
 import io
 import json
+import textwrap
 from pathlib import Path
 
 import pandas as pd
 
-from geo.base import faults
+from geo.base import faults, i18n
 from geo.base.errors import InputError, NotFoundError, StorageError
 from geo.base.vocabulary import LEVEL_IDS as LEVELS
 from geo.serve import hotspots
@@ -149,3 +150,59 @@ def svg(body: dict, labels: dict, title: str, width: int = 640, height: int = 18
             f'<text x="{pad}" y="13" font-size="12" font-weight="700">{html.escape(title)}</text>{"".join(bars)}'
             f'<text x="{pad}" y="{height - 3}" font-size="10">{first[8:10]}/{first[5:7]}</text>'
             f'<text x="{width - pad}" y="{height - 3}" font-size="10" text-anchor="end">{last[8:10]}/{last[5:7]}</text></svg>')
+
+
+# The levels the map's chart follows, each on the chart's own scale (a few red communes among hundreds stay visible).
+HOT_LEVELS = ("very_high_risk", "high_risk")
+
+
+def words(body: dict, labels: dict, lang: str) -> str:
+    """The change over the span in words: "Khánh Hòa: đỏ 11 → 5, cam 38 → 30 trong 30 ngày — vùng đỏ thu hẹp"."""
+    days = body["days"]
+    if not days:
+        return ""
+    w = i18n.words("trend", lang)
+    first, last = days[0]["units"], days[-1]["units"]
+    red0, red1 = first["very_high_risk"], last["very_high_risk"]
+    verdict = w["shrinking"] if red1 < red0 else w["growing"] if red1 > red0 else w["steady"]
+    return w["change"].format(area=body["name"] or w["whole_area"], red0=red0, red1=red1,
+                              orange0=first["high_risk"], orange1=last["high_risk"], n=len(days), verdict=verdict)
+
+
+def hot_svg(body: dict, labels: dict, title: str, lang: str, width: int = 320) -> str:
+    """Red and orange communes per day as two lines on their own scale, each with its first, last and highest
+    value written, and the change in words under it (the map's question: is red shrinking?)."""
+    days = body["days"]
+    said = words(body, labels, lang)
+    lines = textwrap.wrap(said, max(20, int(width / 6.3)))      # 11 px text: about 6 px a letter
+    n, pad, top, axis, foot = len(days), 26, 20, 14, 14 * len(lines) + 4
+    height = top + 90 + axis + foot
+    peak = max([d["units"][lv] for d in days for lv in HOT_LEVELS] + [1])
+    x = lambda i: pad + (width - 2 * pad) * (i / max(n - 1, 1))  # noqa: E731
+    y = lambda v: top + 90 * (1 - v / peak)  # noqa: E731
+    parts = [f'<line x1="{pad}" x2="{width - pad}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#888" stroke-width="1"/>']
+    for lv in HOT_LEVELS:
+        values = [d["units"][lv] for d in days]
+        colour = labels[lv]["color"]
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2.5" data-level="{lv}"/>')
+        for i, (d, v) in enumerate(zip(days, values, strict=True)):
+            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.2" fill="{colour}" data-level="{lv}" '
+                         f'data-date="{d["date"]}" data-value="{v}"><title>{d["date"][8:10]}/{d["date"][5:7]}: '
+                         f'{html.escape(labels[lv]["label"])} {v}</title></circle>')
+        marked = {0, n - 1, max(range(n), key=lambda i: values[i])} if n else set()
+        for i in sorted(marked):
+            anchor = "end" if i == 0 else "start" if i == n - 1 else "middle"
+            dx = -4 if i == 0 else 4 if i == n - 1 else 0
+            parts.append(f'<text x="{x(i) + dx:.1f}" y="{y(values[i]) - 4:.1f}" font-size="11" font-weight="700" '
+                         f'fill="#111" text-anchor="{anchor}" class="value" data-level="{lv}">{values[i]}</text>')
+    first, last = (days[0]["date"], days[-1]["date"]) if days else ("", "")
+    said_lines = "".join(f'<text x="4" y="{top + 90 + axis + 14 * (k + 1)}" font-size="11" class="words">{html.escape(t)}</text>'
+                         for k, t in enumerate(lines))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="trend-hot" viewBox="0 0 {width} {height}" width="100%" '
+            'font-family="system-ui, DejaVu Sans, sans-serif" '
+            f'role="img" aria-label="{html.escape(title)}: {html.escape(said)}" data-days="{n}" data-peak="{peak}">'
+            f'<text x="4" y="13" font-size="12" font-weight="700">{html.escape(title)}</text>{"".join(parts)}'
+            f'<text x="{pad}" y="{top + 90 + axis - 2}" font-size="10">{first[8:10]}/{first[5:7]}</text>'
+            f'<text x="{width - pad}" y="{top + 90 + axis - 2}" font-size="10" text-anchor="end">{last[8:10]}/{last[5:7]}</text>'
+            f'{said_lines}</svg>')

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 from typing import cast
 
 import folium
@@ -58,7 +59,10 @@ def rule_texts(ruleset, lang: str) -> dict:
 
 
 def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_index: dict, home: dict,
-         basemap: str | None = None, basemap_attribution: str = "") -> str:
+         basemap: str | None = None, basemap_attribution: str = "", offline: bool = False,
+         native_zoom: int | None = None) -> str:
+    """The page (`offline`: for the one-file export, geo/serve/offline.py: no link to the server's other pages, and
+    the shape tiles drawn past `native_zoom` from that zoom's)."""
     tx = i18n.words("map", lang)
     bbox = home["bbox"]
     m = folium.Map(location=[(bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2], zoom_start=8, tiles=None,
@@ -77,7 +81,8 @@ def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_ind
                       for k, (c, n, b) in enumerate(zip(prov["code"], prov["name"], prov["bbox"], strict=False))],
         "ruleset": {"id": ruleset.id, "title": ruleset.title_en if lang == "en" and ruleset.title_en else ruleset.title,
                     "why": i18n.ruleset_why(run.get("manifest", {}), lang)},
-        "boundary_version": run["boundary_version"], "min_zoom": MIN_ZOOM, "max_native_zoom": shapes_index["zooms"][1],
+        "boundary_version": run["boundary_version"], "min_zoom": MIN_ZOOM,
+        "max_native_zoom": native_zoom if native_zoom is not None else shapes_index["zooms"][1], "offline": offline,
         "attribution": (basemap_attribution if basemap else ""),
         "window_days": int(ruleset.settings.get("window_days", 14)),
         # the outlook's horizon: days evaluated after the run's date (none for a backfilled run)
@@ -96,6 +101,8 @@ def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_ind
     text = root.render()
     # a module runs after the document (and Folium's map script) is parsed
     text = text.replace("</html>", '<script type="module" src="/assets/committee.js"></script>\n</html>')
+    # Folium's viewport forbids zooming the page: a member who needs larger text must be able to pinch
+    text = re.sub(r'<meta name="viewport"[^>]*>', '<meta name="viewport" content="width=device-width, initial-scale=1">', text)
     return text.replace("<html>", f'<html lang="{lang}">', 1)
 
 
@@ -152,8 +159,9 @@ _PANEL = """
 </div>
 <div id="zones-results" role="listbox" hidden></div>
 <aside id="zones-side">
+  <a id="zones-skip" class="zones-skip" href="#zones-trend-toggle">{skip_list}</a>
   <section id="zones-hot">
-    <button id="zones-hot-toggle" type="button" class="zones-head" aria-expanded="true">{hot_title} <span id="zones-hot-count"></span></button>
+    <button id="zones-hot-toggle" type="button" class="zones-head" aria-expanded="true"><span id="zones-hot-title">{hot_title_plain}</span> <span id="zones-hot-count"></span></button>
     <ol id="zones-hot-list"></ol>
   </section>
   <section id="zones-trend">
@@ -161,8 +169,8 @@ _PANEL = """
     <div id="zones-trend-body" hidden><img id="zones-trend-img" alt="{trend}" width="100%"></div>
   </section>
   <section id="zones-legend">
-    <button id="zones-legend-toggle" type="button" class="zones-head" aria-expanded="true">{legend}</button>
-    <div id="zones-legend-body">
+    <button id="zones-legend-toggle" type="button" class="zones-head" aria-expanded="false">{legend} <span id="zones-legend-summary"></span></button>
+    <div id="zones-legend-body" hidden>
       <div id="zones-legend-items"></div>
       <label><input type="checkbox" id="zones-show-lockdowns" checked><span class="zones-dash"></span>{lockdown}</label>
       <label><input type="checkbox" id="zones-show-differs" checked><span class="zones-differs"></span>{differs}</label>

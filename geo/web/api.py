@@ -31,6 +31,7 @@ from geo.publish import quality
 from geo.serve import (
     auth,
     changes,
+    declared,
     hotspots,
     lookup,
     outlook,
@@ -80,7 +81,20 @@ def zone(code: str) -> ResponseReturnValue:
     body = lookup.panel(
         web.store(), whichrun.run_dir(run), run["boundary_version"], unit, code, web.settings().cache_dir
     )
-    return web.cached(jsonify(body), web.SHORT)
+    # the declaration in force now: a level declared after the run shows at once
+    now = declared.in_force(web.store(), run["boundary_version"], run["date"])
+    body = declared.overlay_unit(body, now, current_app.config["RULESETS"].get(run["manifest"]["ruleset"]))
+    return web.cached(jsonify(body), "no-cache")
+
+
+@bp.get("/api/declarations")
+def declarations_api() -> ResponseReturnValue:
+    """The levels declared by the committee in force on a run's day (data beside the runs: a declaration made
+    after the run is here at once); the map draws where they differ from the run's levels."""
+    run = whichrun.run_from_request()
+    now = declared.in_force(web.store(), run["boundary_version"], run["date"])
+    return web.cached(jsonify({"date": run["date"], "boundary_version": run["boundary_version"],
+                               "units": declared.listing(now)}), "no-cache")
 
 
 @bp.get("/api/level")
@@ -125,27 +139,23 @@ def outlook_api() -> ResponseReturnValue:
 
 @bp.get("/api/trend")
 def trend_api() -> ResponseReturnValue:
-    """Units and population per level per published day (the whole area, or `unit`: a province or district),
-    each district's last red day, the units red or orange the longest; format=csv or svg (the chart)."""
+    """Units and population per level per published day (the whole area, or `code`: a province or district),
+    each district's last red day, the units red or orange the longest, the change in words; format=csv, or svg:
+    the red and orange communes per day on their own scale, with values and the change in words."""
     fmt = request.args.get("format", "json")
     _choice("format", fmt, ("json", "csv", "svg"))
     latest = web.store().latest_run()
     first, last = trend.span(request.args, latest["date"] if latest else None)
-    body = trend.trend(
-        web.store(), web.settings().runs_dir, web.settings().cache_dir, first, last, request.args.get("unit") or None
-    )
+    # `code`: a province or district; `unit` is its old name, still read (everywhere else `unit` is a kind of unit)
+    code = request.args.get("code") or request.args.get("unit") or None
+    body = trend.trend(web.store(), web.settings().runs_dir, web.settings().cache_dir, first, last, code)
+    body["words"] = trend.words(body, trend.labels(current_app.config["RULESETS"].get(body["ruleset"]), web.lang()), web.lang())
     if fmt == "csv":
         return web.cached(Response(trend.csv_text(body), mimetype="text/csv"), web.run_cache())
     if fmt == "svg":
         labels = trend.labels(current_app.config["RULESETS"].get(body["ruleset"]), web.lang())
         width = int(web.float_arg("width", 200, 1200)) if "width" in request.args else 640
-        text = trend.svg(
-            body,
-            labels,
-            i18n.word("report", "trend_title", web.lang()).format(n=len(body["days"])),
-            width,
-            round(width * 0.3),
-        )
+        text = trend.hot_svg(body, labels, i18n.word("trend", "hot_title", web.lang()), web.lang(), width)
         return web.cached(Response(text, mimetype="image/svg+xml"), web.run_cache())
     return web.cached(jsonify(body), web.run_cache())
 

@@ -93,6 +93,8 @@ def console_preview() -> ResponseReturnValue:
         body = layout.preview(web.store(), kind, path, upload.filename)
     finally:
         uploads.discard(path)
+    # each column offered under its name in the operator's language (the form sends the id)
+    body["fields"] = [{"id": f, "label": i18n.field_label(f, web.lang())} for f in body["fields"]]
     return web.cached(jsonify(body), "no-store")
 
 
@@ -105,7 +107,7 @@ def console_rejects(name: str) -> ResponseReturnValue:
             if g.user
             else AuthError("auth_needed")
         )
-    path = console.rejects_xlsx(web.settings().rejects_dir, name, web.settings().cache_dir)
+    path = console.rejects_xlsx(web.settings().rejects_dir, name, web.settings().cache_dir, web.lang())
     return web.cached(
         web.send_file(
             path, mimetype=EXPORT_FORMATS["xlsx"].mime, as_attachment=True, etag=False, download_name=path.name
@@ -117,7 +119,7 @@ def console_rejects(name: str) -> ResponseReturnValue:
 @bp.get("/console/templates/<kind>.xlsx")
 def console_template(kind: str) -> ResponseReturnValue:
     """A blank import template (Vietnamese headers, validation, an example row): no data in it."""
-    path = blank.template(kind, web.settings().cache_dir)
+    path = blank.template(kind, web.settings().cache_dir, web.store())
     return web.cached(
         web.send_file(
             path, mimetype=EXPORT_FORMATS["xlsx"].mime, as_attachment=True, etag=True, download_name=path.name

@@ -123,7 +123,9 @@ def test_a_held_run_is_released_from_the_console_and_audited(app, tmp_path, user
     assert "console-signin" not in log                                   # filtered to the one action
     c.post("/console/signout", data={"csrf": "forged"})                   # refused, and audited
     refused = a.get("/console?outcome=refused").get_data(as_text=True)
-    assert "refused: csrf" in refused and "publish-anyway" not in refused
+    # the log in the operator's words and Vietnam time (the ids kept as data)
+    assert "bị từ chối: csrf" in refused and 'data-action="publish-anyway"' not in refused
+    assert "Công bố lượt bị giữ lại" in log and re.search(r'<td class="small">\d{2}/\d{2}/\d{4} \d{2}:\d{2}</td>', log)
 
 
 def test_an_operator_imports_an_xlsx_sees_the_reject_and_downloads_it(app, runner, tmp_path, users):
@@ -190,7 +192,9 @@ def test_each_template_imports_its_own_example_row(app, runner, tmp_path, users,
     import io
 
     from openpyxl import load_workbook
-    assert invoke(runner, "import-units", write_units(grid(2, 2), tmp_path / "u.geojson")).exit_code == 0
+    # boundaries without the code 10001: the example row names a commune these boundaries have
+    codes = ["0" + str(26734 + k) for k in range(4)]
+    assert invoke(runner, "import-units", write_units(grid(2, 2, codes=codes), tmp_path / "u.geojson")).exit_code == 0
     c = app.test_client()
     _sign_in(c, users["operator"])
     page = c.get("/console").get_data(as_text=True)
@@ -201,6 +205,7 @@ def test_each_template_imports_its_own_example_row(app, runner, tmp_path, users,
     headers = [cell.value for cell in ws[1]]
     assert any(h and any(ch in h for ch in "ãạảáàăâđêôơư") for h in headers), headers      # Vietnamese headers
     assert ws.data_validations.dataValidation, "no validation"
+    assert [cell.value for cell in ws[2]][headers.index("Mã xã" if kind in ("cases", "flags") else "Mã")] == "026734"
     r = c.post("/console/upload", data={"csrf": _csrf(page), "kind": kind,
                                         "file": (io.BytesIO(got.data), f"mau-{kind}.xlsx")},
                content_type="multipart/form-data")
@@ -227,12 +232,14 @@ def test_preview_maps_an_unknown_column_and_remembers_it_for_the_layout(app, run
     assert p.status_code == 200, p.data
     cols = {col["header"]: col for col in p.get_json()["columns"]}
     assert cols["Mã ca"]["target"] == "case_id" and cols["Ngày công bố"]["target"] == "report_date"
+    # the columns offered under their names in the operator's language (the id is what the form sends)
+    assert {"id": "commune_code", "label": "Mã xã"} in p.get_json()["fields"]
     assert cols["Mã ĐVHC"]["target"] == "" and cols["Điện thoại liên hệ"]["personal"]
     assert "0912345678" not in p.get_data(as_text=True)                       # a personal cell never shown
     assert send("/console/preview", text, csrf="forged").status_code == 403
     # without a mapping the file cannot be located: refused, nothing stored
     r = send("/console/upload", text)
-    assert r.status_code == 400 and "commune_code" in r.get_data(as_text=True)
+    assert r.status_code == 400 and "Mã xã" in r.get_data(as_text=True) and "commune_code" not in r.get_data(as_text=True)
     r = send("/console/upload", text, **{"map::Mã ĐVHC": "commune_code", "remember": "1", "community": "true"})
     page = html.unescape(r.get_data(as_text=True))
     # no community and source columns: each row says what to do, in the operator's words
@@ -240,7 +247,7 @@ def test_preview_maps_an_unknown_column_and_remembers_it_for_the_layout(app, run
     r = send("/console/upload", text, **{"map::Mã ĐVHC": "commune_code", "remember": "1", "community": "true",
                                          "source_known": "true"})
     page = r.get_data(as_text=True)
-    assert r.status_code == 200 and "nhận 2 dòng" in page and "Mã ĐVHC → commune_code" in page, page[-1500:]
+    assert r.status_code == 200 and "nhận 2 dòng" in page and "Mã ĐVHC → Mã xã" in page, page[-1500:]
     again = text.replace("BN1", "BN3").replace("BN2", "BN4")
     p = send("/console/preview", again)
     assert {col["header"]: col for col in p.get_json()["columns"]}["Mã ĐVHC"] == \

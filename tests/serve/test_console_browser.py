@@ -4,11 +4,12 @@ the rejects, sign out; a viewer sees no write action. Screenshots for the README
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
+from browsing import CHROMIUM, SHOTS, _playwright
 from helpers import grid, gunicorn, invoke, write_units
 from openpyxl import Workbook, load_workbook
-from test_map_page import CHROMIUM, SHOTS, _playwright
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None or _playwright() is None,
                                 reason="chromium or playwright not installed (scripts/setup.sh)")
@@ -75,6 +76,10 @@ def test_an_operator_signs_in_imports_sees_rejects_and_signs_out(browser, consol
     got = load_workbook(io.BytesIO(dl.value.path().read_bytes())).active
     rows = [[c.value for c in r] for r in got.iter_rows()]
     assert any("19999" in map(str, r) for r in rows[1:]) and "Họ và tên" not in rows[0] and "Số điện thoại" not in rows[0]
+    # the sheet in the operator's language: its headers the names the importer reads, each fault's column and reason
+    assert rows[0][:4] == ["Tệp", "Dòng", "Cột", "Lý do"] and "Mã xã" in rows[0] and "commune_code" not in rows[0]
+    fault = next(r for r in rows[1:] if "19999" in map(str, r))
+    assert fault[2] == "Mã xã" and fault[3].startswith("mã xã không có trong ranh giới hiện hành")
     # the office corrects the code in the rejects file and sends it again: accepted, nothing rejected
     fixed = Workbook()
     head = rows[0]
@@ -120,13 +125,15 @@ def test_the_preview_maps_an_office_header_in_the_browser(browser, console_serve
     page.wait_for_selector("#preview-table")
     assert page.input_value("select[name='map::Mã ĐVHC']") == ""          # not known: the operator says
     assert page.input_value("select[name='map::Mã ca']") == "case_id"
+    # the columns offered by their Vietnamese names
+    assert "Mã xã" in page.inner_text("select[name='map::Mã ĐVHC']") and "commune_code" not in page.inner_text("#preview")
     page.select_option("select[name='map::Mã ĐVHC']", "commune_code")
     page.check("input[name=remember]")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "console-preview.png"), full_page=True)
     page.click("#import")
     page.wait_for_selector("#result")
-    assert "nhận 1 dòng" in page.inner_text("#result") and "Mã ĐVHC → commune_code" in page.inner_text("#result")
+    assert "nhận 1 dòng" in page.inner_text("#result") and "Mã ĐVHC → Mã xã" in page.inner_text("#result")
     ctx.close()
     assert outside == []
 
@@ -148,17 +155,21 @@ def test_the_operators_morning_in_the_browser(browser, console_server):
     page.set_input_files("input[type=file]", str(csv))
     page.click("#import")
     page.wait_for_selector("#result")
-    page.fill("#reclassify-form input[name=date]", "2021-07-31")
+    # dates typed as the committee writes them; "publish now" asks once, naming the day and what it replaces
+    page.fill("#reclassify-form input[name=date]", "31/07/2021")
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
     page.click("#reclassify-button")
     page.wait_for_selector("#job progress")                              # the stages shown while it runs
     page.wait_for_selector("#job:not([data-status=running])", timeout=60_000)
     assert page.get_attribute("#job-progress", "value") == "100"
+    assert len(asked) == 1 and "31/07/2021" in asked[0]
     assert "Đã công bố lần chạy" in page.inner_text("#job-message") or "GIỮ LẠI" in page.inner_text("#job-message")
     if page.locator("#holds form input[name=reason]").count():          # held (quality gate): release it
         page.fill("#holds form input[name=reason]", "đã kiểm tra")
         page.click("#holds form button")
         page.wait_for_selector("#message")
-    page.fill("#whatif input[name=date]", "2021-07-31")
+    page.fill("#whatif input[name=date]", "31/07/2021")
     page.fill("#whatif textarea[name=settings]", "cluster_min_cases=3")
     page.click("#whatif-run")
     page.wait_for_selector("#whatif-result")
@@ -182,3 +193,21 @@ def test_the_operators_morning_in_the_browser(browser, console_server):
     assert outside == []
     for name in ("console-signin", "console-preview", "console-import", "console-whatif", "console-declare"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000, name
+
+
+def test_the_console_fits_a_phone_and_speaks_vietnamese(browser, console_server):
+    """At 390 px the console is no wider than the screen (wide tables scroll in place), and the words on it, the
+    file button's included, are Vietnamese."""
+    base, tokens, _ = console_server
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    page.goto(f"{base}/console")
+    page.fill("input[name=token]", tokens["operator"])
+    page.click("#signin button")
+    page.wait_for_load_state()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    text = page.inner_text("main")
+    assert "Chọn tệp" in text and "Choose File" not in text
+    assert page.get_attribute("#reclassify-form input[name=date]", "placeholder") == "dd/mm/yyyy"
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", page.input_value("#reclassify-form input[name=date]"))
+    ctx.close()

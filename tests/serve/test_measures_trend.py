@@ -110,7 +110,7 @@ def test_trend_numbers_equal_the_published_runs_every_day_and_level(week, app, c
         assert d["population"] == {lv: int(table.loc[table["level"] == lv, "population"].sum()) for lv in levels}
         assert d["green_share"] == pytest.approx(d["population"]["safe"] / table["population"].sum(), abs=1e-4)
         for district in ("A", "B"):
-            one = client.get(f"/api/trend?from={d['date']}&to={d['date']}&unit={district}").get_json()["days"][0]
+            one = client.get(f"/api/trend?from={d['date']}&to={d['date']}&code={district}").get_json()["days"][0]
             part = table[table["district_code"] == district]
             assert one["units"] == {lv: int((part["level"] == lv).sum()) for lv in levels}, (d["date"], district)
     parents = {p["code"]: p for p in body["parents"]}
@@ -122,7 +122,15 @@ def test_trend_numbers_equal_the_published_runs_every_day_and_level(week, app, c
     svg = client.get("/api/trend?to=2021-07-06&format=svg")
     assert svg.mimetype == "image/svg+xml" and 'data-days="7"' in svg.get_data(as_text=True)
     assert client.get("/api/trend?from=2021-07-06&to=2021-07-01").status_code == 400
-    assert client.get("/api/trend?to=2021-07-06&unit=nowhere").status_code == 404
+    assert client.get("/api/trend?to=2021-07-06&code=nowhere").status_code == 404
+    # `unit=` was the old name of `code=` (everywhere else `unit` is a kind): still read, marked deprecated
+    old = client.get("/api/trend?from=2021-07-03&to=2021-07-06&unit=A").get_json()
+    assert old["days"] == client.get("/api/trend?from=2021-07-03&to=2021-07-06&code=A").get_json()["days"]
+    doc = client.get("/ogc/api").get_json()["paths"]["/api/trend"]["get"]["parameters"]
+    assert {p["name"]: p.get("deprecated", False) for p in doc if p["name"] in ("code", "unit")} == {"code": False, "unit": True}
+    # the change in words, for the area asked
+    words = client.get("/api/trend?from=2021-07-01&to=2021-07-06&code=A").get_json()["words"]
+    assert words.startswith("Huyện") and "đỏ 0 → 1" in words and "vùng đỏ mở rộng" in words
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium (Debian package) is not installed")

@@ -55,7 +55,14 @@ def test_report_html_is_a_printable_offline_page(week, client):
     hot = page.split('id="hot"')[1].split("</table>")[0]                       # the red commune with its reason
     assert "Xã Ô 10001" in hot and "trường học" in hot and "R2:" not in hot and "Mới vào vùng đỏ" in hot
     assert "9/QĐ-UBND" in page and "Bắt đầu" in page and "03/07/2021" in page  # lockdown started that day
-    first_map = page.split('<h2 class="maps-head">')[1].split("<svg")[1].split("</svg>")[0]   # (the trend's chart is before)
+    # the worst province's map comes first, before the red list (page 1-2 of the print), names at 8 pt or more,
+    # white edges between communes of the same level
+    assert page.index('id="province-maps"') < page.index('id="hot"')
+    first_map = page.split('id="province-maps"')[1].split("<svg")[1].split("</svg>")[0]
+    assert float(re.search(r'data-label-pt="([\d.]+)"', page.split('id="province-maps"')[1]).group(1)) >= 8
+    assert 'stroke="#ffffff"' in first_map
+    links = page.split('id="links"')[1].split("</nav>")[0]                     # the PDF, the workbook and the map
+    assert "format=pdf" in links and "format=xlsx" in links and "/map?date=2021-07-03" in links
     assert len(re.findall(r'<path d="M[^"]*" fill="#', first_map)) == 12        # 12 communes in their colours
     assert len(re.findall(r'stroke-dasharray', first_map)) == 1                # and the lockdown's outline
     assert "Xã Ô 10001</text>" in first_map                                    # the red commune is named

@@ -104,14 +104,14 @@ def test_offline_html_file_opens_with_no_request_at_all(sample_site, tmp_path):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.route("**/*", lambda r: (requests.append(r.request.url), r.continue_() if r.request.url.startswith("file:") else r.abort()))
         page.goto(usb.as_uri())
-        page.wait_for_function("() => window.zonesOffline !== undefined")
-        drawn = page.evaluate("() => [zonesOffline.communes, zonesOffline.drawn, zonesOffline.provinces, zonesOffline.lockdowns]")
-        assert drawn[:3] == [289, 289, 2] and drawn[3] >= 2
-        page.evaluate("() => { const l = zonesOffline.communesLayer.getLayers()[0]; l.fire('click', {latlng: l.getBounds().getCenter()}); }")
-        popup = page.inner_text(".leaflet-popup-content")
-        assert "Vùng" in popup and "(" in popup
+        page.wait_for_selector("body[data-zones-ready='1'][data-zones-drawn='1']", timeout=60_000)
         run = next((data / "runs").glob(f"{DAY}_*"))
-        red = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["counts"]["commune"]["very_high_risk"]
-        assert f"Vùng nguy cơ rất cao (đỏ) ({red})" in page.inner_text("#legend")
+        counts = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["counts"]["commune"]
+        shown = page.evaluate("() => Object.fromEntries([...document.querySelectorAll('.zones-count')]"
+                              ".map(e => [e.dataset.level, Number(e.textContent.replace(/\\D/g, ''))]))")
+        assert shown == counts                                           # every commune of the day counted
+        page.click("#zones-hot-list li[data-k] >> nth=0")                # the list opens a unit's panel
+        page.wait_for_selector("#zones-panel:not([hidden])")
+        assert "Vùng" in page.inner_text("#zones-panel")
         browser.close()
     assert requests == [usb.as_uri()] and errors == [], (requests, errors)

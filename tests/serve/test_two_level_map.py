@@ -7,8 +7,8 @@ import sys
 import urllib.request
 
 import pytest
+from browsing import CHROMIUM, SHOTS, Visit, _playwright
 from helpers import ROOT, gunicorn, invoke, write_cases, write_units
-from test_map_page import CHROMIUM, SHOTS, Visit, _playwright
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None or _playwright() is None,
                                 reason="chromium or playwright not installed (scripts/setup.sh)")

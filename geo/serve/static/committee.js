@@ -21,7 +21,7 @@ const MAX_DATA_TILES = 400;
 const state = {
   run: cfg.run, date: cfg.date, palette: "official", shown: new Set(cfg.levels.map((l) => l.id)),
   table: null, index: null, sid: cfg.shapes, selected: null, names: true, lockdowns: true, differs: true,
-  timer: null, hot: [],
+  timer: null, hot: [], declared: {}, differs: new Set(),
 };
 const tables = new Map();     // run id -> Promise of its levels table
 const indexes = new Map();    // shapes id -> Promise of its index
@@ -121,8 +121,15 @@ function loadData(sid, z, x, y) {
   return p;
 }
 
-const OUTLINE = {commune: "rgba(255,255,255,0.9)", hidden: "#b8bcc2", district: "#4b4f56", province: "#17191c",
-                 differs: "#c800c8", lockdown: "#3b0052", pick: "#000000", pickInner: "#ffffff"};
+const OUTLINE = {commune: "rgba(255,255,255,0.75)", hidden: "#b8bcc2", district: "#4b4f56", province: "#17191c",
+                 differs: "#000000", differsInner: "#ffffff", lockdown: "#3b0052", pick: "#000000", pickInner: "#ffffff",
+                 mark: "#1b1b1b"};
+// The levels a member looks for first: never under a name, and marked when too small to see.
+const HOT = new Set(["high_risk", "very_high_risk"]);
+// A red or orange commune narrower than this (CSS px) gets a round mark of its colour, so "where is red" is
+// answered at the home view; a commune narrower than COMMUNE_EDGE_PX has no white outline (it would wash out).
+const MARK_PX = 8;
+const COMMUNE_EDGE_PX = 10;
 
 function fillsOf(levels) {
   return levels.map((id) => colour(id));
@@ -164,19 +171,27 @@ function draw(canvas) {
     }
     if (zoom >= 9) {
       ctx.strokeStyle = OUTLINE.commune;
-      ctx.lineWidth = 0.7 * px;
-      for (const f of L.commune.feats) { ctx.stroke(f.path); }
+      ctx.lineWidth = 0.6 * px;
+      const edge = COMMUNE_EDGE_PX * px;
+      for (const f of L.commune.feats) {
+        if (f.box[2] - f.box[0] >= edge || f.box[3] - f.box[1] >= edge) { ctx.stroke(f.path); }
+      }
     }
     if (hidden.length && zoom >= 7) {
       ctx.strokeStyle = OUTLINE.hidden;
       ctx.lineWidth = 0.7 * px;
       for (const f of hidden) { ctx.stroke(f.path); }
     }
-    if (state.differs && cm.differs.length) {
-      const differs = new Set(cm.differs);
+    if (state.differs && state.differs.size) {
+      const rail = L.commune.feats.filter((f) => state.differs.has(f.i));
       ctx.strokeStyle = OUTLINE.differs;
-      ctx.lineWidth = 2.5 * px;
-      for (const f of L.commune.feats) { if (differs.has(f.i)) { ctx.stroke(f.path); } }
+      ctx.lineWidth = 3.2 * px;
+      for (const f of rail) { ctx.stroke(f.path); }
+      ctx.strokeStyle = OUTLINE.differsInner;
+      ctx.lineWidth = 1.4 * px;
+      ctx.setLineDash([4 * px, 3 * px]);
+      for (const f of rail) { ctx.stroke(f.path); }
+      ctx.setLineDash([]);
     }
   }
   if (L.district && zoom >= 7) {
@@ -189,6 +204,7 @@ function draw(canvas) {
     ctx.lineWidth = (zoom >= 8 ? 2.2 : 1.4) * px;
     for (const f of L.province.feats) { ctx.stroke(f.path); }
   }
+  if (L.commune) { drawMarks(ctx, L.commune.feats, cm, ids, px); }
   const sel = state.selected;
   if (sel && L[sel.unit]) {
     for (const f of L[sel.unit].feats) {
@@ -200,6 +216,23 @@ function draw(canvas) {
       ctx.lineWidth = 2 * px;
       ctx.stroke(f.path);
     }
+  }
+}
+
+// Red and orange communes too small to see at this zoom: a round mark of their colour at their middle, over
+// the outlines (a member finds red without zooming).
+function drawMarks(ctx, feats, cm, ids, px) {
+  const small = MARK_PX * px;
+  for (const f of feats) {
+    const id = ids[cm.level.charCodeAt(f.i) - 48];
+    if (!HOT.has(id) || !state.shown.has(id) || f.box[2] - f.box[0] > small || f.box[3] - f.box[1] > small) { continue; }
+    ctx.beginPath();
+    ctx.arc((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2, 4.5 * px, 0, 2 * Math.PI);
+    ctx.fillStyle = colour(id);
+    ctx.fill();
+    ctx.strokeStyle = OUTLINE.mark;
+    ctx.lineWidth = 1.3 * px;
+    ctx.stroke();
   }
 }
 
@@ -316,6 +349,60 @@ function scheduleLabels() {
   window.clearTimeout(labelTimer);
   labelTimer = window.setTimeout(layoutLabels, 40);
 }
+// Red and orange on screen, to keep names off them: per visible data tile, its hot communes; the small ones
+// (drawn as marks) as squares around their middle, in global pixels.
+function hotOnScreen(z) {
+  const tiles = new Map();
+  const marks = [];
+  let dataZ = null;
+  for (const {data} of visibleDataTiles().values()) {
+    const layer = data.layers.commune;
+    if (!layer) { continue; }
+    dataZ = data.z;
+    const scale = 256 * Math.pow(2, z - data.z);
+    const feats = layer.feats.filter((f) => { const id = levelOf("commune", f.i); return HOT.has(id) && state.shown.has(id); });
+    if (!feats.length) { continue; }
+    tiles.set(`${data.x}/${data.y}`, {extent: layer.extent, feats});
+    for (const f of feats) {
+      const k = scale / layer.extent;
+      if ((f.box[2] - f.box[0]) * k <= MARK_PX && (f.box[3] - f.box[1]) * k <= MARK_PX) {
+        const cx = (data.x + (f.box[0] + f.box[2]) / 2 / layer.extent) * scale;
+        const cy = (data.y + (f.box[1] + f.box[3]) / 2 / layer.extent) * scale;
+        marks.push([cx - 7, cy - 7, cx + 7, cy + 7]);
+      }
+    }
+  }
+  return {tiles, marks, scale: dataZ === null ? 1 : 256 * Math.pow(2, z - dataZ)};
+}
+// Whether a box (global pixels) would hide red or orange: a mark it touches, or a hot fill under it (looked for
+// every COVER_STEP pixels, only where a hot commune's box meets the label's).
+const COVER_STEP = 2;
+function coversHot(hot, x0, y0, x1, y1) {
+  if (hot.marks.some((m) => x0 < m[2] && x1 > m[0] && y0 < m[3] && y1 > m[1])) { return true; }
+  if (!hot.tiles.size) { return false; }
+  const s = hot.scale;
+  for (let tx = Math.floor(x0 / s); tx <= Math.floor(x1 / s); tx++) {
+    for (let ty = Math.floor(y0 / s); ty <= Math.floor(y1 / s); ty++) {
+      const t = hot.tiles.get(`${tx}/${ty}`);
+      if (!t) { continue; }
+      const k = t.extent / s;
+      const lx0 = (x0 - tx * s) * k, ly0 = (y0 - ty * s) * k, lx1 = (x1 - tx * s) * k, ly1 = (y1 - ty * s) * k;
+      const near = t.feats.filter((f) => f.box[0] <= lx1 && f.box[2] >= lx0 && f.box[1] <= ly1 && f.box[3] >= ly0);
+      if (!near.length) { continue; }
+      for (let gy = y0; gy <= y1 + 0.01; gy += Math.min(COVER_STEP, Math.max(y1 - gy, 0.5))) {
+        for (let gx = x0; gx <= x1 + 0.01; gx += Math.min(COVER_STEP, Math.max(x1 - gx, 0.5))) {
+          const lx = (gx - tx * s) * k, ly = (gy - ty * s) * k;
+          if (lx < 0 || ly < 0 || lx > t.extent || ly > t.extent) { continue; }
+          for (const f of near) {
+            if (lx >= f.box[0] && lx <= f.box[2] && ly >= f.box[1] && ly <= f.box[3] &&
+                hitCtx.isPointInPath(f.path, lx, ly, "evenodd")) { return true; }
+          }
+        }
+      }
+    }
+  }
+  return false;
+}
 function layoutLabels() {
   if (!state.names || !state.index || !state.table) { labelPane.innerHTML = ""; return; }
   const z = Math.round(map.getZoom());
@@ -343,18 +430,34 @@ function layoutLabels() {
       const unit = {p: "province", d: "district", c: "commune"}[f.u];
       const lv = levelOf(unit, f.i);
       const prio = (f.u === "p" ? 3e6 : f.u === "d" ? 2e6 : 1e6) + (RANK[lv] || 0) * 1e5 + Math.min(span, 99999);
-      cands.push({f, gx, gy, w, h: f.u === "p" ? 18 : 15, prio});
+      cands.push({f, gx, gy, w, h: f.u === "p" ? 18 : 15, prio, ownHot: f.u === "c" && HOT.has(lv)});
     }
   }
   cands.sort((a, b) => b.prio - a.prio);
+  const hot = hotOnScreen(z);
   const placed = [];
   const parts = [];
   for (const c of cands) {
-    const x0 = c.gx - c.w / 2 - 2, y0 = c.gy - c.h / 2 - 1, x1 = c.gx + c.w / 2 + 2, y1 = c.gy + c.h / 2 + 1;
-    if (placed.some((p) => x0 < p[2] && x1 > p[0] && y0 < p[3] && y1 > p[1])) { continue; }
-    placed.push([x0, y0, x1, y1]);
-    const lx = Math.round(x0 + 2 - origin.x), ly = Math.round(y0 + 1 - origin.y);
-    parts.push(`<div class="zones-label zones-label-${c.f.u}" style="transform:translate(${lx}px,${ly}px);width:${Math.ceil(c.w) + 1}px">${esc(c.f.name)}</div>`);
+    // where it stands, else just above, below, right or left of it: never over red or orange
+    const dx = c.w / 2 + 10, dy = c.h + 3;
+    let at = null;
+    for (const [ox, oy] of [[0, 0], [0, -dy], [0, dy], [dx, 0], [-dx, 0], [0, -2 * dy], [0, 2 * dy]]) {
+      const x0 = c.gx + ox - c.w / 2 - 2, y0 = c.gy + oy - c.h / 2 - 1, x1 = c.gx + ox + c.w / 2 + 2, y1 = c.gy + oy + c.h / 2 + 1;
+      if (placed.some((p) => x0 < p[2] && x1 > p[0] && y0 < p[3] && y1 > p[1])) { continue; }
+      if (coversHot(hot, x0, y0, x1, y1)) { continue; }
+      at = [x0, y0, x1, y1, false];
+      break;
+    }
+    if (!at && c.ownHot) {
+      // a red or orange commune's own name stays on it, drawn without the white halo: its colour shows through
+      const x0 = c.gx - c.w / 2 - 2, y0 = c.gy - c.h / 2 - 1, x1 = c.gx + c.w / 2 + 2, y1 = c.gy + c.h / 2 + 1;
+      if (!placed.some((p) => x0 < p[2] && x1 > p[0] && y0 < p[3] && y1 > p[1])) { at = [x0, y0, x1, y1, true]; }
+    }
+    if (!at) { continue; }
+    placed.push(at);
+    const lx = Math.round(at[0] + 2 - origin.x), ly = Math.round(at[1] + 1 - origin.y);
+    parts.push(`<div class="zones-label zones-label-${c.f.u}${at[4] ? " zones-label-on-hot" : ""}" ` +
+      `style="transform:translate(${lx}px,${ly}px);width:${Math.ceil(c.w) + 1}px">${esc(c.f.name)}</div>`);
   }
   labelPane.innerHTML = parts.join("");
   labelPane.style.visibility = "visible";
@@ -373,6 +476,29 @@ function showLockdowns(runId) {
   }).catch(() => lockdownLayer.clearLayers());
 }
 
+// ---- declared levels: data beside the runs, read for the day shown (a level declared in the console shows at
+// once, without a new run); the dashed rail marks communes whose declared level differs from the run's
+function codeIndex(unit) {
+  const idx = state.index && state.index.units[unit];
+  if (!idx) { return new Map(); }
+  if (!idx._byCode) { idx._byCode = new Map(idx.code.map((c, i) => [String(c), i])); }
+  return idx._byCode;
+}
+function declarations(date) {
+  const runId = state.run;
+  return getJSON(`/api/declarations?run=${runId}`).then((body) => {
+    if (date !== state.date) { return; }
+    const communes = codeIndex("commune");
+    state.declared = Object.fromEntries(body.units.map((d) => [d.code, d]));
+    state.differs = new Set(body.units.filter((d) => communes.has(String(d.code)))
+      .map((d) => [communes.get(String(d.code)), d.level]).filter(([i, lv]) => levelOf("commune", i) !== lv).map(([i]) => i));
+    shapes.redrawAll();
+  }).catch(() => {
+    const t = state.table && state.table.units.commune;          // the run's own, when the store cannot be read
+    state.differs = new Set(t ? t.differs : []);
+  });
+}
+
 // ---- legend, counts, filter ------------------------------------------------------------------
 function counts() {
   const out = Object.fromEntries(cfg.levels.map((l) => [l.id, 0]));
@@ -386,6 +512,8 @@ function counts() {
 }
 function legend() {
   const n = counts();
+  $("zones-legend-summary").innerHTML = cfg.levels.filter((l) => l.id !== "unknown" || n[l.id]).map((l) =>
+    `<span class="zones-chip" style="background:${colour(l.id)}" title="${esc(l.label)}"></span>${num(n[l.id])}`).join(" ");
   $("zones-legend-items").innerHTML = cfg.levels.map((l) =>
     `<label><input type="checkbox" data-level="${l.id}"${state.shown.has(l.id) ? " checked" : ""}>` +
     `<span class="zones-chip" style="background:${colour(l.id)}"></span>${esc(l.label)} ` +
@@ -404,11 +532,14 @@ function reasonText(r) {
   const rule = ids.length ? cfg.rules[ids[0]] : null;
   return rule ? rule.text : "";
 }
+const hotData = new Map();     // run id -> Promise of its red/orange list
 function hotList(runId) {
-  return getJSON(`/api/hotspots?run=${runId}`).then((body) => {
+  if (!hotData.has(runId)) { hotData.set(runId, getJSON(`/api/hotspots?run=${runId}`)); }
+  return hotData.get(runId).then((body) => {
     if (runId !== state.run) { return; }
     state.hot = body.units;
-    $("zones-hot-count").textContent = `(${body.units.length})`;
+    $("zones-hot-title").textContent = fmt(T.hot_title, {date: day(body.date || state.date)});
+    $("zones-hot-count").textContent = `(${body.total === undefined ? body.units.length : body.total})`;
     $("zones-hot-list").innerHTML = body.units.length ? body.units.map((u, k) => {
       const badge = u.newly_red ? `<span class="zones-badge zones-badge-red">${esc(T.newly_red)}</span>`
         : u.change === "up" ? `<span class="zones-badge">${esc(T.up)}</span>` : "";
@@ -416,11 +547,12 @@ function hotList(runId) {
         `<span class="zones-chip" style="background:${colour(u.level)}"></span><b>${esc(u.name)}</b> ${badge}` +
         `<br><small>${esc(u.district_name || u.province_name || "")} · ${esc(fmt(T.cases_short, {n: num(u.community_cases)}))} · ` +
         `${esc(fmt(T.held_days, {n: u.unchanged_days}))}</small><br><small class="zones-why">${esc(reasonText(u))}</small></li>`;
-    }).join("") : `<li class="zones-empty">${esc(T.hot_none)}</li>`;
+    }).join("") + (body.total > body.units.length ? `<li class="zones-empty">${esc(fmt(T.hot_more, {n: num(body.total - body.units.length)}))}</li>` : "")
+      : `<li class="zones-empty">${esc(T.hot_none)}</li>`;
     for (const li of $("zones-hot-list").querySelectorAll("li[data-k]")) {
       const go = () => {
         const u = state.hot[Number(li.dataset.k)];
-        zoomTo(u.bbox);
+        zoomTo(u.bbox, 13, true);
         select("commune", u.i);
       };
       li.addEventListener("click", go);
@@ -482,8 +614,8 @@ function panelHtml(u) {
     (u.level_differs ? ` <b class="zones-differs-flag">≠ ${esc(label(u.declared_level))}</b>` : "") +
     (u.outbreak_over ? `<br><small>${esc(T.outbreak_over)}</small>` : "") + "</p><table>" +
     rows.map((r) => `<tr><th>${esc(r[0])}</th><td>${r[1]}</td></tr>`).join("") + '</table><div id="zones-chart"></div>' +
-    `<p class="zones-console"><a href="/console?code=${encodeURIComponent(u.code)}&unit=${encodeURIComponent(u.unit)}` +
-    `&lang=${cfg.lang}#declare">${esc(T.console_link)}</a></p>`;
+    (cfg.offline ? "" : `<p class="zones-console"><a href="/console?code=${encodeURIComponent(u.code)}&unit=${encodeURIComponent(u.unit)}` +
+    `&lang=${cfg.lang}#declare">${esc(T.console_link)}</a></p>`);
 }
 function chart(h) {
   const w = 300, hgt = 74, n = h.dates.length, bw = w / n;
@@ -508,7 +640,9 @@ function showPanel(unit, code) {
     $("zones-panel-body").innerHTML = panelHtml(u);
     $("zones-panel").hidden = false;
     document.body.classList.add("zones-panel-open");
-    return getJSON(`/api/zones/${encodeURIComponent(code)}/history?unit=${unit}&days=60&date=${state.date}`);
+    fitControls();
+    return getJSON(`/api/zones/${encodeURIComponent(code)}/history?unit=${unit}&days=60&date=${state.date}`)
+      .catch(() => null);       // no history (a file opened offline): the panel stays without its chart
   }).then((h) => { if (h && seq === panelSeq) { $("zones-chart").innerHTML = chart(h); } })
     .catch(() => {
       if (seq !== panelSeq) { return; }
@@ -516,21 +650,45 @@ function showPanel(unit, code) {
       $("zones-panel").hidden = false;
     });
 }
-$("zones-close").addEventListener("click", () => {
+function closePanel() {
   $("zones-panel").hidden = true;
   document.body.classList.remove("zones-panel-open");
   select("commune", null, false);
+  fitControls();
+}
+$("zones-close").addEventListener("click", closePanel);
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape") { return; }
+  if (!$("zones-results").hidden) { $("zones-results").hidden = true; return; }
+  if (!$("zones-panel").hidden) { closePanel(); }
 });
+// the skip link: past the red/orange list, to what follows it
+$("zones-skip").addEventListener("click", (e) => { e.preventDefault(); $("zones-trend-toggle").focus(); });
 
 // ---- views: the home area, provinces, fitting around the panels -----------------------------
-function padding() {
+// On a phone the panel is a sheet over the lower part of the screen: a unit picked is fitted into the part
+// it leaves (the sheet's height once open: PHONE_SHEET of the screen, as committee.css sets it).
+const PHONE_SHEET = 0.58;
+function sheetHeight(opening) {
+  const panel = $("zones-panel");
+  if (!panel.hidden) { return panel.getBoundingClientRect().height; }
+  if (opening) { return Math.round(window.innerHeight * PHONE_SHEET); }
+  const side = $("zones-side");
+  return getComputedStyle(side).display === "none" ? 0 : side.getBoundingClientRect().height;
+}
+// the zoom buttons sit above whatever sheet covers the bottom of a phone's screen
+function fitControls() {
+  if (!PHONE.matches) { return; }
+  document.documentElement.style.setProperty("--sheet", `${Math.round(sheetHeight(false))}px`);
+}
+function padding(opening = false) {
   const bar = $("zones-bar").getBoundingClientRect();
-  if (PHONE.matches) { return {paddingTopLeft: [8, bar.bottom + 8], paddingBottomRight: [8, 60]}; }
+  if (PHONE.matches) { return {paddingTopLeft: [8, bar.bottom + 8], paddingBottomRight: [8, sheetHeight(opening) + 8]}; }
   const side = $("zones-side").getBoundingClientRect();
   return {paddingTopLeft: [side.right + 8, bar.bottom + 8], paddingBottomRight: [24, 24]};
 }
-function zoomTo(b, maxZoom = 13) {
-  map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {...padding(), maxZoom});
+function zoomTo(b, maxZoom = 13, opening = false) {
+  map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {...padding(opening), maxZoom});
 }
 function provinceSelector() {
   const sel = $("zones-province");
@@ -561,7 +719,7 @@ function placeResults() {
 }
 function pickResult(r) {
   $("zones-results").hidden = true;
-  zoomTo(r.bbox, r.unit === "commune" ? 13 : 11);
+  zoomTo(r.bbox, r.unit === "commune" ? 13 : 11, true);
   select(r.unit, r.i);
 }
 $("zones-search").addEventListener("input", function onInput() {
@@ -607,6 +765,7 @@ function links() {
 }
 function useTable(t) {
   state.table = t;
+  state.differs = new Set((t.units.commune && t.units.commune.differs) || []);   // until the day's declarations come
   shapes.redrawAll();
   legend();
   scheduleLabels();
@@ -628,7 +787,8 @@ function choose(date) {
     useTable(t);
     links();
     showLockdowns(runId);
-    if (!state.timer) { hotList(runId); }
+    hotList(runId);
+    declarations(date);
     if (!$("zones-trend-body").hidden) { trendChart(); }
     if (state.selected && !$("zones-panel").hidden) { showPanel(state.selected.unit, unitCode(state.selected.unit, state.selected.i)); }
   });
@@ -645,7 +805,6 @@ function stopPlay() {
   window.clearInterval(state.timer);
   state.timer = null;
   $("zones-play").textContent = T.play;
-  hotList(state.run);
 }
 function play() {
   if (state.timer) { stopPlay(); return; }
@@ -655,7 +814,8 @@ function play() {
   const sequence = dates.slice(start, Math.min(start + 30, dates.length));
   $("zones-busy").hidden = false;
   // every frame's table (and lockdowns) before the first frame: then one frame per second, each in its own colours
-  Promise.all(sequence.map((d) => Promise.all([table(runOf[d]), lockdowns(runOf[d]).catch(() => null)]))).then(() => {
+  Promise.all(sequence.map((d) => Promise.all([table(runOf[d]), lockdowns(runOf[d]).catch(() => null),
+                                               hotList(runOf[d]).catch(() => null)]))).then(() => {
     $("zones-busy").hidden = true;
     $("zones-play").textContent = T.stop;
     k = 0;
@@ -682,8 +842,16 @@ $("zones-show-names").addEventListener("change", function onNames() { state.name
 $("zones-show-lockdowns").addEventListener("change", function onLk() { state.lockdowns = this.checked; showLockdowns(state.run); });
 $("zones-show-differs").addEventListener("change", function onDiffers() { state.differs = this.checked; shapes.redrawAll(); });
 // the trend (the published days up to the one shown): a chart drawn by the server, loaded when opened
+// the area in view: a district or province picked, else the province chosen above the map, else everything
+function areaCode() {
+  const sel = state.selected;
+  if (sel && sel.unit !== "commune") { return unitCode(sel.unit, sel.i); }
+  return $("zones-province").value || "";
+}
 function trendChart() {
-  $("zones-trend-img").src = `/api/trend?to=${state.date}&format=svg&width=320&lang=${cfg.lang}`;
+  const code = areaCode();
+  $("zones-trend-img").src = `/api/trend?to=${state.date}&format=svg&width=320&lang=${cfg.lang}` +
+    (code ? `&code=${encodeURIComponent(code)}` : "");
 }
 for (const [button, body] of [["zones-legend-toggle", "zones-legend-body"], ["zones-hot-toggle", "zones-hot-list"],
                               ["zones-trend-toggle", "zones-trend-body"]]) {
@@ -692,6 +860,7 @@ for (const [button, body] of [["zones-legend-toggle", "zones-legend-body"], ["zo
     $(button).setAttribute("aria-expanded", String(open));
     $(body).hidden = !open;
     if (open && body === "zones-trend-body") { trendChart(); }
+    fitControls();
   });
 }
 if (PHONE.matches) {      // a phone starts with the map: the legend and the list open on a tap
@@ -704,6 +873,7 @@ if (PHONE.matches) {      // a phone starts with the map: the legend and the lis
 // the side list and the panel start below the bar, however many lines the bar takes
 function layout() {
   document.documentElement.style.setProperty("--below-bar", `${Math.round($("zones-bar").getBoundingClientRect().bottom + 8)}px`);
+  fitControls();
 }
 layout();
 window.addEventListener("resize", layout);
@@ -716,6 +886,10 @@ if (cfg.attribution) {       // an intranet basemap names its source; ours is in
 }
 $("zones-about").textContent = `${T.ruleset}: ${cfg.ruleset.title}${cfg.ruleset.why ? ` (${cfg.ruleset.why})` : ""} · ${T.boundaries}: ${cfg.boundary_version}`;
 provinceSelector();
+if (cfg.offline) {      // a file of one day: no other day to play, no page of the server to link to
+  for (const id of ["zones-play", "zones-prev", "zones-next", "zones-trend", "zones-rules"]) { $(id).hidden = true; }
+  $("zones-bar").querySelector(".zones-links").hidden = true;
+}
 zoomTo(cfg.home.bbox, 12);
 lockdownLayer.addTo(map);
 
@@ -729,5 +903,5 @@ Promise.all([table(state.run), shapesIndex(state.sid)]).then(([t, index]) => {
   useTable(t);
   links();
   showLockdowns(state.run);
-  return hotList(state.run);
-}).then(() => document.body.setAttribute("data-zones-ready", "1"));
+  return Promise.all([hotList(state.run), declarations(state.date)]);
+}).then(() => { fitControls(); document.body.setAttribute("data-zones-ready", "1"); });

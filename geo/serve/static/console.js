@@ -80,7 +80,7 @@
         const select = el("select");
         select.name = "map::" + col.header;
         select.append(new Option(form.dataset.unused, ""));
-        for (const f of data.fields) { select.append(new Option(f, f, false, f === col.target)); }
+        for (const f of data.fields) { select.append(new Option(f.label, f.id, false, f.id === col.target)); }
         th.append(select);
         if (col.remembered) { th.append(el("small", form.dataset.remembered)); }
       }
@@ -98,4 +98,35 @@
   button.addEventListener("click", () => { preview().catch((e) => { box.hidden = false; box.textContent = String(e); }); });
   kindSelect.addEventListener("change", () => { box.replaceChildren(); box.hidden = true; remember.hidden = true; });
   fileInput.addEventListener("change", () => { box.replaceChildren(); box.hidden = true; remember.hidden = true; });
+})();
+
+// "Phân loại và công bố ngay" asks once, saying the day and what it replaces (the published run of that day).
+(function () {
+  "use strict";
+  const form = document.getElementById("reclassify-form");
+  if (!form) { return; }
+  const published = JSON.parse(form.dataset.published || "{}");
+  // the day as the page shows it (dd/mm/yyyy), whichever way it was typed
+  const shown = (v) => {
+    const iso = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
+    if (iso) { return `${iso[3]}/${iso[2]}/${iso[1]}`; }
+    const vn = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(v);
+    return vn ? `${vn[1].padStart(2, "0")}/${vn[2].padStart(2, "0")}/${vn[3]}` : v;
+  };
+  form.addEventListener("submit", (e) => {
+    const day = shown(form.querySelector("input[name=date]").value.trim());
+    const run = published[day];
+    const text = form.dataset.ask.replace("{date}", day) + "\n" +
+      (run ? form.dataset.replaces.replace("{run}", run) : form.dataset.first);
+    if (!window.confirm(text)) { e.preventDefault(); }
+  });
+})();
+
+// The chosen file's name beside our "Chọn tệp" button.
+(function () {
+  "use strict";
+  const input = document.querySelector("#upload-form input[type=file]");
+  const name = document.getElementById("file-name");
+  if (!input || !name) { return; }
+  input.addEventListener("change", () => { name.textContent = input.files.length ? input.files[0].name : name.dataset.none; });
 })();
