@@ -14,10 +14,23 @@ from geo import cli
 from geo.base import config
 from geo.base.errors import ZonesError
 from geo.domain.rulesets import load_rulesets
-from geo.web import api, compression, console, console_work, errors, files, ogcapi, pages, security, tiles
+from geo.web import (
+    api,
+    compression,
+    console,
+    console_work,
+    decisions,
+    errors,
+    files,
+    ogcapi,
+    pages,
+    public,
+    security,
+    tiles,
+)
 
 ROOT = Path(__file__).resolve().parent
-BLUEPRINTS = (pages.bp, api.bp, tiles.bp, ogcapi.bp, files.bp, console.bp, console_work.bp)
+BLUEPRINTS = (pages.bp, api.bp, tiles.bp, ogcapi.bp, files.bp, console.bp, console_work.bp, decisions.bp, public.bp)
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -17,6 +17,8 @@ command -v git >/dev/null 2>&1 || need+=(git)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# Times New Roman's metric twin: the decision's PDF is laid out in the administrative documents' typeface
+ls /usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf >/dev/null 2>&1 || need+=(fonts-liberation)
 if [ ${#need[@]} -gt 0 ]; then
   echo "apt: installing ${need[*]}"
   $SUDO apt-get update -qq

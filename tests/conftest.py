@@ -53,7 +53,7 @@ SLOW_MODULES = {
     "serve/test_map_page.py", "serve/test_console_browser.py", "serve/test_sample_browser.py",
     "serve/test_two_level_map.py", "serve/test_report.py", "serve/test_nginx.py", "serve/test_api_fuzz.py",
     "serve/test_ops.py", "serve/test_ogc.py", "serve/test_gdal.py", "publish/test_crash.py", "store/test_postgis.py",
-    "store/test_faults.py", "test_guardrails.py", "serve/test_map_everywhere.py",
+    "store/test_faults.py", "test_guardrails.py", "serve/test_map_everywhere.py", "serve/test_decision_flow.py",
 }
 
 

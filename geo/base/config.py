@@ -52,6 +52,8 @@ class Settings:
     public_url: str | None = None     # the address clients use (links in OGC answers); else the request's own host
     default_ruleset: str | None = DEFAULT_RULESET     # decides days from default_ruleset_from ("" : the rulesets' dates)
     default_ruleset_from: dt.date = DEFAULT_RULESET_FROM
+    decision_template: Path | None = None   # a province's wording of the decision (geo/serve/templates/decision.yaml)
+    public_lookup: bool = True        # /tra-cuu, the citizens' page: open to anyone even when reading needs a token
 
     @property
     def db_path(self):
@@ -110,6 +112,9 @@ def from_env(overrides: dict | None = None) -> Settings:
         default_ruleset=_setting(o, "ZONES_DEFAULT_RULESET", DEFAULT_RULESET) or None,
         default_ruleset_from=_date(_setting(o, "ZONES_DEFAULT_RULESET_FROM", DEFAULT_RULESET_FROM.isoformat()),
                                    "ZONES_DEFAULT_RULESET_FROM"),
+        decision_template=_path(o.get("ZONES_DECISION_TEMPLATE") or os.environ.get("ZONES_DECISION_TEMPLATE")),
+        public_lookup=_one_of("ZONES_PUBLIC_LOOKUP", o.get("ZONES_PUBLIC_LOOKUP") or os.environ.get("ZONES_PUBLIC_LOOKUP")
+                              or "open", ("open", "off")) == "open",
     )
 
 

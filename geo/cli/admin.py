@@ -16,7 +16,7 @@ def add(cli: click.Group, ctx: Context) -> None:
 
     @users_cli.command("add")
     @click.argument("name")
-    @click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), required=True)
+    @click.option("--role", type=click.Choice(["viewer", "operator", "approver", "admin"]), required=True)
     def users_add(name, role):
         """Tạo người dùng (hoặc cấp mã mới) / create a user or re-issue a token."""
         s = ctx.settings()

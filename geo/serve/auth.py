@@ -2,7 +2,7 @@
 
 A token is 32 random bytes shown once when the user is created; the store keeps only its SHA-256
 (a token is random, not a password: a fast hash cannot be brute-forced, and lookups stay O(1)).
-Roles are ordered: viewer < operator < admin. Every write, by HTTP or the command line, is one row
+Roles are ordered: viewer < operator < approver < admin. Every write, by HTTP or the command line, is one row
 of the audit log (geo/domain/audit.py).
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ from geo.base.errors import InputError, NotFoundError
 from geo.store import accounts
 from geo.store.database import Store
 
-ROLES = ("viewer", "operator", "admin")
+# approver: approves a run's proposal as the committee's decision (geo/ingest/decisions.py); an admin may too.
+ROLES = ("viewer", "operator", "approver", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
 NAME_RE = re.compile(r"^[\w.@-]{2,64}$")
 TOKEN_BYTES = 32

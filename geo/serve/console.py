@@ -257,4 +257,5 @@ def page(store: Store, user: dict | None, lang: str, args: dict, message: str | 
         published={vn_date(r["date"]): r["run_id"] for r in store.published_runs()} if user is not None and store.exists() else {},
         levels=blank.LEVEL_WORDS, places=places,
         role_label=t["role_" + user["role"]] if user is not None else "",
-        can_publish=user is not None and auth.allows(user, "operator"))
+        can_publish=user is not None and auth.allows(user, "operator"),
+        can_approve=user is not None and auth.allows(user, "approver"))

@@ -3,6 +3,9 @@ declared in the console shows at once on the map, in a unit's panel and in the m
 run; the run keeps the declarations it was computed with (its own `declared_*` columns, its manifest's counts)."""
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pandas as pd
 
 from geo.store import inputs
@@ -48,3 +51,39 @@ def overlay_rows(rows: pd.DataFrame, table: pd.DataFrame, level_column: str = "l
     out["declared_level"] = out["code"].astype(str).map(declared).astype(object).where(lambda s: s.notna(), None)
     out["level_differs"] = out["declared_level"].notna() & (out["declared_level"] != out[level_column])
     return out
+
+
+# The fields a published unit carries beside its own once the committee has decided (exports, OGC API items).
+IN_FORCE_FIELDS = ("level_in_force", "level_computed", "decision_in_force", "in_force_since")
+
+
+def in_force_fields(table: pd.DataFrame, code: str, computed: str | None) -> dict:
+    """One unit's level in force (the committee's, None where no decision), the computed one, and the decision."""
+    row = table.loc[code] if code in table.index else None
+    return {"level_in_force": None if row is None else row["level"], "level_computed": computed,
+            "decision_in_force": None if row is None else row["decision"],
+            "in_force_since": None if row is None else row["valid_from"]}
+
+
+def feature_text(line: str, code: str, computed: str | None, table: pd.DataFrame) -> str:
+    """A GeoJSON feature's text with the in-force fields first among its properties."""
+    extra = json.dumps(in_force_fields(table, code, computed), ensure_ascii=False)[1:-1]
+    return line.replace('"properties":{', '"properties":{' + extra + ",", 1)
+
+
+def with_columns(df: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """A table of units (`code`, `level`) with the in-force columns."""
+    out = df.copy()
+    codes = out["code"].astype(str)
+    out["level_in_force"] = codes.map(table["level"]).astype(object) if len(table) else None
+    out["level_computed"] = out["level"]
+    out["decision_in_force"] = codes.map(table["decision"]).astype(object) if len(table) else None
+    out["in_force_since"] = codes.map(table["valid_from"]).astype(object) if len(table) else None
+    for c in IN_FORCE_FIELDS:
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
+
+
+def digest(table: pd.DataFrame) -> str:
+    """What the declarations in force are, in 10 characters (a derived file made under them says so in its name)."""
+    return hashlib.sha1(table.reset_index().to_json(orient="records").encode()).hexdigest()[:10]

@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from geo.base import faults
 from geo.base.errors import InputError
 from geo.base.vocabulary import EXPORT_FORMATS
-from geo.serve import ogc
+from geo.serve import declared, ogc
 from geo.store import runfiles
 from geo.store.formats import GPKG_OPTIONS, spreadsheet_cell, spreadsheet_safe
 
@@ -66,10 +66,13 @@ def changed_codes(run_dir: Path, since_dir: Path, unit: str) -> set[str]:
 
 def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir: Path,
                 since: dict | None = None, feature_lines=None) -> Path:
-    """The export file of one run and unit (only units changed since `since` if given).
+    """The export file of one run and unit (only units changed since `since` if given), each unit with its level
+    in force beside the computed one (the committee's decisions, read now: declared.with_columns).
     `feature_lines(run)` gives (ids, feature JSON texts) of the run's GeoJSON for the two GeoJSON formats."""
     ext = EXPORT_FORMATS[fmt].extension
-    name = f"{unit}-since-{since['run_id']}.{ext}" if since else f"{unit}.{ext}"
+    now = declared.in_force(store, run["boundary_version"], run["date"]) if unit != "lockdown" else None
+    tag = f"--{declared.digest(now)}" if now is not None and len(now) else ""
+    name = f"{unit}-since-{since['run_id']}{tag}.{ext}" if since else f"{unit}{tag}.{ext}"
     target = cache_dir / "exports" / run["run_id"] / name
     if target.exists():
         return target
@@ -80,6 +83,10 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
     def write(tmp: Path) -> None:
         if fmt in ("geojson", "geojsonseq"):
             ids, lines = feature_lines(run)
+            if now is not None and len(now):
+                levels = runfiles.attributes(run_dir, unit, ["code", "level"])
+                computed = dict(zip(levels["code"].astype(str), levels["level"], strict=False))
+                lines = [declared.feature_text(ln, str(i), computed.get(str(i)), now) for i, ln in zip(ids, lines, strict=False)]
             chosen = [ln for i, ln in zip(ids, lines, strict=False) if keep is None or i in keep]
             if fmt == "geojson":
                 head = json.dumps({"type": "FeatureCollection", "name": unit, "date": run["date"], "run_id": run["run_id"],
@@ -96,6 +103,8 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
                 df = df[df["code"].astype(str).isin(keep)]
             if "boundary_version" not in df.columns:
                 df = df.assign(boundary_version=run["boundary_version"])
+            if now is not None and len(now):
+                df = declared.with_columns(df, now)
             if fmt == "csv":
                 spreadsheet_safe(df).to_csv(tmp, index=False)
             elif fmt == "gpkg":

@@ -65,3 +65,32 @@ def hotspots(store: Store, runs_dir: Path, cache_dir: Path, run: dict) -> dict:
     except StorageError:
         pass             # not kept: made again next time
     return body
+
+
+def in_force(store: Store, runs_dir: Path, cache_dir: Path, run: dict, declared_now) -> dict:
+    """The list by the levels in force (the committee's decisions, `declared_now`: serve.declared.in_force) where
+    a unit has one, else the computed ones: a computed red commune decided orange is listed as orange, one decided
+    red that the run computes lower is added; each says its computed level and the decision."""
+    body = hotspots(store, runs_dir, cache_dir, run)
+    if declared_now is None or not len(declared_now):
+        return {**body, "view": "in_force"}
+    decided = declared_now["level"].to_dict()
+    number = declared_now["decision"].to_dict()
+    rows = []
+    for u in body["units"]:
+        level = decided.get(u["code"], u["level"])
+        if level in HOT_LEVELS:
+            rows.append({**u, "level": level, "level_computed": u["level"], "decision": number.get(u["code"])})
+    listed = {u["code"] for u in body["units"]}
+    idx = lookup.search_index(store, run["boundary_version"])
+    communes = idx[idx["unit"] == "commune"].set_index("code")
+    for code, level in decided.items():
+        if level not in HOT_LEVELS or code in listed or code not in communes.index:
+            continue
+        c = communes.loc[code]
+        rows.append({"code": code, "i": int(c["i"]), "name": c["name"], "district_name": c["district_name"],
+                     "province_name": c["province_name"], "bbox": c["bbox"], "level": level, "level_computed": None,
+                     "decision": number.get(code), "reasons": [], "change": "same", "newly_red": False,
+                     "unchanged_days": None, "community_cases": None})
+    rows.sort(key=lambda r: -RANK[r["level"]])                  # stable: the computed order within a level
+    return {**body, "units": rows, "view": "in_force"}

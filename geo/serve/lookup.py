@@ -17,7 +17,7 @@ from unidecode import unidecode
 from geo.base.errors import NotFoundError
 from geo.domain import crosswalk
 from geo.domain.assign import Assigner
-from geo.store import boundaries, casestats, runfiles
+from geo.store import boundaries, casestats, decisions, runfiles
 from geo.store.database import Store
 from rules.levels import RANK
 from rules.measures import MEASURE_ID_SEPARATOR
@@ -207,7 +207,10 @@ def unit_history(store: Store, runs_dir: Path, unit: str, code: str, end: dt.dat
         else:
             codes = boundaries.communes_of(con, version, unit, code)
         per_day = casestats.community_daily(con, codes, start.isoformat(), end.isoformat())
-    out = {"unit": unit, "code": code, "dates": dates, "cases": [per_day.get(d, 0) for d in dates], "levels": levels}
+        decided = decisions.of_unit(con, code, version) if version else []
+    out = {"unit": unit, "code": code, "dates": dates, "cases": [per_day.get(d, 0) for d in dates], "levels": levels,
+           # the committee's decisions beside the computed levels: each decision's number, level and when it applies
+           "decisions": decided}
     if graph is not None and any(c is not None and c != [code] for c in codes_then):
         out["codes_then"] = codes_then
         # a day published on other boundaries: this unit's level then is derived from its predecessors

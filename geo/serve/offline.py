@@ -123,8 +123,8 @@ def page(store: Store, data_dir: Path, runs_dir: Path, cache_dir: Path, run: dic
     lowest = viewer.MIN_ZOOM
     native, tile_index, blob = _tiles(shapes.folder(data_dir, sid), lowest, index["zooms"][1])
     home = viewer.home_area(index, table, None, None)
-    hot = hotspots.hotspots(store, runs_dir, cache_dir, run)
     now = declared.in_force(store, version, run["date"])
+    hot = hotspots.in_force(store, runs_dir, cache_dir, run, now)        # the levels in force where decided
     lk_path = run_dir / "lockdown.geojson"
     data = {
         "run": run["run_id"], "sid": sid, "lang": lang, "table": table, "index": index, "tiles": tile_index,

@@ -23,6 +23,7 @@ import shapely
 
 from geo.base.errors import InputError, NotFoundError
 from geo.base.params import choice
+from geo.serve import declared
 from geo.store import runfiles
 
 COLLECTIONS = ("commune", "district", "province", "lockdown")
@@ -198,7 +199,14 @@ def select(col: Collection, unit: str, args) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-def items_body(col: Collection, unit: str, args, base_url: str, now: str) -> str:
+def _feature(col: Collection, i: int, in_force: pd.DataFrame | None) -> str:
+    """Feature i of a collection, with its level in force beside the computed one once the committee decided."""
+    if in_force is None or not len(in_force) or "level" not in col.table.columns:
+        return col.features[i]
+    return declared.feature_text(col.features[i], str(col.ids[i]), col.table["level"].iat[i], in_force)
+
+
+def items_body(col: Collection, unit: str, args, base_url: str, now: str, in_force: pd.DataFrame | None = None) -> str:
     check_params(unit, args)
     limit = parse_int("limit", args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = parse_int("offset", args.get("offset"), 0, 0, 10**9)
@@ -214,16 +222,16 @@ def items_body(col: Collection, unit: str, args, base_url: str, now: str) -> str
             "timeStamp": now, "links": links, "date": col.date, "run_id": col.run_id,
             "boundary_version": col.boundary_version}
     meta = json.dumps(head, ensure_ascii=False)[1:-1]
-    return "{" + meta + ',"features":[\n' + ",\n".join(col.features[i] for i in page) + "\n]}\n"
+    return "{" + meta + ',"features":[\n' + ",\n".join(_feature(col, i, in_force) for i in page) + "\n]}\n"
 
 
-def item_body(col: Collection, fid: str, base_url: str) -> str:
+def item_body(col: Collection, fid: str, base_url: str, in_force: pd.DataFrame | None = None) -> str:
     hits = np.flatnonzero(col.ids == fid)
     if not len(hits):
         raise NotFoundError("not_found", what=f"feature {fid}")
     links = json.dumps([{"href": base_url, "rel": "self", "type": GEOJSON},
                         {"href": base_url.rsplit("/items/", 1)[0], "rel": "collection", "type": JSON}])
-    text = col.features[hits[0]]
+    text = _feature(col, int(hits[0]), in_force)
     return text[:-1] + f',"links":{links}}}'
 
 

@@ -60,9 +60,10 @@ def rule_texts(ruleset, lang: str) -> dict:
 
 def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_index: dict, home: dict,
          basemap: str | None = None, basemap_attribution: str = "", offline: bool = False,
-         native_zoom: int | None = None) -> str:
+         native_zoom: int | None = None, public: bool = False) -> str:
     """The page (`offline`: for the one-file export, geo/serve/offline.py: no link to the server's other pages, and
-    the shape tiles drawn past `native_zoom` from that zoom's)."""
+    the shape tiles drawn past `native_zoom` from that zoom's; `public`: the citizens' lookup, the levels in force
+    only, geo/serve/public.py)."""
     tx = i18n.words("map", lang)
     bbox = home["bbox"]
     m = folium.Map(location=[(bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2], zoom_start=8, tiles=None,
@@ -83,19 +84,21 @@ def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_ind
                     "why": i18n.ruleset_why(run.get("manifest", {}), lang)},
         "boundary_version": run["boundary_version"], "min_zoom": MIN_ZOOM,
         "max_native_zoom": native_zoom if native_zoom is not None else shapes_index["zooms"][1], "offline": offline,
+        "public": public,
         "attribution": (basemap_attribution if basemap else ""),
         "window_days": int(ruleset.settings.get("window_days", 14)),
         # the outlook's horizon: days evaluated after the run's date (none for a backfilled run)
         "outlook_days": _days_between(run["date"], run.get("manifest", {}).get("outlook_until")),
     }
     root = cast(Figure, m.get_root())
-    title = f"{tx['title']} — {vn_date(run['date'])}"
+    title = f"{tx['public_title'] if public else tx['title']} — {vn_date(run['date'])}"
     imports = json.dumps({"imports": IMPORTS})
     root.header.add_child(Element(f"<title>{html.escape(title)}</title>"
                                   '<link rel="stylesheet" href="/assets/committee.css">'
                                   f'<script type="importmap">{imports}</script>'
                                   f'<link rel="modulepreload" href="/assets/committee.js">'))
-    root.html.add_child(Element(_PANEL.format(**{k: html.escape(v) for k, v in tx.items() if isinstance(v, str)})))
+    words = {**tx, "title": tx["public_title"]} if public else tx
+    root.html.add_child(Element(_PANEL.format(**{k: html.escape(v) for k, v in words.items() if isinstance(v, str)})))
     # the configuration is data (JSON in a non-executed script element), read by committee.js
     root.html.add_child(Element(f'<script type="application/json" id="zones-config">{inline_json(config)}</script>'))
     text = root.render()
@@ -153,6 +156,7 @@ _PANEL = """
     <button id="zones-next" type="button" title="{next_day}" aria-label="{next_day}">›</button>
     <button id="zones-play" type="button">{play}</button>
   </span>
+  <label id="zones-view" class="zones-view" hidden title="{proposal_help}"><input type="checkbox" id="zones-proposal"> {proposal_switch}</label>
   <select id="zones-province" aria-label="{province_pick}"></select>
   <span id="zones-find"><input id="zones-search" type="search" placeholder="{search}" autocomplete="off" aria-label="{search}"></span>
   <span class="zones-links"><a id="zones-report" href="#">{report}</a> · <a id="zones-lang" href="#">{other_lang}</a></span>

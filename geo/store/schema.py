@@ -76,6 +76,15 @@ CREATE TABLE IF NOT EXISTS placement_reviews (
   review_key TEXT PRIMARY KEY, boundary_version TEXT NOT NULL, province_name TEXT, district_name TEXT,
   commune_name TEXT, reason TEXT, candidates TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
   status TEXT NOT NULL DEFAULT 'open', code TEXT, decided_by TEXT, decided_at TEXT);
+CREATE TABLE IF NOT EXISTS decisions (
+  id TEXT PRIMARY KEY, number TEXT NOT NULL, signed_at TEXT NOT NULL, effective_at TEXT NOT NULL,
+  signer TEXT NOT NULL, signer_title TEXT, recipients TEXT, province_code TEXT, province_name TEXT,
+  run_id TEXT NOT NULL, run_date TEXT NOT NULL, boundary_version TEXT NOT NULL, ruleset TEXT NOT NULL,
+  approved_by TEXT NOT NULL, approved_at TEXT NOT NULL, n_units INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS decision_units (
+  decision_id TEXT NOT NULL, code TEXT NOT NULL, kind TEXT NOT NULL, name TEXT, district_name TEXT,
+  computed_level TEXT NOT NULL, level TEXT NOT NULL, previous_level TEXT, reason TEXT,
+  PRIMARY KEY (decision_id, code));
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, who TEXT NOT NULL, status TEXT NOT NULL,
   stage TEXT, stages_done INTEGER NOT NULL DEFAULT 0, stages_total INTEGER NOT NULL, result TEXT,

@@ -32,6 +32,7 @@ from geo.serve import (
     auth,
     changes,
     declared,
+    export,
     hotspots,
     lookup,
     outlook,
@@ -68,8 +69,16 @@ def audit_api() -> ResponseReturnValue:
 
 @bp.get("/api/zones.geojson")
 def zones_geojson() -> ResponseReturnValue:
+    """A day's units as GeoJSON; once the committee has decided, each with its level in force beside the computed
+    one (a file made once per state of the decisions: it is not the run's alone, so it is not cached forever)."""
     run = whichrun.run_from_request()
     unit = whichrun.run_unit(run, request.args.get("unit", "commune"))
+    s = web.settings()
+    if len(declared.in_force(web.store(), run["boundary_version"], run["date"])):
+        path = export.export_file(web.store(), s.runs_dir, run, unit, "geojson", s.cache_dir, None,
+                                  export.feature_lines(web.store(), s.runs_dir, s.cache_dir, unit))
+        resp = web.send_file(path, mimetype="application/geo+json", etag=True)
+        return web.cached(resp, web.SHORT).make_conditional(request)
     resp = web.send_file(whichrun.geojson(run, unit), mimetype="application/geo+json", etag=True)
     return web.cached(resp, web.run_cache()).make_conditional(request)
 
@@ -162,9 +171,15 @@ def trend_api() -> ResponseReturnValue:
 
 @bp.get("/api/hotspots")
 def hotspots_api() -> ResponseReturnValue:
+    """The day's red and orange communes; `view=in_force`: by the levels in force (the committee's decisions, read
+    now) where there are some, each with its computed level and decision."""
     run = whichrun.run_from_request()
-    body = hotspots.hotspots(web.store(), web.settings().runs_dir, web.settings().cache_dir, run)
-    return web.cached(jsonify(body), web.run_cache())
+    view = _choice("view", request.args.get("view", "proposal"), ("proposal", "in_force"))
+    s = web.settings()
+    if view == "proposal":
+        return web.cached(jsonify(hotspots.hotspots(web.store(), s.runs_dir, s.cache_dir, run)), web.run_cache())
+    now = declared.in_force(web.store(), run["boundary_version"], run["date"])
+    return web.cached(jsonify(hotspots.in_force(web.store(), s.runs_dir, s.cache_dir, run, now)), "no-cache")
 
 
 @bp.get("/api/zones/<code>/history")

@@ -28,6 +28,7 @@ from geo.base.params import choice as _choice
 from geo.base.vocabulary import EXPORT_FORMATS, HTTP_EXPORT_FORMATS, UNITS
 from geo.ingest import declared, imports, uploads
 from geo.publish import quality
+from geo.serve import declared as in_force_now
 from geo.serve import (
     export,
 )
@@ -147,7 +148,9 @@ def export_api(fmt: str) -> ResponseReturnValue:
     since = whichrun.run_by_id(request.args["since"]) if "since" in request.args else None
     if since and unit == "lockdown":
         raise InputError("bad_param", name="since", value=since["run_id"], allowed="commune, district, province")
-    etag = hashlib.sha1(f"{run['run_id']}|{unit}|{fmt}|{since and since['run_id']}".encode()).hexdigest()[:24]
+    # the decisions in force are in the file too: a new one makes a new file (and a new ETag)
+    decided = in_force_now.digest(in_force_now.in_force(web.store(), run["boundary_version"], run["date"]))
+    etag = hashlib.sha1(f"{run['run_id']}|{unit}|{fmt}|{since and since['run_id']}|{decided}".encode()).hexdigest()[:24]
     if etag in request.if_none_match:
         return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": web.SHORT})
     s = web.settings()

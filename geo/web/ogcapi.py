@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 from flask import (
     Blueprint,
     request,
@@ -16,6 +17,7 @@ from geo.base.errors import (
 )
 from geo.base.params import choice as _choice
 from geo.serve import (
+    declared,
     ogc,
     openapi,
     published,
@@ -79,8 +81,13 @@ def ogc_items(unit: str) -> ResponseReturnValue:
     published.require_unit(run["manifest"], unit)
     col = ogc.collection(web.store(), run, unit, web.settings().runs_dir, web.settings().cache_dir)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    body = ogc.items_body(col, unit, request.args, f"{web.base()}/ogc/collections/{unit}/items", now)
+    body = ogc.items_body(col, unit, request.args, f"{web.base()}/ogc/collections/{unit}/items", now, _in_force(run, unit))
     return web.geojson_response(body, run)
+
+
+def _in_force(run: dict, unit: str) -> pd.DataFrame | None:
+    """The committee's decisions in force on the run's day (units carry them beside their computed levels)."""
+    return None if unit == "lockdown" else declared.in_force(web.store(), run["boundary_version"], run["date"])
 
 
 @bp.get("/ogc/collections/<unit>/items/<fid>")
@@ -92,4 +99,5 @@ def ogc_item(unit: str, fid: str) -> ResponseReturnValue:
     run = whichrun.ogc_run()
     published.require_unit(run["manifest"], unit)
     col = ogc.collection(web.store(), run, unit, web.settings().runs_dir, web.settings().cache_dir)
-    return web.geojson_response(ogc.item_body(col, fid, f"{web.base()}/ogc/collections/{unit}/items/{fid}"), run)
+    return web.geojson_response(
+        ogc.item_body(col, fid, f"{web.base()}/ogc/collections/{unit}/items/{fid}", _in_force(run, unit)), run)

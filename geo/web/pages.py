@@ -37,7 +37,7 @@ bp = Blueprint("pages", __name__)
 VENDOR_PACKAGES = ("leaflet", "pbf", "@mapbox/vector-tile", "@mapbox/point-geometry")
 
 # The committee page's own script and style (geo/serve/static).
-ASSETS = ("committee.js", "committee.css", "console.js")
+ASSETS = ("committee.js", "committee.css", "console.js", "proposal.js")
 
 
 @bp.get("/")
@@ -120,6 +120,7 @@ def favicon() -> ResponseReturnValue:
 
 
 @bp.get("/assets/<name>")
+@security.public_view
 def assets(name: str) -> ResponseReturnValue:
     if name not in ASSETS:
         abort(404)
@@ -127,6 +128,7 @@ def assets(name: str) -> ResponseReturnValue:
 
 
 @bp.get("/vendor/<path:filename>")
+@security.public_view
 def vendor(filename: str) -> ResponseReturnValue:
     package = next((p for p in VENDOR_PACKAGES if filename.startswith(p + "/")), None)
     if package is None:

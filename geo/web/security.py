@@ -78,6 +78,13 @@ def open_view(view: Callable) -> Callable:
     return view
 
 
+def public_view(view: Callable) -> Callable:
+    """A read the citizens' lookup needs (its page, the boundaries' shapes, the levels in force): open to anyone
+    while ZONES_PUBLIC_LOOKUP is open, even when reading needs a token; else read as any other."""
+    view.public_view = True  # type: ignore[attr-defined]
+    return view
+
+
 def _view() -> Callable | None:
     return current_app.view_functions.get(request.endpoint) if request.endpoint else None
 
@@ -120,6 +127,7 @@ def authenticate() -> None:
         if (
             web.settings().read_access == "token"
             and not getattr(view, "open_view", False)
+            and not (getattr(view, "public_view", False) and web.settings().public_lookup)
             and not auth.allows(g.user, "viewer")
         ):
             raise AuthError("auth_needed")

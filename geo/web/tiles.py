@@ -20,7 +20,7 @@ from geo.serve import (
     raster,
 )
 from geo.web import common as web
-from geo.web import whichrun
+from geo.web import security, whichrun
 
 bp = Blueprint("tiles", __name__)
 
@@ -60,6 +60,7 @@ def map_levels(run_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/tiles/shapes/<sid>/index.json")
+@security.public_view
 def shapes_index(sid: str) -> ResponseReturnValue:
     folder = whichrun.shapes_folder(sid)
     return web.cached(
@@ -68,6 +69,7 @@ def shapes_index(sid: str) -> ResponseReturnValue:
 
 
 @bp.get("/tiles/shapes/<sid>/<int:z>/<int:x>/<int:y>.mvt")
+@security.public_view
 def shapes_tile(sid: str, z: int, x: int, y: int) -> ResponseReturnValue:
     folder = whichrun.shapes_folder(sid)
     whichrun.check_tile(z, x, y, 24)

@@ -20,8 +20,10 @@ const MAX_DATA_TILES = 400;
 
 const state = {
   run: cfg.run, date: cfg.date, palette: "official", shown: new Set(cfg.levels.map((l) => l.id)),
-  table: null, index: null, sid: cfg.shapes, selected: null, names: true, lockdowns: true, differs: true,
+  table: null, index: null, sid: cfg.shapes, selected: null, names: true, lockdowns: true, differsShown: true,
   timer: null, hot: [], declared: {}, differs: new Set(),
+  // the levels in force (the committee's decisions) or the computed proposal; unit -> Map(index -> level in force)
+  view: "in_force", inForce: {},
 };
 const tables = new Map();     // run id -> Promise of its levels table
 const indexes = new Map();    // shapes id -> Promise of its index
@@ -41,9 +43,15 @@ const levelById = Object.fromEntries(cfg.levels.map((l) => [l.id, l]));
 const colour = (id) => { const l = levelById[id]; return l ? (state.palette === "cb" ? l.cb : l.color) : "#ffffff"; };
 const label = (id) => (levelById[id] ? levelById[id].label : "—");
 const RANK = {very_high_risk: 4, high_risk: 3, risk: 2, safe: 1, unknown: 0};
+// The citizens' lookup (/tra-cuu) draws the same map from the levels in force only: its own table, a unit's level
+// in force and decision, search; no proposal, no list, no cases.
+const PUBLIC = Boolean(cfg.public);
+if (PUBLIC) {           // a unit no decision has announced is "not announced", drawn in the unknown colour
+  levelById.unknown.label = T.not_announced;
+}
 
 function table(runId) {
-  if (!tables.has(runId)) { tables.set(runId, getJSON(`/tiles/runs/${runId}/map-levels.json`)); }
+  if (!tables.has(runId)) { tables.set(runId, getJSON(PUBLIC ? "/tra-cuu/levels.json" : `/tiles/runs/${runId}/map-levels.json`)); }
   return tables.get(runId);
 }
 function shapesIndex(sid) {
@@ -51,15 +59,26 @@ function shapesIndex(sid) {
   return indexes.get(sid);
 }
 function lockdowns(runId) {
+  if (PUBLIC) { return Promise.resolve({type: "FeatureCollection", features: []}); }
   if (!lockdownData.has(runId)) { lockdownData.set(runId, getJSON(`/api/lockdowns.geojson?run=${runId}`)); }
   return lockdownData.get(runId);
 }
-// level of unit i in the current table (a level id, or null when the run does not have the unit)
+// the computed level of unit i in the current table (a level id, or null when the run does not have the unit)
 function levelOf(unit, i) {
   const t = state.table && state.table.units[unit];
   if (!t || i < 0 || i >= t.level.length) { return null; }
   const k = t.level.charCodeAt(i) - 48;
   return k >= 0 && k < state.table.levels.length ? state.table.levels[k] : null;
+}
+// the level the map shows: the one in force (the committee's decision) where there is one and that view is on,
+// else the computed one
+function shownLevel(unit, i) {
+  if (PUBLIC) { return levelOf(unit, i) || "unknown"; }
+  if (state.view === "in_force") {
+    const decided = state.inForce[unit] && state.inForce[unit].get(i);
+    if (decided) { return decided; }
+  }
+  return levelOf(unit, i);
 }
 
 // ---- shape tiles: fetch, decode, draw ------------------------------------------------------
@@ -131,9 +150,6 @@ const HOT = new Set(["high_risk", "very_high_risk"]);
 const MARK_PX = 8;
 const COMMUNE_EDGE_PX = 10;
 
-function fillsOf(levels) {
-  return levels.map((id) => colour(id));
-}
 
 function draw(canvas) {
   const z = canvas._zones;
@@ -153,19 +169,16 @@ function draw(canvas) {
   const px = DPR / s;
   const zoom = z.coords.z;
   ctx.lineJoin = "round";
-  const cm = state.table.units.commune;
-  const fills = fillsOf(state.table.levels);
-  const ids = state.table.levels;
   if (L.commune) {
     const hidden = [];
     for (const f of L.commune.feats) {
-      const k = cm.level.charCodeAt(f.i) - 48;
-      const id = ids[k];
-      if (id === undefined || !state.shown.has(id)) { hidden.push(f); continue; }
-      ctx.fillStyle = fills[k];
+      const id = shownLevel("commune", f.i);
+      if (!id || !state.shown.has(id)) { hidden.push(f); continue; }
+      const fill = colour(id);
+      ctx.fillStyle = fill;
       ctx.fill(f.path, "evenodd");
       // the fill's own colour over its edge: no hairline of background between neighbours
-      ctx.strokeStyle = fills[k];
+      ctx.strokeStyle = fill;
       ctx.lineWidth = px;
       ctx.stroke(f.path);
     }
@@ -182,7 +195,7 @@ function draw(canvas) {
       ctx.lineWidth = 0.7 * px;
       for (const f of hidden) { ctx.stroke(f.path); }
     }
-    if (state.differs && state.differs.size) {
+    if (state.differsShown && state.differs.size) {
       const rail = L.commune.feats.filter((f) => state.differs.has(f.i));
       ctx.strokeStyle = OUTLINE.differs;
       ctx.lineWidth = 3.2 * px;
@@ -204,7 +217,7 @@ function draw(canvas) {
     ctx.lineWidth = (zoom >= 8 ? 2.2 : 1.4) * px;
     for (const f of L.province.feats) { ctx.stroke(f.path); }
   }
-  if (L.commune) { drawMarks(ctx, L.commune.feats, cm, ids, px); }
+  if (L.commune) { drawMarks(ctx, L.commune.feats, px); }
   const sel = state.selected;
   if (sel && L[sel.unit]) {
     for (const f of L[sel.unit].feats) {
@@ -221,10 +234,10 @@ function draw(canvas) {
 
 // Red and orange communes too small to see at this zoom: a round mark of their colour at their middle, over
 // the outlines (a member finds red without zooming).
-function drawMarks(ctx, feats, cm, ids, px) {
+function drawMarks(ctx, feats, px) {
   const small = MARK_PX * px;
   for (const f of feats) {
-    const id = ids[cm.level.charCodeAt(f.i) - 48];
+    const id = shownLevel("commune", f.i);
     if (!HOT.has(id) || !state.shown.has(id) || f.box[2] - f.box[0] > small || f.box[3] - f.box[1] > small) { continue; }
     ctx.beginPath();
     ctx.arc((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2, 4.5 * px, 0, 2 * Math.PI);
@@ -293,7 +306,7 @@ map.on("mousemove", (e) => {
     tipFrame = null;
     const i = hit(e.latlng);
     if (i === null) { tip.hidden = true; return; }
-    const lv = levelOf("commune", i);
+    const lv = shownLevel("commune", i);
     const why = firstReason("commune", i);
     tip.innerHTML = `<b>${esc(unitName("commune", i))}</b><br><span class="zones-chip" style="background:${colour(lv)}"></span>` +
       `${esc(label(lv))}${why ? `<br><small>${esc(why)}</small>` : ""}`;
@@ -360,7 +373,7 @@ function hotOnScreen(z) {
     if (!layer) { continue; }
     dataZ = data.z;
     const scale = 256 * Math.pow(2, z - data.z);
-    const feats = layer.feats.filter((f) => { const id = levelOf("commune", f.i); return HOT.has(id) && state.shown.has(id); });
+    const feats = layer.feats.filter((f) => { const id = shownLevel("commune", f.i); return HOT.has(id) && state.shown.has(id); });
     if (!feats.length) { continue; }
     tiles.set(`${data.x}/${data.y}`, {extent: layer.extent, feats});
     for (const f of feats) {
@@ -428,7 +441,7 @@ function layoutLabels() {
       if (f.u === "c" && span < w + 6) { continue; }      // the name does not fit its commune
       seen.add(key);
       const unit = {p: "province", d: "district", c: "commune"}[f.u];
-      const lv = levelOf(unit, f.i);
+      const lv = shownLevel(unit, f.i);
       const prio = (f.u === "p" ? 3e6 : f.u === "d" ? 2e6 : 1e6) + (RANK[lv] || 0) * 1e5 + Math.min(span, 99999);
       cands.push({f, gx, gy, w, h: f.u === "p" ? 18 : 15, prio, ownHot: f.u === "c" && HOT.has(lv)});
     }
@@ -485,14 +498,23 @@ function codeIndex(unit) {
   return idx._byCode;
 }
 function declarations(date) {
+  if (PUBLIC) { state.view = "proposal"; return Promise.resolve(); }     // the table is already the levels in force
   const runId = state.run;
   return getJSON(`/api/declarations?run=${runId}`).then((body) => {
     if (date !== state.date) { return; }
     const communes = codeIndex("commune");
     state.declared = Object.fromEntries(body.units.map((d) => [d.code, d]));
+    state.inForce = {};
+    for (const unit of ["commune", "district", "province"]) {
+      const codes = codeIndex(unit);
+      state.inForce[unit] = new Map(body.units.filter((d) => codes.has(String(d.code))).map((d) => [codes.get(String(d.code)), d.level]));
+    }
     state.differs = new Set(body.units.filter((d) => communes.has(String(d.code)))
       .map((d) => [communes.get(String(d.code)), d.level]).filter(([i, lv]) => levelOf("commune", i) !== lv).map(([i]) => i));
+    $("zones-view").hidden = !body.units.length;      // a proposal to compare only once something is in force
     shapes.redrawAll();
+    legend();
+    scheduleLabels();
   }).catch(() => {
     const t = state.table && state.table.units.commune;          // the run's own, when the store cannot be read
     state.differs = new Set(t ? t.differs : []);
@@ -505,7 +527,7 @@ function counts() {
   const t = state.table && state.table.units.commune;
   if (!t) { return out; }
   for (let i = 0; i < t.level.length; i++) {
-    const id = state.table.levels[t.level.charCodeAt(i) - 48];
+    const id = shownLevel("commune", i);
     if (id in out) { out[id] += 1; }
   }
   return out;
@@ -534,8 +556,10 @@ function reasonText(r) {
 }
 const hotData = new Map();     // run id -> Promise of its red/orange list
 function hotList(runId) {
-  if (!hotData.has(runId)) { hotData.set(runId, getJSON(`/api/hotspots?run=${runId}`)); }
-  return hotData.get(runId).then((body) => {
+  if (PUBLIC) { return Promise.resolve(); }
+  const key = `${runId}|${state.view}`;
+  if (!hotData.has(key)) { hotData.set(key, getJSON(`/api/hotspots?run=${runId}&view=${state.view}`)); }
+  return hotData.get(key).then((body) => {
     if (runId !== state.run) { return; }
     state.hot = body.units;
     $("zones-hot-title").textContent = fmt(T.hot_title, {date: day(body.date || state.date)});
@@ -543,10 +567,15 @@ function hotList(runId) {
     $("zones-hot-list").innerHTML = body.units.length ? body.units.map((u, k) => {
       const badge = u.newly_red ? `<span class="zones-badge zones-badge-red">${esc(T.newly_red)}</span>`
         : u.change === "up" ? `<span class="zones-badge">${esc(T.up)}</span>` : "";
+      // by the levels in force: the decision, and the computed level where it differs
+      const decided = u.decision ? `<br><small>${esc(T.decision)} ${esc(u.decision)}` +
+        (u.level_computed !== u.level ? ` · ${esc(T.proposed)}: ${esc(label(u.level_computed))}` : "") + "</small>" : "";
+      const facts = [u.district_name || u.province_name || "",
+                     u.community_cases === null || u.community_cases === undefined ? "" : fmt(T.cases_short, {n: num(u.community_cases)}),
+                     u.unchanged_days === null || u.unchanged_days === undefined ? "" : fmt(T.held_days, {n: u.unchanged_days})].filter(Boolean);
       return `<li data-k="${k}" data-code="${esc(u.code)}" data-level="${u.level}" tabindex="0">` +
         `<span class="zones-chip" style="background:${colour(u.level)}"></span><b>${esc(u.name)}</b> ${badge}` +
-        `<br><small>${esc(u.district_name || u.province_name || "")} · ${esc(fmt(T.cases_short, {n: num(u.community_cases)}))} · ` +
-        `${esc(fmt(T.held_days, {n: u.unchanged_days}))}</small><br><small class="zones-why">${esc(reasonText(u))}</small></li>`;
+        `<br><small>${esc(facts.join(" · "))}</small>${decided}<br><small class="zones-why">${esc(reasonText(u))}</small></li>`;
     }).join("") + (body.total > body.units.length ? `<li class="zones-empty">${esc(fmt(T.hot_more, {n: num(body.total - body.units.length)}))}</li>` : "")
       : `<li class="zones-empty">${esc(T.hot_none)}</li>`;
     for (const li of $("zones-hot-list").querySelectorAll("li[data-k]")) {
@@ -586,10 +615,16 @@ function outlookText(u) {
 }
 function panelHtml(u) {
   const why = cfg.lang === "en" ? u.explanation_en : u.explanation;
-  const rows = [[T.why, esc(why || "—")]];
-  if (u.declared_level) {
-    rows.push([T.declared, `${esc(label(u.declared_level))} (${esc(T.decision)} ${esc(u.declared_decision || "")})`]);
+  // the level in force (the committee's decision) first where there is one; the computed one beside it
+  const inForce = u.declared_level;
+  const shown = state.view === "in_force" && inForce ? inForce : u.level;
+  const rows = [];
+  if (inForce) {
+    rows.push([T.declared, `${esc(label(inForce))} (${esc(T.decision)} ${esc(u.declared_decision || "")}` +
+      `${u.declared_from ? `, ${esc(T.from)} ${day(u.declared_from)}` : ""})`]);
+    rows.push([T.proposed, esc(label(u.level))]);
   }
+  rows.push([T.why, esc(why || "—")]);
   if (u.unit === "commune") {
     rows.push([fmt(T.cases, {n: cfg.window_days}), num(u.community_cases)]);
   }
@@ -609,8 +644,8 @@ function panelHtml(u) {
   if (u.province !== undefined) { rows.push([T.province, parentLine(u.province)]); }
   if (u.lockdowns) { rows.push([T.lockdowns, u.lockdowns.length ? u.lockdowns.map(lockdownLine).join("<hr>") : esc(T.none)]); }
   const kind = T[u.unit] || "";
-  return `<h2><span class="zones-chip" style="background:${colour(u.level)}"></span>${esc(u.name)}</h2>` +
-    `<p class="zones-kind">${esc(kind)}</p><p class="zones-level">${esc(label(u.level))}` +
+  return `<h2><span class="zones-chip" style="background:${colour(shown)}"></span>${esc(u.name)}</h2>` +
+    `<p class="zones-kind">${esc(kind)}</p><p class="zones-level">${esc(label(shown))}` +
     (u.level_differs ? ` <b class="zones-differs-flag">≠ ${esc(label(u.declared_level))}</b>` : "") +
     (u.outbreak_over ? `<br><small>${esc(T.outbreak_over)}</small>` : "") + "</p><table>" +
     rows.map((r) => `<tr><th>${esc(r[0])}</th><td>${r[1]}</td></tr>`).join("") + '</table><div id="zones-chart"></div>' +
@@ -632,9 +667,29 @@ function chart(h) {
     `<div class="zones-chart-axis"><span>${day(h.dates[0])}</span><span>${day(h.dates[n - 1])}</span></div>`;
 }
 let panelSeq = 0;
+// the citizens' panel: the level in force, since when and by which decision, and the measures it requires
+function publicPanelHtml(u) {
+  const measures = (u.measures_list || []).map((m) => (cfg.lang === "en" ? m.en : m.vi));
+  const said = u.level ? fmt(T.since_decision, {date: day(u.since), number: u.decision || ""}) : T.public_none;
+  const where = [u.unit === "commune" ? u.district_name : null, u.unit !== "province" ? u.province_name : null].filter(Boolean);
+  return `<h2><span class="zones-chip" style="background:${colour(u.level || "unknown")}"></span>${esc(u.name)}</h2>` +
+    `<p class="zones-kind">${esc(T[u.unit] || "")}${where.length ? " · " + esc(where.join(", ")) : ""}</p>` +
+    `<p class="zones-level">${esc(label(u.level || "unknown"))}</p><p>${esc(said)}</p>` +
+    (measures.length ? `<p><b>${esc(T.measures)}</b></p><ul class="zones-measures">${measures.map((m) => `<li>${esc(m)}</li>`).join("")}</ul>` : "");
+}
 function showPanel(unit, code) {
   const seq = ++panelSeq;
   const runId = state.run;
+  if (PUBLIC) {
+    getJSON(`/tra-cuu/units/${encodeURIComponent(code)}?unit=${unit}&lang=${cfg.lang}`).then((u) => {
+      if (seq !== panelSeq) { return; }
+      $("zones-panel-body").innerHTML = publicPanelHtml(u);
+      $("zones-panel").hidden = false;
+      document.body.classList.add("zones-panel-open");
+      fitControls();
+    }).catch(() => { $("zones-panel-body").innerHTML = `<p>${esc(T.no_panel_data)}</p>`; $("zones-panel").hidden = false; });
+    return;
+  }
   getJSON(`/api/zones/${encodeURIComponent(code)}?unit=${unit}&run=${runId}`).then((u) => {
     if (seq !== panelSeq) { return null; }
     $("zones-panel-body").innerHTML = panelHtml(u);
@@ -727,7 +782,7 @@ $("zones-search").addEventListener("input", function onInput() {
   window.clearTimeout(pending);
   pending = window.setTimeout(() => {
     if (q.trim().length < 2) { $("zones-results").hidden = true; return; }
-    getJSON(`/api/search?q=${encodeURIComponent(q)}&run=${state.run}`).then((body) => {
+    getJSON(PUBLIC ? `/tra-cuu/search?q=${encodeURIComponent(q)}` : `/api/search?q=${encodeURIComponent(q)}&run=${state.run}`).then((body) => {
       found = body.results;
       placeResults();
       $("zones-results").innerHTML = found.length ? found.map((r, k) =>
@@ -840,7 +895,17 @@ $("zones-palette").addEventListener("change", function onPalette() {
 });
 $("zones-show-names").addEventListener("change", function onNames() { state.names = this.checked; layoutLabels(); });
 $("zones-show-lockdowns").addEventListener("change", function onLk() { state.lockdowns = this.checked; showLockdowns(state.run); });
-$("zones-show-differs").addEventListener("change", function onDiffers() { state.differs = this.checked; shapes.redrawAll(); });
+$("zones-show-differs").addEventListener("change", function onDiffers() { state.differsShown = this.checked; shapes.redrawAll(); });
+// the computed proposal instead of the levels in force (a decision made, the map shows what is in force)
+$("zones-proposal").addEventListener("change", function onView() {
+  state.view = this.checked ? "proposal" : "in_force";
+  document.body.setAttribute("data-zones-view", state.view);
+  shapes.redrawAll();
+  legend();
+  scheduleLabels();
+  hotList(state.run);
+  if (state.selected && !$("zones-panel").hidden) { showPanel(state.selected.unit, unitCode(state.selected.unit, state.selected.i)); }
+});
 // the trend (the published days up to the one shown): a chart drawn by the server, loaded when opened
 // the area in view: a district or province picked, else the province chosen above the map, else everything
 function areaCode() {
@@ -886,6 +951,16 @@ if (cfg.attribution) {       // an intranet basemap names its source; ours is in
 }
 $("zones-about").textContent = `${T.ruleset}: ${cfg.ruleset.title}${cfg.ruleset.why ? ` (${cfg.ruleset.why})` : ""} · ${T.boundaries}: ${cfg.boundary_version}`;
 provinceSelector();
+if (PUBLIC) {           // today's levels in force: no other day, no proposal, no list of the committee's
+  for (const id of ["zones-play", "zones-prev", "zones-next", "zones-date", "zones-trend", "zones-hot", "zones-report", "zones-rules",
+                    "zones-show-differs", "zones-show-lockdowns"]) { $(id).hidden = true; }
+  $("zones-show-differs").closest("label").hidden = true;
+  $("zones-show-lockdowns").closest("label").hidden = true;
+  $("zones-legend-toggle").setAttribute("aria-expanded", "true");
+  $("zones-legend-body").hidden = false;
+  const sep = $("zones-report").nextSibling;      // the " · " before the language link
+  if (sep && sep.nodeType === Node.TEXT_NODE) { sep.textContent = ""; }
+}
 if (cfg.offline) {      // a file of one day: no other day to play, no page of the server to link to
   for (const id of ["zones-play", "zones-prev", "zones-next", "zones-trend", "zones-rules"]) { $(id).hidden = true; }
   $("zones-bar").querySelector(".zones-links").hidden = true;
@@ -903,5 +978,6 @@ Promise.all([table(state.run), shapesIndex(state.sid)]).then(([t, index]) => {
   useTable(t);
   links();
   showLockdowns(state.run);
-  return Promise.all([hotList(state.run), declarations(state.date)]);
+  document.body.setAttribute("data-zones-view", state.view);
+  return declarations(state.date).then(() => hotList(state.run));
 }).then(() => { fitControls(); document.body.setAttribute("data-zones-ready", "1"); });
