@@ -125,7 +125,7 @@ def commune_env(inputs: Inputs, rset: dict, assigner: Assigner) -> tuple[dict, n
     span = metrics.lookback_days(rset)
     width, offset = (days[-1] - inputs.first).days + 1, span - 1
     cases = inputs.cases
-    idx = metrics.commune_index(cases, codes, assigner)
+    idx = metrics.commune_index(cases, codes, assigner, inputs.units.version)
     ok = idx >= 0
     community = cases["community"].to_numpy(float) == 1 if "community" in cases else np.ones(len(cases), dtype=bool)
     every_day = (pd.to_datetime(cases["day"].to_numpy()) - pd.Timestamp(inputs.first)).days.to_numpy()

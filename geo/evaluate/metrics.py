@@ -79,12 +79,16 @@ def older_group(env: dict, settings: dict, days: list[dt.date]) -> None:
     env["older_group_age"] = np.where(age > 0, age, np.nan)
 
 
-def commune_index(cases: pd.DataFrame, codes: np.ndarray, assigner: Assigner) -> np.ndarray:
-    """Index of each case's commune in `codes` (-1: not in this boundary version).
-    Point cases are assigned again against the boundaries of this run."""
+def commune_index(cases: pd.DataFrame, codes: np.ndarray, assigner: Assigner, version: str | None = None) -> np.ndarray:
+    """Index of each case's commune in `codes` (-1: not in this boundary version, `version`).
+    A point placed by the import under this version keeps its commune (the import placed it against these very
+    polygons, and a version a run has used is never replaced); a point recorded under another version (or none)
+    is placed again against the boundaries of this run."""
     pos = pd.Series(np.arange(len(codes)), index=pd.Index(codes))
     idx = pos.reindex(cases["commune_code"].astype(str)).fillna(-1).to_numpy(np.int64, copy=True)
     point = (cases["located_by"] == "point").to_numpy() & cases["lon"].notna().to_numpy()
+    if version is not None and "code_version" in cases:
+        point &= (cases["code_version"] != version).to_numpy()
     if "followed" in cases:      # a case of a split commune goes where its point lies, when it has one
         point |= (cases["followed"] == "split").to_numpy() & cases["lon"].notna().to_numpy()
     if point.any():

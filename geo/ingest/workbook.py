@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import lazy_loader as lazy
 import numpy as np
 import pandas as pd
-from openpyxl import load_workbook
 
 from geo.base.errors import InputError
+
+# openpyxl takes a tenth of a second to import: loaded by the first workbook read or written
+openpyxl = lazy.load("openpyxl")
 
 
 def cell(v) -> str:
@@ -29,7 +32,7 @@ def sheets(path: Path, label: str, limit: int | None = None) -> tuple[list[str],
     """The header's names and, per sheet with data, its rows (row number, cells). Every sheet must have
     the first one's header: a workbook whose sheets differ is refused rather than half read. `limit`: the
     first rows only (a preview reads what it shows, not the whole workbook)."""
-    wb = load_workbook(path, read_only=True, data_only=True)
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         found: list = []
         for ws in wb.worksheets:

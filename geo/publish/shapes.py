@@ -143,7 +143,7 @@ def build(data_dir: Path, store: Store, version: str, sid: str) -> Path:
             tiles.finish_build(p)
     finally:
         tiles.stop_builds(procs)
-    merge = [tiles.tile_join_exe(), "-q", "-f", "-o", str(stage / MAP), "-pk", "-pC", "-x", "code",
+    merge = [tiles.tile_join_exe(), "-q", "-f", "-o", str(stage / MAP), "-pk", "-x", "code",
              *(str(stage / f"{u}.mbtiles") for u in (*frames, "label"))]
     tiles.run_checked(merge)
     tiles.explode(stage / MAP, stage / XYZ)

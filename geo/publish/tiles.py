@@ -7,6 +7,7 @@ Both come from the cubao-tippecanoe wheel."""
 from __future__ import annotations
 
 import glob
+import gzip
 import os
 import shutil
 import subprocess
@@ -33,12 +34,23 @@ XYZ_DIR = "tiles/xyz"
 
 
 def explode(mbtiles: Path, folder: Path) -> int:
+    """The tiles as z/x/y.mvt files; a gzipped tile also as it is stored, z/x/y.mvt.gz, which nginx sends to a
+    client that takes gzip (gzip_static) instead of compressing the tile again on every request."""
     rows = mbtiles_file.all_tiles(mbtiles)
     for z, x, tms_y, data in rows:
         d = folder / str(z) / str(x)
         d.mkdir(parents=True, exist_ok=True)
-        (d / f"{(1 << z) - 1 - tms_y}.mvt").write_bytes(data)
+        name = f"{(1 << z) - 1 - tms_y}.mvt"
+        if gzipped(data):
+            (d / f"{name}.gz").write_bytes(data)
+            data = gzip.decompress(data)
+        (d / name).write_bytes(data)
     return len(rows)
+
+
+def gzipped(data: bytes | None) -> bool:
+    """A tile stored gzipped (tippecanoe's default; tiles of older runs and shapes are plain)."""
+    return data is not None and data[:2] == b"\x1f\x8b"
 
 
 def fields(layer: str) -> dict:
@@ -83,15 +95,16 @@ def run_checked(args: list[str]) -> None:
 
 def start_join(shapes: Path, table_csv: Path, out: Path) -> subprocess.Popen:
     """Start tile-join: the version's shape tiles of one unit kind with the day's attributes (the
-    CSV's first column, `code`, is the key; the index `i` is left out of the run's tiles)."""
-    return start([tile_join_exe(), "-q", "-f", "-o", str(out), "-pk", "-pC", "-c", str(table_csv), "-x", "i", str(shapes)])
+    CSV's first column, `code`, is the key; the index `i` is left out of the run's tiles). Its tiles are
+    gzipped (compressed once, in C, on the other core): sent as they are to every client that takes gzip."""
+    return start([tile_join_exe(), "-q", "-f", "-o", str(out), "-pk", "-c", str(table_csv), "-x", "i", str(shapes)])
 
 
 def start_build(geojson: Path, out: Path, layer: str) -> subprocess.Popen:
     """Start tippecanoe in the background (it uses the other core while Python writes the rest)."""
     lo, hi = ZOOMS[layer]
     args = [tippecanoe_exe(), "-q", "-f", "-o", str(out), "-l", layer, "-n", layer, f"-Z{lo}", f"-z{hi}",
-            "--no-tile-compression", "--no-feature-limit", "--no-tile-size-limit"]
+            "--no-feature-limit", "--no-tile-size-limit"]
     if layer == "lockdown":
         args.append("--no-tiny-polygon-reduction")
     for name in fields(layer):

@@ -6,15 +6,20 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openpyxl import Workbook
-from openpyxl.comments import Comment
-from openpyxl.styles import Font, PatternFill
-from openpyxl.worksheet.datavalidation import DataValidation
+import lazy_loader as lazy
 
 from geo.base.columns import FLAG_NAMES
 from geo.base.errors import NotFoundError
 from geo.store.database import Store
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+# openpyxl takes a tenth of a second to import: loaded by the first workbook read or written
+openpyxl = lazy.load("openpyxl")
 
 YES_NO = '"có,không"'
 # NQ 128's words for the four levels, as the declarations importer reads them (geo/ingest/declared.py).
@@ -56,13 +61,13 @@ SPECS: dict[str, list[tuple[str, str | None, object, str]]] = {
 
 def _validation(kind: str) -> DataValidation:
     if kind == "date":
-        return DataValidation(type="date", operator="greaterThan", formula1="DATE(2019,12,1)", allow_blank=True,
+        return openpyxl.worksheet.datavalidation.DataValidation(type="date", operator="greaterThan", formula1="DATE(2019,12,1)", allow_blank=True,
                               error="Ngày dạng dd/mm/yyyy", showErrorMessage=True)
     if kind == "pct":
-        return DataValidation(type="decimal", operator="between", formula1="0", formula2="100", allow_blank=True,
+        return openpyxl.worksheet.datavalidation.DataValidation(type="decimal", operator="between", formula1="0", formula2="100", allow_blank=True,
                               error="Từ 0 đến 100", showErrorMessage=True)
     values = {"yes_no": YES_NO, "level": LEVELS, "flag": '"' + ",".join(FLAG_NAMES) + '"'}[kind]
-    return DataValidation(type="list", formula1=values, allow_blank=True, showErrorMessage=True)
+    return openpyxl.worksheet.datavalidation.DataValidation(type="list", formula1=values, allow_blank=True, showErrorMessage=True)
 
 
 # The example row's code where no boundaries are installed yet.
@@ -86,7 +91,7 @@ def template(kind: str, cache_dir: Path, store: Store | None = None) -> Path:
     out = Path(cache_dir) / "templates" / f"mau-{kind}-{code}.xlsx"
     if out.exists():
         return out
-    wb = Workbook()
+    wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = kind
     spec = SPECS[kind]
@@ -94,9 +99,9 @@ def template(kind: str, cache_dir: Path, store: Store | None = None) -> Path:
     ws.append([code if v == EXAMPLE_CODE else v for _, _, v, _ in spec])
     for col, (header, check, _, note) in enumerate(spec, start=1):
         cell = ws.cell(row=1, column=col)
-        cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="DDE7F3")
+        cell.font, cell.fill = openpyxl.styles.Font(bold=True), openpyxl.styles.PatternFill("solid", fgColor="DDE7F3")
         if note:
-            cell.comment = Comment(note, "zones")
+            cell.comment = openpyxl.comments.Comment(note, "zones")
         letter = cell.column_letter
         ws.column_dimensions[letter].width = max(14, len(header) + 4)
         if check is not None:

@@ -11,9 +11,9 @@ import secrets
 import time
 from pathlib import Path
 
+import lazy_loader as lazy
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from openpyxl import Workbook
 
 from geo.base import i18n
 from geo.base.columns import FLAG_NAMES
@@ -27,6 +27,9 @@ from geo.publish import quality
 from geo.serve import auth, blank, trend
 from geo.store import jobs as jobs_table
 from geo.store.database import Store
+
+# openpyxl takes a tenth of a second to import: loaded by the first workbook read or written
+openpyxl = lazy.load("openpyxl")
 
 ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
 ENV.globals.update(field_label=i18n.field_label, vn_time=i18n.vn_time)
@@ -79,7 +82,7 @@ def rejects_xlsx(rejects_dir: Path, name: str, cache_dir: Path, lang: str = "vi"
             df["field"] = df["field"].map(lambda f: i18n.field_label(f, lang))
         if "reason" in df:
             df["reason"] = df["reason"].map(lambda r: i18n.row_reason(r, lang))
-        wb = Workbook()
+        wb = openpyxl.Workbook()
         ws = wb.active
         ws.title = i18n.word("console", "rejected_rows", lang)[:31]
         ws.append([i18n.field_label(c, lang) for c in df.columns])

@@ -12,13 +12,8 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+import lazy_loader as lazy
 import yaml
-from docx import Document
-from docx.enum.section import WD_ORIENT
-from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml.ns import qn
-from docx.shared import Mm, Pt
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from geo.base import faults
@@ -26,6 +21,9 @@ from geo.base.errors import InputError, NotFoundError
 from geo.serve import printing
 from geo.store import decisions
 from geo.store.database import Store
+
+# python-docx (and lxml) take a tenth of a second to import: loaded by the first document written
+python_docx = lazy.load("docx")
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_TEMPLATE = TEMPLATES / "decision.yaml"
@@ -103,78 +101,78 @@ def content(store: Store, decision_id: str, ruleset, words: dict) -> dict:
 
 
 def _font(run, size: float, bold: bool = False, italic: bool = False) -> None:
-    run.font.name, run.font.size, run.font.bold, run.font.italic = FONT, Pt(size), bold, italic
-    run._element.rPr.rFonts.set(qn("w:eastAsia"), FONT)       # Word takes the East Asian slot for some letters
+    run.font.name, run.font.size, run.font.bold, run.font.italic = FONT, python_docx.shared.Pt(size), bold, italic
+    run._element.rPr.rFonts.set(python_docx.oxml.ns.qn("w:eastAsia"), FONT)       # Word takes the East Asian slot for some letters
 
 
 def _para(cell_or_doc, text: str, size: float = BODY_PT, bold: bool = False, italic: bool = False,
-          align=WD_ALIGN_PARAGRAPH.JUSTIFY, space_after: float = 3):
+          align: str = "JUSTIFY", space_after: float = 3):
     p = cell_or_doc.add_paragraph()
-    p.alignment = align
-    p.paragraph_format.space_after = Pt(space_after)
+    p.alignment = python_docx.enum.text.WD_ALIGN_PARAGRAPH[align]
+    p.paragraph_format.space_after = python_docx.shared.Pt(space_after)
     _font(p.add_run(text), size, bold, italic)
     return p
 
 
 def docx(c: dict, out: Path) -> None:
-    doc = Document()
+    doc = python_docx.Document()
     section = doc.sections[0]
-    section.orientation = WD_ORIENT.PORTRAIT
-    section.page_width, section.page_height = Mm(210), Mm(297)
-    section.top_margin, section.bottom_margin = Mm(MARGINS_MM["top"]), Mm(MARGINS_MM["bottom"])
-    section.left_margin, section.right_margin = Mm(MARGINS_MM["left"]), Mm(MARGINS_MM["right"])
+    section.orientation = python_docx.enum.section.WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = python_docx.shared.Mm(210), python_docx.shared.Mm(297)
+    section.top_margin, section.bottom_margin = python_docx.shared.Mm(MARGINS_MM["top"]), python_docx.shared.Mm(MARGINS_MM["bottom"])
+    section.left_margin, section.right_margin = python_docx.shared.Mm(MARGINS_MM["left"]), python_docx.shared.Mm(MARGINS_MM["right"])
     normal = doc.styles["Normal"]
-    normal.font.name, normal.font.size = FONT, Pt(BODY_PT)
+    normal.font.name, normal.font.size = FONT, python_docx.shared.Pt(BODY_PT)
     head = doc.add_table(rows=1, cols=2)
     left, right = head.rows[0].cells
     for k, line in enumerate(c["issuer"]):
-        _para(left, line, 13, bold=k > 0, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
-    _para(left, c["number_line"], 13, align=WD_ALIGN_PARAGRAPH.CENTER)
-    _para(right, c["motto"], 12, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
-    _para(right, c["motto_sub"], 13, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=6)
-    _para(right, c["place_date"], 13, italic=True, align=WD_ALIGN_PARAGRAPH.CENTER)
+        _para(left, line, 13, bold=k > 0, align="CENTER", space_after=0)
+    _para(left, c["number_line"], 13, align="CENTER")
+    _para(right, c["motto"], 12, bold=True, align="CENTER", space_after=0)
+    _para(right, c["motto_sub"], 13, bold=True, align="CENTER", space_after=6)
+    _para(right, c["place_date"], 13, italic=True, align="CENTER")
     for cell in (left, right):        # the cells' own first (empty) paragraph
         cell._element.remove(cell.paragraphs[0]._element)
-    _para(doc, c["kind"], BODY_PT, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
-    _para(doc, c["subject"], BODY_PT, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=12)
-    _para(doc, c["authority"], BODY_PT, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=12)
+    _para(doc, c["kind"], BODY_PT, bold=True, align="CENTER", space_after=0)
+    _para(doc, c["subject"], BODY_PT, bold=True, align="CENTER", space_after=12)
+    _para(doc, c["authority"], BODY_PT, bold=True, align="CENTER", space_after=12)
     for b in c["bases"]:
         _para(doc, b, BODY_PT, italic=True)
-    _para(doc, c["decides"], BODY_PT, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=6)
+    _para(doc, c["decides"], BODY_PT, bold=True, align="CENTER", space_after=6)
     for a in c["articles"]:
         _para(doc, a)
     foot = doc.add_table(rows=1, cols=2)
     left, right = foot.rows[0].cells
-    _para(left, c["recipients_head"], 12, bold=True, italic=True, align=WD_ALIGN_PARAGRAPH.LEFT, space_after=0)
+    _para(left, c["recipients_head"], 12, bold=True, italic=True, align="LEFT", space_after=0)
     for r in c["recipients"]:
-        _para(left, f"- {r}", 11, align=WD_ALIGN_PARAGRAPH.LEFT, space_after=0)
+        _para(left, f"- {r}", 11, align="LEFT", space_after=0)
     for line, bold in ((c["sign_for"], True), (c["signer_title"], True), ("", False), ("", False), ("", False),
                        (c["signer"], True)):
-        _para(right, line, BODY_PT, bold=bold, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
+        _para(right, line, BODY_PT, bold=bold, align="CENTER", space_after=0)
     for cell in (left, right):
         cell._element.remove(cell.paragraphs[0]._element)
     doc.add_page_break()
-    _para(doc, c["appendix_title"], BODY_PT, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
-    _para(doc, c["appendix_subject"], BODY_PT, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
-    _para(doc, c["appendix_ref"], 13, italic=True, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=8)
+    _para(doc, c["appendix_title"], BODY_PT, bold=True, align="CENTER", space_after=0)
+    _para(doc, c["appendix_subject"], BODY_PT, bold=True, align="CENTER", space_after=0)
+    _para(doc, c["appendix_ref"], 13, italic=True, align="CENTER", space_after=8)
     for head_text, rows in c["groups"].items():
-        _para(doc, head_text, 13, bold=True, align=WD_ALIGN_PARAGRAPH.LEFT)
+        _para(doc, head_text, 13, bold=True, align="LEFT")
         table = doc.add_table(rows=1, cols=len(c["columns"]))
-        table.style, table.alignment = "Table Grid", WD_TABLE_ALIGNMENT.CENTER
+        table.style, table.alignment = "Table Grid", python_docx.enum.table.WD_TABLE_ALIGNMENT.CENTER
         for cell, text in zip(table.rows[0].cells, c["columns"], strict=True):
             cell._element.remove(cell.paragraphs[0]._element)
-            _para(cell, text, SMALL_PT, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=0)
+            _para(cell, text, SMALL_PT, bold=True, align="CENTER", space_after=0)
         for k, r in enumerate(rows, start=1):
             cells = table.add_row().cells
             measures = "; ".join(r["measures"]) + (f"\n{r['reason']}" if r["reason"] else "")
             for cell, text in zip(cells, (str(k), r["name"], r["level"], r["from"], measures), strict=True):
                 cell._element.remove(cell.paragraphs[0]._element)
-                _para(cell, text, SMALL_PT, align=WD_ALIGN_PARAGRAPH.LEFT, space_after=0)
-    _para(doc, c["measures_head"], 13, bold=True, align=WD_ALIGN_PARAGRAPH.LEFT, space_after=4)
+                _para(cell, text, SMALL_PT, align="LEFT", space_after=0)
+    _para(doc, c["measures_head"], 13, bold=True, align="LEFT", space_after=4)
     for m in c["measures"]:
-        _para(doc, m["level"], 13, bold=True, align=WD_ALIGN_PARAGRAPH.LEFT, space_after=0)
+        _para(doc, m["level"], 13, bold=True, align="LEFT", space_after=0)
         for item in m["list"]:
-            _para(doc, f"- {item}", SMALL_PT, align=WD_ALIGN_PARAGRAPH.LEFT, space_after=0)
+            _para(doc, f"- {item}", SMALL_PT, align="LEFT", space_after=0)
     doc.save(str(out))
 
 

@@ -6,10 +6,10 @@ import shutil
 import sys
 from pathlib import Path
 
+import lazy_loader as lazy
 import numpy as np
 import pandas as pd
 import pyogrio
-from openpyxl import Workbook
 
 from geo.base import faults
 from geo.base.errors import InputError
@@ -17,6 +17,9 @@ from geo.base.vocabulary import EXPORT_FORMATS
 from geo.serve import declared, ogc
 from geo.store import runfiles
 from geo.store.formats import GPKG_OPTIONS, spreadsheet_cell, spreadsheet_safe
+
+# openpyxl takes a tenth of a second to import: loaded by the first workbook read or written
+openpyxl = lazy.load("openpyxl")
 
 # The linked table of the measures a unit's `measures` ids name (RULES.md §9): a GeoJSON member, a GPKG table, a sheet.
 MEASURES_TABLE = "measures"
@@ -47,7 +50,7 @@ def export(store, run_dir: Path, unit: str, fmt: str, out: str, cache_dir: Path)
     target = Path(out)
     if target.exists():
         target.unlink()
-    pyogrio.write_dataframe(df, target, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
+    pyogrio.write_dataframe(df, target, layer=unit, driver="GPKG", promote_to_multi=True, use_arrow=True, **GPKG_OPTIONS)
     _measures_layer(target, runfiles.manifest(run_dir).get("measures") or [])
     return len(df)
 
@@ -108,7 +111,8 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
             if fmt == "csv":
                 spreadsheet_safe(df).to_csv(tmp, index=False)
             elif fmt == "gpkg":
-                pyogrio.write_dataframe(df, tmp, layer=unit, driver="GPKG", promote_to_multi=True, **GPKG_OPTIONS)
+                pyogrio.write_dataframe(df, tmp, layer=unit, driver="GPKG", promote_to_multi=True, use_arrow=True,
+                                        **GPKG_OPTIONS)
                 _measures_layer(tmp, measures)
             else:
                 _xlsx(df, tmp, unit, measures)
@@ -130,7 +134,7 @@ def _measures_layer(path: Path, measures: list[dict]) -> None:
 
 
 def _xlsx(df, path: Path, unit: str, measures: list[dict]) -> None:
-    wb = Workbook(write_only=True)
+    wb = openpyxl.Workbook(write_only=True)
     for name, table in ((unit, df), (MEASURES_TABLE, pd.DataFrame(measures))):
         if table.empty and name == MEASURES_TABLE:
             continue

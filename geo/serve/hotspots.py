@@ -53,18 +53,45 @@ def _rows(store: Store, runs_dir: Path, run: dict) -> list[dict]:
     return out
 
 
-def hotspots(store: Store, runs_dir: Path, cache_dir: Path, run: dict) -> dict:
+# The map's list shows this many at first (the worst first) and the next ones on demand: a national day has
+# thousands of orange communes, and a member reads the top of the list.
+PAGE = 100
+PAGE_MAX = 1000
+
+
+def _kept(store: Store, runs_dir: Path, cache_dir: Path, run: dict) -> list[str]:
+    """The day's list as kept in the cache, made once per (run, previous run): a header line, then one unit per
+    line (a page is a slice of lines, never parsed)."""
     before = changes.previous_run(store, dt.date.fromisoformat(run["date"]))
-    target = Path(cache_dir) / run["run_id"] / f"hotspots--{before['run_id'] if before else 'none'}.json"
+    target = Path(cache_dir) / run["run_id"] / f"hotspots--{before['run_id'] if before else 'none'}.jsonl"
     if target.exists():
-        return json.loads(target.read_text(encoding="utf-8"))
-    body = {"run_id": run["run_id"], "date": run["date"], "compared_with": before["date"] if before else None,
-            "units": _rows(store, runs_dir, run)}
+        return target.read_text(encoding="utf-8").splitlines()
+    head = {"run_id": run["run_id"], "date": run["date"], "compared_with": before["date"] if before else None}
+    lines = [json.dumps(head, ensure_ascii=False)] + [json.dumps(u, ensure_ascii=False) for u in _rows(store, runs_dir, run)]
     try:
-        faults.keep(target, lambda tmp: tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8"))
+        faults.keep(target, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
     except StorageError:
         pass             # not kept: made again next time
-    return body
+    return lines
+
+
+def hotspots(store: Store, runs_dir: Path, cache_dir: Path, run: dict) -> dict:
+    """The whole list: {run_id, date, compared_with, units}."""
+    head, *units = _kept(store, runs_dir, cache_dir, run)
+    return {**json.loads(head), "units": [json.loads(u) for u in units]}
+
+
+def page_text(store: Store, runs_dir: Path, cache_dir: Path, run: dict, offset: int = 0, limit: int = PAGE) -> str:
+    """One page of the list as JSON text, with `total`, `offset` and `limit`: the kept lines joined, never parsed."""
+    head, *units = _kept(store, runs_dir, cache_dir, run)
+    meta = json.dumps({**json.loads(head), "total": len(units), "offset": offset, "limit": limit}, ensure_ascii=False)
+    return meta[:-1] + ',"units":[' + ",".join(units[offset:offset + limit]) + "]}"
+
+
+def page(body: dict, offset: int = 0, limit: int = PAGE) -> dict:
+    """One page of a list made in memory (the levels in force), as page_text pages the kept one."""
+    return {**body, "total": len(body["units"]), "offset": offset, "limit": limit,
+            "units": body["units"][offset:offset + limit]}
 
 
 def in_force(store: Store, runs_dir: Path, cache_dir: Path, run: dict, declared_now) -> dict:

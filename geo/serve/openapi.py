@@ -95,6 +95,12 @@ def _api_paths() -> dict:
                             *_run_selectors()], _ok(ogc.JSON), "API"),
         "/api/search": _get("Units by name (diacritics optional)", [_param("q", {"type": "string", "maxLength": 100})],
                             _ok(ogc.JSON), "API"),
+        "/api/hotspots": _get(
+            "The day's red and orange communes, worst first, a page at a time (`total` says how many)",
+            [*_run_selectors(), _param("view", {"type": "string", "enum": ["proposal", "in_force"]}),
+             _param("offset", {"type": "integer", "minimum": 0, "maximum": 10**7}),
+             _param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, description="default 100")],
+            _ok(ogc.JSON), "API"),
         "/api/lockdowns.geojson": _get("Lockdown areas of a day", _run_selectors(), _ok(ogc.GEOJSON), "API"),
         "/api/declarations": _get("Levels the committee declared, in force on a run's day (read now: a declaration made "
                                   "after the run is listed at once)", _run_selectors(), _ok(ogc.JSON), "API"),
@@ -140,6 +146,13 @@ def _api_paths() -> dict:
             "Vector tile", [run_path, tile_unit, *zxy],
             _ok("application/vnd.mapbox-vector-tile", {"type": "string", "format": "binary"},
                 extra={"204": {"description": "Empty tile"}}), "Tiles"),
+        "/tiles/runs/{run_id}/{unit}/{z}/{x}/{y}.png": _get(
+            "Picture tile (PNG) of the run's levels, or with view=in_force of the levels the committee decided",
+            [run_path, tile_unit, *zxy, _param("palette", {"type": "string", "enum": ["official", "cb"]}),
+             _param("levels", {"type": "string", "maxLength": 80}, description="comma-separated level ids to draw"),
+             _param("view", {"type": "string", "enum": ["proposal", "in_force"]},
+                    description="in_force: the level of a decision in force where there is one (not immutable)")],
+            _ok("image/png", {"type": "string", "format": "binary"}, extra={"204": {"description": "Empty tile"}}), "Tiles"),
         "/console": _get("The operator's console (HTML): sign-in form, held runs, the audit log filtered (admin)",
                          [_param(n, {"type": "string", "maxLength": 200}) for n in ("who", "action", "outcome", "text")]
                          + [_param("since", DATE), LANG, _param("job", {"type": "string", "maxLength": 32}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -141,10 +142,18 @@ def _table_of(t, codes: tuple):
             t["level_differs"].fillna(False).astype(bool).to_numpy())
 
 
-def _colours(run_dir: str, unit: str, codes: tuple, palette: str, levels: frozenset | None) -> np.ndarray:
-    """RGBA per unit: the run's level colours (or the palette's), transparent when filtered out."""
+def _colours(run_dir: str, unit: str, codes: tuple, palette: str, levels: frozenset | None,
+             in_force: InForce | None = None) -> np.ndarray:
+    """RGBA per unit: the run's level colours (or the palette's), transparent when filtered out; with `in_force`,
+    the committee's level where a decision is in force and the run's elsewhere."""
     level, colour, _ = _table(run_dir, unit, codes)
     chosen = PALETTES[palette]
+    if in_force is not None and in_force.levels:
+        decided = np.array([in_force.levels.get(c) for c in codes], dtype=object)
+        mask = decided != None  # noqa: E711  (elementwise over an object array)
+        level, colour = level.copy(), colour.copy()
+        level[mask] = decided[mask]
+        colour[mask] = [in_force.colours[lv] for lv in decided[mask]]
     if chosen:
         colour = np.array([chosen[lv] for lv in level], dtype=object)
     rgb = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in colour], dtype=np.uint8).reshape(-1, 3)
@@ -193,10 +202,19 @@ def _edges(index: np.ndarray) -> np.ndarray:
     return edge
 
 
+@dataclass(frozen=True)
+class InForce:
+    """The committee's levels in force (unit code -> level), their colours, and what they are in a few characters
+    (a tile drawn with them is cached under that name: a new decision draws new tiles)."""
+    levels: dict
+    colours: dict
+    digest: str
+
+
 def render(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int, palette: str = "official",
-           levels: frozenset | None = None) -> bytes | None:
+           levels: frozenset | None = None, in_force: InForce | None = None) -> bytes | None:
     """PNG bytes of one tile, or None when nothing of the layer lies on it. `levels` keeps only
-    units at those levels; `palette` is a key of PALETTES."""
+    units at those levels; `palette` is a key of PALETTES; `in_force`: the levels in force instead of the run's."""
     if z < MIN_ZOOM[unit]:
         return None
     # imported here: serving a published or cached tile (most requests) needs neither
@@ -232,7 +250,7 @@ def render(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int
         if not len(hit):
             return None
         shown = _shown(store, version, unit, z, hit, geoms)
-        colours = _colours(str(run_dir), unit, tuple(codes), palette, levels)
+        colours = _colours(str(run_dir), unit, tuple(codes), palette, levels, in_force)
         index = rasterize(zip(_as_geojson(shown), range(1, len(hit) + 1), strict=False), out_shape=(SIZE, SIZE),
                           transform=transform, fill=0, dtype=np.int32)
         filled = index > 0
@@ -252,10 +270,12 @@ def _path(root: Path, unit: str, style: str, z: int, x: int, y: int) -> Path:
 
 def tile(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int, cache_dir: Path,
          palette: str = "official", levels: frozenset | None = None, extent=None,
-         cache_bytes: int = 512 << 20, render_rate: float = 20.0) -> bytes | None:
+         cache_bytes: int = 512 << 20, render_rate: float = 20.0, in_force: InForce | None = None) -> bytes | None:
     """A tile from the cache (or a run published with overview tiles), else rendered and kept in the
     bounded cache (geo/serve/tilecache.py). `extent`: the layer's lon/lat bounds when known."""
     style = palette + ("" if levels is None else "-" + "-".join(sorted(levels)))
+    if in_force is not None:
+        style += "-in-force-" + in_force.digest
     w, s, e, n = extent or bounds(store, version)
     t = mercantile.bounds(x, y, z)
     if unit != "lockdown" and (t.east < w or t.west > e or t.north < s or t.south > n):
@@ -265,6 +285,7 @@ def tile(store, run_dir: Path, version: str, unit: str, z: int, x: int, y: int, 
         found = tilecache.read(path)
         if found is not None:
             return found or None
-    data = tilecache.render(lambda: render(store, run_dir, version, unit, z, x, y, palette, levels), render_rate)
+    data = tilecache.render(lambda: render(store, run_dir, version, unit, z, x, y, palette, levels, in_force),
+                           render_rate)
     tilecache.write(path, data, root, cache_bytes)
     return data

@@ -12,10 +12,10 @@ import json
 import re
 from pathlib import Path
 
+import lazy_loader as lazy
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from openpyxl import Workbook
 
 from geo.base import faults, i18n
 from geo.base.config import TIMEZONE
@@ -27,6 +27,9 @@ from geo.store import casestats, inputs, runfiles
 from geo.store.database import Store
 from geo.store.formats import spreadsheet_cell
 from rules.levels import RANK, SCALE
+
+# openpyxl takes a tenth of a second to import: loaded by the first workbook read or written
+openpyxl = lazy.load("openpyxl")
 
 LEVELS = tuple(lv.value for lv in SCALE) + ("unknown",)
 # Provinces first, then districts, then communes, in the list of declared levels.
@@ -204,7 +207,7 @@ def _sheet(title: str) -> str:
 
 def xlsx(report: dict, path: Path) -> None:
     w = report["w"]
-    wb = Workbook()
+    wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = _sheet(w["summary"])
     ws.append([w["date"], report["date_vn"], w["ruleset"], report["ruleset"], w["previous"],

@@ -18,15 +18,21 @@ import datetime as dt
 import html
 import json
 import re
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import folium
-from branca.element import Element, Figure
+import lazy_loader as lazy
 
 from geo.base import i18n
 from geo.base.i18n import vn_date
 from geo.serve.raster import PALETTES
 from geo.store.formats import inline_json
+
+if TYPE_CHECKING:
+    from branca.element import Figure
+
+# Folium compiles its page templates when imported: loaded by the first page drawn, not by every command
+folium = lazy.load("folium")
+branca = lazy.load("branca")
 
 # Leaflet from npm, served by us (Folium would take it from a CDN); no jQuery: nothing here uses it.
 ASSET_JS = [("leaflet", "/vendor/leaflet/dist/leaflet.js")]
@@ -90,17 +96,17 @@ def page(run: dict, ruleset, lang: str, dates: list[tuple[str, str]], shapes_ind
         # the outlook's horizon: days evaluated after the run's date (none for a backfilled run)
         "outlook_days": _days_between(run["date"], run.get("manifest", {}).get("outlook_until")),
     }
-    root = cast(Figure, m.get_root())
+    root = cast("Figure", m.get_root())
     title = f"{tx['public_title'] if public else tx['title']} — {vn_date(run['date'])}"
     imports = json.dumps({"imports": IMPORTS})
-    root.header.add_child(Element(f"<title>{html.escape(title)}</title>"
+    root.header.add_child(branca.element.Element(f"<title>{html.escape(title)}</title>"
                                   '<link rel="stylesheet" href="/assets/committee.css">'
                                   f'<script type="importmap">{imports}</script>'
                                   f'<link rel="modulepreload" href="/assets/committee.js">'))
     words = {**tx, "title": tx["public_title"]} if public else tx
-    root.html.add_child(Element(_PANEL.format(**{k: html.escape(v) for k, v in words.items() if isinstance(v, str)})))
+    root.html.add_child(branca.element.Element(_PANEL.format(**{k: html.escape(v) for k, v in words.items() if isinstance(v, str)})))
     # the configuration is data (JSON in a non-executed script element), read by committee.js
-    root.html.add_child(Element(f'<script type="application/json" id="zones-config">{inline_json(config)}</script>'))
+    root.html.add_child(branca.element.Element(f'<script type="application/json" id="zones-config">{inline_json(config)}</script>'))
     text = root.render()
     # a module runs after the document (and Folium's map script) is parsed
     text = text.replace("</html>", '<script type="module" src="/assets/committee.js"></script>\n</html>')

@@ -38,6 +38,9 @@ def replace_version(con: Connection, v: Version) -> None:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     con.execute("DELETE FROM units WHERE boundary_version = ?", (v.name,))
     con.execute("DELETE FROM adjacency WHERE boundary_version = ?", (v.name,))
+    # points placed against the polygons being replaced are placed again by the next evaluation (it keeps the
+    # commune of a point only when the point was placed under the version it evaluates)
+    con.execute("UPDATE cases SET code_version = NULL WHERE code_version = ? AND located_by = 'point'", (v.name,))
     for unit, rows in v.units.items():
         con.executemany("INSERT INTO units VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [(v.name, unit, *r) for r in rows])
     con.executemany("INSERT INTO adjacency VALUES (?,?,?,?,?)", [(v.name, v.method, *pair) for pair in v.adjacency])

@@ -171,15 +171,20 @@ def trend_api() -> ResponseReturnValue:
 
 @bp.get("/api/hotspots")
 def hotspots_api() -> ResponseReturnValue:
-    """The day's red and orange communes; `view=in_force`: by the levels in force (the committee's decisions, read
-    now) where there are some, each with its computed level and decision."""
+    """The day's red and orange communes, a page at a time (`offset`, `limit`: the worst first, `total` says how
+    many); `view=in_force`: by the levels in force (the committee's decisions, read now) where there are some, each
+    with its computed level and decision."""
     run = whichrun.run_from_request()
     view = _choice("view", request.args.get("view", "proposal"), ("proposal", "in_force"))
+    offset = int(web.float_arg("offset", 0, 10**7)) if "offset" in request.args else 0
+    limit = int(web.float_arg("limit", 1, hotspots.PAGE_MAX)) if "limit" in request.args else hotspots.PAGE
     s = web.settings()
     if view == "proposal":
-        return web.cached(jsonify(hotspots.hotspots(web.store(), s.runs_dir, s.cache_dir, run)), web.run_cache())
+        text = hotspots.page_text(web.store(), s.runs_dir, s.cache_dir, run, offset, limit)
+        return web.cached(Response(text, mimetype="application/json"), web.run_cache())
     now = declared.in_force(web.store(), run["boundary_version"], run["date"])
-    return web.cached(jsonify(hotspots.in_force(web.store(), s.runs_dir, s.cache_dir, run, now)), "no-cache")
+    body = hotspots.in_force(web.store(), s.runs_dir, s.cache_dir, run, now)
+    return web.cached(jsonify(hotspots.page(body, offset, limit)), "no-cache")
 
 
 @bp.get("/api/zones/<code>/history")

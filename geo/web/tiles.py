@@ -16,6 +16,7 @@ from geo.base.params import choice as _choice
 from geo.base.vocabulary import LEVEL_IDS
 from geo.publish import maplevels, shapes, tiles
 from geo.serve import (
+    declared,
     published,
     raster,
 )
@@ -88,6 +89,8 @@ def raster_tile(run_id: str, unit: str, z: int, x: int, y: int) -> ResponseRetur
     levels = None
     if request.args.get("levels"):
         levels = frozenset(_choice("levels", v, LEVEL_IDS) for v in request.args["levels"].split(","))
+    view = _choice("view", request.args.get("view", "proposal"), ("proposal", "in_force"))
+    in_force = _in_force(run) if view == "in_force" else None
     s = web.settings()
     data = raster.tile(
         web.store(),
@@ -103,5 +106,17 @@ def raster_tile(run_id: str, unit: str, z: int, x: int, y: int) -> ResponseRetur
         run["manifest"].get("bounds", {}).get("province"),
         int(s.tile_cache_mb * (1 << 20)),
         s.tile_render_rate,
+        in_force,
     )
+    if in_force is not None:  # the levels in force change with each decision: a tile of them is not immutable
+        return web.cached(whichrun.tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png?{in_force.digest}"),
+                          "no-cache")
     return whichrun.tile_response(data, "image/png", f"{run_id}/{unit}/{z}/{x}/{y}.png?{request.query_string.decode()}")
+
+
+def _in_force(run: dict) -> raster.InForce:
+    """The committee's levels in force on the run's day, with the colours of the run's ruleset."""
+    table = declared.in_force(web.store(), run["boundary_version"], run["date"])
+    rs = whichrun.ruleset(run["ruleset"])
+    colours = {lv: rs.level(lv)["color"] for lv in [*rs.level_ids, "unknown"]}
+    return raster.InForce(dict(table["level"]) if len(table) else {}, colours, declared.digest(table))

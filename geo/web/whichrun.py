@@ -3,6 +3,7 @@ with, and the checks of a tile's address."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 from pathlib import Path
@@ -139,10 +140,17 @@ def check_tile(z: int, x: int, y: int, max_zoom: int) -> None:
 
 
 def tile_response(data: bytes | None, mimetype: str, key: str) -> WerkzeugResponse:
-    """Run-addressed tiles never change: immutable, with an ETag; an empty tile is 204."""
+    """Run-addressed tiles never change: immutable, with an ETag; an empty tile is 204. A tile stored gzipped goes
+    as it is to a client that takes gzip (never compressed again), unpacked for one that does not."""
+    packed = tiles.gzipped(data)
+    if packed and not request.accept_encodings["gzip"]:
+        data, packed = gzip.decompress(data or b""), False
     resp = Response(data or b"", status=200 if data else 204, mimetype=mimetype)
     resp.headers["Cache-Control"] = web.IMMUTABLE
-    resp.set_etag(hashlib.sha1(key.encode()).hexdigest()[:20])
+    if packed:
+        resp.headers["Content-Encoding"] = "gzip"
+    resp.vary.add("Accept-Encoding")
+    resp.set_etag(hashlib.sha1(f"{key}|{'gzip' if packed else ''}".encode()).hexdigest()[:20])
     return resp.make_conditional(request)
 
 

@@ -286,3 +286,48 @@ def test_as_of_gives_what_had_been_published_then(runner, app, tmp_path, client)
     assert client.get(f"/api/zones.geojson?date={DAY}&as_of=yesterday").status_code == 400
     res = invoke(runner, "export", "--date", DAY, "--format", "csv", "--out", "-", "--as-of", seen_at)
     assert res.exit_code == 0 and first in res.output and second not in res.output
+
+
+def test_commands_are_listed_without_loading_them_and_each_line_is_its_own(app, tmp_path):
+    """`--help` lists every command from geo.cli.COMMANDS without importing a command's module (nor the libraries
+    only some commands or pages use); each listed line is the command's own first line; running one loads its
+    module only."""
+    import subprocess
+    import sys
+
+    from geo.cli import COMMANDS, ModuleLoader
+    loader = ModuleLoader(type(app.cli), app.config)
+    for name, (module, line) in COMMANDS.items():
+        assert loader.commands(module)[name].get_short_help_str(limit=500) == line, name
+    modules = sorted({m for m, _ in COMMANDS.values()})
+    probe = ("import sys\nfrom flask.cli import FlaskGroup\n"
+             "try:\n    FlaskGroup(create_app=__import__('server').create_app).main(sys.argv[1:], standalone_mode=False)\n"
+             "finally:\n    print('LOADED', ' '.join(sorted(m for m, v in sys.modules.items() if (m.startswith('geo.cli.') or "
+             "m in ('folium', 'openpyxl', 'docx')) and type(v).__name__ != '_LazyModule')))\n")
+    env = {"ZONES_DATA_DIR": str(tmp_path / "data"), "PATH": ""}
+
+    def loaded(*args: str) -> set[str]:
+        out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env, check=True,
+                             cwd=str(__import__("server").ROOT)).stdout
+        return set(out.split("LOADED")[1].split())
+    assert not loaded("--help") & ({f"geo.cli.{m}" for m in modules} | {"folium", "openpyxl", "docx"})
+    used = loaded("users", "add", "ana", "--role", "viewer")
+    assert "geo.cli.admin" in used and not used & {"geo.cli.runs", "geo.cli.imports", "folium", "docx"}
+
+
+def test_a_point_keeps_the_commune_import_gave_it_unless_its_polygons_were_replaced(runner, app, tmp_path):
+    """The evaluation does not place again a point the import placed under the version it evaluates (the same
+    polygons: the same commune); a version replaced before any run used it has its points placed again."""
+    g = grid(1, 2)
+    assert invoke(runner, "import-units", write_units(g, tmp_path / "u.geojson"), "--boundary-version", "t1").exit_code == 0
+    lon, lat = cell_centre(g, "10002")
+    path = write_cases([case("", DAY, lon=lon, lat=lat, count=3)], tmp_path / "c.csv")
+    assert invoke(runner, "import-cases", path).exit_code == 0
+    assert stored_cases(app)[["commune_code", "located_by", "code_version"]].values.tolist() == [["10002", "point", "t1"]]
+    # the same version imported again with the two codes swapped (a correction, before any run used it)
+    swapped = g.assign(code=["10002", "10001"])
+    assert invoke(runner, "import-units", write_units(swapped, tmp_path / "u2.geojson"), "--boundary-version", "t1").exit_code == 0
+    assert stored_cases(app)["code_version"].isna().all()
+    assert invoke(runner, "reclassify", "--date", DAY).exit_code == 0
+    communes = published(app, DAY, "commune")
+    assert (communes["10001"]["community_cases"], communes["10002"]["community_cases"]) == (3, 0)

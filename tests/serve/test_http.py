@@ -104,6 +104,16 @@ def test_tilejson_and_tiles(published_app, client):
     assert levels.get("10001") == "very_high_risk" and set(levels) <= {f"1000{i}" for i in range(1, 7)}
     again = client.get(url, headers={"If-None-Match": res.headers["ETag"]})
     assert again.status_code == 304
+    # the tile is stored gzipped when published: sent as it is to a client that takes gzip (and as a .mvt.gz file
+    # beside the .mvt for nginx's gzip_static), unpacked for one that does not
+    import gzip
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, br"})
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == res.data and "Content-Encoding" not in res.headers
+    assert packed.headers["ETag"] != res.headers["ETag"]
+    run_dir = published_app.config["ZONES"].runs_dir / url.split("/")[3]
+    stored = run_dir / "tiles" / "xyz" / "commune" / str(z) / str(t.x) / f"{t.y}.mvt"
+    assert stored.read_bytes() == res.data and stored.with_name(stored.name + ".gz").read_bytes() == packed.data
     empty = client.get(url.replace(f"/{t.x}/{t.y}.mvt", f"/{t.x + 40}/{t.y}.mvt"))
     assert empty.status_code == 204
     assert client.get(url.replace(f"/{z}/", "/3/")).status_code in (204, 400)
@@ -120,3 +130,27 @@ def test_runs_list(published_app, client):
     assert r["date"] == DAY and r["ruleset"] == "qd2686" and r["boundary_version"] == "units"
     assert set(r["input_hashes"]) == {"boundaries", "cases", "lockdowns", "flags", "indicators", "declarations", "ruleset"}
     assert r["counts"]["commune"]["very_high_risk"] == 1 and sum(r["counts"]["commune"].values()) == 6
+
+
+def test_a_large_file_goes_compressed_from_one_copy_per_encoding(published_app, client, monkeypatch):
+    """A large published file (a national GeoJSON) is compressed once per encoding and kept: brotli when the
+    client takes it, else gzip, else as it is; the same bytes and ETag on every request."""
+    import gzip
+
+    import brotli
+
+    from geo.serve import compressed
+    monkeypatch.setattr(compressed, "MIN_BYTES", 1)        # the test's small day stands for a national one
+    plain = client.get(f"/api/zones.geojson?date={DAY}", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    cache = published_app.config["ZONES"].cache_dir
+    for encoding, unpack in (("br", brotli.decompress), ("gzip", gzip.decompress)):
+        first = client.get(f"/api/zones.geojson?date={DAY}", headers={"Accept-Encoding": f"{encoding}, identity"})
+        kept = list((cache / encoding).rglob("*"))
+        again = client.get(f"/api/zones.geojson?date={DAY}", headers={"Accept-Encoding": encoding})
+        assert first.headers["Content-Encoding"] == encoding and "Accept-Encoding" in first.headers["Vary"]
+        assert unpack(first.data) == plain.data and again.data == first.data
+        assert again.headers["ETag"] == first.headers["ETag"] != plain.headers["ETag"]
+        assert list((cache / encoding).rglob("*")) == kept and any(p.is_file() for p in kept)
+    both = client.get(f"/api/zones.geojson?date={DAY}", headers={"Accept-Encoding": "gzip, br"})
+    assert both.headers["Content-Encoding"] == "br"

@@ -197,6 +197,25 @@ def test_red_and_orange_list_is_in_the_stated_order(browser, sample_server):
     page.wait_for_selector("#zones-panel:not([hidden])")
     v.close()
 
+    # a long list (a national day has thousands of orange communes) comes a page at a time, the worst first: here
+    # pages of 5, as if the day had twenty times as many; "show more" reads the next page, in the same order
+    pages = _get_json(base, f"/api/hotspots?date={DAY}&limit=5"), _get_json(base, f"/api/hotspots?date={DAY}&offset=5&limit=5")
+    assert [u["code"] for p in pages for u in p["units"]] == expected[:10] and pages[0]["total"] == len(expected)
+    assert (pages[0]["offset"], pages[1]["offset"], pages[0]["limit"]) == (0, 5, 5)
+    v = Visit(browser, base, f"/map?date={DAY}")
+    v.page.route("**/api/hotspots?*", lambda route: route.continue_(
+        url=route.request.url + ("" if "limit=" in route.request.url else "&limit=5")))
+    v.page.goto(f"{base}/map?date={DAY}")
+    v.page.wait_for_selector("#zones-hot-next")
+    shown = lambda: v.page.evaluate("() => [...document.querySelectorAll('#zones-hot-list li[data-code]')].map(li => li.dataset.code)")  # noqa: E731
+    assert shown() == expected[:5] and f"({len(expected)})" in v.page.inner_text("#zones-hot-count")
+    while v.page.query_selector("#zones-hot-next"):
+        n = len(shown())
+        v.page.click("#zones-hot-next")
+        v.page.wait_for_selector(f"#zones-hot-list li[data-k='{n}']")
+    assert shown() == expected
+    v.close()
+
 
 def test_phone_screen_holds_everything(browser, sample_server):
     base, _ = sample_server

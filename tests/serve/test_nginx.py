@@ -79,6 +79,12 @@ def test_published_tiles_are_files_for_nginx(front, client):
     assert "immutable" in headers["Cache-Control"] and headers.get("ETag")
     assert _get(base + path, {"If-None-Match": headers["ETag"]})[0] == 304
     assert seen == []                                                         # nginx sent the file itself
+    # to a client that takes gzip, the copy gzipped once when the run was published (gzip_static): not compressed
+    # again per request
+    status, headers, packed = _get(base + path, {"Accept-Encoding": "gzip"})
+    stored = app.config["ZONES"].runs_dir / run["run_id"] / "tiles" / "xyz" / "commune" / str(t.z) / str(t.x) / f"{t.y}.mvt.gz"
+    assert status == 200 and headers.get("Content-Encoding") == "gzip" and packed == stored.read_bytes()
+    assert seen == []
     # not a file: the service answers as it always does
     empty = f"/tiles/runs/{run['run_id']}/commune/{t.z}/{t.x + 50}/{t.y}.mvt"
     assert _get(base + empty)[0] == 204 and seen == [empty]

@@ -87,3 +87,31 @@ def test_lockdown_layer_is_hatched(scene, app, client):
     assert 0.2 < hatched < 0.6                                      # stripes, not a solid fill
     corner = mercantile.tile(*scene.geometry.iloc[11].centroid.coords[0], 16)
     assert client.get(f"/tiles/runs/{run['run_id']}/lockdown/16/{corner.x}/{corner.y}.png").status_code == 204
+
+
+def test_png_tiles_in_force_show_the_committees_level_and_change_with_a_decision(scene, app, client):
+    """view=in_force: a decided unit in its decided colour, the others in the run's; a new decision, new tiles."""
+    run = Store(app.config["ZONES"].db_path).run_for_date("2021-07-04")
+    table = runfiles.attributes(app.config["ZONES"].runs_dir / run["run_id"], "commune").set_index("code")
+    code = next(c for c in scene["code"] if table.loc[c, "level"] != "safe")
+    other = next(c for c in scene["code"] if c != code)
+    rs = app.config["RULESETS"][run["ruleset"]]
+
+    def colour(unit_code, view):
+        c = scene.set_index("code").geometry[unit_code].centroid
+        t, col, row = _pixel(c.x, c.y)
+        r = client.get(f"/tiles/runs/{run['run_id']}/commune/{t.z}/{t.x}/{t.y}.png?view={view}")
+        assert r.status_code == 200, r.data[:200]
+        return tuple(np.asarray(Image.open(io.BytesIO(r.data)).convert("RGBA"))[row, col][:3]), r
+
+    before, first = colour(code, "in_force")
+    assert before == _rgb(table.loc[code, "color"])          # no decision yet: the run's level
+    res = invoke(app.test_cli_runner(), "declare", "--unit", code, "--level", "safe", "--from", "2021-07-01",
+                 "--decision", "7/QĐ-UBND", "--by", "Chủ tịch")
+    assert res.exit_code == 0, res.output
+    after, second = colour(code, "in_force")
+    assert after == _rgb(rs.level("safe")["color"]) and second.headers["ETag"] != first.headers["ETag"]
+    assert "immutable" not in second.headers["Cache-Control"]
+    assert colour(code, "proposal")[0] == _rgb(table.loc[code, "color"])   # the proposal keeps the run's level
+    assert colour(other, "in_force")[0] == _rgb(table.loc[other, "color"])
+    assert client.get(f"/tiles/runs/{run['run_id']}/commune/{Z}/0/0.png?view=decided").status_code == 400

@@ -21,7 +21,7 @@ const MAX_DATA_TILES = 400;
 const state = {
   run: cfg.run, date: cfg.date, palette: "official", shown: new Set(cfg.levels.map((l) => l.id)),
   table: null, index: null, sid: cfg.shapes, selected: null, names: true, lockdowns: true, differsShown: true,
-  timer: null, hot: [], declared: {}, differs: new Set(),
+  timer: null, hot: [], hotTotal: 0, hotPage: 100, declared: {}, differs: new Set(),
   // the levels in force (the committee's decisions) or the computed proposal; unit -> Map(index -> level in force)
   view: "in_force", inForce: {},
 };
@@ -554,39 +554,65 @@ function reasonText(r) {
   const rule = ids.length ? cfg.rules[ids[0]] : null;
   return rule ? rule.text : "";
 }
-const hotData = new Map();     // run id -> Promise of its red/orange list
+const hotData = new Map();     // run id -> Promise of the first page of its red/orange list
+function hotItem(u, k) {
+  const badge = u.newly_red ? `<span class="zones-badge zones-badge-red">${esc(T.newly_red)}</span>`
+    : u.change === "up" ? `<span class="zones-badge">${esc(T.up)}</span>` : "";
+  // by the levels in force: the decision, and the computed level where it differs
+  const decided = u.decision ? `<br><small>${esc(T.decision)} ${esc(u.decision)}` +
+    (u.level_computed !== u.level ? ` · ${esc(T.proposed)}: ${esc(label(u.level_computed))}` : "") + "</small>" : "";
+  const facts = [u.district_name || u.province_name || "",
+                 u.community_cases === null || u.community_cases === undefined ? "" : fmt(T.cases_short, {n: num(u.community_cases)}),
+                 u.unchanged_days === null || u.unchanged_days === undefined ? "" : fmt(T.held_days, {n: u.unchanged_days})].filter(Boolean);
+  return `<li data-k="${k}" data-code="${esc(u.code)}" data-level="${u.level}" tabindex="0">` +
+    `<span class="zones-chip" style="background:${colour(u.level)}"></span><b>${esc(u.name)}</b> ${badge}` +
+    `<br><small>${esc(facts.join(" · "))}</small>${decided}<br><small class="zones-why">${esc(reasonText(u))}</small></li>`;
+}
+function hotRows(runId) {
+  // the list holds the pages read so far (the worst first); the next page on demand (never in the offline file,
+  // which carries the first rows only)
+  const left = state.hotTotal - state.hot.length;
+  const more = left <= 0 ? "" : cfg.offline ? `<li class="zones-empty">${esc(fmt(T.hot_more, {n: num(left)}))}</li>`
+    : `<li class="zones-empty"><button type="button" id="zones-hot-next">${esc(fmt(T.hot_next, {n: num(Math.min(left, state.hotPage))}))}</button> ` +
+      `<small>${esc(fmt(T.hot_left, {n: num(left)}))}</small></li>`;
+  const list = $("zones-hot-list");
+  list.innerHTML = state.hot.length ? state.hot.map(hotItem).join("") + more : `<li class="zones-empty">${esc(T.hot_none)}</li>`;
+  for (const li of list.querySelectorAll("li[data-k]")) {
+    const go = () => {
+      const u = state.hot[Number(li.dataset.k)];
+      zoomTo(u.bbox, 13, true);
+      select("commune", u.i);
+    };
+    li.addEventListener("click", go);
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter") { go(); } });
+  }
+  const next = $("zones-hot-next");
+  if (next) {
+    next.addEventListener("click", () => {
+      next.disabled = true;
+      const k = state.hot.length;
+      getJSON(`/api/hotspots?run=${runId}&view=${state.view}&offset=${k}&limit=${state.hotPage}`).then((body) => {
+        if (runId !== state.run || state.hot.length !== k) { return; }
+        state.hot = state.hot.concat(body.units);
+        hotRows(runId);
+        const first = list.querySelector(`li[data-k="${k}"]`);
+        if (first) { first.focus(); }
+      });
+    });
+  }
+}
 function hotList(runId) {
   if (PUBLIC) { return Promise.resolve(); }
   const key = `${runId}|${state.view}`;
   if (!hotData.has(key)) { hotData.set(key, getJSON(`/api/hotspots?run=${runId}&view=${state.view}`)); }
   return hotData.get(key).then((body) => {
     if (runId !== state.run) { return; }
-    state.hot = body.units;
+    state.hot = body.units.slice();
+    state.hotTotal = body.total === undefined ? body.units.length : body.total;
+    state.hotPage = body.limit || body.units.length || 1;
     $("zones-hot-title").textContent = fmt(T.hot_title, {date: day(body.date || state.date)});
-    $("zones-hot-count").textContent = `(${body.total === undefined ? body.units.length : body.total})`;
-    $("zones-hot-list").innerHTML = body.units.length ? body.units.map((u, k) => {
-      const badge = u.newly_red ? `<span class="zones-badge zones-badge-red">${esc(T.newly_red)}</span>`
-        : u.change === "up" ? `<span class="zones-badge">${esc(T.up)}</span>` : "";
-      // by the levels in force: the decision, and the computed level where it differs
-      const decided = u.decision ? `<br><small>${esc(T.decision)} ${esc(u.decision)}` +
-        (u.level_computed !== u.level ? ` · ${esc(T.proposed)}: ${esc(label(u.level_computed))}` : "") + "</small>" : "";
-      const facts = [u.district_name || u.province_name || "",
-                     u.community_cases === null || u.community_cases === undefined ? "" : fmt(T.cases_short, {n: num(u.community_cases)}),
-                     u.unchanged_days === null || u.unchanged_days === undefined ? "" : fmt(T.held_days, {n: u.unchanged_days})].filter(Boolean);
-      return `<li data-k="${k}" data-code="${esc(u.code)}" data-level="${u.level}" tabindex="0">` +
-        `<span class="zones-chip" style="background:${colour(u.level)}"></span><b>${esc(u.name)}</b> ${badge}` +
-        `<br><small>${esc(facts.join(" · "))}</small>${decided}<br><small class="zones-why">${esc(reasonText(u))}</small></li>`;
-    }).join("") + (body.total > body.units.length ? `<li class="zones-empty">${esc(fmt(T.hot_more, {n: num(body.total - body.units.length)}))}</li>` : "")
-      : `<li class="zones-empty">${esc(T.hot_none)}</li>`;
-    for (const li of $("zones-hot-list").querySelectorAll("li[data-k]")) {
-      const go = () => {
-        const u = state.hot[Number(li.dataset.k)];
-        zoomTo(u.bbox, 13, true);
-        select("commune", u.i);
-      };
-      li.addEventListener("click", go);
-      li.addEventListener("keydown", (e) => { if (e.key === "Enter") { go(); } });
-    }
+    $("zones-hot-count").textContent = `(${num(state.hotTotal)})`;
+    hotRows(runId);
   });
 }
 
