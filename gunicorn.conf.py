@@ -33,6 +33,13 @@ def on_starting(server):
             p.unlink(missing_ok=True)
 
 
+def when_ready(server):
+    # the libraries only some pages use, imported lazily so that commands start without them, loaded once here in
+    # the master (the app is preloaded) before the workers are forked: shared, and no first visitor waits for one
+    from geo.web import libraries
+    libraries.load()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)

@@ -22,6 +22,8 @@ from geo.web import (
     decisions,
     errors,
     files,
+    libraries,
+    memory,
     ogcapi,
     pages,
     public,
@@ -46,6 +48,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         raise SystemExit(exc.text(app.config["ZONES"].lang)) from None
     security.install(app)
     compression.install(app)
+    memory.install(app)
+    libraries.install(app)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
     errors.install(app)

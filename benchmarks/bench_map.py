@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -39,6 +40,8 @@ DAY = "2021-07-31"
 # The last commit whose /map drew the raster-tile page.
 BASELINE = "a628d7a"
 TARGET_KB, TARGET_FIRST_S, TARGET_NATIONAL_S = 250, 1.0, 2.0
+# Issue 28: the national first visit and the largest worker after the national map, tiles and exports.
+TARGET_NATIONAL_KB, TARGET_WORKER_MB = 450, 300
 # Records when each Leaflet tile is marked loaded (both pages are Leaflet grids of tiles).
 OBSERVER = """
 window.__tiles = {first: null, last: null, pending: 0};
@@ -118,6 +121,20 @@ def measure(browser, base: str, repeat: int, scale: str) -> dict:
             "first": statistics.median(r["first"] for r in runs), "all": statistics.median(r["all"] for r in runs)}
 
 
+def after_use(base: str, master: int) -> float:
+    """The largest worker's resident memory (MB) after the national map (visited above), picture tiles over the
+    country and an export of every commune."""
+    import urllib.request
+    run = json.loads(urllib.request.urlopen(f"{base}/api/runs").read())["runs"][-1]["run_id"]
+    for z, x, y in [(6, 50, 28), (6, 51, 28), (6, 51, 29), (7, 101, 57), (7, 102, 58), (8, 204, 114)]:
+        for _ in range(2):      # every worker once (two workers)
+            urllib.request.urlopen(f"{base}/tiles/runs/{run}/commune/{z}/{x}/{y}.png").read()
+    for fmt in ("geojson", "gpkg", "xlsx"):
+        for _ in range(2):
+            urllib.request.urlopen(f"{base}/api/exports/{fmt}?run={run}", timeout=300).read()
+    return max(national.workers_rss_mb(master))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
@@ -143,8 +160,11 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         browser.new_page().goto("about:blank")          # Chromium's own first start is not a page's
         for key, (repo, folder) in setups.items():
-            with national.gunicorn(folder, workers=2, extra=("--threads", "4"), repo=repo) as base:
+            master: list[int] = []
+            with national.gunicorn(folder, workers=2, extra=("--threads", "4"), repo=repo, master=master) as base:
                 results[key] = measure(browser, base, args.repeat, key[0])
+                if key == ("national", "ours"):
+                    results[key]["worker_mb"] = after_use(base, master[0])
             print(key, results[key], file=sys.stderr)
         browser.close()
 
@@ -171,6 +191,10 @@ def main() -> None:
         f"national **{met(nat['first'] <= TARGET_FIRST_S)}**",
         f"- national, every commune drawn <= {TARGET_NATIONAL_S:.0f} s: **{met(nat['all'] <= TARGET_NATIONAL_S)}** "
         f"({nat['all']:.2f} s)",
+        f"- national first visit <= {TARGET_NATIONAL_KB} KB: **{met(nat['bytes'] <= TARGET_NATIONAL_KB * 1024)}** "
+        f"({nat['bytes'] / 1024:.0f} KB; the red/orange list comes a page of 100 at a time)",
+        f"- the largest worker after the national map, picture tiles and exports (GeoJSON, GeoPackage, XLSX) <= "
+        f"{TARGET_WORKER_MB} MB: **{met(nat['worker_mb'] <= TARGET_WORKER_MB)}** ({nat['worker_mb']:.0f} MB)",
         f"- requests outside our server: {sum(len(r['outside']) for r in results.values())}",
     ]
     from results import write_section

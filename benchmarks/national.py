@@ -52,14 +52,32 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(data_dir: str, workers: int = 4, extra=(), env: dict | None = None, repo: Path = ROOT):
-    """Our server (or `repo`'s: another checkout) as the README's production command; yields its base URL."""
+def workers_rss_mb(master: int) -> list[float]:
+    """Resident memory (MB) of each worker of the gunicorn whose master process is `master`."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == master:
+                rss = next(line for line in (stat.parent / "status").read_text().splitlines() if line.startswith("VmRSS:"))
+                out.append(int(rss.split()[1]) / 1024)
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue
+    return out
+
+
+def gunicorn(data_dir: str, workers: int = 4, extra=(), env: dict | None = None, repo: Path = ROOT,
+             master: list | None = None):
+    """Our server (or `repo`'s: another checkout) as the README's production command; yields its base URL
+    (`master` gets the master process id)."""
     port = free_port()
     venv = Path(sys.executable).parent
     proc = subprocess.Popen([str(venv / "gunicorn"), "--workers", str(workers), *extra, "--bind", f"127.0.0.1:{port}",
                              "server:create_app()"], cwd=repo, env={**os.environ, "ZONES_DATA_DIR": str(data_dir), **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    if master is not None:
+        master.append(proc.pid)
     try:
         for _ in range(300):
             try:

@@ -79,7 +79,7 @@ def example_code(store: Store | None) -> str:
     version = store.current_boundary_version() if store is not None and store.exists() else None
     if version is None:
         return EXAMPLE_CODE
-    codes = store.load_units(version, "commune")["code"].astype(str)      # type: ignore[union-attr]
+    codes = store.load_units(version, "commune", texts=False)["code"].astype(str)      # type: ignore[union-attr]
     return str(codes.min()) if len(codes) else EXAMPLE_CODE
 
 

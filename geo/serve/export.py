@@ -14,7 +14,7 @@ import pyogrio
 from geo.base import faults
 from geo.base.errors import InputError
 from geo.base.vocabulary import EXPORT_FORMATS
-from geo.serve import declared, ogc
+from geo.serve import declared
 from geo.store import runfiles
 from geo.store.formats import GPKG_OPTIONS, spreadsheet_cell, spreadsheet_safe
 
@@ -71,7 +71,8 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
                 since: dict | None = None, feature_lines=None) -> Path:
     """The export file of one run and unit (only units changed since `since` if given), each unit with its level
     in force beside the computed one (the committee's decisions, read now: declared.with_columns).
-    `feature_lines(run)` gives (ids, feature JSON texts) of the run's GeoJSON for the two GeoJSON formats."""
+    `feature_lines(run)` gives (id, feature JSON text) of each feature of the run's GeoJSON for the two GeoJSON
+    formats."""
     ext = EXPORT_FORMATS[fmt].extension
     now = declared.in_force(store, run["boundary_version"], run["date"]) if unit != "lockdown" else None
     tag = f"--{declared.digest(now)}" if now is not None and len(now) else ""
@@ -85,21 +86,28 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
 
     def write(tmp: Path) -> None:
         if fmt in ("geojson", "geojsonseq"):
-            ids, lines = feature_lines(run)
+            computed = None
             if now is not None and len(now):
                 levels = runfiles.attributes(run_dir, unit, ["code", "level"])
                 computed = dict(zip(levels["code"].astype(str), levels["level"], strict=False))
-                lines = [declared.feature_text(ln, str(i), computed.get(str(i)), now) for i, ln in zip(ids, lines, strict=False)]
-            chosen = [ln for i, ln in zip(ids, lines, strict=False) if keep is None or i in keep]
-            if fmt == "geojson":
-                head = json.dumps({"type": "FeatureCollection", "name": unit, "date": run["date"], "run_id": run["run_id"],
-                                   "boundary_version": run["boundary_version"],
-                                   "since": since["run_id"] if since else None,
-                                   "measures": measures}, ensure_ascii=False)[1:-1]
-                text = "{" + head + ',"features":[\n' + ",\n".join(chosen) + "\n]}\n"
-            else:
-                text = "".join(f"\x1e{ln}\n" for ln in chosen)
-            tmp.write_text(text, encoding="utf-8")
+            # a feature at a time from the run's file to this one: a national export never sits in a worker's memory
+            with open(tmp, "w", encoding="utf-8") as out:
+                if fmt == "geojson":
+                    head = json.dumps({"type": "FeatureCollection", "name": unit, "date": run["date"], "run_id": run["run_id"],
+                                       "boundary_version": run["boundary_version"],
+                                       "since": since["run_id"] if since else None,
+                                       "measures": measures}, ensure_ascii=False)[1:-1]
+                    out.write("{" + head + ',"features":[\n')
+                first = True
+                for fid, line in feature_lines(run):
+                    if keep is not None and fid not in keep:
+                        continue
+                    if computed is not None:
+                        line = declared.feature_text(line, fid, computed.get(fid), now)
+                    out.write(f"\x1e{line}\n" if fmt == "geojsonseq" else line if first else ",\n" + line)
+                    first = False
+                if fmt == "geojson":
+                    out.write("\n]}\n")
         else:
             df = runfiles.frame(store, run_dir, unit) if fmt == "gpkg" else runfiles.attributes(run_dir, unit)
             if keep is not None:
@@ -120,10 +128,10 @@ def export_file(store, runs_dir: Path, run: dict, unit: str, fmt: str, cache_dir
 
 
 def feature_lines(store, runs_dir: Path, cache_dir: Path, unit: str):
-    """(ids, Feature JSON texts) of a run's GeoJSON, from the OGC API's in-memory collection."""
+    """`lines(run)`: (id, Feature JSON text) of each feature of a run's GeoJSON, as the OGC API gives them, read as a
+    stream from the run's file."""
     def lines(run: dict):
-        col = ogc.collection(store, run, unit, runs_dir, cache_dir)
-        return col.ids, col.features
+        return runfiles.features(runfiles.geojson_path(store, runs_dir / run["run_id"], unit, cache_dir), unit)
     return lines
 
 

@@ -31,7 +31,7 @@ HISTORY_DAYS, MAX_DAYS = 60, 366
 
 @lru_cache(maxsize=4)
 def _assigner(store_path: str, version: str) -> Assigner:
-    units = Store(store_path).load_units(version, "commune")
+    units = Store(store_path).load_units(version, "commune", texts=False)
     return Assigner(units.geometry.to_numpy(), units["code"].astype(str).to_numpy())
 
 
@@ -105,8 +105,9 @@ def _core(name) -> str:
 def _search_index(store_path: str, version: str) -> pd.DataFrame:
     store, frames = Store(store_path), []
     for unit in UNIT_ORDER:
-        u = store.load_units(version, unit)
-        b = shapely.bounds(u.geometry.to_numpy())
+        with store.connect(readonly=True) as con:
+            u = boundaries.unit_bounds(con, version, unit)
+        b = u[["minx", "miny", "maxx", "maxy"]].to_numpy()
         own = unit != "province"
         frames.append(pd.DataFrame({
             "unit": unit, "code": u["code"].astype(str), "i": np.arange(len(u)), "name": u["name"],

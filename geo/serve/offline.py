@@ -93,7 +93,7 @@ def _panels(store: Store, run_dir: Path, run: dict, index: dict, lang: str) -> d
         table = table[[c for c in wanted if c in table.columns]].copy()
         table["code"] = table["code"].astype(str)
         table = table.set_index("code").reindex([str(c) for c in idx["code"]])
-        geoms = store.load_units(run["boundary_version"], unit).set_index("code").geometry.reindex(table.index)
+        geoms = store.load_units(run["boundary_version"], unit, texts=False).set_index("code").geometry.reindex(table.index)
         boxes = shapely.bounds(geoms.to_numpy())
         panel = {"e": _clean(table["explanation_en" if lang == "en" else "explanation"]),
                  "b": [[round(float(x), 4) for x in b] if np.isfinite(b).all() else None for b in boxes]}

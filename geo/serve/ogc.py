@@ -86,22 +86,21 @@ def collection(store, run: dict, unit: str, runs_dir: Path, cache_dir: Path) -> 
 
 def _build(store, run: dict, unit: str, run_dir: Path, cache_dir: Path) -> Collection:
     path = runfiles.geojson_path(store, run_dir, unit, cache_dir)
-    with open(path, encoding="utf-8") as fh:
-        lines = [ln.rstrip("\n").rstrip(",") for ln in fh if ln.startswith('{"type":"Feature"')]
-    if lines:
+    pairs = list(runfiles.features(path, unit))
+    if pairs:
         df = pyogrio.read_dataframe(path)
         geoms = df.geometry.values._data if hasattr(df.geometry.values, "_data") else np.asarray(df.geometry.values)
         table = df.drop(columns=df.geometry.name)
     else:
         geoms, table = np.array([], dtype=object), pd.DataFrame()
-    if len(lines) != len(table):
+    if len(pairs) != len(table):
         raise NotFoundError("not_found", what=f"{path} (features and lines differ)")
-    ids = (table["code"].astype(str).to_numpy() if unit != "lockdown"
-           else np.array([str(i + 1) for i in range(len(lines))], dtype=object))
-    prefix = len('{"type":"Feature",')
-    features = [f'{{"type":"Feature","id":{json.dumps(i, ensure_ascii=False)},{ln[prefix:]}' for i, ln in zip(ids, lines, strict=False)]
+    ids = np.array([i for i, _ in pairs], dtype=object)
+    if unit != "lockdown" and not np.array_equal(ids, table["code"].astype(str).to_numpy()):
+        raise NotFoundError("not_found", what=f"{path} (feature codes and lines differ)")
     bounds = shapely.bounds(geoms) if len(geoms) else np.zeros((0, 4))
-    return Collection(run["run_id"], run["date"], run["boundary_version"], features, ids, geoms, bounds, table)
+    return Collection(run["run_id"], run["date"], run["boundary_version"], [t for _, t in pairs], ids, geoms, bounds,
+                      table)
 
 
 # -- parameters ------------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 unknown unit), in the page's language, with the links that help (the nearest published days)."""
 from __future__ import annotations
 
-from jinja2 import Environment
+from functools import cache
+
+from jinja2 import Environment, Template
 
 from geo.base import i18n
 from geo.base.i18n import vn_date
 
-PAGE = Environment(autoescape=True).from_string("""<!doctype html>
+PAGE_SOURCE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
@@ -15,7 +17,14 @@ PAGE = Environment(autoescape=True).from_string("""<!doctype html>
 h1{font-size:20px}a{color:#0b57d0}li{margin:6px 0}</style></head><body>
 <h1>{{ title }}</h1><p>{{ message }}</p>
 {% if links %}<ul>{% for text, href in links %}<li><a href="{{ href }}">{{ text }}</a></li>{% endfor %}</ul>{% endif %}
-</body></html>""")
+</body></html>"""
+
+
+@cache
+def _page() -> Template:
+    """The page's template, compiled when a page is first drawn (not when a command starts)."""
+    return Environment(autoescape=True).from_string(PAGE_SOURCE)
+
 
 def vn(day: str) -> str:
     return vn_date(day)
@@ -41,4 +50,4 @@ def nearest_links(dates: list[str], wanted: str | None, path: str, lang: str) ->
 
 def error_page(lang: str, message: str, links: list[tuple[str, str]], not_found: bool = True) -> str:
     t = i18n.words("notice_page", lang)
-    return PAGE.render(lang=lang, title=t["title"] if not_found else t["error"], message=message, links=links)
+    return _page().render(lang=lang, title=t["title"] if not_found else t["error"], message=message, links=links)

@@ -64,7 +64,7 @@ def _project(geoms: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _units(store_path: str, version: str, unit: str):
     """(codes, geometries in EPSG:3857, STRtree) of a boundary version, kept in memory per process."""
-    units = Store(store_path).load_units(version, unit)
+    units = Store(store_path).load_units(version, unit, texts=False)
     geoms = _project(units.geometry.to_numpy())
     return units["code"].astype(str).to_numpy(), geoms, shapely.STRtree(geoms)
 
@@ -118,7 +118,7 @@ def _shown(store, version: str, unit: str, z: int, hit: np.ndarray, geoms: np.nd
 
 @lru_cache(maxsize=8)
 def _bounds(store_path: str, version: str) -> tuple:
-    return tuple(float(v) for v in Store(store_path).load_units(version, "province").total_bounds)
+    return tuple(float(v) for v in Store(store_path).load_units(version, "province", texts=False).total_bounds)
 
 
 def bounds(store, version: str) -> tuple:

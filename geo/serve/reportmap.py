@@ -105,12 +105,12 @@ def maps(store, runs_dir, run: dict, cache_dir, text: dict) -> list[dict]:
     run_dir = runs_dir / run["run_id"]
     version = run["manifest"]["boundary_version"]
     t = runfiles.attributes(run_dir, "commune", ["code", "name", "level", "color", "district_code", "province_code"])
-    units = store.load_units(version, "commune").set_index("code")
+    units = store.load_units(version, "commune", texts=False).set_index("code")
     t = t[t["code"].astype(str).isin(units.index)].copy()
     t["geom"] = units.geometry.reindex(t["code"].astype(str)).to_numpy()
     t["rank"] = t["level"].map(lambda v: RANK.get(v, -1))
-    districts = store.load_units(version, "district").set_index("code")
-    provinces = store.load_units(version, "province").set_index("code")
+    districts = store.load_units(version, "district", texts=False).set_index("code")
+    provinces = store.load_units(version, "province", texts=False).set_index("code")
     lk_path = runfiles.geojson_path(store, run_dir, "lockdown", cache_dir)
     lockdowns = [shapely.from_geojson(json.dumps(f["geometry"]))
                  for f in json.loads(lk_path.read_text(encoding="utf-8"))["features"]]

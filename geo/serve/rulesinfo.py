@@ -1,7 +1,9 @@
 """Rulesets as people read them: JSON for the API, text for `rules list`, an HTML page for the map."""
 from __future__ import annotations
 
-from jinja2 import Environment
+from functools import cache
+
+from jinja2 import Environment, Template
 
 from geo.base import i18n
 from geo.base.config import today
@@ -60,7 +62,7 @@ def list_lines(rulesets: dict, lang: str) -> list[str]:
     return lines
 
 
-PAGE = Environment(autoescape=True).from_string("""<!doctype html>
+PAGE_SOURCE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
@@ -100,7 +102,14 @@ table{border-collapse:collapse;width:100%;margin-bottom:1em}code{font-size:12px;
 <h2>{{ t.settings }}</h2>
 <div class="wrap"><table><tr><th>{{ t.setting }}</th><th>{{ t.value }}</th></tr>
 {% for meaning, value, key in settings %}<tr title="{{ key }}"><td>{{ meaning }}</td><td>{{ value }}</td></tr>{% endfor %}</table></div>
-</body></html>""")
+</body></html>"""
+
+
+@cache
+def _page() -> Template:
+    """The page's template, compiled when a page is first drawn (not when a command starts)."""
+    return Environment(autoescape=True).from_string(PAGE_SOURCE)
+
 
 def _value(v, lang: str) -> str:
     if isinstance(v, dict) and all(isinstance(x, int) for x in v.values()):      # a dated setting: from day, value
@@ -122,7 +131,7 @@ def _value(v, lang: str) -> str:
 
 def page(rs, lang: str) -> str:
     settings = [(i18n.word("setting", key, lang), _value(v, lang), key) for key, v in rs.settings.items()]
-    return PAGE.render(rs=rs, lang=lang, t=i18n.words("rules_page", lang), settings=settings,
+    return _page().render(rs=rs, lang=lang, t=i18n.words("rules_page", lang), settings=settings,
                        title=rs.title_en if lang == "en" and rs.title_en else rs.title,
                        start=vn_date(rs.effective_from.isoformat()),
                        until=vn_date(rs.effective_until.isoformat()) if rs.effective_until else None)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
+import shapely
 
 from geo.store.connection import Connection
 
@@ -98,3 +99,15 @@ def communes_of(con: Connection, version: str | None, unit: str, code: str) -> l
 
 def crosswalk_edges(con: Connection) -> pd.DataFrame:
     return pd.read_sql_query("SELECT from_version, to_version, old_code, new_code, weight FROM crosswalk", con)
+
+
+def unit_bounds(con: Connection, version: str, unit: str = "commune") -> pd.DataFrame:
+    """Each unit's code, names and lon/lat bounds (minx, miny, maxx, maxy), the geometry read in chunks and let go:
+    a search index of the whole country without a worker ever holding its polygons."""
+    parts = []
+    for df in pd.read_sql_query("SELECT code, name, district_name, province_name, geom FROM units "
+                                "WHERE boundary_version = ? AND unit = ? ORDER BY code", con,
+                                params=(version, unit), chunksize=500):
+        bounds = shapely.bounds(shapely.from_wkb(df.pop("geom").to_numpy()))
+        parts.append(df.assign(minx=bounds[:, 0], miny=bounds[:, 1], maxx=bounds[:, 2], maxy=bounds[:, 3]))
+    return pd.concat(parts, ignore_index=True)

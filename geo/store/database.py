@@ -136,12 +136,14 @@ class Store:
             kinds = boundaries.kinds(con, version)
         return tuple(u for u in UNITS if u in kinds)
 
-    def load_units(self, version: str, unit: str = "commune") -> gpd.GeoDataFrame:
+    def load_units(self, version: str, unit: str = "commune", texts: bool = True) -> gpd.GeoDataFrame:
+        """A version's units of one kind with their geometry; `texts`: with the geometry's GeoJSON and display
+        texts made at import (what publishing writes; a server drawing or searching needs neither)."""
+        extra = ", geojson AS _geojson, display AS _display" if texts else ""
         with self.connect(readonly=True) as con:
             df = pd.read_sql_query(
-                "SELECT code, name, district_code, district_name, province_code, province_name, population, geom, "
-                "geojson AS _geojson, display AS _display "
-                "FROM units WHERE boundary_version = ? AND unit = ? ORDER BY code", con, params=(version, unit))
+                "SELECT code, name, district_code, district_name, province_code, province_name, population, geom"
+                f"{extra} FROM units WHERE boundary_version = ? AND unit = ? ORDER BY code", con, params=(version, unit))
         geom = shapely.from_wkb(df.pop("geom").to_numpy())
         return gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")
 

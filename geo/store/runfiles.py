@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -194,3 +195,25 @@ def geojson_path(store: Store, run_dir: Path, unit: str, cache_dir: Path) -> Pat
         geoms = geoms.where(geoms.notna(), "null")
         tmp.write_text(formats.feature_collection(formats.records(props), geoms.to_numpy(), unit), encoding="utf-8")
     return faults.keep(target, write)
+
+
+FEATURE = '{"type":"Feature",'
+_JSON = json.JSONDecoder()
+
+
+def features(path: Path, unit: str) -> Iterator[tuple[str, str]]:
+    """(id, Feature JSON text with that id) of each feature of a run's GeoJSON file, read as a stream (one feature
+    per line as publishing writes them): the id is the unit's code, its first property (lockdowns: 1, 2, …)."""
+    with open(path, encoding="utf-8") as fh:
+        k = 0
+        for ln in fh:
+            if not ln.startswith(FEATURE):
+                continue
+            ln = ln.rstrip("\n").rstrip(",")
+            k += 1
+            if unit == "lockdown":
+                fid = str(k)
+            else:
+                at = ln.index('"code":', len(FEATURE)) + len('"code":')
+                fid = str(_JSON.raw_decode(ln, at)[0])
+            yield fid, f'{FEATURE}"id":{json.dumps(fid, ensure_ascii=False)},{ln[len(FEATURE):]}'
