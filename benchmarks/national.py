@@ -51,7 +51,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
 def workers_rss_mb(master: int) -> list[float]:
     """Resident memory (MB) of each worker of the gunicorn whose master process is `master`."""
     out = []
@@ -66,6 +65,7 @@ def workers_rss_mb(master: int) -> list[float]:
     return out
 
 
+@contextmanager
 def gunicorn(data_dir: str, workers: int = 4, extra=(), env: dict | None = None, repo: Path = ROOT,
              master: list | None = None):
     """Our server (or `repo`'s: another checkout) as the README's production command; yields its base URL

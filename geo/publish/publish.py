@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -197,21 +198,25 @@ def _publish(settings, store, day, ruleset, frames, lockdowns, manifest, timer, 
 
 def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, timer, hold, index, run_id, stage) -> dict:
     runs_dir = settings.runs_dir
-    maplevels.write(stage, frames, index, run_id, day.isoformat())
-    for unit in frames:      # the kinds of unit the boundary version has
-        (stage / f"{unit}.geojson").write_text(formats.geojson_text(frames[unit], unit), encoding="utf-8")
-    (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
-    timer.done("publish_geojson")
-    formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
-    timer.done("publish_gpkg")
+    helper = ThreadPoolExecutor(1, thread_name_prefix="publish-tiles")
+    files = helper.submit(_tile_files, stage, list(layers), procs)
+    try:
+        maplevels.write(stage, frames, index, run_id, day.isoformat())
+        for unit in frames:      # the kinds of unit the boundary version has
+            (stage / f"{unit}.geojson").write_text(formats.geojson_text(frames[unit], unit), encoding="utf-8")
+        (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
+        timer.done("publish_geojson")
+        formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
+        timer.done("publish_gpkg")
+        files.result()
+    except BaseException:
+        tiles.stop_builds([p for p, _ in procs])      # the helper's wait ends with them
+        raise
+    finally:
+        helper.shutdown(wait=True)
+    timer.done("publish_tiles")
     full = {**manifest, "run_id": run_id, "kind": runfiles.FULL, "code_version": code_version(),
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    for proc, scratch in procs:
-        tiles.finish_build(proc)
-        scratch.unlink()
-    for unit in layers:
-        tiles.explode(stage / "tiles" / f"{unit}.mbtiles", stage / tiles.XYZ_DIR / unit)
-    timer.done("publish_tiles")
     full["bounds"] = {u: [float(b) for b in f.total_bounds] for u, f in frames.items()}
     full["bounds"]["lockdown"] = [float(b) for b in lk.total_bounds] if len(lk) else full["bounds"]["commune"]
     full["stages_s"] = dict(timer.stages)
@@ -223,3 +228,12 @@ def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, t
     timer.done("publish_commit")
     full["stages_s"] = dict(timer.stages)
     return full
+
+
+def _tile_files(stage: Path, units: list[str], procs: list) -> None:
+    """On a helper thread: each tile build waited for, then its tiles written as files for nginx. Creating files is
+    system calls, which leave the interpreter to the main thread writing the GeoJSON and GeoPackage meanwhile."""
+    for unit, (proc, scratch) in zip(units, procs, strict=True):
+        tiles.finish_build(proc)
+        scratch.unlink()
+        tiles.explode(stage / "tiles" / f"{unit}.mbtiles", stage / tiles.XYZ_DIR / unit)

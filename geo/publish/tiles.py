@@ -7,7 +7,6 @@ Both come from the cubao-tippecanoe wheel."""
 from __future__ import annotations
 
 import glob
-import gzip
 import os
 import shutil
 import subprocess
@@ -34,17 +33,14 @@ XYZ_DIR = "tiles/xyz"
 
 
 def explode(mbtiles: Path, folder: Path) -> int:
-    """The tiles as z/x/y.mvt files; a gzipped tile also as it is stored, z/x/y.mvt.gz, which nginx sends to a
-    client that takes gzip (gzip_static) instead of compressing the tile again on every request."""
+    """The tiles as files for nginx: a gzipped tile as it is stored, z/x/y.mvt.gz (nginx sends it as it is to a
+    client that takes gzip, unpacked to one that does not: gzip_static always, gunzip), a plain one as z/x/y.mvt.
+    One file per tile: creating a file is most of what this costs."""
     rows = mbtiles_file.all_tiles(mbtiles)
     for z, x, tms_y, data in rows:
         d = folder / str(z) / str(x)
         d.mkdir(parents=True, exist_ok=True)
-        name = f"{(1 << z) - 1 - tms_y}.mvt"
-        if gzipped(data):
-            (d / f"{name}.gz").write_bytes(data)
-            data = gzip.decompress(data)
-        (d / name).write_bytes(data)
+        (d / f"{(1 << z) - 1 - tms_y}.mvt{'.gz' if gzipped(data) else ''}").write_bytes(data)
     return len(rows)
 
 

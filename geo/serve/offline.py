@@ -44,13 +44,12 @@ def _tiles(folder: Path, lowest: int, highest: int) -> tuple[int, dict[str, list
     xyz = folder / shapes.XYZ
     chosen, index, blob = lowest, {}, b""
     for z in range(lowest, highest + 1):
-        paths = sorted((xyz / str(z)).glob("*/*.mvt"))
-        more = b"".join(p.read_bytes() for p in paths)
-        if z > lowest and len(gzip.compress(blob + more, 6)) * 4 / 3 > TILE_BUDGET:
+        paths = sorted((xyz / str(z)).glob("*/*.mvt*"))       # a tile kept gzipped (.mvt.gz) or plain (.mvt)
+        tiles = [gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes() for p in paths]
+        if z > lowest and len(gzip.compress(blob + b"".join(tiles), 6)) * 4 / 3 > TILE_BUDGET:
             break
-        for p in paths:
-            data = p.read_bytes()
-            index[f"{z}/{p.parent.name}/{p.stem}"] = [len(blob), len(data)]
+        for p, data in zip(paths, tiles, strict=True):
+            index[f"{z}/{p.parent.name}/{p.name.split('.')[0]}"] = [len(blob), len(data)]
             blob += data
         chosen = z
     return chosen, index, blob

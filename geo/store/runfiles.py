@@ -167,7 +167,7 @@ def frame(store: Store, run_dir: Path, unit: str) -> gpd.GeoDataFrame:
         require(run_dir, unit)
         return pyogrio.read_dataframe(run_dir / "zones.gpkg", layer=unit)
     df = attributes(run_dir, unit)
-    geoms = store.load_units(manifest(run_dir)["boundary_version"], unit).set_index("code").geometry
+    geoms = store.load_units(manifest(run_dir)["boundary_version"], unit, texts=False).set_index("code").geometry
     return gpd.GeoDataFrame(df, geometry=geoms.reindex(df["code"]).values, crs="EPSG:4326")
 
 

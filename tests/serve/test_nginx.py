@@ -52,7 +52,7 @@ def front(runner, app, tmp_path):
     port = free_port()
     site = tmp_path / "site.conf"
     res = invoke(runner, "nginx-conf", "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{upstream.server_port}")
-    assert res.exit_code == 0 and "try_files" in res.output
+    assert res.exit_code == 0 and "gzip_static always" in res.output
     site.write_text(res.output, encoding="utf-8")
     os.chmod(tmp_path, 0o755)
     conf = tmp_path / "nginx.conf"
