@@ -233,19 +233,23 @@ function draw(canvas) {
 }
 
 // Red and orange communes too small to see at this zoom: a round mark of their colour at their middle, over
-// the outlines (a member finds red without zooming).
+// the outlines (a member finds red without zooming). Orange first and smaller, red last and larger: where thousands
+// of communes are orange (a bad month nationally) the red ones still stand out on top.
+const MARK_RADIUS = {high_risk: 3.5, very_high_risk: 4.5};
 function drawMarks(ctx, feats, px) {
   const small = MARK_PX * px;
-  for (const f of feats) {
-    const id = shownLevel("commune", f.i);
-    if (!HOT.has(id) || !state.shown.has(id) || f.box[2] - f.box[0] > small || f.box[3] - f.box[1] > small) { continue; }
-    ctx.beginPath();
-    ctx.arc((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2, 4.5 * px, 0, 2 * Math.PI);
-    ctx.fillStyle = colour(id);
-    ctx.fill();
-    ctx.strokeStyle = OUTLINE.mark;
-    ctx.lineWidth = 1.3 * px;
-    ctx.stroke();
+  for (const level of ["high_risk", "very_high_risk"]) {
+    if (!state.shown.has(level)) { continue; }
+    for (const f of feats) {
+      if (shownLevel("commune", f.i) !== level || f.box[2] - f.box[0] > small || f.box[3] - f.box[1] > small) { continue; }
+      ctx.beginPath();
+      ctx.arc((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2, MARK_RADIUS[level] * px, 0, 2 * Math.PI);
+      ctx.fillStyle = colour(level);
+      ctx.fill();
+      ctx.strokeStyle = OUTLINE.mark;
+      ctx.lineWidth = (level === "very_high_risk" ? 1.3 : 0.8) * px;
+      ctx.stroke();
+    }
   }
 }
 
