@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import national  # noqa: E402
 import numpy as np  # noqa: E402
 from bench_national import MAPPING, SEED, synthetic_cases  # noqa: E402
 from bench_vn2025 import PROVINCES, WARDS  # noqa: E402
@@ -133,9 +134,7 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
-    src2009 = args.shared / "vn_communes_2009_census" / "communes_2009.geojson"
-    if not src2009.exists():
-        sys.exit(f"national layer not found: {src2009}")
+    src2009 = national.source(args.shared)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         env, gpkg = prepare(Path(tmp), src2009, "vn2009", MAPPING)

@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import national  # noqa: E402
 from results import write_section  # noqa: E402
 
+from geo.publish.tiles import gzipped  # noqa: E402
+
 CONNECTIONS, THREADS = 50, 2
 TARGET_GZIP_RATIO = 0.9
 GZIP = "Accept-Encoding: gzip"
@@ -69,7 +71,7 @@ def tiles_of(mbtiles: Path, zooms=(8, 9, 10)) -> list[tuple[int, int, int, bytes
                        f"({','.join('?' * len(zooms))})", zooms).fetchall()
     con.close()
     # a run's tiles are stored gzipped: the static tree holds them plain, as any tile server's files
-    return [(z, x, (1 << z) - 1 - y, gzip.decompress(d) if d[:2] == b"\x1f\x8b" else bytes(d)) for z, x, y, d in rows]
+    return [(z, x, (1 << z) - 1 - y, gzip.decompress(d) if gzipped(d) else bytes(d)) for z, x, y, d in rows]
 
 
 def wrk(base: str, paths: list[str], seconds: int, tmp: Path, header: str | None = None) -> dict:

@@ -11,23 +11,20 @@ import threading
 from flask import Flask
 
 _LOCK = threading.Lock()
-_LOADED: list[str] = []
+_LOADED = threading.Event()
 
 
-def load() -> list[str]:
-    """Load every module imported lazily so far; -> their names (once per process)."""
+def load() -> None:
+    """Load every module imported lazily so far, once per process (returns nothing: it runs before each request,
+    and a before_request function that returned a value would answer the request with it)."""
+    if _LOADED.is_set():
+        return
     with _LOCK:
-        if not _LOADED:
-            lazy = [name for name, m in list(sys.modules.items()) if type(m).__name__ == "_LazyModule"]
-            for name in lazy:
-                getattr(sys.modules[name], "__dict__")  # any attribute of a lazy module loads it  # noqa: B009
-            _LOADED.extend(lazy or ["-"])
-        return list(_LOADED)
-
-
-def _before_request() -> None:
-    load()      # nothing returned: a before_request function that returns a value answers the request with it
+        if not _LOADED.is_set():
+            for module in [m for m in list(sys.modules.values()) if type(m).__name__ == "_LazyModule"]:
+                getattr(module, "__dict__")  # any attribute of a lazy module loads it  # noqa: B009
+            _LOADED.set()
 
 
 def install(app: Flask) -> None:
-    app.before_request(_before_request)
+    app.before_request(load)
