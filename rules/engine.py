@@ -124,6 +124,17 @@ def reasons_at(section: RuleSection, cls: Classification, idx: np.ndarray) -> li
     return reasons
 
 
+def _row_patterns(pick: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct rows of a boolean matrix, each row's index among them). Up to 62 columns a row is one
+    integer (its bits), so the rows are told apart by a sort of integers rather than of whole rows."""
+    if pick.shape[1] <= 62:
+        key = pick.astype(np.int64) @ (np.int64(1) << np.arange(pick.shape[1], dtype=np.int64))
+        _, first, which = np.unique(key, return_index=True, return_inverse=True)
+        return pick[first], which.ravel()
+    patterns, which = np.unique(pick, axis=0, return_inverse=True)
+    return patterns, which.ravel()
+
+
 def _reasons(section: RuleSection, truth, codes, rank, n) -> list[list[str]]:
     ids = [rule.id for rule in section.rules]
     if not ids:
@@ -133,7 +144,10 @@ def _reasons(section: RuleSection, truth, codes, rank, n) -> list[list[str]]:
     fired = (mat == 1) & (rule_rank[None, :] == codes[:, None])
     undecided = np.isnan(mat) & (codes[:, None] == UNKNOWN_CODE)
     pick = np.where((codes == UNKNOWN_CODE)[:, None], undecided, fired)
-    out = [[ids[j] for j in np.flatnonzero(row)] for row in pick]
+    # a few distinct patterns over thousands of units: each pattern's list made once, each unit given its own copy
+    patterns, which = _row_patterns(pick)
+    lists = [[ids[j] for j in np.flatnonzero(row)] for row in patterns]
+    out = [list(lists[k]) for k in which.tolist()]
     for i in np.flatnonzero(codes == UNKNOWN_CODE):
         if not out[i]:
             out[i] = [UNKNOWN_WHEN_ID]

@@ -9,9 +9,12 @@ def annotate(frame, table: pd.DataFrame, ruleset) -> None:
     codes = frame["code"].astype(str)
     t = table.reindex(codes)
     frame["declared_level"] = t["level"].to_numpy(object)
-    frame["declared_level_vi"] = [ruleset.level(v)["vi"] if isinstance(v, str) else None for v in t["level"]]
+    declared = t["level"].to_numpy(object)      # iterated as Python objects, not cell by cell from Arrow
+    words = {v: ruleset.level(v)["vi"] for v in set(declared) if isinstance(v, str)}
+    frame["declared_level_vi"] = [words.get(v) if isinstance(v, str) else None for v in declared]
     frame["declared_decision"] = t["decision"].to_numpy(object)
     frame["declared_by"] = t["by"].to_numpy(object)
     frame["declared_from"] = t["valid_from"].to_numpy(object)
     frame["declared_reason"] = t["reason"].to_numpy(object)
-    frame["level_differs"] = [isinstance(dl, str) and dl != lv for dl, lv in zip(t["level"], frame["level"], strict=False)]
+    frame["level_differs"] = [isinstance(dl, str) and dl != lv
+                              for dl, lv in zip(declared, frame["level"].to_numpy(object), strict=False)]

@@ -13,11 +13,14 @@ from rules import expr as E
 from rules.engine import MISSING_PREFIX, UNKNOWN_WHEN_ID
 from rules.model import Rule, RuleSection
 
+# Vietnamese writes 96.000 and 1,5 where English writes 96,000 and 1.5.
+_VI_SEPARATORS = str.maketrans(",.", ".,")
+
 
 def _number(v: float, lang: str) -> str:
     """96000 -> '96.000' in Vietnamese, '96,000' in English; one decimal for fractions."""
     text = f"{int(v):,}" if float(v).is_integer() else f"{v:,.1f}"
-    return text.translate(str.maketrans(",.", ".,")) if lang == "vi" else text
+    return text.translate(_VI_SEPARATORS) if lang == "vi" else text
 
 
 def _is_nan(v: object) -> bool:

@@ -224,7 +224,7 @@ def build(day: dt.date, ruleset: Ruleset, units: Units, c: CommuneDay, parents: 
     frame = _frame(communes, levels, reasons, ruleset,
                    {**env, "computed_level": names(c.computed), "decided_level": decided_levels, "clean_days": c.clean,
                     "outbreak_over": c.clean >= metrics.outbreak_over_days(ruleset.settings)})
-    labels = [f"{n} ({k})" for n, k in zip(communes["name"], codes, strict=False)]
+    labels = [f"{n} ({k})" for n, k in zip(communes["name"].to_numpy(object), codes, strict=False)]
     triggers = explain.adjacency_triggers(ruleset.commune, reasons, codes, c.computed, neighbours, labels,
                                           ruleset.level_ids)
     _explain(frame, ruleset.commune, c.env, levels, reasons, triggers, _hysteresis_states(ruleset, c, decided_levels, day),

@@ -31,14 +31,29 @@ def _reasons(value) -> str:
     return " ".join(str(v) for v in (value or []))
 
 
+def _reason_texts(values) -> dict[str, str]:
+    """{position: reasons as text} of the units with reasons; the few distinct lists joined once."""
+    said: dict[str, str] = {}
+    out = {}
+    for k, value in enumerate(values):
+        key = repr(value)
+        text = said.get(key)
+        if text is None:
+            text = said[key] = _reasons(value)
+        if text:
+            out[str(k)] = text
+    return out
+
+
 def table(tables: dict[str, pd.DataFrame], index: dict) -> dict:
     """From each unit kind's table (code, level, reasons, level_differs) to the page's table."""
     units = {}
     for unit, entry in index["units"].items():
         t = tables[unit].assign(code=tables[unit]["code"].astype(str)).drop_duplicates("code").set_index("code")
         t = t.reindex(entry["code"])
-        level = "".join(_CHAR.get(v, "-") if isinstance(v, str) else "-" for v in t["level"])
-        reasons = {str(k): r for k, r in enumerate(t["reasons"].map(_reasons)) if r} if "reasons" in t else {}
+        # columns iterated as Python objects (not cell by cell from Arrow); the few distinct reason lists joined once
+        level = "".join(_CHAR.get(v, "-") if isinstance(v, str) else "-" for v in t["level"].to_numpy(object))
+        reasons = _reason_texts(t["reasons"].to_numpy(object)) if "reasons" in t else {}
         differs = [int(k) for k in (t["level_differs"].fillna(False).astype(bool).to_numpy().nonzero()[0])] \
             if "level_differs" in t else []
         units[unit] = {"level": level, "reasons": reasons, "differs": differs}

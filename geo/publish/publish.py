@@ -126,7 +126,7 @@ def stage_levels(settings: Settings, day: dt.date, ruleset, frames: dict[str, gp
              "boundary_version": manifest["boundary_version"]}
     _stamp(frames, stamp)
     lk = _stamped_lockdowns(lockdowns, stamp)
-    (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
+    (stage / "lockdown.geojson").write_bytes(formats.geojson_bytes(lk, "lockdown"))
     maplevels.write(stage, frames, index, run_id, day.isoformat())
     full = {**manifest, "shapes": index["id"], "run_id": run_id, "kind": runfiles.LEVELS, "backfill": backfill,
             "code_version": code_version(), "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -152,7 +152,7 @@ def _start_tiles(stage: Path, settings: Settings, index: dict, layers: dict) -> 
         out = stage / "tiles" / f"{unit}.mbtiles"
         if unit == "lockdown":
             lean = stage / "tiles" / f".{unit}-input.geojson"
-            lean.write_text(formats.tile_input_text(frame, list(tiles.fields(unit))), encoding="utf-8")
+            lean.write_bytes(formats.tile_input_bytes(frame, list(tiles.fields(unit))))
             procs.append((tiles.start_build(lean, out, unit), lean))
             continue
         table = stage / "tiles" / f".{unit}-join.csv"
@@ -203,8 +203,8 @@ def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, t
     try:
         maplevels.write(stage, frames, index, run_id, day.isoformat())
         for unit in frames:      # the kinds of unit the boundary version has
-            (stage / f"{unit}.geojson").write_text(formats.geojson_text(frames[unit], unit), encoding="utf-8")
-        (stage / "lockdown.geojson").write_text(formats.geojson_text(lk, "lockdown"), encoding="utf-8")
+            (stage / f"{unit}.geojson").write_bytes(formats.geojson_bytes(frames[unit], unit))
+        (stage / "lockdown.geojson").write_bytes(formats.geojson_bytes(lk, "lockdown"))
         timer.done("publish_geojson")
         formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
         timer.done("publish_gpkg")

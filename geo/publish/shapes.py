@@ -131,7 +131,7 @@ def build(data_dir: Path, store: Store, version: str, sid: str) -> Path:
         src = stage / f".{unit}.geojson"
         props = pd.DataFrame({"code": f["code"].astype(str), "i": np.arange(len(f))})
         geojson = f["_geojson"] if unit == "commune" else formats.geometry_json(shells(f.geometry.to_numpy()))
-        src.write_text(formats.feature_collection(formats.records(props), geojson), encoding="utf-8")
+        src.write_bytes(formats.feature_collection(formats.records(props), geojson))
         lo, hi = ZOOMS[unit]
         procs.append(_tippecanoe(stage / f"{unit}.mbtiles", unit, lo, hi, [str(src)], True))
         lab = stage / f".label-{unit}.geojson"

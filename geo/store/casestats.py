@@ -2,10 +2,11 @@
 Sums and dates only: no case row leaves through here."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from geo.store.connection import Connection
 
@@ -14,8 +15,12 @@ CASE_DATE_COLUMNS = ("report_date", "sample_date", "result_date")
 # Reading rows through the date index costs a lookup each, about ten times a row of a plain scan: a
 # window holding more than a tenth of the table is read by scanning it (a year at once, a small store).
 SCAN_SHARE = 10
-# The numeric columns an evaluation reads of a case (NULL -> NaN).
-CASE_NUMBERS = frozenset({"count", "community", "source_known", "lon", "lat"})
+# The columns an evaluation reads of a case, in order: numbers as floats (NULL -> NaN), the rest text. SQLite sends
+# the REAL ones as quote() writes them, the one text of a number it makes that gives back the very double stored
+# (its JSON and printf keep 15 to 16 digits).
+CASE_COLUMNS = {"day": "text", "count": "integer", "community": "integer", "source_known": "integer",
+                "source_setting": "text", "cluster_id": "text", "lon": "real", "lat": "real", "commune_code": "text",
+                "located_by": "text", "code_version": "text"}
 
 
 def evaluation_cases(con: Connection, is_pg: bool, date_column: str, first: str, last: str, every_case: bool = False) -> pd.DataFrame:
@@ -28,16 +33,25 @@ def evaluation_cases(con: Connection, is_pg: bool, date_column: str, first: str,
         wanted = con.execute("SELECT COUNT(*) FROM cases WHERE report_date BETWEEN ? AND ?", (first, last)).fetchone()[0]
         if wanted * SCAN_SHARE > (con.execute("SELECT MAX(rowid) FROM cases").fetchone()[0] or 0):
             scan = "NOT INDEXED "
-    cur = con.execute(
-        f"SELECT {date_column} AS day, count, community, source_known, source_setting, cluster_id, lon, lat, "
-        f"commune_code, located_by, code_version FROM cases {scan}WHERE {date_column} BETWEEN ? AND ?"
-        + ("" if every_case else " AND community = 1"), (first, last))
-    rows = cur.fetchall()
-    names = [d[0] for d in cur.description]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    # numbers as floats, text as Python strings (a year's cases: building Arrow strings would double the read)
-    return pd.DataFrame({name: np.array(col, dtype=float if name in CASE_NUMBERS else object)
-                         for name, col in zip(names, columns, strict=True)})
+    rows = (f"SELECT {date_column} AS day, {', '.join(c for c in CASE_COLUMNS if c != 'day')} FROM cases {scan}"
+            f"WHERE {date_column} BETWEEN ? AND ?" + ("" if every_case else " AND community = 1"))
+    return _columns(con, is_pg, rows, (first, last), CASE_COLUMNS).to_pandas()
+
+
+def _columns(con: Connection, is_pg: bool, rows: str, params: tuple, kinds: dict[str, str]) -> pa.Table:
+    """The columns of a query's rows, each as one JSON array aggregated by the database (in C, one row back)
+    and handed to Arrow whole: a row at a time, a hundred thousand cases cost more to read than to evaluate."""
+    agg = "json_agg" if is_pg else "json_group_array"
+    exact = "{0}" if is_pg else "CASE WHEN {0} IS NULL THEN NULL ELSE quote({0}) END"   # PostgreSQL's are exact
+    picked = ", ".join(f"{agg}({exact.format(c) if kind == 'real' else c})" for c, kind in kinds.items())
+    found = con.execute(f"SELECT {picked} FROM ({rows}) AS picked", params).fetchone()
+    out = {}
+    for (name, kind), values in zip(kinds.items(), found, strict=True):
+        values = json.loads(values) if isinstance(values, str) else values or []     # psycopg parses json itself
+        quoted = kind == "real" and not is_pg
+        column = pa.array(values, type=pa.string() if kind == "text" or quoted else pa.float64())
+        out[name] = column.cast(pa.float64()) if quoted else column
+    return pa.table(out)
 
 
 def cases_through(con: Connection, day: str) -> int:
@@ -69,12 +83,14 @@ def commune_spikes(con: Connection, first: str, last: str, share: float, floor: 
     """(report_date, commune_code, cases, population) of each commune of the current boundaries that reported
     more than `share` of its population and more than `floor` cases on one day between first and last."""
     version = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
+    # each commune-day summed first, then the few over `floor` joined with their population (joining every case
+    # row with the units first took 2.5 times as long over a month of a national line list)
     rows = con.execute(
-        "SELECT c.report_date, c.commune_code, SUM(c.count), u.population FROM cases c JOIN units u "
-        "ON u.code = c.commune_code AND u.unit = 'commune' AND u.boundary_version = ? "
-        "WHERE c.report_date BETWEEN ? AND ? AND u.population > 0 GROUP BY c.report_date, c.commune_code, u.population "
-        "HAVING SUM(c.count) > ? AND SUM(c.count) > ? * u.population ORDER BY c.report_date, SUM(c.count) DESC",
-        (version[0] if version else "", first, last, floor, share)).fetchall()
+        "SELECT c.report_date, c.commune_code, c.n, u.population FROM (SELECT report_date, commune_code, SUM(count) AS n "
+        "FROM cases WHERE report_date BETWEEN ? AND ? GROUP BY report_date, commune_code HAVING SUM(count) > ?) c "
+        "JOIN units u ON u.code = c.commune_code AND u.unit = 'commune' AND u.boundary_version = ? "
+        "WHERE u.population > 0 AND c.n > ? * u.population ORDER BY c.report_date, c.n DESC, c.commune_code",
+        (first, last, floor, version[0] if version else "", share)).fetchall()
     return [(str(d), str(c), int(n), int(p)) for d, c, n, p in rows]
 
 

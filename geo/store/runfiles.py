@@ -132,7 +132,7 @@ def level_rows(run_dir: Path) -> list[tuple]:
     rows = []
     for unit in kinds(Path(run_dir)):
         df = attributes(Path(run_dir), unit)
-        props = df.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n") if len(df) else []
+        props = formats.records(df)
         rows += [(unit, str(c), lv, p) for c, lv, p in zip(df["code"], df["level"], props, strict=False)]
     return rows
 
@@ -193,7 +193,7 @@ def geojson_path(store: Store, run_dir: Path, unit: str, cache_dir: Path) -> Pat
         geoms = store.unit_geojson(manifest(run_dir)["boundary_version"], unit).reindex(df["code"])
         # a unit without stored geometry is written with none (JSON null), never NaN
         geoms = geoms.where(geoms.notna(), "null")
-        tmp.write_text(formats.feature_collection(formats.records(props), geoms.to_numpy(), unit), encoding="utf-8")
+        tmp.write_bytes(formats.feature_collection(formats.records(props), geoms.to_numpy(), unit))
     return faults.keep(target, write)
 
 
