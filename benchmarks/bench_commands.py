@@ -10,7 +10,8 @@ publishing), each beside its floor measured in the same run on the same data (is
   the same files (GeoJSON and GeoPackage of every kind of unit, through pyogrio's Arrow path): no rule, no
   explanation, no tile, no outlook.
 - `backfill` of 27 days (each a levels run): the floor per day is the range's evaluation at once (the one
-  computation, in process) plus writing each day's tables with pyarrow, divided by the days.
+  computation, in process) plus writing each day's tables with pyarrow (Parquet, as a levels run keeps them),
+  divided by the days.
 Times are medians of --repeat runs on a quiet machine. Writes the "commands" section of RESULTS.md.
 """
 from __future__ import annotations
@@ -68,9 +69,9 @@ for k, layer in enumerate(layers):
 
 # The floor of a backfilled day: the range evaluated at once in process, then each day's tables written by pyarrow.
 FLOOR_BACKFILL = """
-import datetime as dt, gzip, io, sys
+import datetime as dt, io, sys
 from pathlib import Path
-import pyarrow as pa, pyarrow.csv as pcsv
+import pyarrow as pa, pyarrow.parquet as pq
 from geo.base import config
 from geo.domain.rulesets import load_rulesets
 from geo.evaluate import evaluation
@@ -84,9 +85,7 @@ tables = {u: pa.Table.from_pandas(runfiles.attributes(Path(run_dir), u), preserv
           for u in runfiles.kinds(Path(run_dir))}
 for day in days:
     for unit, table in tables.items():
-        text = io.BytesIO()
-        pcsv.write_csv(table, text)
-        gzip.compress(text.getvalue(), 3, mtime=0)
+        pq.write_table(table, io.BytesIO(), compression="zstd")
 """
 
 

@@ -54,3 +54,9 @@ SEXES: dict[str, tuple[str, ...]] = {"male": ("male", "m", "nam"), "female": ("f
 # The words a yes/no cell may hold (Vietnamese with or without tones, English, 1/0, x).
 TRUE_WORDS = frozenset({"true", "1", "yes", "y", "x", "co", "có", "t", "dung", "đúng", "1.0"})
 FALSE_WORDS = frozenset({"false", "0", "no", "n", "khong", "không", "f", "sai", "0.0"})
+
+# The map's colours: the ruleset's own (official), or a palette told apart with colour-blind eyes (ColorBrewer
+# RdYlBu), chosen by ?palette= on PNG tiles and on the map page.
+PALETTES: dict[str, dict[str, str] | None] = {"official": None,
+            "cb": {"safe": "#4575b4", "risk": "#fee090", "high_risk": "#f46d43", "very_high_risk": "#a50026",
+                   "unknown": "#bdbdbd"}}

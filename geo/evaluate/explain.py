@@ -36,8 +36,7 @@ def _value(spec: dict, v: float, lang: str) -> str:
 def explain(section: RuleSection, values: dict, level: str, reasons: list[str], triggers: list[str], lang: str,
             settings: dict | None = None) -> str:
     w = i18n.words("explain", lang)
-    rules = {r.id: r for r in section.rules}
-    cells = {r.id: r for r in section.unknown_rules}
+    rules, cells, reads = _index(section)
     if reasons and reasons[0] in ("HOLD", "STEP", "NOTICE", "CAPACITY", "WEEKLY") and values.get("hysteresis"):
         return w[reasons[0]].format(**values["hysteresis"][lang])
     if level == "unknown":
@@ -69,7 +68,7 @@ def explain(section: RuleSection, values: dict, level: str, reasons: list[str], 
             continue
         rule = named
         read = [f"{section.inputs[n].get(lang, n)} = {_value(section.inputs[n], values[n], lang)}"
-                for n in sorted(rule.when.names) if n in section.inputs and not _is_nan(values.get(n))]
+                for n in reads[rid] if not _is_nan(values.get(n))]
         text = f"{rid}: {rule.en if lang == 'en' else rule.vi}"
         if read:
             text += f" ({'; '.join(read)})"
@@ -77,6 +76,20 @@ def explain(section: RuleSection, values: dict, level: str, reasons: list[str], 
             text += f" — {w['borders']} {', '.join(triggers)}"
         parts.append(text)
     return "; ".join(parts) if parts else w["none"]
+
+
+# id(section) -> (section, its rules by id, its unknown cells by id, the inputs each rule reads in order): made once
+# per section, not at each of the thousands of explanations of a day (the section is kept to tell a reused id)
+_INDEXES: dict[int, tuple] = {}
+
+
+def _index(section: RuleSection) -> tuple[dict[str, Rule], dict[str, Rule], dict[str, list[str]]]:
+    found = _INDEXES.get(id(section))
+    if found is None or found[0] is not section:
+        reads = {r.id: [n for n in sorted(r.when.names) if n in section.inputs] for r in section.rules}
+        found = _INDEXES[id(section)] = (section, {r.id: r for r in section.rules},
+                                         {r.id: r for r in section.unknown_rules}, reads)
+    return found[1], found[2], found[3]
 
 
 def _holds(section: RuleSection, rule: Rule, values: dict, settings: dict) -> bool:

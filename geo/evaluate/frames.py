@@ -113,7 +113,7 @@ def parent_env(parent_of: np.ndarray, n: int, child_codes: np.ndarray, child_env
 
 
 def _frame(units: gpd.GeoDataFrame, levels: list[str], reasons: list, ruleset: Ruleset, columns: dict) -> gpd.GeoDataFrame:
-    out = units[list(UNIT_ATTRS)].copy()
+    out: dict = {c: units[c] for c in UNIT_ATTRS}
     out["level"] = levels
     spec = {lv: ruleset.level(lv) for lv in set(levels)}
     for column, key in (("level_vi", "vi"), ("level_en", "en"), ("color", "color")):
@@ -123,9 +123,9 @@ def _frame(units: gpd.GeoDataFrame, levels: list[str], reasons: list, ruleset: R
     # table (manifest "measures"): the same text repeated on every red commune would double a national GeoJSON
     ids = {lv: MEASURE_ID_SEPARATOR.join(m["id"] for m in ruleset.measures(lv)) or None for lv in set(levels)}
     out["measures"] = [ids[lv] for lv in levels]
-    for k, v in columns.items():
-        out[k] = v
-    return gpd.GeoDataFrame(out, geometry=units.geometry.values, crs="EPSG:4326")
+    out.update(columns)
+    # one frame made from all its columns at once (a column set at a time was a fifth of a backfilled day)
+    return gpd.GeoDataFrame(pd.DataFrame(out, index=units.index), geometry=units.geometry.values, crs="EPSG:4326")
 
 
 def _explain(frame: gpd.GeoDataFrame, section: RuleSection, env: dict, levels: list[str], reasons: list,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 
 from geo.base.config import Settings
@@ -91,10 +92,15 @@ def backfill(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str |
         origin = {"from": start.isoformat(), "to": end.isoformat()}
         out = []
         for ruleset, why, days in parts:
-            res = evaluation.evaluate_range(settings, days, ruleset, progress=progress, detail=True)
+            # what the quality gate compares is read on a helper thread while the range is evaluated (the
+            # database works without the interpreter lock)
+            with ThreadPoolExecutor(1, thread_name_prefix="backfill-facts") as helper:
+                reading = helper.submit(quality.stored_facts, store, days)
+                res = evaluation.evaluate_range(settings, days, ruleset, progress=progress, detail=True)
+                stored = reading.result()
             index = publish.shapes_index(settings, store, (res.detail or {})["units"].version)
             _JOB.update(settings=settings, res=res, ruleset=ruleset, origin=origin, index=index, why=why,
-                        facts=quality.facts_of_days(store, days, res.unplaced))
+                        facts=quality.facts_of_days(store, days, res.unplaced, stored))
             try:
                 levels_days = [k for k, day in enumerate(days) if day != full_day]
                 for stage, manifest in _staged(levels_days):

@@ -57,16 +57,23 @@ def facts(store: Store, day: dt.date, unplaced: int) -> dict:
     return facts_of_days(store, [day], [unplaced])[0]
 
 
-def facts_of_days(store: Store, days: list[dt.date], unplaced: list[int]) -> list[dict]:
-    """facts() of many days (a backfill) from one read of the daily totals up to the last."""
+def stored_facts(store: Store, days: list[dt.date]) -> dict:
+    """What facts_of_days() reads of the store for these days: the daily totals up to the last, the newest
+    report date, the population and the communes' spikes (a backfill reads them while it evaluates)."""
     last = max(days).isoformat()
     with store.connect(readonly=True) as con:
-        totals = casestats.daily_totals(con, "", last)
-        newest = casestats.newest_report_date(con)
-        population = casestats.current_population(con)
         spikes: dict[str, list] = {}
         for d, code, n, pop in casestats.commune_spikes(con, min(days).isoformat(), last, IMPLAUSIBLE_SHARE, JUMP_MIN_CASES):
             spikes.setdefault(d, []).append({"code": code, "n": n, "population": pop})
+        return {"totals": casestats.daily_totals(con, "", last), "newest": casestats.newest_report_date(con),
+                "population": casestats.current_population(con), "spikes": spikes}
+
+
+def facts_of_days(store: Store, days: list[dt.date], unplaced: list[int], stored: dict | None = None) -> list[dict]:
+    """facts() of many days (a backfill) from one read of the daily totals up to the last (`stored`: that read,
+    made beforehand by stored_facts())."""
+    stored = stored or stored_facts(store, days)
+    totals, newest, population, spikes = stored["totals"], stored["newest"], stored["population"], stored["spikes"]
     dates = sorted(totals)
     cumulative = dict(zip(dates, itertools.accumulate(totals[d] for d in dates), strict=True))
     out = []

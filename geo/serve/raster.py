@@ -22,6 +22,7 @@ from PIL import Image
 from pyproj import Transformer
 from rasterio.features import rasterize
 
+from geo.base.vocabulary import PALETTES
 from geo.serve import tilecache
 from geo.store import runfiles
 from geo.store.database import Store
@@ -41,10 +42,6 @@ SIMPLIFY_PX = 0.33
 LAYERS = ("commune", "district", "province", "lockdown", "differs")
 UNIT_OF = {"commune": "commune", "district": "district", "province": "province", "differs": "commune"}
 DIFFERS_RGBA = (200, 0, 200, 255)
-# ColorBrewer RdYlBu (colour-blind safe): blue, pale yellow, orange, dark red; unknown grey.
-PALETTES: dict[str, dict[str, str] | None] = {"official": None,
-            "cb": {"safe": "#4575b4", "risk": "#fee090", "high_risk": "#f46d43", "very_high_risk": "#a50026",
-                   "unknown": "#bdbdbd"}}
 # Rendered on request, so any zoom a client asks for up to street level.
 MAX_ZOOM = 18
 # Below z5 a commune is smaller than a pixel: the commune layers start there (as their vector

@@ -24,7 +24,7 @@ import lazy_loader as lazy
 
 from geo.base import i18n
 from geo.base.i18n import vn_date
-from geo.serve.raster import PALETTES
+from geo.base.vocabulary import PALETTES
 from geo.store.formats import inline_json
 
 if TYPE_CHECKING:

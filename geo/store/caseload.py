@@ -2,11 +2,13 @@
 parses; this writes), and the re-keying of identifiers stored before pseudonymisation."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
 
 from geo.store.connection import Connection
 from geo.store.database import CASE_FIELDS
@@ -25,7 +27,8 @@ class Loader:
     missing value is bound (the sqlite3 module binds None slowly: empty text and NaN stand for it,
     NULL again in SQL). Its upsert into `cases` is one statement, run by a helper thread while the
     next chunk is parsed: SQLite works without the interpreter lock, binding does not, so binding
-    stays here. PostgreSQL takes each chunk directly.
+    stays here. PostgreSQL takes each chunk by COPY (CSV written by Arrow) into its temporary table, then
+    the same one-statement upsert: no row goes through Python on its own.
     A context manager: leaving it waits for the helper, whatever happened."""
 
     def __init__(self, con: Connection, is_pg: bool, import_id: int, expected: int) -> None:
@@ -37,7 +40,9 @@ class Loader:
         self.changed = 0                 # rows of `cases` inserted or changed
         self.pending: Future | None = None
         self.helper: ThreadPoolExecutor | None = None
-        if is_pg:
+        if is_pg:       # pg_temp: never a table of the database that happens to share the name
+            con.execute("DROP TABLE IF EXISTS pg_temp.incoming")
+            con.execute(f"CREATE TEMP TABLE incoming AS SELECT {cols} FROM cases WHERE false")
             return
         self.helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-upsert")
         # a load as large as what is stored: the date index is dropped and made again once (in the same
@@ -68,11 +73,10 @@ class Loader:
         if acc.empty:
             return
         if self.is_pg:
-            marks = ", ".join("?" * len(CASE_FIELDS))
-            before = self.con.total_changes
-            self.con.executemany(f"INSERT INTO cases ({self.cols}, import_id) VALUES ({marks}, {self.import_id}) "
-                                 f"{self.upsert}", _rows(acc))
-            self.changed += self.con.total_changes - before
+            raw = self.con.raw     # type: ignore[attr-defined]  # geo/store/pg.py's connection: psycopg's own
+            with raw.cursor() as cur, cur.copy(f"COPY incoming ({self.cols}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(_csv(acc))
+            self._upsert()
             return
         exprs, arrays = [], []
         for f in CASE_FIELDS:
@@ -95,14 +99,14 @@ class Loader:
         self.pending = self.helper.submit(self._upsert)
 
     def _upsert(self) -> None:
-        """On the helper thread: `incoming` into `cases`, then emptied."""
+        """`incoming` into `cases`, then emptied (SQLite: on the helper thread)."""
         select = ", ".join(f if f in NUMERIC_FIELDS else f"NULLIF({f}, '')" for f in CASE_FIELDS)
         before = self.con.total_changes
         # "WHERE true" lets SQLite parse the upsert after a SELECT (its documented ambiguity rule)
         self.con.execute(f"INSERT INTO cases ({self.cols}, import_id) SELECT {select}, {self.import_id} FROM incoming "
                          f"WHERE true {self.upsert}")
         self.changed += self.con.total_changes - before
-        self.con.execute("DELETE FROM temp.incoming")
+        self.con.execute("DELETE FROM pg_temp.incoming" if self.is_pg else "DELETE FROM temp.incoming")
 
     def _wait(self) -> None:
         if self.pending is not None:
@@ -111,6 +115,7 @@ class Loader:
 
     def finish(self) -> None:
         if self.is_pg:
+            self.con.execute("DROP TABLE pg_temp.incoming")
             return
         self._wait()
         if self.rebuild:
@@ -118,12 +123,19 @@ class Loader:
         self.con.execute("DROP TABLE temp.incoming")
 
 
-def _rows(acc: pd.DataFrame) -> Iterator[tuple]:
-    """Rows as Python tuples, a slice at a time."""
-    step = 50_000
-    for start in range(0, len(acc), step):
-        part = acc.iloc[start:start + step].astype(object)
-        yield from part.where(part.notna(), None).itertuples(index=False, name=None)
+def _csv(acc: pd.DataFrame) -> bytes:
+    """A chunk as CSV for PostgreSQL's COPY, written by Arrow: numbers as floats (a missing one empty, which COPY
+    reads as NULL), text always quoted (an empty text stored as NULL, as SQLite's path does)."""
+    columns = {}
+    for f in CASE_FIELDS:
+        if f in NUMERIC_FIELDS:
+            columns[f] = pa.array(pd.to_numeric(acc[f]).to_numpy(dtype=float), from_pandas=True)
+        else:
+            text = acc[f].astype(str)          # pandas' str: a missing value stays missing
+            columns[f] = pa.array(text.where(text != ""), type=pa.string(), from_pandas=True)
+    out = io.BytesIO()
+    pcsv.write_csv(pa.table(columns), out, pcsv.WriteOptions(include_header=False))
+    return out.getvalue()
 
 
 def plain_identifiers(con: Connection) -> pd.DataFrame:

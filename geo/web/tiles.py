@@ -18,10 +18,10 @@ from geo.publish import maplevels, shapes, tiles
 from geo.serve import (
     declared,
     published,
-    raster,
 )
 from geo.web import common as web
 from geo.web import security, whichrun
+from geo.web.libraries import raster
 
 bp = Blueprint("tiles", __name__)
 

@@ -28,9 +28,9 @@ from geo.publish import shapes, tiles
 from geo.serve import (
     ogc,
     published,
-    raster,
 )
 from geo.web import common as web
+from geo.web.libraries import raster
 from rules.expr import did_you_mean
 from rules.ruleset import Ruleset
 

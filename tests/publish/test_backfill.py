@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import io
 import json
+import shutil
 import subprocess
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
 import pytest
 from helpers import case, flag_and_lockdown, grid, invoke, operator_copy, run_scenario, write_cases
 
@@ -154,6 +159,29 @@ def test_backfilled_day_is_served_exported_and_read_by_gdal(runner, app, tmp_pat
             assert "Layer name: measures" in info and "Feature Count: 16" in info
     back = gpd.read_file(tmp_path / "d.gpkg", layer="commune", engine="pyogrio").set_index("code")
     assert (back["level"] == table["level"].reindex(back.index)).all()
+
+
+def test_a_levels_run_written_before_parquet_reads_the_same(runner, app, tmp_path, client):
+    """Runs backfilled before the tables were Parquet hold gzipped CSV (pyarrow's, as the writer was): they read as
+    the same tables, and are served the same."""
+    _scenario(runner, app, tmp_path)
+    assert invoke(runner, "backfill", "--from", "2021-07-01", "--to", "2021-07-10").exit_code == 0
+    settings, store = app.config["ZONES"], Store(app.config["ZONES"].db_path)
+    run_dir = settings.runs_dir / store.run_for_date("2021-07-05")["run_id"]
+    now = {u: runfiles.attributes(run_dir, u) for u in ("commune", "district", "province")}
+    served = client.get("/api/zones.geojson?date=2021-07-05").get_json()
+    for unit in now:
+        parquet = run_dir / f"{unit}.parquet"
+        text = io.BytesIO()
+        pcsv.write_csv(pq.read_table(parquet), text)
+        (run_dir / f"{unit}.csv.gz").write_bytes(gzip.compress(text.getvalue(), 3, mtime=0))
+        parquet.unlink()
+    for unit, table in now.items():
+        before = runfiles.attributes(run_dir, unit)
+        assert list(before.dtypes.astype(str)) == list(table.dtypes.astype(str)), unit
+        assert _records(before) == _records(table), unit
+    shutil.rmtree(settings.cache_dir / run_dir.name)          # the GeoJSON composed from the tables, made again
+    assert client.get("/api/zones.geojson?date=2021-07-05").get_json() == served
 
 
 def test_as_of_keeps_what_was_seen_before_a_backfill(runner, app, tmp_path, client):
