@@ -31,7 +31,9 @@ def available() -> str | None:
 
 
 class Cluster:
-    def __init__(self):
+    """`durable`: fsync on, as a deployed server runs (benchmarks/bench_postgres.py); the tests run without it."""
+
+    def __init__(self, durable: bool = False):
         self.folder = Path(tempfile.mkdtemp(prefix="zones-pg-"))
         self.port = free_port()
         self._as = []
@@ -41,7 +43,8 @@ class Cluster:
         self._run(_bin("initdb"), "-D", str(self.folder / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8")
         self._run(_bin("pg_ctl"), "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-w", "-o",
-                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
+                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync={'on' if durable else 'off'} "
+                  "-c max_connections=300",
                   "start")
         self.base = f"postgresql://postgres@127.0.0.1:{self.port}"
         self._n = itertools.count()

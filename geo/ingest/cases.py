@@ -50,7 +50,7 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
     if version is None:
         raise MissingInputError("no_units")
     raw = read_table(path, label, rename)
-    units = store.load_units(version)
+    units = store.load_units(version, texts=False)      # placing needs the polygons, not their GeoJSON texts
     earlier = earlier_places(store, version)
     secret = personal.key(Path(rejects_dir).parent)
     plan = Plan.of(raw, path)

@@ -105,7 +105,7 @@ def for_import(store, path: Path, previous: str, communes, metric_crs, partial: 
     """The crosswalk of `import-units --crosswalk` from the stored version `previous` to `communes`
     (refused whole on any problem, unless `partial`), weighted by areas where the file gives no weight;
     each link is checked against the polygons (an old commune barely inside its successor is listed)."""
-    old = store.load_units(previous, "commune")
+    old = store.load_units(previous, "commune", texts=False)
     new_codes = set(communes["code"].astype(str))
     links, problems, notes = read(path, set(old["code"].astype(str)), new_codes, partial)
     if problems:

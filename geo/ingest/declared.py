@@ -45,7 +45,7 @@ def _unit_codes(store: Store) -> tuple[set[str], dict[tuple[str, str], list[str]
     by_name: dict[tuple[str, str], list[str]] = defaultdict(list)
     provinces: dict[str, str] = {}
     for unit in UNITS:
-        u = store.load_units(version, unit)
+        u = store.load_units(version, unit, texts=False)
         codes |= set(u["code"])
         for code, name in zip(u["code"], u["name"], strict=False):
             by_name[(unit, normalise(name))].append(code)

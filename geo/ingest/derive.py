@@ -63,7 +63,7 @@ def read(path: Path) -> pd.DataFrame:
 
 def derive(store: Store, old_version: str, path: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict]:
     """-> (the new communes that can be drawn, the links old -> new with weights, the report)."""
-    old = store.load_units(old_version, "commune")
+    old = store.load_units(old_version, "commune", texts=False)
     if old.empty:
         raise InputError("bad_param", name="derive-from", value=old_version, allowed="a stored boundary version")
     old = old.set_index(UnitCol.CODE.value)

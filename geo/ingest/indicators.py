@@ -51,7 +51,7 @@ def import_indicators(store: Store, path: Path, rejects_dir: Path, today: dt.dat
     if missing or not present:
         raise InputError("missing_columns", path=str(path), columns=", ".join(missing or ["<indicator>"]),
                          present=", ".join(raw.columns) + f" (indicators: {', '.join(IMPORTED)})")
-    codes = {c for unit in UNITS for c in store.load_units(version, unit)["code"]}
+    codes = {c for unit in UNITS for c in store.load_units(version, unit, texts=False)["code"]}
     err = RowErrors.of(raw)
     err.add(~df["code"].isin(codes), "code", "unknown unit code " + df["code"])
     day, e = parse_dates(df["date"], today)

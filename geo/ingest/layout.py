@@ -90,7 +90,7 @@ def _place_names(store: Store) -> dict[str, set[str]]:
     version = store.current_boundary_version()
     if version is None:
         return {}
-    units = store.load_units(version, "commune")
+    units = store.load_units(version, "commune", texts=False)
     return {CaseCol.COMMUNE_NAME.value: set(units["name"].dropna().map(normalise)),
             CaseCol.DISTRICT_NAME.value: set(units["district_name"].dropna().map(normalise)),
             CaseCol.PROVINCE_NAME.value: set(units["province_name"].dropna().map(normalise))}

@@ -80,7 +80,7 @@ def earlier_places(store, version: str) -> Earlier:
     # in the order versions come into force: one without a first day is in force until the next one's first day
     out = Earlier(version, followed, choices=choices, valid_from=[(v["valid_from"] or "", v["name"]) for v in known])
     for v in sorted(set(edges["from_version"].dropna()) - {version}):
-        old = store.load_units(v, "commune")     # every commune of it: one whose code went on unchanged is read too
+        old = store.load_units(v, "commune", texts=False)     # every commune of it: one whose code went on unchanged is read too
         if len(old):
             out.units[v] = old
             out.codes[v] = set(old["code"].astype(str))

@@ -59,7 +59,7 @@ def import_lockdowns(store: Store, path: Path, rejects_dir: Path, today: dt.date
     version = store.current_boundary_version()
     if version is not None and polygonal.any():
         # a lockdown in no commune is a file in the wrong CRS or a typo in a coordinate
-        tree = shapely.STRtree(store.load_units(version, "commune").geometry.to_numpy())
+        tree = shapely.STRtree(store.load_units(version, "commune", texts=False).geometry.to_numpy())
         sub = np.flatnonzero(polygonal)
         inside = np.zeros(len(geoms), dtype=bool)
         inside[sub[np.unique(tree.query(geoms[sub], predicate="intersects")[0])]] = True
@@ -124,7 +124,7 @@ def import_flags(store: Store, path: Path, rejects_dir: Path, today: dt.date, re
     for col in (FlagCol.VALUE, FlagCol.AUTHOR, FlagCol.END_DATE):
         if col.value not in df.columns:
             df[col.value] = ""
-    codes = set(store.load_units(version)["code"].astype(str))
+    codes = set(store.load_units(version, texts=False)["code"].astype(str))
     err = RowErrors.of(raw)
     err.add(~df[FlagCol.CODE.value].isin(codes), FlagCol.CODE.value, "unknown commune code " + df[FlagCol.CODE.value])
     err.add(df[FlagCol.DATE.value] == "", FlagCol.DATE.value, "missing date")

@@ -50,4 +50,4 @@ def existing_digest(store: Store, version: str) -> str | None:
         return None
     if report.get("content_sha256"):
         return report["content_sha256"]
-    return content_digest(store.load_units(version, "commune")[[c.value for c in UnitCol] + ["geometry"]])
+    return content_digest(store.load_units(version, "commune", texts=False)[[c.value for c in UnitCol] + ["geometry"]])

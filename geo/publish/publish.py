@@ -78,16 +78,20 @@ def _seal(stage: Path, full: dict) -> None:
     _fsync_tree(stage)
 
 
-def _finish(store: Store, stage: Path, run_id: str, day: dt.date, ruleset, full: dict) -> None:
+def _finish(store: Store, stage: Path, run_id: str, day: dt.date, ruleset, full: dict,
+            levels: list[tuple] | None = None) -> None:
     _seal(stage, full)
     os.rename(stage, stage.parent / run_id)
-    record(store, stage.parent / run_id, ruleset.id, ruleset.sha256, full)
+    record(store, stage.parent / run_id, ruleset.id, ruleset.sha256, full, levels)
 
 
-def record(store: Store, folder: Path, ruleset_id: str, ruleset_sha256: str | None, full: dict) -> None:
-    """Record a written run as published (with its level rows when the store is PostgreSQL)."""
-    store.record_run(full["run_id"], full["date"], ruleset_id, ruleset_sha256, full,
-                     runfiles.level_rows(folder) if store.is_pg else None)
+def record(store: Store, folder: Path, ruleset_id: str, ruleset_sha256: str | None, full: dict,
+           levels: list[tuple] | None = None) -> None:
+    """Record a written run as published, with its level rows when the store is PostgreSQL (`levels`: those of
+    the tables just written, else read back from the run's files)."""
+    if store.is_pg and levels is None:
+        levels = runfiles.level_rows(folder)
+    store.record_run(full["run_id"], full["date"], ruleset_id, ruleset_sha256, full, levels if store.is_pg else None)
 
 
 HELD_PREFIX = ".held-"
@@ -206,7 +210,7 @@ def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, t
             (stage / f"{unit}.geojson").write_bytes(formats.geojson_bytes(frames[unit], unit))
         (stage / "lockdown.geojson").write_bytes(formats.geojson_bytes(lk, "lockdown"))
         timer.done("publish_geojson")
-        formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
+        written = formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
         timer.done("publish_gpkg")
         files.result()
     except BaseException:
@@ -224,7 +228,9 @@ def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, t
         _seal(stage, full)
         os.rename(stage, held_dir(runs_dir, run_id))
         return full
-    _finish(store, stage, run_id, day, ruleset, full)
+    # PostgreSQL keeps the level rows of the tables just written to the GeoPackage (not read back from it)
+    _finish(store, stage, run_id, day, ruleset, full,
+            runfiles.level_rows_of({u: written[u] for u in frames}) if store.is_pg else None)
     timer.done("publish_commit")
     full["stages_s"] = dict(timer.stages)
     return full

@@ -124,15 +124,18 @@ def _json_texts(values: Iterable) -> list[str]:
     return out
 
 
-def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path) -> None:
+def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path) -> dict[str, pd.DataFrame]:
+    """Each frame as a layer of `path`; returns the tables written (flat(), without geometry)."""
+    written = {}
     for layer, frame in frames.items():
-        df = flat(frame)
+        df = written[layer] = flat(frame)
         gdf = gpd.GeoDataFrame(df, geometry=frame.geometry.values, crs="EPSG:4326")
         if "lockdown" in gdf.columns:
             gdf["lockdown"] = gdf["lockdown"].astype(bool)
         # through Arrow: two thirds of the time of the row-by-row path, the same layer
         pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", append=path.exists(), use_arrow=True,
                                 promote_to_multi=True, geometry_type="MultiPolygon", **GPKG_OPTIONS)
+    return written
 
 
 def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:

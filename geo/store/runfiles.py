@@ -142,9 +142,13 @@ def levels(run_dir: Path, unit: str, codes: np.ndarray, column: str = "level") -
 
 def level_rows(run_dir: Path) -> list[tuple]:
     """A run's levels as rows (unit, code, level, properties JSON text): what the PostgreSQL store keeps."""
+    return level_rows_of({unit: attributes(Path(run_dir), unit) for unit in kinds(Path(run_dir))})
+
+
+def level_rows_of(tables: dict[str, pd.DataFrame]) -> list[tuple]:
+    """level_rows() of a run's tables as written (formats.flat(): the GeoPackage's columns, without geometry)."""
     rows = []
-    for unit in kinds(Path(run_dir)):
-        df = attributes(Path(run_dir), unit)
+    for unit, df in tables.items():
         props = formats.records(df)
         rows += [(unit, str(c), lv, p) for c, lv, p in zip(df["code"], df["level"], props, strict=False)]
     return rows

@@ -1,0 +1,112 @@
+"""The same national day on the PostgreSQL/PostGIS store and on the embedded SQLite store (issue 28): each step as
+an operator and cron run it, a new process each, the PostgreSQL time as a ratio of the SQLite time in the same run.
+
+    .venv/bin/python benchmarks/bench_postgres.py [--shared ../shared/data] [--repeat 3]
+
+Steps on the 2009 national layer (11,163 communes; the layer imported and its shapes built beforehand, untimed):
+`import-cases` of 100,000 SYNTHETIC cases (bench_national's generator) into an empty case table, the first
+`reclassify` of 31/07/2021 after it, then the same day again (median of --repeat). PostgreSQL is a private
+cluster started here (tests/pgserver.py) with fsync on, as a deployed server runs; both stores on this machine's
+disk. Writes the "postgres" section of RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import national  # noqa: E402
+import numpy as np  # noqa: E402
+import pgserver  # noqa: E402
+from bench_national import MAPPING, SEED, synthetic_cases  # noqa: E402
+from results import write_section  # noqa: E402
+
+from geo.base import config  # noqa: E402
+from geo.ingest.units import import_units  # noqa: E402
+from geo.publish import shapes  # noqa: E402
+from geo.store.database import Store  # noqa: E402
+
+DAY = dt.date(2021, 7, 31)
+TARGET = 1.2
+FLASK = [str(Path(sys.executable).parent / "flask"), "--app", "server"]
+STEPS = {"import": "`import-cases` (100,000 cases)", "first": "first `reclassify` of the day",
+         "again": "the same day again"}
+
+
+def _timed(args: list[str], env: dict) -> float:
+    t = time.perf_counter()
+    out = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(args[3:])} failed:\n{out.stderr[-2000:]}")
+    return time.perf_counter() - t
+
+
+def steps(src: Path, data_dir: Path, cases: Path, repeat: int, url: str | None = None) -> dict[str, float]:
+    """The three steps' seconds on one store (`url`: PostgreSQL's, else the data folder's SQLite file)."""
+    extra = {"ZONES_DATABASE_URL": url} if url else {}
+    env = {**os.environ, "ZONES_DATA_DIR": str(data_dir), "ZONES_QUALITY_GATE": "off", **extra}
+    settings = config.from_env({"ZONES_DATA_DIR": str(data_dir), "ZONES_QUALITY_GATE": "off", **extra})
+    store = Store(settings.db_path)
+    import_units(store, src, "vn2009", MAPPING, None, settings.reports_dir)
+    shapes.ensure(settings.data_dir, store, "vn2009")
+    out = {"import": _timed([*FLASK, "import-cases", str(cases)], env),
+           "first": _timed([*FLASK, "reclassify", "--date", DAY.isoformat()], env)}
+    out["again"] = statistics.median(_timed([*FLASK, "reclassify", "--date", DAY.isoformat()], env)
+                                     for _ in range(repeat))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    why = pgserver.available()
+    if why:
+        sys.exit(f"PostgreSQL cannot run here: {why}")
+    src = national.source(args.shared)
+    cluster = pgserver.Cluster(durable=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            cases = Path(tmp) / "cases.csv"
+            probe = Store(Path(tmp) / "probe" / "zones.sqlite")
+            import_units(probe, src, "vn2009", MAPPING, None, Path(tmp) / "probe" / "reports")
+            synthetic_cases(probe.load_units("vn2009"), np.random.default_rng(SEED)).to_csv(cases, index=False)
+            sqlite = steps(src, Path(tmp) / "sqlite", cases, args.repeat)
+            pg = steps(src, Path(tmp) / "pg", cases, args.repeat, cluster.new_database())
+    finally:
+        cluster.stop()
+    lines = [
+        "## The PostgreSQL store beside SQLite",
+        "",
+        f"Written by `benchmarks/bench_postgres.py` on {dt.date.today().isoformat()}: "
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores; national 2009 layer, "
+        f"100,000 synthetic cases (seed {SEED}), 31/07/2021; each step a new process; PostgreSQL a private cluster "
+        "with fsync on, on the same disk.",
+        "",
+        "| step | SQLite (s) | PostgreSQL (s) | PostgreSQL / SQLite | target | |",
+        "|---|---:|---:|---:|---:|---|",
+        *[f"| {STEPS[k]} | {sqlite[k]:.2f} | {pg[k]:.2f} | {pg[k] / sqlite[k]:.2f} | {TARGET:g} | "
+          f"{'met' if pg[k] / sqlite[k] <= TARGET else 'NOT met'} |" for k in STEPS],
+        "",
+        "How: cases go in by COPY (CSV written by Arrow) into a temporary table and one upsert; an evaluation reads",
+        "each column of its cases as one JSON array aggregated by the database (json_agg), never a row at a time.",
+    ]
+    write_section("postgres", lines)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
