@@ -158,6 +158,12 @@ def _choice(doc, key, allowed, default, path):
     return value
 
 
+# Rulesets loaded in this process, by file and content: the app and the command it runs both load them, and a text
+# already parsed and checked (its worked examples run) is not parsed and checked again. Rulesets are never changed
+# once built (a what-if builds a new one: with_settings).
+_LOADED: dict[tuple, Ruleset] = {}
+
+
 def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_examples: bool = True) -> Ruleset:
     """Load and check one ruleset file. `*_inputs`: names the service can compute (None: any)."""
     path = Path(path)
@@ -165,6 +171,14 @@ def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_exampl
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesetError(path, None, f"cannot read: {exc.strerror}") from None
+    key = (str(path.resolve()), text, None if commune_inputs is None else tuple(commune_inputs),
+           None if rollup_inputs is None else tuple(rollup_inputs), check_examples)
+    if key not in _LOADED:
+        _LOADED[key] = _parse(path, text, commune_inputs, rollup_inputs, check_examples)
+    return _LOADED[key]
+
+
+def _parse(path: Path, text: str, commune_inputs, rollup_inputs, check_examples: bool) -> Ruleset:
     try:
         doc = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
