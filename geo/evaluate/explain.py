@@ -126,8 +126,12 @@ def adjacency_triggers(section: RuleSection, reasons: list[list[str]], codes: np
     if neighbours is None or not looks:
         return out
     csr = neighbours.tocsr()
+    bordered: dict[tuple, set] = {}       # the levels looked at, per distinct list of reasons (a few over thousands)
     for i, rs in enumerate(reasons):
-        wanted = {lv for rid in rs for lv in looks.get(rid, [])}
+        key = tuple(rs)
+        wanted = bordered.get(key)
+        if wanted is None:
+            wanted = bordered[key] = {lv for rid in rs for lv in looks.get(rid, [])}
         if wanted:
             nbrs = csr.indices[csr.indptr[i]:csr.indptr[i + 1]]
             out[i] = [labels[j] for j in nbrs if level_codes[j] in wanted]

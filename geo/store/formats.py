@@ -46,9 +46,10 @@ def geometry_json(geoms: Iterable, display_unit: str | None = None) -> np.ndarra
 def properties(frame: pd.DataFrame) -> pd.DataFrame:
     """The published properties in order (geometry and geometry JSON columns left out)."""
     geometry = [frame.geometry.name] if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame else []
-    df = pd.DataFrame(frame.drop(columns=geometry + [c for c in (GEOJSON_COL, DISPLAY_COL) if c in frame]))
-    order = [c for c in LEAD_PROPS if c in df.columns] + [c for c in df.columns if c not in LEAD_PROPS]
-    return df[order]
+    left_out = {*geometry, GEOJSON_COL, DISPLAY_COL}
+    columns = [c for c in frame.columns if c not in left_out]
+    order = [c for c in LEAD_PROPS if c in columns] + [c for c in columns if c not in LEAD_PROPS]
+    return pd.DataFrame(frame[order])      # one selection (the geometry not in it: a plain frame)
 
 
 # A first key no published row has: pandas writes it escaped, `},{"\u0001":0,` then parts the rows exactly (a
