@@ -216,10 +216,11 @@ def _hold_parents(pcls: Classification, penv: dict, inputs: Inputs, unit: str, d
 
 
 def evaluate_range(settings: Settings, days: list[dt.date], ruleset: Ruleset, progress: Callable[[str], object] | None = None,
-                   detail: bool = False) -> RangeResult:
-    """Levels for every unit and each of `days` (consecutive) under one ruleset, inputs read from the store."""
+                   detail: bool = False, texts: bool = True) -> RangeResult:
+    """Levels for every unit and each of `days` (consecutive) under one ruleset, inputs read from the store
+    (`texts`: the units' GeoJSON texts too, which only a full run's files need)."""
     step = progress or (lambda stage: None)
-    inputs = gather(settings, Store(settings.db_path), days, ruleset)
+    inputs = gather(settings, Store(settings.db_path), days, ruleset, texts=texts)
     step("load")
     return evaluate(inputs, ruleset, progress, detail)
 

@@ -113,7 +113,7 @@ def parent_env(parent_of: np.ndarray, n: int, child_codes: np.ndarray, child_env
 
 
 def _frame(units: gpd.GeoDataFrame, levels: list[str], reasons: list, ruleset: Ruleset, columns: dict) -> gpd.GeoDataFrame:
-    out: dict = {c: units[c] for c in UNIT_ATTRS}
+    out: dict = {c: units[c] for c in UNIT_ATTRS if c in units}     # a levels run's units come without texts
     out["level"] = levels
     spec = {lv: ruleset.level(lv) for lv in set(levels)}
     for column, key in (("level_vi", "vi"), ("level_en", "en"), ("color", "color")):

@@ -125,11 +125,12 @@ def _of_earlier_version(cases: pd.DataFrame, current: str, current_codes: set[st
     return np.where(known, recorded != current, legacy)
 
 
-def gather(settings: Settings, store: Store, days: list[dt.date], ruleset: Ruleset, known_until: dt.date | None = None) -> Inputs:
+def gather(settings: Settings, store: Store, days: list[dt.date], ruleset: Ruleset, known_until: dt.date | None = None,
+           texts: bool = True) -> Inputs:
     """What evaluating `days` (consecutive, oldest first) under `ruleset` reads, in one pass over the store.
     `known_until`: read nothing dated after it (the outlook: the days after it as if no new case came)."""
     rset = ruleset.settings
-    version, communes, districts, provinces = store.current_units()
+    version, communes, districts, provinces = store.current_units(texts)
     store.require_case_data()
     first = days[0] - dt.timedelta(days=metrics.lookback_days(rset) - 1)
     last = min(days[-1], known_until or days[-1]).isoformat()

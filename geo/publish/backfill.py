@@ -96,7 +96,9 @@ def backfill(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str |
             # database works without the interpreter lock)
             with ThreadPoolExecutor(1, thread_name_prefix="backfill-facts") as helper:
                 reading = helper.submit(quality.stored_facts, store, days)
-                res = evaluation.evaluate_range(settings, days, ruleset, progress=progress, detail=True)
+                # the units' GeoJSON texts only when a day of the part is published in full
+                res = evaluation.evaluate_range(settings, days, ruleset, progress=progress, detail=True,
+                                                texts=full_day is not None and full_day in days)
                 stored = reading.result()
             index = publish.shapes_index(settings, store, (res.detail or {})["units"].version)
             _JOB.update(settings=settings, res=res, ruleset=ruleset, origin=origin, index=index, why=why,

@@ -102,12 +102,12 @@ class Store:
             row = con.execute("SELECT name FROM boundary_versions WHERE is_current = 1").fetchone()
         return row["name"] if row else None
 
-    def current_units(self) -> tuple[str, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
-        """(boundary version, communes, districts, provinces) of the current boundaries."""
+    def current_units(self, texts: bool = True) -> tuple[str, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """(boundary version, communes, districts, provinces) of the current boundaries (`texts`: load_units())."""
         version = self.current_boundary_version()
         if version is None:
             raise MissingInputError("no_units")
-        return (version, *(self.load_units(version, unit) for unit in UNITS))
+        return (version, *(self.load_units(version, unit, texts) for unit in UNITS))
 
     def require_case_data(self) -> None:
         """No case file ever imported is not the same as no cases: never classify (and show "safe") on it."""

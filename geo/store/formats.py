@@ -117,6 +117,9 @@ def _json_texts(values: Iterable) -> list[str]:
     seen: dict[str, str] = {}
     out = []
     for v in values:
+        if isinstance(v, list) and not v:       # most units: no neighbour named, no reason
+            out.append("[]")
+            continue
         key = repr(v)
         text = seen.get(key)
         if text is None:
