@@ -43,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update({k: v for k, v in test_config.items() if not k.startswith("ZONES_")})
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider: Vietnamese as is
     try:  # rulesets are checked when the app starts: a broken file stops it with file, line and reason
-        app.config["RULESETS"] = load_rulesets(app.config["ZONES"].ruleset_dir)
+        app.config["RULESETS"] = load_rulesets(app.config["ZONES"].ruleset_dir, app.config["ZONES"].verdicts_path)
     except ZonesError as exc:
         raise SystemExit(exc.text(app.config["ZONES"].lang)) from None
     security.install(app)

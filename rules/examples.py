@@ -2,6 +2,11 @@
 does not give the level (and reasons) it states is rejected with the example's line."""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 
 from . import engine
@@ -46,3 +51,41 @@ def check(rs: Ruleset) -> int:
                 _check_measures(rs, owner, ex, level)
             count += 1
     return count
+
+
+# What an example's outcome depends on besides its file: this package's source and numpy's version.
+ENGINE = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))
+                        + np.__version__.encode()).hexdigest()
+
+
+class Verdicts:
+    """Worked examples already run and passed, kept in a file (a digest of the ruleset's text and of ENGINE each): a
+    process loading a ruleset whose examples passed under the same engine does not run them again (each command,
+    each server worker: a tenth of a second). A file changed, or the engine, is checked again. Nothing is kept when
+    the file cannot be written (a read-only data folder): the examples are run each time, as without it."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        try:
+            self.passed_keys = set(json.loads(path.read_text(encoding="utf-8"))) if path else set()
+        except (OSError, ValueError, TypeError):
+            self.passed_keys = set()
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8") + ENGINE.encode()).hexdigest()
+
+    def passed(self, text: str) -> bool:
+        return self.key(text) in self.passed_keys
+
+    def record(self, text: str) -> None:
+        if self.path is None or self.passed(text):
+            return
+        self.passed_keys.add(self.key(text))
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(sorted(self.passed_keys)), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)

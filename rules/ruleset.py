@@ -20,7 +20,7 @@ import yaml
 
 from . import expr as E
 from . import measures
-from .examples import check
+from .examples import Verdicts, check
 from .levels import SCALE, Level
 from .matrix import defines as _defines
 from .matrix import matrix as _matrix
@@ -164,8 +164,10 @@ def _choice(doc, key, allowed, default, path):
 _LOADED: dict[tuple, Ruleset] = {}
 
 
-def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_examples: bool = True) -> Ruleset:
-    """Load and check one ruleset file. `*_inputs`: names the service can compute (None: any)."""
+def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_examples: bool = True,
+         verdicts: Verdicts | None = None) -> Ruleset:
+    """Load and check one ruleset file. `*_inputs`: names the service can compute (None: any). `verdicts`: examples
+    that passed before, not run again (examples.Verdicts)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -174,7 +176,10 @@ def load(path: str | Path, commune_inputs=None, rollup_inputs=None, check_exampl
     key = (str(path.resolve()), text, None if commune_inputs is None else tuple(commune_inputs),
            None if rollup_inputs is None else tuple(rollup_inputs), check_examples)
     if key not in _LOADED:
-        _LOADED[key] = _parse(path, text, commune_inputs, rollup_inputs, check_examples)
+        known = check_examples and verdicts is not None and verdicts.passed(text)
+        _LOADED[key] = _parse(path, text, commune_inputs, rollup_inputs, check_examples and not known)
+        if check_examples and verdicts is not None:
+            verdicts.record(text)
     return _LOADED[key]
 
 
@@ -258,10 +263,11 @@ def available(directory: Path = RULESET_DIR) -> list[Path]:
     return sorted(directory.glob("*.yaml"))
 
 
-def load_all(commune_inputs=None, rollup_inputs=None, directory: Path = RULESET_DIR) -> dict[str, Ruleset]:
+def load_all(commune_inputs=None, rollup_inputs=None, directory: Path = RULESET_DIR,
+             verdicts: Verdicts | None = None) -> dict[str, Ruleset]:
     out: dict[str, Ruleset] = {}
     for p in available(directory):
-        rs = load(p, commune_inputs, rollup_inputs)
+        rs = load(p, commune_inputs, rollup_inputs, verdicts=verdicts)
         if rs.id in out:
             raise RulesetError(p, None, f"ruleset id {rs.id!r} already used by {out[rs.id].path}")
         out[rs.id] = rs

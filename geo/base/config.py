@@ -78,6 +78,11 @@ class Settings:
         return self.data_dir / "cache"
 
     @property
+    def verdicts_path(self) -> Path:
+        """Which ruleset files' worked examples passed under this code (rules/examples.py's Verdicts)."""
+        return self.cache_dir / "rulesets-checked.json"
+
+    @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
 

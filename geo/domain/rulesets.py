@@ -4,6 +4,7 @@ operator's loaded and checked, the one that decides a day and why, and a what-if
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import yaml
 
@@ -12,6 +13,7 @@ from geo.base.config import Settings
 from geo.base.errors import InputError, MissingInputError
 from geo.domain.indicators import INDICATORS
 from rules import ruleset as rs_mod
+from rules.examples import Verdicts
 from rules.expr import did_you_mean
 
 # Figures imported per unit and date (geo/ingest/indicators.py), usable by commune and roll-up rules.
@@ -33,12 +35,14 @@ ROLLUP_INPUTS = (
 )
 
 
-def load_rulesets(extra_dir=None) -> dict[str, rs_mod.Ruleset]:
-    """Shipped rulesets plus an operator's directory (ZONES_RULESETS); ids must be unique."""
+def load_rulesets(extra_dir=None, verdicts: Path | None = None) -> dict[str, rs_mod.Ruleset]:
+    """Shipped rulesets plus an operator's directory (ZONES_RULESETS); ids must be unique. `verdicts`: the file that
+    keeps which files' worked examples passed under this engine (rules/examples.py's Verdicts)."""
+    kept = Verdicts(verdicts) if verdicts is not None else None
     try:
-        out = rs_mod.load_all(COMMUNE_INPUTS, ROLLUP_INPUTS)
+        out = rs_mod.load_all(COMMUNE_INPUTS, ROLLUP_INPUTS, verdicts=kept)
         if extra_dir is not None:
-            for rid, rs in rs_mod.load_all(COMMUNE_INPUTS, ROLLUP_INPUTS, extra_dir).items():
+            for rid, rs in rs_mod.load_all(COMMUNE_INPUTS, ROLLUP_INPUTS, extra_dir, kept).items():
                 if rid in out:
                     raise rs_mod.RulesetError(rs.path, None, f"ruleset id {rid!r} is already shipped; give the copy a new id")
                 out[rid] = rs

@@ -49,7 +49,7 @@ def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
 def plan(settings: Settings, start: dt.date, end: dt.date, ruleset_id: str | None = None):
     """[(ruleset, why, [days])]: consecutive days under the same ruleset chosen for the same reason (the one
     named, the operator's default, or the one in force: geo/domain/rulesets.py)."""
-    rulesets = load_rulesets(settings.ruleset_dir)
+    rulesets = load_rulesets(settings.ruleset_dir, settings.verdicts_path)
     days = days_between(start, end)
     chosen = [(d, *ruleset_choice(rulesets, d, ruleset_id, settings)) for d in days]
     parts = [list(part) for _, part in groupby(chosen, key=lambda x: (x[1].id, x[2]["why"]))]

@@ -117,7 +117,7 @@ def evaluate(settings: Settings, day: dt.date, ruleset_id=None, overrides=None, 
     and that day's published tables."""
     timer = Timer(progress=progress)
     store = Store(settings.db_path)
-    chosen, why = ruleset_choice(load_rulesets(settings.ruleset_dir), day, ruleset_id, settings)
+    chosen, why = ruleset_choice(load_rulesets(settings.ruleset_dir, settings.verdicts_path), day, ruleset_id, settings)
     ruleset = with_settings(chosen, overrides)
     ahead = outlook.days(day, ruleset.settings)     # today, then the outlook's days with nothing new read
     inputs = gather(settings, store, ahead, ruleset, known_until=day)

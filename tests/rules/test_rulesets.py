@@ -43,6 +43,34 @@ def test_rules_check_reports_file_line_and_suggestion(runner, tmp_path):
     assert typo_key.exit_code == 2 and "unknown key 'reff' in rule (did you mean 'ref'" in typo_key.output
 
 
+def test_examples_that_passed_under_this_engine_are_not_run_again(tmp_path, monkeypatch):
+    """A command or a server worker loads the rulesets at start: the examples of a file that passed under the same
+    code are not run again; a changed file is checked again, a failing one is never recorded."""
+    kept = tmp_path / "cache" / "checked.json"
+    good = _edited(tmp_path, "population_per_case: 100000", "population_per_case: 100000 ", "good.yaml")
+    ruleset.load(good, COMMUNE_INPUTS, ROLLUP_INPUTS, verdicts=examples.Verdicts(kept))
+    assert examples.Verdicts(kept).passed(good.read_text(encoding="utf-8"))        # kept for the next process
+    bad = _edited(tmp_path, "population_per_case: 100000", "population_per_case: 200000", "bad.yaml")
+    with pytest.raises(ruleset.RulesetError, match="worked example gives"):
+        ruleset.load(bad, COMMUNE_INPUTS, ROLLUP_INPUTS, verdicts=examples.Verdicts(kept))
+    assert not examples.Verdicts(kept).passed(bad.read_text(encoding="utf-8"))
+    # the verdict is what is trusted: a text recorded as passed (here by hand) loads without its examples run
+    verdicts = examples.Verdicts(kept)
+    verdicts.record(bad.read_text(encoding="utf-8"))
+    assert ruleset.load(bad, COMMUNE_INPUTS, ROLLUP_INPUTS, verdicts=examples.Verdicts(kept)).id == "qd2686"
+    # the engine is part of the key: the same text under other code is checked again
+    monkeypatch.setattr(examples, "ENGINE", "another engine")
+    assert not examples.Verdicts(kept).passed(good.read_text(encoding="utf-8"))
+    # a folder that cannot be written keeps nothing and stops nothing
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        examples.Verdicts(locked / "sub" / "checked.json").record("text")
+    finally:
+        locked.chmod(0o700)
+
+
 def test_example_that_does_not_hold_is_rejected_with_its_line(runner, tmp_path):
     path = _edited(tmp_path, "population_per_case: 100000", "population_per_case: 200000")
     res = invoke(runner, "rules", "check", path)
