@@ -92,8 +92,9 @@ def import_cases(store: Store, path: Path, rejects_dir: Path, today: dt.date,
             loader.finish()
         if doubts:
             reviews.record(con, version, list(doubts.values()))
+        # the version's names, normalised, only when a row is rejected (they decide which of its cells are shown)
         rejects = write_rejects(df, err, rejects_dir, Path(label), stamp, allowed=[c.value for c in C],
-                                names=_place_names(units))
+                                names=_place_names(units) if err.bad.any() or err.set_aside else None)
         result = summary(accepted, err, loader.changed, rejects, Path(label))
         result["waiting"] = {"rows": waiting[0], "cases": waiting[1], "triples": len(doubts)}
         result["personal_columns"] = sorted(plan.personal)

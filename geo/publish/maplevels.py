@@ -49,7 +49,8 @@ def table(tables: dict[str, pd.DataFrame], index: dict) -> dict:
     """From each unit kind's table (code, level, reasons, level_differs) to the page's table."""
     units = {}
     for unit, entry in index["units"].items():
-        t = tables[unit].assign(code=tables[unit]["code"].astype(str)).drop_duplicates("code").set_index("code")
+        t = tables[unit][[c for c in ("code", "level", "reasons", "level_differs") if c in tables[unit]]]
+        t = t.assign(code=t["code"].astype(str)).drop_duplicates("code").set_index("code")
         t = t.reindex(entry["code"])
         # columns iterated as Python objects (not cell by cell from Arrow); the few distinct reason lists joined once
         level = "".join(_CHAR.get(v, "-") if isinstance(v, str) else "-" for v in t["level"].to_numpy(object))
