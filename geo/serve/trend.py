@@ -16,6 +16,7 @@ import pandas as pd
 
 from geo.base import faults, i18n
 from geo.base.errors import InputError, NotFoundError, StorageError
+from geo.base.params import parse_day
 from geo.base.vocabulary import LEVEL_IDS as LEVELS
 from geo.serve import hotspots
 from geo.store import runfiles
@@ -57,12 +58,13 @@ def _figures(runs_dir: Path, cache_dir: Path, run: dict) -> dict:
 
 
 def span(args: dict, latest: str | None) -> tuple[dt.date, dt.date]:
-    """The asked days: `to` (default the latest published day) and `from` (default 30 days before)."""
-    try:
-        last = dt.date.fromisoformat(args.get("to") or latest or "")
-        first = dt.date.fromisoformat(args["from"]) if args.get("from") else last - dt.timedelta(days=DEFAULT_DAYS - 1)
-    except ValueError:
-        raise InputError("bad_param", name="from/to", value=f"{args.get('from')}/{args.get('to')}", allowed="YYYY-MM-DD") from None
+    """The asked days: `to` (default the latest published day) and `from` (default 30 days before), each a day the
+    service knows (params.parse_day: 0001-01-01 is a 400, not a date 30 days before it that does not exist)."""
+    to = args.get("to") or latest
+    if not to:
+        raise InputError("bad_param", name="from/to", value=f"{args.get('from')}/{args.get('to')}", allowed="YYYY-MM-DD")
+    last = parse_day(to)
+    first = parse_day(args["from"]) if args.get("from") else last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if first > last or (last - first).days >= MAX_DAYS:
         raise InputError("bad_param", name="from/to", value=f"{first}/{last}", allowed=f"from <= to, at most {MAX_DAYS} days")
     return first, last

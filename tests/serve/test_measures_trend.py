@@ -122,6 +122,10 @@ def test_trend_numbers_equal_the_published_runs_every_day_and_level(week, app, c
     svg = client.get("/api/trend?to=2021-07-06&format=svg")
     assert svg.mimetype == "image/svg+xml" and 'data-days="7"' in svg.get_data(as_text=True)
     assert client.get("/api/trend?from=2021-07-06&to=2021-07-01").status_code == 400
+    # a day the service does not know is a 400 naming it, never a date computed before year 1 (a 500)
+    for query in ("to=0001-01-01&format=csv", "from=0001-01-01&to=2021-07-06", "to=9999-12-31"):
+        r = client.get(f"/api/trend?{query}")
+        assert r.status_code == 400 and r.get_json()["error"] in ("bad_param", "bad_date"), (query, r.get_data())
     assert client.get("/api/trend?to=2021-07-06&code=nowhere").status_code == 404
     # `unit=` was the old name of `code=` (everywhere else `unit` is a kind): still read, marked deprecated
     old = client.get("/api/trend?from=2021-07-03&to=2021-07-06&unit=A").get_json()
