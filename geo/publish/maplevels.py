@@ -19,7 +19,7 @@ import pandas as pd
 from geo.base import faults
 from geo.base.vocabulary import LEVEL_IDS
 from geo.publish import shapes
-from geo.store import runfiles
+from geo.store import formats, runfiles
 
 FILE = "map-levels.json"
 _CHAR = {lv: str(k) for k, lv in enumerate(LEVEL_IDS)}
@@ -33,16 +33,7 @@ def _reasons(value) -> str:
 
 def _reason_texts(values) -> dict[str, str]:
     """{position: reasons as text} of the units with reasons; the few distinct lists joined once."""
-    said: dict[str, str] = {}
-    out = {}
-    for k, value in enumerate(values):
-        key = repr(value)
-        text = said.get(key)
-        if text is None:
-            text = said[key] = _reasons(value)
-        if text:
-            out[str(k)] = text
-    return out
+    return {str(k): text for k, text in enumerate(formats.each_distinct(values, _reasons)) if text}
 
 
 def table(tables: dict[str, pd.DataFrame], index: dict) -> dict:

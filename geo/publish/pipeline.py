@@ -16,6 +16,7 @@ from geo.domain.rulesets import load_rulesets, ruleset_choice, with_settings
 from geo.evaluate import evaluation, frames, metrics, outlook
 from geo.evaluate.inputs import gather
 from geo.publish import publish, quality
+from geo.store import casestats
 from geo.store.database import Store
 from geo.store.locks import writer_lock
 from rules import ruleset as rs_mod
@@ -47,10 +48,9 @@ def _input_hash(table: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-# The cases' columns a run's digest covers: what the evaluation reads (a column the reading adds, such as how a
-# case was followed across boundary versions, is not an input).
-CASE_HASH_COLUMNS = ["day", "count", "community", "source_known", "source_setting", "cluster_id", "lon", "lat",
-                     "commune_code", "located_by", "code_version"]
+# The cases' columns a run's digest covers: what the evaluation reads, in the order it reads them (a column the
+# reading adds, such as how a case was followed across boundary versions, is not an input).
+CASE_HASH_COLUMNS = list(casestats.CASE_COLUMNS)
 
 
 def day_run(res: evaluation.RangeResult, k: int, ruleset: rs_mod.Ruleset, why: dict,

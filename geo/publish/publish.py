@@ -89,9 +89,11 @@ def record(store: Store, folder: Path, ruleset_id: str, ruleset_sha256: str | No
            levels: list[tuple] | None = None) -> None:
     """Record a written run as published, with its level rows when the store is PostgreSQL (`levels`: those of
     the tables just written, else read back from the run's files)."""
-    if store.is_pg and levels is None:
+    if not store.is_pg:
+        levels = None
+    elif levels is None:
         levels = runfiles.level_rows(folder)
-    store.record_run(full["run_id"], full["date"], ruleset_id, ruleset_sha256, full, levels if store.is_pg else None)
+    store.record_run(full["run_id"], full["date"], ruleset_id, ruleset_sha256, full, levels)
 
 
 HELD_PREFIX = ".held-"

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -114,16 +115,18 @@ def flat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 def _json_texts(values: Iterable) -> list[str]:
     """JSON text of each list; the few distinct lists (reasons) repeat over thousands of units."""
+    return each_distinct(values, lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def each_distinct(values: Iterable, convert: Callable[[Any], str]) -> list[str]:
+    """convert(v) of each value, made once per distinct value (told apart by repr: lists are not hashable)."""
     seen: dict[str, str] = {}
     out = []
     for v in values:
-        if isinstance(v, list) and not v:       # most units: no neighbour named, no reason
-            out.append("[]")
-            continue
         key = repr(v)
         text = seen.get(key)
         if text is None:
-            text = seen[key] = json.dumps(v, ensure_ascii=False)
+            text = seen[key] = convert(v)
         out.append(text)
     return out
 
