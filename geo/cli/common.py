@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from geo.base import config, faults, i18n
+from geo.base import collector, config, faults, i18n
 from geo.base.errors import InputError, ZonesError
 from geo.domain import audit
 from geo.domain.rulesets import parse_overrides
@@ -63,7 +63,8 @@ def _guarded(callback, cfg):
     @functools.wraps(callback)
     def run(*args, **kwargs):
         try:
-            return callback(*args, **kwargs)
+            with collector.set_aside():     # the app and its libraries live as long as the command
+                return callback(*args, **kwargs)
         except (ZonesError, click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:

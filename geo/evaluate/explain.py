@@ -33,11 +33,15 @@ def _value(spec: dict, v: float, lang: str) -> str:
     return _number(v, lang)
 
 
+# reasons that are hysteresis's, explained by its figures (values["hysteresis"]) instead of the rules
+HYSTERESIS_REASONS = ("HOLD", "STEP", "NOTICE", "CAPACITY", "WEEKLY")
+
+
 def explain(section: RuleSection, values: dict, level: str, reasons: list[str], triggers: list[str], lang: str,
             settings: dict | None = None) -> str:
     w = i18n.words("explain", lang)
     rules, cells, reads = _index(section)
-    if reasons and reasons[0] in ("HOLD", "STEP", "NOTICE", "CAPACITY", "WEEKLY") and values.get("hysteresis"):
+    if reasons and reasons[0] in HYSTERESIS_REASONS and values.get("hysteresis"):
         return w[reasons[0]].format(**values["hysteresis"][lang])
     if level == "unknown":
         parts, missing, unpublished, undecided = [], [], [], []
@@ -76,6 +80,63 @@ def explain(section: RuleSection, values: dict, level: str, reasons: list[str], 
             text += f" — {w['borders']} {', '.join(triggers)}"
         parts.append(text)
     return "; ".join(parts) if parts else w["none"]
+
+
+def explain_pair(section: RuleSection, values: dict, level: str, reasons: list[str], triggers: list[str],
+                 settings: dict | None = None) -> tuple[str, str]:
+    """(explain() in Vietnamese, in English), the same texts. The common case, a level the named rules gave, is
+    made for both languages at once from each rule's words prepared once (a national day has thousands): each
+    value is written once, English's separators swapped for Vietnamese's."""
+    if level == "unknown" or (reasons and reasons[0] in HYSTERESIS_REASONS and values.get("hysteresis")):
+        return (explain(section, values, level, reasons, triggers, "vi", settings),
+                explain(section, values, level, reasons, triggers, "en", settings))
+    vi, en = [], []
+    for rid in reasons:
+        words = _rule_words(section, rid)
+        if words is None:
+            continue
+        read_vi, read_en = [], []
+        for name, label_vi, label_en, is_bool in words[2]:
+            v = values.get(name)
+            if v is None or _is_nan(v):
+                continue
+            if is_bool:
+                read_vi.append(f"{label_vi} = {_value({'type': 'bool'}, v, 'vi')}")
+                read_en.append(f"{label_en} = {_value({'type': 'bool'}, v, 'en')}")
+            else:
+                number = _number(v, "en")
+                read_vi.append(f"{label_vi} = {number.translate(_VI_SEPARATORS)}")
+                read_en.append(f"{label_en} = {number}")
+        text_vi, text_en = words[0], words[1]
+        if read_en:
+            text_vi, text_en = f"{text_vi} ({'; '.join(read_vi)})", f"{text_en} ({'; '.join(read_en)})"
+        if words[3] and triggers:
+            bordering = ", ".join(triggers)
+            text_vi += f" — {i18n.words('explain', 'vi')['borders']} {bordering}"
+            text_en += f" — {i18n.words('explain', 'en')['borders']} {bordering}"
+        vi.append(text_vi)
+        en.append(text_en)
+    if not en:
+        return i18n.words("explain", "vi")["none"], i18n.words("explain", "en")["none"]
+    return "; ".join(vi), "; ".join(en)
+
+
+# (id(section), rule id) -> (section, (its words in Vietnamese, in English, [(input, its label in each, a yes/no?)]
+# in the order explain() reads them, whether it looks at borders) or None for no named rule): made once per rule
+_RULE_WORDS: dict[tuple[int, str], tuple] = {}
+
+
+def _rule_words(section: RuleSection, rid: str) -> tuple | None:
+    found = _RULE_WORDS.get((id(section), rid))
+    if found is None or found[0] is not section:
+        rules, _, reads = _index(section)
+        rule = rules.get(rid)
+        words = None if rule is None else (
+            f"{rid}: {rule.vi}", f"{rid}: {rule.en}",
+            [(n, section.inputs[n].get("vi", n), section.inputs[n].get("en", n), section.inputs[n].get("type") == "bool")
+             for n in reads[rid]], bool(rule.when.borders))
+        found = _RULE_WORDS[(id(section), rid)] = (section, words)
+    return found[1]
 
 
 # id(section) -> (section, its rules by id, its unknown cells by id, the inputs each rule reads in order): made once

@@ -149,8 +149,7 @@ def _explain(frame: gpd.GeoDataFrame, section: RuleSection, env: dict, levels: l
         hit = texts.get(key)
         if hit is None:
             values = {**{k: cols[k][i] for k in names}, "hysteresis": states[i]}
-            hit = texts[key] = tuple(explain.explain(section, values, levels[i], list(rs), triggers[i], lang, settings)
-                                     for lang in ("vi", "en"))
+            hit = texts[key] = explain.explain_pair(section, values, levels[i], list(rs), triggers[i], settings)
         out["vi"].append(hit[0])
         out["en"].append(hit[1])
     frame["explanation"], frame["explanation_en"] = out["vi"], out["en"]

@@ -10,6 +10,7 @@ is picked from these rows by the pure functions below (the same ones whatever th
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -125,18 +126,26 @@ def _of_earlier_version(cases: pd.DataFrame, current: str, current_codes: set[st
     return np.where(known, recorded != current, legacy)
 
 
+def _cases(store: Store, rset: dict, first: str, last: str) -> pd.DataFrame:
+    with store.connect(readonly=True) as con:
+        return store.evaluation_cases(con, rset["date_column"], first, last, every_case=rset.get("rate_cases") == "all")
+
+
 def gather(settings: Settings, store: Store, days: list[dt.date], ruleset: Ruleset, known_until: dt.date | None = None,
            texts: bool = True) -> Inputs:
     """What evaluating `days` (consecutive, oldest first) under `ruleset` reads, in one pass over the store.
     `known_until`: read nothing dated after it (the outlook: the days after it as if no new case came)."""
     rset = ruleset.settings
-    version, communes, districts, provinces = store.current_units(texts)
-    store.require_case_data()
     first = days[0] - dt.timedelta(days=metrics.lookback_days(rset) - 1)
     last = min(days[-1], known_until or days[-1]).isoformat()
+    # the cases are read on a helper thread while this one reads the units: both are mostly the database's work
+    # and Arrow's, done without the interpreter lock (a tenth of a second of a national day)
+    with ThreadPoolExecutor(1, thread_name_prefix="gather-cases") as helper:
+        reading = helper.submit(_cases, store, rset, first.isoformat(), last)
+        version, communes, districts, provinces = store.current_units(texts)
+        store.require_case_data()
+        cases = reading.result()
     with store.connect(readonly=True) as con:
-        cases = store.evaluation_cases(con, rset["date_column"], first.isoformat(), last,
-                                       every_case=rset.get("rate_cases") == "all")
         edges = boundaries.crosswalk_edges(con)
         follow = _of_earlier_version(cases, version, boundaries.commune_codes(con, version) if not edges.empty else set(),
                                      {v["name"]: v["valid_from"] for v in boundaries.versions(con)}.get(version))

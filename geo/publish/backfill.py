@@ -18,6 +18,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 
+from geo.base import collector
 from geo.base.config import Settings
 from geo.base.errors import InputError
 from geo.domain.rulesets import load_rulesets, ruleset_choice
@@ -75,7 +76,8 @@ def _staged(levels_days: list[int]):
     if workers < 2:
         yield from map(_stage_day, levels_days)
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    # the evaluation set aside before the fork: the workers' collections neither walk nor write its pages
+    with collector.set_aside(), multiprocessing.get_context("fork").Pool(workers) as pool:
         yield from pool.imap(_stage_day, levels_days, chunksize=2)
 
 

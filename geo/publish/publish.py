@@ -205,7 +205,7 @@ def _publish(settings, store, day, ruleset, frames, lockdowns, manifest, timer, 
 def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, timer, hold, index, run_id, stage) -> dict:
     runs_dir = settings.runs_dir
     helper = ThreadPoolExecutor(1, thread_name_prefix="publish-tiles")
-    files = helper.submit(_tile_files, stage, list(layers), procs)
+    files = helper.submit(_tile_files, stage, list(layers), procs, _earlier_tiles(settings, store, day, index))
     try:
         maplevels.write(stage, frames, index, run_id, day.isoformat())
         for unit in frames:      # the kinds of unit the boundary version has
@@ -238,10 +238,21 @@ def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, t
     return full
 
 
-def _tile_files(stage: Path, units: list[str], procs: list) -> None:
-    """On a helper thread: each tile build waited for, then its tiles written as files for nginx. Creating files is
-    system calls, which leave the interpreter to the main thread writing the GeoJSON and GeoPackage meanwhile."""
+def _earlier_tiles(settings: Settings, store: Store, day: dt.date, index: dict) -> Path | None:
+    """The tiles folder of the published run whose tiles are most like this run's: the day's own (a day run again),
+    else the latest day's before it, when it is of the same shapes (a backfilled day has none: all are written)."""
+    for run in (store.run_for_date(day.isoformat()), store.latest_run_before(day.isoformat())):
+        if run is not None and run["manifest"].get("shapes") == index["id"]:
+            return settings.runs_dir / run["run_id"] / "tiles"
+    return None
+
+
+def _tile_files(stage: Path, units: list[str], procs: list, earlier: Path | None) -> None:
+    """On a helper thread: each tile build waited for, then its tiles written as files for nginx (those the same as
+    the `earlier` run's linked to its files). Creating files is system calls, which leave the interpreter to the
+    main thread writing the GeoJSON and GeoPackage meanwhile."""
     for unit, (proc, scratch) in zip(units, procs, strict=True):
         tiles.finish_build(proc)
         scratch.unlink()
-        tiles.explode(stage / "tiles" / f"{unit}.mbtiles", stage / tiles.XYZ_DIR / unit)
+        tiles.explode(stage / "tiles" / f"{unit}.mbtiles", stage / tiles.XYZ_DIR / unit,
+                      earlier / f"{unit}.mbtiles" if earlier is not None else None)

@@ -16,6 +16,14 @@ def all_tiles(mbtiles: Path) -> list[tuple]:
         con.close()
 
 
+def tiles_by_position(mbtiles: Path) -> dict[tuple[int, int, int], bytes]:
+    """{(zoom, column, TMS row): MVT bytes} of a whole file; empty when there is no such file or no tiles in it."""
+    try:
+        return {(z, x, y): data for z, x, y, data in all_tiles(mbtiles)}
+    except sqlite3.Error:
+        return {}
+
+
 # Read-only connections kept open per process and thread (MBTiles of a run never change).
 _CONNECTIONS = threading.local()
 # Open MBTiles files per thread at most; the oldest is closed beyond this.
