@@ -136,22 +136,22 @@ def _explain(frame: gpd.GeoDataFrame, section: RuleSection, env: dict, levels: l
     keys = [k for k in section.inputs if k in env]
     cols = {k: np.broadcast_to(np.asarray(env[k], float), (n,)).tolist() for k in keys}
     states = states or [None] * n
-    read_by: dict = {}    # reason ids -> the inputs their explanation reads
+    by_reasons: dict[tuple, list[int]] = {}      # a few distinct lists of reasons over thousands of units
+    for i, rs in enumerate(reasons):
+        by_reasons.setdefault(tuple(rs), []).append(i)
     texts: dict = {}      # many units read the same values for the same reasons: explain each case once
-    out: dict[str, list] = {"vi": [], "en": []}
-    for i in range(n):
-        rs = tuple(reasons[i])
-        names = read_by.get(rs)
-        if names is None:
-            names = read_by[rs] = explain.inputs_read(section, rs, keys)
-        key = (levels[i], rs, tuple(triggers[i]), tuple(cols[k][i] for k in names),
-               None if states[i] is None else repr(states[i]))
-        hit = texts.get(key)
-        if hit is None:
-            values = {**{k: cols[k][i] for k in names}, "hysteresis": states[i]}
-            hit = texts[key] = explain.explain_pair(section, values, levels[i], list(rs), triggers[i], settings)
-        out["vi"].append(hit[0])
-        out["en"].append(hit[1])
+    out: dict[str, list] = {"vi": [None] * n, "en": [None] * n}
+    for rs, units in by_reasons.items():
+        names = explain.inputs_read(section, rs, keys)      # the inputs their explanation reads
+        read = [cols[k] for k in names]
+        for i in units:
+            key = (levels[i], rs, tuple(triggers[i]), tuple([c[i] for c in read]),
+                   None if states[i] is None else repr(states[i]))
+            hit = texts.get(key)
+            if hit is None:
+                values = {**{k: cols[k][i] for k in names}, "hysteresis": states[i]}
+                hit = texts[key] = explain.explain_pair(section, values, levels[i], list(rs), triggers[i], settings)
+            out["vi"][i], out["en"][i] = hit
     frame["explanation"], frame["explanation_en"] = out["vi"], out["en"]
     frame["adjacent_to"] = triggers
 

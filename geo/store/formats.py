@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,15 @@ def flat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 def _json_texts(values: Iterable) -> list[str]:
     """JSON text of each list; the few distinct lists (reasons) repeat over thousands of units."""
-    return each_distinct(values, lambda v: json.dumps(v, ensure_ascii=False))
+    return each_distinct(values, _json_text)
+
+
+def _json_text(value: Any) -> str:
+    """json.dumps(value, ensure_ascii=False), a list of texts (reasons, neighbours) written by json's own C string
+    encoder without the rest of json.dumps around it (thousands of distinct neighbour lists a day)."""
+    if type(value) is list and all(type(v) is str for v in value):
+        return "[" + ", ".join(map(encode_basestring, value)) + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def each_distinct(values: Iterable, convert: Callable[[Any], str]) -> list[str]:
