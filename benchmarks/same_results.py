@@ -87,7 +87,7 @@ def main() -> None:
         (old / "node_modules").symlink_to(ROOT / "node_modules")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        prepare(data, national.source(args.shared), "vn2009", MAPPING)
+        prepare(data, national.source(args.shared), "vn2009", MAPPING, DAY)
         shutil.copytree(data, Path(tmp) / "before", symlinks=True)
         shutil.move(data, Path(tmp) / "after")
         publish(old, Path(tmp) / "before")
