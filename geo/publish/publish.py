@@ -208,11 +208,13 @@ def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, t
     files = helper.submit(_tile_files, stage, list(layers), procs, _earlier_tiles(settings, store, day, index))
     try:
         maplevels.write(stage, frames, index, run_id, day.isoformat())
+        props = {}
         for unit in frames:      # the kinds of unit the boundary version has
-            (stage / f"{unit}.geojson").write_bytes(formats.geojson_bytes(frames[unit], unit))
+            body, props[unit] = formats.geojson_and_records(frames[unit], unit)
+            (stage / f"{unit}.geojson").write_bytes(body)
         (stage / "lockdown.geojson").write_bytes(formats.geojson_bytes(lk, "lockdown"))
         timer.done("publish_geojson")
-        written = formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
+        formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
         timer.done("publish_gpkg")
         files.result()
     except BaseException:
@@ -230,9 +232,8 @@ def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, t
         _seal(stage, full)
         os.rename(stage, held_dir(runs_dir, run_id))
         return full
-    # PostgreSQL keeps the level rows of the tables just written to the GeoPackage (not read back from it)
-    _finish(store, stage, run_id, day, ruleset, full,
-            runfiles.level_rows_of({u: written[u] for u in frames}) if store.is_pg else None)
+    # PostgreSQL keeps the level rows: each feature's properties as the GeoJSON just written holds them
+    _finish(store, stage, run_id, day, ruleset, full, runfiles.level_rows_of(frames, props) if store.is_pg else None)
     timer.done("publish_commit")
     full["stages_s"] = dict(timer.stages)
     return full

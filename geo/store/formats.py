@@ -85,8 +85,14 @@ def feature_collection(props: list[str], geometries: Iterable[str], name: str | 
 
 
 def geojson_bytes(frame: gpd.GeoDataFrame, name: str) -> bytes:
+    return geojson_and_records(frame, name)[0]
+
+
+def geojson_and_records(frame: gpd.GeoDataFrame, name: str) -> tuple[bytes, list[str]]:
+    """geojson_bytes() and its features' properties as JSON texts, one per row (PostgreSQL's level rows)."""
     geoms = frame[GEOJSON_COL] if GEOJSON_COL in frame else geometry_json(frame.geometry.values)
-    return feature_collection(records(properties(frame)), geoms, name)
+    props = records(properties(frame))
+    return feature_collection(props, geoms, name), props
 
 
 def tile_input_bytes(frame: gpd.GeoDataFrame, fields: list[str]) -> bytes:
@@ -140,18 +146,16 @@ def each_distinct(values: Iterable, convert: Callable[[Any], str]) -> list[str]:
     return out
 
 
-def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path) -> dict[str, pd.DataFrame]:
-    """Each frame as a layer of `path`; returns the tables written (flat(), without geometry)."""
-    written = {}
+def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path) -> None:
+    """Each frame as a layer of `path` (its flat() table with the geometry)."""
     for layer, frame in frames.items():
-        df = written[layer] = flat(frame)
+        df = flat(frame)
         gdf = gpd.GeoDataFrame(df, geometry=frame.geometry.values, crs="EPSG:4326")
         if "lockdown" in gdf.columns:
             gdf["lockdown"] = gdf["lockdown"].astype(bool)
         # through Arrow: two thirds of the time of the row-by-row path, the same layer
         pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", append=path.exists(), use_arrow=True,
                                 promote_to_multi=True, geometry_type="MultiPolygon", **GPKG_OPTIONS)
-    return written
 
 
 def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:

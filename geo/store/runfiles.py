@@ -141,16 +141,22 @@ def levels(run_dir: Path, unit: str, codes: np.ndarray, column: str = "level") -
 
 
 def level_rows(run_dir: Path) -> list[tuple]:
-    """A run's levels as rows (unit, code, level, properties JSON text): what the PostgreSQL store keeps."""
-    return level_rows_of({unit: attributes(Path(run_dir), unit) for unit in kinds(Path(run_dir))})
+    """A run's levels as rows (unit, code, level, properties JSON text): what the PostgreSQL store keeps. The
+    properties are a feature's of the run's GeoJSON (its lists JSON lists, not texts as in the tables)."""
+    tables = {unit: attributes(Path(run_dir), unit) for unit in kinds(Path(run_dir))}
+    for df in tables.values():
+        for key in LIST_COLUMNS:
+            if key in df:
+                df[key] = [json.loads(v) if isinstance(v, str) else v for v in df[key]]
+    return level_rows_of(tables, {unit: formats.records(df) for unit, df in tables.items()})
 
 
-def level_rows_of(tables: dict[str, pd.DataFrame]) -> list[tuple]:
-    """level_rows() of a run's tables as written (formats.flat(): the GeoPackage's columns, without geometry)."""
+def level_rows_of(tables: dict[str, pd.DataFrame], props: dict[str, list[str]]) -> list[tuple]:
+    """level_rows() from each unit kind's table (its codes and levels) and its properties as JSON texts, in the
+    table's order (those a run's GeoJSON was written with: formats.geojson_and_records())."""
     rows = []
     for unit, df in tables.items():
-        props = formats.records(df)
-        rows += [(unit, str(c), lv, p) for c, lv, p in zip(df["code"], df["level"], props, strict=False)]
+        rows += [(unit, str(c), lv, p) for c, lv, p in zip(df["code"], df["level"], props[unit], strict=True)]
     return rows
 
 

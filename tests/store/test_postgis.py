@@ -3,6 +3,7 @@ GDAL's PostgreSQL driver), and one writer at a time across servers sharing the d
 and command tests run on both stores (the `both_backends` modules)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -35,6 +36,16 @@ def test_runs_and_levels_are_postgis_rows(pg_app, tmp_path):
         view = con.execute("SELECT code, level, ST_IsValid(geom), ST_SRID(geom), boundary_version FROM zones_commune").fetchall()
         area = con.execute("SELECT SUM(ST_Area(geom::geography)) FROM zones_commune").fetchone()[0]
     assert {r[0]: r[1] for r in rows} == {c: p["level"] for c, p in expected.items()}
+    # a row's properties are its feature's in the run's GeoJSON (lists as JSON lists), and so for a levels run's
+    assert _properties(store, run_id) == expected and isinstance(expected["10002"]["reasons"], list)
+    res = runner.invoke(args=["backfill", "--from", "2021-07-29", "--to", "2021-07-30"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    client = pg_app.test_client()
+    for day in ("2021-07-29", "2021-07-30"):
+        levels_run = store.run_for_date(day)
+        assert levels_run["manifest"]["kind"] == "levels"
+        served = client.get(f"/api/zones.geojson?date={day}&unit=commune").get_json()["features"]
+        assert _properties(store, levels_run["run_id"]) == {f["properties"]["code"]: f["properties"] for f in served}
     assert {r[0]: r[1] for r in view} == {c: p["level"] for c, p in expected.items()}
     assert all(r[2] and r[3] == 4326 for r in view) and {r[4] for r in view} == {"units"}
     assert abs(area - 6e6) < 6e6 * 0.01                     # six 1 km squares
@@ -46,6 +57,12 @@ def test_runs_and_levels_are_postgis_rows(pg_app, tmp_path):
         # typed layers for GIS clients: multipolygons in EPSG:4326, the run's day a date
         assert "Geometry: Multi Polygon" in out.stdout and "4326" in out.stdout, out.stdout
         assert re.search(r"^date: Date", out.stdout, re.M), out.stdout
+
+
+def _properties(store, run_id: str) -> dict:
+    with store.connect(readonly=True) as con:
+        rows = con.execute("SELECT code, properties FROM run_levels WHERE run_id = ? AND unit = 'commune'", (run_id,))
+        return {code: json.loads(props) if isinstance(props, str) else props for code, props in rows.fetchall()}
 
 
 def test_one_writer_across_servers(pg_app, tmp_path):
