@@ -1,11 +1,12 @@
 """The same national day on the PostgreSQL/PostGIS store and on the embedded SQLite store (issue 28): each step as
 an operator and cron run it, a new process each, the PostgreSQL time as a ratio of the SQLite time in the same run.
 
-    .venv/bin/python benchmarks/bench_postgres.py [--shared ../shared/data] [--repeat 3]
+    .venv/bin/python benchmarks/bench_postgres.py [--shared ../shared/data] [--repeat 5]
 
 Steps on the 2009 national layer (11,163 communes; the layer imported and its shapes built beforehand, untimed):
 `import-cases` of 100,000 SYNTHETIC cases (bench_national's generator) into an empty case table, the first
-`reclassify` of 31/07/2021 after it, then the same day again (median of --repeat). PostgreSQL is a private
+`reclassify` of 31/07/2021 after it, then the same day again (median of --repeat); each step run on one store and
+at once on the other, "again" in turns. PostgreSQL is a private
 cluster started here (tests/pgserver.py) with fsync on, as a deployed server runs; both stores on this machine's
 disk. Writes the "postgres" section of RESULTS.md.
 """
@@ -53,25 +54,38 @@ def _timed(args: list[str], env: dict) -> float:
     return time.perf_counter() - t
 
 
-def steps(src: Path, data_dir: Path, cases: Path, repeat: int, url: str | None = None) -> dict[str, float]:
-    """The three steps' seconds on one store (`url`: PostgreSQL's, else the data folder's SQLite file)."""
+def prepared(src: Path, data_dir: Path, url: str | None = None) -> dict:
+    """A store (`url`: PostgreSQL's, else the data folder's SQLite file) with the layer imported and its shapes
+    built: -> the environment its commands run with."""
     extra = {"ZONES_DATABASE_URL": url} if url else {}
-    env = {**os.environ, "ZONES_DATA_DIR": str(data_dir), "ZONES_QUALITY_GATE": "off", **extra}
     settings = config.from_env({"ZONES_DATA_DIR": str(data_dir), "ZONES_QUALITY_GATE": "off", **extra})
     store = Store(settings.db_path)
     import_units(store, src, "vn2009", MAPPING, None, settings.reports_dir)
     shapes.ensure(settings.data_dir, store, "vn2009")
-    out = {"import": _timed([*FLASK, "import-cases", str(cases)], env),
-           "first": _timed([*FLASK, "reclassify", "--date", DAY.isoformat()], env)}
-    out["again"] = statistics.median(_timed([*FLASK, "reclassify", "--date", DAY.isoformat()], env)
-                                     for _ in range(repeat))
+    return {**os.environ, "ZONES_DATA_DIR": str(data_dir), "ZONES_QUALITY_GATE": "off", **extra}
+
+
+def steps(envs: dict[str, dict], cases: Path, repeat: int) -> dict[str, dict[str, float]]:
+    """{store: {step: seconds}}: each step on one store then at once on the other, "again" in turns --repeat times
+    (this machine's speed drifts by a fifth within minutes: the two stores see it alike)."""
+    out: dict[str, dict[str, float]] = {name: {} for name in envs}
+    reclassify = [*FLASK, "reclassify", "--date", DAY.isoformat()]
+    for step, args in (("import", [*FLASK, "import-cases", str(cases)]), ("first", reclassify)):
+        for name, env in envs.items():
+            out[name][step] = _timed(args, env)
+    again: dict[str, list[float]] = {name: [] for name in envs}
+    for _ in range(repeat):
+        for name, env in envs.items():
+            again[name].append(_timed(reclassify, env))
+    for name in envs:
+        out[name]["again"] = statistics.median(again[name])
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     why = pgserver.available()
     if why:
@@ -84,8 +98,10 @@ def main() -> None:
             probe = Store(Path(tmp) / "probe" / "zones.sqlite")
             import_units(probe, src, "vn2009", MAPPING, None, Path(tmp) / "probe" / "reports")
             synthetic_cases(probe.load_units("vn2009"), np.random.default_rng(SEED)).to_csv(cases, index=False)
-            sqlite = steps(src, Path(tmp) / "sqlite", cases, args.repeat)
-            pg = steps(src, Path(tmp) / "pg", cases, args.repeat, cluster.new_database())
+            envs = {"sqlite": prepared(src, Path(tmp) / "sqlite"),
+                    "pg": prepared(src, Path(tmp) / "pg", cluster.new_database())}
+            times = steps(envs, cases, args.repeat)
+            sqlite, pg = times["sqlite"], times["pg"]
     finally:
         cluster.stop()
     lines = [

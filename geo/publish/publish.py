@@ -204,21 +204,28 @@ def _publish(settings, store, day, ruleset, frames, lockdowns, manifest, timer, 
 
 def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, timer, hold, index, run_id, stage) -> dict:
     runs_dir = settings.runs_dir
-    helper = ThreadPoolExecutor(1, thread_name_prefix="publish-tiles")
+    helper = ThreadPoolExecutor(2, thread_name_prefix="publish")
     files = helper.submit(_tile_files, stage, list(layers), procs, _earlier_tiles(settings, store, day, index))
+    staging = None
     try:
         maplevels.write(stage, frames, index, run_id, day.isoformat())
         props = {}
         for unit in frames:      # the kinds of unit the boundary version has
             body, props[unit] = formats.geojson_and_records(frames[unit], unit)
             (stage / f"{unit}.geojson").write_bytes(body)
+        if store.is_pg and not hold:
+            # PostgreSQL keeps the level rows (each feature's properties as the GeoJSON holds them), sent ahead on a
+            # helper thread: the server parses their JSON while the GeoPackage is written and the tiles are waited for
+            staging = helper.submit(store.stage_levels, runfiles.level_rows_of(frames, props))
         (stage / "lockdown.geojson").write_bytes(formats.geojson_bytes(lk, "lockdown"))
         timer.done("publish_geojson")
         formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")
         timer.done("publish_gpkg")
         files.result()
+        levels = staging.result() if staging is not None else None
     except BaseException:
         tiles.stop_builds([p for p, _ in procs])      # the helper's wait ends with them
+        _close_staged(staging)
         raise
     finally:
         helper.shutdown(wait=True)
@@ -232,11 +239,24 @@ def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, t
         _seal(stage, full)
         os.rename(stage, held_dir(runs_dir, run_id))
         return full
-    # PostgreSQL keeps the level rows: each feature's properties as the GeoJSON just written holds them
-    _finish(store, stage, run_id, day, ruleset, full, runfiles.level_rows_of(frames, props) if store.is_pg else None)
+    try:
+        _finish(store, stage, run_id, day, ruleset, full, levels)
+    finally:
+        if levels is not None:
+            levels.close()          # recorded or not, its connection goes back to the pool (a second close is nothing)
     timer.done("publish_commit")
     full["stages_s"] = dict(timer.stages)
     return full
+
+
+def _close_staged(staging) -> None:
+    """Level rows sent ahead for a run that will not be recorded: their connection back to the pool."""
+    if staging is None:
+        return
+    try:
+        staging.result().close()
+    except Exception:        # sending them failed: nothing to give back, and the first error is the one to tell
+        pass
 
 
 def _earlier_tiles(settings: Settings, store: Store, day: dt.date, index: dict) -> Path | None:

@@ -72,9 +72,9 @@ class Store:
             con.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """One write transaction: committed on success, rolled back on any exception."""
-        with self.connect() as con:
+    def transaction(self, staged: Any = None) -> Iterator[Any]:
+        """One write transaction: committed on success, rolled back on any exception (`staged`: on its connection)."""
+        with staged if staged is not None else self.connect() as con:
             if self.is_pg:              # psycopg opens the transaction itself
                 try:
                     yield con
@@ -188,11 +188,10 @@ class Store:
 
     # -- runs --------------------------------------------------------------------------
     def record_run(self, run_id: str, day: str, ruleset_id: str, ruleset_sha256: str | None, manifest: dict,
-                   levels: list[tuple] | None = None) -> None:
-        """Make a run visible: its row, the date's pointer, the publication log (one transaction);
-        in PostgreSQL its levels too, as rows (unit, code, level, properties JSON) that publishing gives
-        (the files stay the source of what is served)."""
-        with self.transaction() as con:
+                   levels: Any = None) -> None:
+        """Make a run visible: its row, the date's pointer, the publication log (one transaction); in PostgreSQL its
+        levels too: rows (unit, code, level, properties JSON) or those stage_levels() sent ahead (files stay the source)."""
+        with self.transaction(levels if self.is_pg and not isinstance(levels, list | None) else None) as con:
             con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?)",
                         (run_id, day, manifest["created_at"], ruleset_id, ruleset_sha256,
                          manifest["boundary_version"], json.dumps(manifest, ensure_ascii=False)))
@@ -201,8 +200,13 @@ class Store:
             con.execute("INSERT INTO publications (date, run_id, published_at) VALUES (?, ?, ?)",
                         (day, run_id, dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")))
             if levels and self.is_pg:
-                from geo.store import pg  # deliberate: psycopg is loaded only when the store is PostgreSQL
-                pg.record_levels(con, run_id, levels)
+                from geo.store import pglevels  # deliberate: psycopg is loaded only when the store is PostgreSQL
+                pglevels.record_levels(con, run_id, levels)
+
+    def stage_levels(self, rows: list[tuple]) -> Any:
+        """PostgreSQL: a run's level rows sent ahead for record_run() (pglevels.StagedLevels: closed if not recorded)."""
+        from geo.store import pglevels  # deliberate: psycopg is loaded only when the store is PostgreSQL
+        return pglevels.StagedLevels(self.url, SCHEMA, rows)
 
     def run_for_date(self, day: str, as_of: str | None = None) -> dict | None:
         """The run published for `day`; with `as_of` (UTC ISO time), the one published at that time."""
@@ -276,8 +280,7 @@ def _read_only(path: Path) -> sqlite3.Connection:
 
 
 _RUNS: dict[tuple[str, str], dict] = {}
-# Runs remembered per process (a few KB each; far more than the dates anyone browses).
-MAX_REMEMBERED_RUNS = 512
+MAX_REMEMBERED_RUNS = 512       # runs remembered per process (a few KB each; far more than the dates anyone browses)
 
 
 def _published_run(path: str, run_id: str) -> dict | None:

@@ -234,16 +234,6 @@ def _create(raw: psycopg.Connection, schema: str) -> None:
     raw.commit()
 
 
-def record_levels(con: Connection, run_id: str, rows: list[tuple]) -> None:
-    """A published run's levels as rows (unit, code, level, properties JSON text), by COPY (a national run is ~12,000
-    rows and 25 MB of JSON). A run is recorded once; were it recorded again, the rows already there stay."""
-    if con.raw.execute("SELECT 1 FROM run_levels WHERE run_id = %s LIMIT 1", (run_id,)).fetchone():
-        return
-    with con.raw.cursor() as cur, cur.copy("COPY run_levels (run_id, unit, code, level, properties) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row((run_id, *row))
-
-
 # One writer of runs at a time across every server using the database.
 WRITER_LOCK_KEY = 20210601
 
