@@ -5,8 +5,8 @@ an operator and cron run it, a new process each, the PostgreSQL time as a ratio 
 
 Steps on the 2009 national layer (11,163 communes; the layer imported and its shapes built beforehand, untimed):
 `import-cases` of 100,000 SYNTHETIC cases (bench_national's generator) into an empty case table, the first
-`reclassify` of 31/07/2021 after it, then the same day again (median of --repeat); each step run on one store and
-at once on the other, "again" in turns. PostgreSQL is a private
+`reclassify` of 31/07/2021 after it, each on fresh copies of the prepared stores, then the same day again (medians of
+--repeat); each step run on one store and at once on the other, "again" in turns. PostgreSQL is a private
 cluster started here (tests/pgserver.py) with fsync on, as a deployed server runs; both stores on this machine's
 disk. Writes the "postgres" section of RESULTS.md.
 """
@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,12 +32,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 import national  # noqa: E402
 import numpy as np  # noqa: E402
 import pgserver  # noqa: E402
+import psycopg  # noqa: E402
 from bench_national import MAPPING, SEED, synthetic_cases  # noqa: E402
 from results import write_section  # noqa: E402
 
 from geo.base import config  # noqa: E402
 from geo.ingest.units import import_units  # noqa: E402
 from geo.publish import shapes  # noqa: E402
+from geo.store import pg  # noqa: E402
 from geo.store.database import Store  # noqa: E402
 
 DAY = dt.date(2021, 7, 31)
@@ -65,21 +68,39 @@ def prepared(src: Path, data_dir: Path, url: str | None = None) -> dict:
     return {**os.environ, "ZONES_DATA_DIR": str(data_dir), "ZONES_QUALITY_GATE": "off", **extra}
 
 
-def steps(envs: dict[str, dict], cases: Path, repeat: int) -> dict[str, dict[str, float]]:
-    """{store: {step: seconds}}: each step on one store then at once on the other, "again" in turns --repeat times
-    (this machine's speed drifts by a fifth within minutes: the two stores see it alike)."""
-    out: dict[str, dict[str, float]] = {name: {} for name in envs}
+def fresh(base: dict[str, dict], folder: Path, k: int, cluster) -> dict[str, dict]:
+    """Copies of the prepared stores that no step has touched: the data folders copied, PostgreSQL's database made
+    from the prepared one as its template."""
+    pg.close_pools()           # a template database must have no connection open
+    out = {}
+    for name, env in base.items():
+        data = folder / f"{name}-{k}"
+        shutil.copytree(env["ZONES_DATA_DIR"], data, symlinks=True)
+        extra = {}
+        if "ZONES_DATABASE_URL" in env:
+            template = env["ZONES_DATABASE_URL"].rsplit("/", 1)[1]
+            with psycopg.connect(f"{cluster.base}/postgres", autocommit=True) as con:
+                con.execute(f"CREATE DATABASE {template}_{k} TEMPLATE {template}")
+            extra = {"ZONES_DATABASE_URL": f"{cluster.base}/{template}_{k}"}
+        out[name] = {**env, "ZONES_DATA_DIR": str(data), **extra}
+    return out
+
+
+def steps(base: dict[str, dict], cases: Path, repeat: int, folder: Path, cluster) -> dict[str, dict[str, float]]:
+    """{store: {step: seconds}}: medians of --repeat runs, each step on one store then at once on the other (this
+    machine's speed drifts by a fifth within minutes: the two stores see it alike). An import and the first run
+    after it are timed on fresh copies of the prepared stores; the same day again in turns on the last copies."""
+    times: dict[str, dict[str, list[float]]] = {name: {k: [] for k in STEPS} for name in base}
     reclassify = [*FLASK, "reclassify", "--date", DAY.isoformat()]
-    for step, args in (("import", [*FLASK, "import-cases", str(cases)]), ("first", reclassify)):
-        for name, env in envs.items():
-            out[name][step] = _timed(args, env)
-    again: dict[str, list[float]] = {name: [] for name in envs}
+    for k in range(repeat):
+        envs = fresh(base, folder, k, cluster)
+        for step, args in (("import", [*FLASK, "import-cases", str(cases)]), ("first", reclassify)):
+            for name, env in envs.items():
+                times[name][step].append(_timed(args, env))
     for _ in range(repeat):
         for name, env in envs.items():
-            again[name].append(_timed(reclassify, env))
-    for name in envs:
-        out[name]["again"] = statistics.median(again[name])
-    return out
+            times[name]["again"].append(_timed(reclassify, env))
+    return {name: {k: statistics.median(v) for k, v in steps.items()} for name, steps in times.items()}
 
 
 def main() -> None:
@@ -98,9 +119,9 @@ def main() -> None:
             probe = Store(Path(tmp) / "probe" / "zones.sqlite")
             import_units(probe, src, "vn2009", MAPPING, None, Path(tmp) / "probe" / "reports")
             synthetic_cases(probe.load_units("vn2009"), np.random.default_rng(SEED)).to_csv(cases, index=False)
-            envs = {"sqlite": prepared(src, Path(tmp) / "sqlite"),
+            base = {"sqlite": prepared(src, Path(tmp) / "sqlite"),
                     "pg": prepared(src, Path(tmp) / "pg", cluster.new_database())}
-            times = steps(envs, cases, args.repeat)
+            times = steps(base, cases, args.repeat, Path(tmp), cluster)
             sqlite, pg = times["sqlite"], times["pg"]
     finally:
         cluster.stop()
@@ -110,7 +131,8 @@ def main() -> None:
         f"Written by `benchmarks/bench_postgres.py` on {dt.date.today().isoformat()}: "
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores; national 2009 layer, "
         f"100,000 synthetic cases (seed {SEED}), 31/07/2021; each step a new process; PostgreSQL a private cluster "
-        "with fsync on, on the same disk.",
+        f"with fsync on, on the same disk; medians of {args.repeat}, the import and the first run on fresh copies of the "
+        "stores each time.",
         "",
         "| step | SQLite (s) | PostgreSQL (s) | PostgreSQL / SQLite | target | |",
         "|---|---:|---:|---:|---:|---|",
