@@ -64,7 +64,9 @@ def _guarded(callback, cfg):
     def run(*args, **kwargs):
         try:
             with collector.set_aside():     # the app and its libraries live as long as the command
-                return callback(*args, **kwargs)
+                result = callback(*args, **kwargs)
+            collector.end_command_process()
+            return result
         except (ZonesError, click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:
