@@ -10,6 +10,7 @@ offline page) stay files that any web server or CDN can host.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import re
 import threading
@@ -219,18 +220,24 @@ def connect(url: str, schema: str) -> Connection:
 
 
 def _create(raw: psycopg.Connection, schema: str) -> None:
-    """The schema once per process, under an advisory lock (several servers may start at once)."""
+    """The schema once per process, under an advisory lock (several servers may start at once); nothing when the
+    database already has this very schema (its digest is run_levels' comment): no statement, no lock on the views
+    their readers would wait for, at every command's start."""
     ddl = schema
     for pattern, repl in TYPES:
         ddl = re.sub(pattern, repl, ddl)
+    statements = [s for s in ddl.split(";") if s.strip()] + [EXTRA, added_columns_pg()] + \
+        [VIEW.format(unit=unit) for unit in UNITS]
+    digest = "zones schema " + hashlib.sha256("\n;".join(statements).encode()).hexdigest()[:16]
+    current = raw.execute("SELECT obj_description(to_regclass('run_levels'), 'pg_class')").fetchone() == (digest,)
+    raw.rollback()
+    if current:
+        return
     with raw.transaction():
         raw.execute("SELECT pg_advisory_xact_lock(20210531)")
-        for statement in filter(str.strip, ddl.split(";")):
+        for statement in statements:
             raw.execute(statement)
-        raw.execute(EXTRA)
-        raw.execute(added_columns_pg())
-        for unit in UNITS:
-            raw.execute(VIEW.format(unit=unit))
+        raw.execute(f"COMMENT ON TABLE run_levels IS '{digest}'")
     raw.commit()
 
 

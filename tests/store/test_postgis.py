@@ -59,6 +59,27 @@ def test_runs_and_levels_are_postgis_rows(pg_app, tmp_path):
         assert re.search(r"^date: Date", out.stdout, re.M), out.stdout
 
 
+def test_the_schema_is_made_once_and_then_left_alone(pg_app):
+    """A process that finds the database at this very schema runs no statement of it: the views its readers use are
+    not dropped and made again at every command's start."""
+    import psycopg
+
+    from geo.store import pg
+    from geo.store.schema import SCHEMA
+    url = pg_app.config["ZONES"].db_path
+    view_oid = "SELECT 'zones_commune'::regclass::oid"
+    with psycopg.connect(url) as raw:
+        pg._create(raw, SCHEMA)                                     # made (or already made by the app)
+        before = raw.execute(view_oid).fetchone()
+        assert raw.execute("SELECT obj_description('run_levels'::regclass)").fetchone()[0].startswith("zones schema ")
+        pg._create(raw, SCHEMA)
+        assert raw.execute(view_oid).fetchone() == before           # not made again
+        raw.execute("COMMENT ON TABLE run_levels IS 'an older schema'")
+        raw.commit()
+        pg._create(raw, SCHEMA)
+        assert raw.execute(view_oid).fetchone() != before           # another schema: made again
+
+
 def _properties(store, run_id: str) -> dict:
     with store.connect(readonly=True) as con:
         rows = con.execute("SELECT code, properties FROM run_levels WHERE run_id = ? AND unit = 'commune'", (run_id,))
