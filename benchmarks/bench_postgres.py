@@ -141,6 +141,10 @@ def main() -> None:
         "",
         "How: cases go in by COPY (CSV written by Arrow) into a temporary table and one upsert; an evaluation reads",
         "each column of its cases as one JSON array aggregated by the database (json_agg), never a row at a time.",
+        "A run's level rows (~12,000, 22 MB of JSON for the national day) are sent on a helper thread into a temporary",
+        "table while the GeoPackage is written, and moved into `run_levels` in the run's one transaction. What is left",
+        "is PostgreSQL's own: importing psycopg, parsing that JSON into JSONB and making it durable (fsync on), about",
+        "0.45 s whatever the day, so the ratio rises as the SQLite day gets faster.",
     ]
     write_section("postgres", lines)
     print("\n".join(lines))
