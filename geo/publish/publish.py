@@ -155,7 +155,7 @@ def _start_tiles(stage: Path, settings: Settings, index: dict, layers: dict) -> 
     procs = []
     folder = shapes.folder(settings.data_dir, index["id"])
     for unit, frame in layers.items():
-        out = stage / "tiles" / f"{unit}.mbtiles"
+        out = _tiles_of(stage, unit)[0]
         if unit == "lockdown":
             lean = stage / "tiles" / f".{unit}-input.geojson"
             lean.write_bytes(formats.tile_input_bytes(frame, list(tiles.fields(unit))))
@@ -260,20 +260,24 @@ def _close_staged(staging) -> None:
 
 
 def _earlier_tiles(settings: Settings, store: Store, day: dt.date, index: dict) -> Path | None:
-    """The tiles folder of the published run whose tiles are most like this run's: the day's own (a day run again),
-    else the latest day's before it, when it is of the same shapes (a backfilled day has none: all are written)."""
+    """The folder of the published run whose tiles are most like this run's: the day's own (a day run again), else
+    the latest day's before it, when it is of the same shapes (a backfilled day has no tiles: all are written)."""
     for run in (store.run_for_date(day.isoformat()), store.latest_run_before(day.isoformat())):
         if run is not None and run["manifest"].get("shapes") == index["id"]:
-            return settings.runs_dir / run["run_id"] / "tiles"
+            return settings.runs_dir / run["run_id"]
     return None
 
 
 def _tile_files(stage: Path, units: list[str], procs: list, earlier: Path | None) -> None:
     """On a helper thread: each tile build waited for, then its tiles written as files for nginx (those the same as
-    the `earlier` run's linked to its files). Creating files is system calls, which leave the interpreter to the
-    main thread writing the GeoJSON and GeoPackage meanwhile."""
+    the `earlier` run folder's linked to its files). Creating files is system calls, which leave the interpreter to
+    the main thread writing the GeoJSON and GeoPackage meanwhile."""
     for unit, (proc, scratch) in zip(units, procs, strict=True):
         tiles.finish_build(proc)
         scratch.unlink()
-        tiles.explode(stage / "tiles" / f"{unit}.mbtiles", stage / tiles.XYZ_DIR / unit,
-                      earlier / f"{unit}.mbtiles" if earlier is not None else None)
+        tiles.explode(*_tiles_of(stage, unit), _tiles_of(earlier, unit) if earlier is not None else None)
+
+
+def _tiles_of(run_dir: Path, unit: str) -> tuple[Path, Path]:
+    """A run's MBTiles of one layer and the folder of its tile files."""
+    return run_dir / "tiles" / f"{unit}.mbtiles", run_dir / tiles.XYZ_DIR / unit

@@ -32,18 +32,17 @@ LAYERS = ("commune", "district", "province", "lockdown")
 XYZ_DIR = "tiles/xyz"
 
 
-def explode(mbtiles: Path, folder: Path, earlier: Path | None = None) -> int:
+def explode(mbtiles: Path, folder: Path, earlier: tuple[Path, Path] | None = None) -> int:
     """The tiles as files for nginx: a gzipped tile as it is stored, z/x/y.mvt.gz (nginx sends it as it is to a
     client that takes gzip, unpacked to one that does not: gzip_static always, gunzip), a plain one as z/x/y.mvt.
     One file per tile: creating a file is most of what this costs, and more the more runs the disk holds (a new
     inode is looked for near its folder's, among the earlier runs' thousands: 0.05 ms a file on an empty disk,
-    0.4 ms beside twenty national runs). `earlier`: the same layer's MBTiles of an earlier run of the same shapes,
-    its files beside it (tiles/xyz/<layer>); a tile the same to the byte as that run's is a hard link to its file
+    0.4 ms beside twenty national runs). `earlier`: the same layer's MBTiles of an earlier run of the same shapes
+    and the folder of its files; a tile the same to the byte as that run's is a hard link to its file
     (a published run is never written again, so sharing is safe; deleting either run leaves the other whole). Most
     tiles of a day are yesterday's: where no commune in a tile changed level, nothing in it changed."""
     rows = mbtiles_file.all_tiles(mbtiles)
-    before = mbtiles_file.tiles_by_position(earlier) if earlier is not None else {}
-    earlier_files = earlier.parent / "xyz" / mbtiles.stem if earlier is not None else None
+    before, earlier_files = (mbtiles_file.tiles_by_position(earlier[0]), earlier[1]) if earlier else ({}, None)
     for z, x, tms_y, data in rows:
         d = folder / str(z) / str(x)
         d.mkdir(parents=True, exist_ok=True)
