@@ -96,13 +96,13 @@ def explain_pair(section: RuleSection, values: dict, level: str, reasons: list[s
         if words is None:
             continue
         read_vi, read_en = [], []
-        for name, label_vi, label_en, is_bool in words[2]:
+        for name, label_vi, label_en, spec in words[2]:
             v = values.get(name)
             if v is None or _is_nan(v):
                 continue
-            if is_bool:
-                read_vi.append(f"{label_vi} = {_value({'type': 'bool'}, v, 'vi')}")
-                read_en.append(f"{label_en} = {_value({'type': 'bool'}, v, 'en')}")
+            if spec.get("type") == "bool":
+                read_vi.append(f"{label_vi} = {_value(spec, v, 'vi')}")
+                read_en.append(f"{label_en} = {_value(spec, v, 'en')}")
             else:
                 number = _number(v, "en")
                 read_vi.append(f"{label_vi} = {number.translate(_VI_SEPARATORS)}")
@@ -121,7 +121,7 @@ def explain_pair(section: RuleSection, values: dict, level: str, reasons: list[s
     return "; ".join(vi), "; ".join(en)
 
 
-# (id(section), rule id) -> (section, (its words in Vietnamese, in English, [(input, its label in each, a yes/no?)]
+# (id(section), rule id) -> (section, (its words in Vietnamese, in English, [(input, its label in each, its spec)]
 # in the order explain() reads them, whether it looks at borders) or None for no named rule): made once per rule
 _RULE_WORDS: dict[tuple[int, str], tuple] = {}
 
@@ -133,8 +133,8 @@ def _rule_words(section: RuleSection, rid: str) -> tuple | None:
         rule = rules.get(rid)
         words = None if rule is None else (
             f"{rid}: {rule.vi}", f"{rid}: {rule.en}",
-            [(n, section.inputs[n].get("vi", n), section.inputs[n].get("en", n), section.inputs[n].get("type") == "bool")
-             for n in reads[rid]], bool(rule.when.borders))
+            [(n, section.inputs[n].get("vi", n), section.inputs[n].get("en", n), section.inputs[n]) for n in reads[rid]],
+            bool(rule.when.borders))
         found = _RULE_WORDS[(id(section), rid)] = (section, words)
     return found[1]
 

@@ -78,17 +78,15 @@ def _seal(stage: Path, full: dict) -> None:
     _fsync_tree(stage)
 
 
-def _finish(store: Store, stage: Path, run_id: str, day: dt.date, ruleset, full: dict,
-            levels: list[tuple] | None = None) -> None:
+def _finish(store: Store, stage: Path, run_id: str, day: dt.date, ruleset, full: dict, levels=None) -> None:
     _seal(stage, full)
     os.rename(stage, stage.parent / run_id)
     record(store, stage.parent / run_id, ruleset.id, ruleset.sha256, full, levels)
 
 
-def record(store: Store, folder: Path, ruleset_id: str, ruleset_sha256: str | None, full: dict,
-           levels: list[tuple] | None = None) -> None:
-    """Record a written run as published, with its level rows when the store is PostgreSQL (`levels`: those of
-    the tables just written, else read back from the run's files)."""
+def record(store: Store, folder: Path, ruleset_id: str, ruleset_sha256: str | None, full: dict, levels=None) -> None:
+    """Record a written run as published, with its level rows when the store is PostgreSQL (`levels`: those sent
+    ahead while the run was written, Store.stage_levels(), else read back from the run's files)."""
     if not store.is_pg:
         levels = None
     elif levels is None:
