@@ -214,7 +214,8 @@ def _write(settings, store, day, ruleset, frames, lk, layers, procs, manifest, t
         if store.is_pg and not hold:
             # PostgreSQL keeps the level rows (each feature's properties as the GeoJSON holds them), sent ahead on a
             # helper thread: the server parses their JSON while the GeoPackage is written and the tiles are waited for
-            staging = helper.submit(store.stage_levels, runfiles.level_rows_of(frames, props))
+            provisional = (day.isoformat(), ruleset.id, ruleset.sha256, manifest["boundary_version"])
+            staging = helper.submit(store.stage_levels, run_id, provisional, runfiles.level_rows_of(frames, props))
         (stage / "lockdown.geojson").write_bytes(formats.geojson_bytes(lk, "lockdown"))
         timer.done("publish_geojson")
         formats.write_gpkg({**frames, "lockdown": lk}, stage / "zones.gpkg")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ import shapely
 from geo.base.errors import MissingInputError
 from geo.base.vocabulary import UNITS
 from geo.store import boundaries, casestats, inputs
-from geo.store.connection import Connection
+from geo.store.connection import Connection, read_only_sqlite
 from geo.store.schema import SCHEMA, add_missing_columns
 
 CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "result_date", "count",
@@ -56,7 +55,7 @@ class Store:
         if readonly:
             if not self.exists():
                 raise FileNotFoundError(self.file)
-            con = _read_only(self.file)
+            con = read_only_sqlite(self.file)
         else:
             self.file.parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread off: an import lets a helper thread run its upserts while it parses the
@@ -190,23 +189,30 @@ class Store:
     def record_run(self, run_id: str, day: str, ruleset_id: str, ruleset_sha256: str | None, manifest: dict,
                    levels: Any = None) -> None:
         """Make a run visible: its row, the date's pointer, the publication log (one transaction); in PostgreSQL its
-        levels too: rows (unit, code, level, properties JSON) or those stage_levels() sent ahead (files stay the source)."""
-        with self.transaction(levels if self.is_pg and not isinstance(levels, list | None) else None) as con:
-            con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?)",
-                        (run_id, day, manifest["created_at"], ruleset_id, ruleset_sha256,
-                         manifest["boundary_version"], json.dumps(manifest, ensure_ascii=False)))
+        levels too: rows (unit, code, level, properties JSON), or sent ahead by stage_levels() with a provisional
+        run row in this very transaction, made whole here (files stay the source)."""
+        staged = levels if self.is_pg and not isinstance(levels, list | None) else None
+        run = (day, manifest["created_at"], ruleset_id, ruleset_sha256, manifest["boundary_version"],
+               json.dumps(manifest, ensure_ascii=False), run_id)
+        with self.transaction(staged) as con:
+            if staged is None:
+                con.execute("INSERT INTO runs (date, created_at, ruleset, ruleset_sha256, boundary_version, manifest, "
+                            "run_id) VALUES (?,?,?,?,?,?,?)", run)
+            else:
+                staged.complete_run(con, run)
             con.execute("INSERT INTO published (date, run_id) VALUES (?, ?) "
                         "ON CONFLICT(date) DO UPDATE SET run_id = excluded.run_id", (day, run_id))
             con.execute("INSERT INTO publications (date, run_id, published_at) VALUES (?, ?, ?)",
                         (day, run_id, dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")))
-            if levels and self.is_pg:
+            if levels and staged is None and self.is_pg:
                 from geo.store import pglevels  # deliberate: psycopg is loaded only when the store is PostgreSQL
                 pglevels.record_levels(con, run_id, levels)
 
-    def stage_levels(self, rows: list[tuple]) -> Any:
-        """PostgreSQL: a run's level rows sent ahead for record_run() (pglevels.StagedLevels: closed if not recorded)."""
+    def stage_levels(self, run_id: str, provisional: tuple, rows: list[tuple]) -> Any:
+        """PostgreSQL: a run's level rows sent ahead for record_run(), `provisional` its (date, ruleset,
+        ruleset_sha256, boundary_version) (pglevels.StagedLevels: closed if not recorded)."""
         from geo.store import pglevels  # deliberate: psycopg is loaded only when the store is PostgreSQL
-        return pglevels.StagedLevels(self.url, SCHEMA, rows)
+        return pglevels.StagedLevels(self.url, SCHEMA, run_id, provisional, rows)
 
     def run_for_date(self, day: str, as_of: str | None = None) -> dict | None:
         """The run published for `day`; with `as_of` (UTC ISO time), the one published at that time."""
@@ -262,21 +268,6 @@ class Store:
         with self.connect(readonly=True) as con:
             rows = con.execute("SELECT r.* FROM published p JOIN runs r USING (run_id) ORDER BY p.date").fetchall()
         return [{**dict(r), "manifest": json.loads(r["manifest"])} for r in rows]
-
-
-def _read_only(path: Path) -> sqlite3.Connection:
-    """A reading connection. On a folder that cannot be written (a read-only disk; a full one where
-    SQLite cannot make its shared-memory file) the file is opened as immutable: nobody can change it."""
-    uri = f"file:{path}?mode=ro"
-    if not os.access(path.parent, os.W_OK):
-        return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30)
-    con = sqlite3.connect(uri, uri=True, timeout=30)
-    try:
-        con.execute("PRAGMA schema_version").fetchone()
-        return con
-    except sqlite3.OperationalError:
-        con.close()
-        return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30)
 
 
 _RUNS: dict[tuple[str, str], dict] = {}

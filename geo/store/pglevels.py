@@ -6,11 +6,13 @@ import psycopg
 
 from geo.store.pg import Connection, connect
 
+# A run's row, column by column as record_run() fills it (the run's id last).
+RUN_COLUMNS = ("date", "created_at", "ruleset", "ruleset_sha256", "boundary_version", "manifest")
+
 
 def _fast_compression(raw: psycopg.Connection) -> None:
     """This session's large values compressed with lz4 rather than PostgreSQL's default pglz: a national run's
-    properties are stored in three quarters of the time, a tenth larger. The values keep their compression when
-    moved into `run_levels`; a server built without lz4 keeps pglz."""
+    properties are stored in three quarters of the time, a tenth larger. A server built without lz4 keeps pglz."""
     try:
         raw.execute("SET default_toast_compression = 'lz4'")
     except psycopg.Error:
@@ -18,21 +20,27 @@ def _fast_compression(raw: psycopg.Connection) -> None:
 
 
 class StagedLevels:
-    """A run's level rows (unit, code, level, properties JSON text) sent ahead by COPY into a temporary table of one
-    connection kept out of the pool: the server parses their JSON (~25 MB nationally) while the run's files are still
-    being written; the run's record moves them into `run_levels` in its transaction on this very connection."""
+    """A run's level rows (unit, code, level, properties JSON text) sent ahead by COPY straight into `run_levels`,
+    in a transaction left open on one connection kept out of the pool: the server parses their JSON (~25 MB
+    nationally) and writes its log while the run's files are still being written, and the run's record is then
+    that transaction's few last statements (complete_run), one commit. The rows need their run's row first (the
+    table's reference): a provisional one, `provisional` = the run's (date, ruleset, ruleset_sha256,
+    boundary_version), which complete_run() fills in; no one sees either before the commit, and a run never
+    recorded leaves nothing (close() rolls back)."""
 
-    def __init__(self, url: str, schema: str, rows: list[tuple]) -> None:
+    def __init__(self, url: str, schema: str, run_id: str, provisional: tuple, rows: list[tuple]) -> None:
+        self.run_id = run_id
         self.connection: Connection | None = connect(url, schema)
         try:
             raw = self.connection.raw
             _fast_compression(raw)
-            raw.execute("DROP TABLE IF EXISTS pg_temp.levels_staged")
-            raw.execute("CREATE TEMP TABLE levels_staged (unit TEXT, code TEXT, level TEXT, properties JSONB NOT NULL)")
-            with raw.cursor() as cur, cur.copy("COPY levels_staged (unit, code, level, properties) FROM STDIN") as copy:
+            day, ruleset, sha256, boundary_version = provisional
+            raw.execute("INSERT INTO runs (run_id, date, created_at, ruleset, ruleset_sha256, boundary_version, "
+                        "manifest) VALUES (%s, %s, '', %s, %s, %s, '{}')",
+                        (run_id, day, ruleset, sha256, boundary_version))
+            with raw.cursor() as cur, cur.copy("COPY run_levels (run_id, unit, code, level, properties) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
-            raw.commit()
+                    copy.write_row((run_id, *row))
         except BaseException:
             self.close()
             raise
@@ -44,24 +52,25 @@ class StagedLevels:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def complete_run(self, con: Connection, run: tuple) -> None:
+        """The provisional run row made whole: `run` = RUN_COLUMNS' values then the run's id (this one's)."""
+        if run[-1] != self.run_id:
+            raise ValueError(f"levels staged for run {self.run_id}, recorded for {run[-1]}")
+        cur = con.raw.execute(f"UPDATE runs SET {', '.join(f'{c} = %s' for c in RUN_COLUMNS)} WHERE run_id = %s", run)
+        if cur.rowcount != 1:
+            raise RuntimeError(f"run {self.run_id}: its provisional row is gone")
+
     def close(self) -> None:
-        """Back to the pool, once (what was not committed rolled back; a temporary table left is dropped by the next
-        StagedLevels of the session)."""
+        """Back to the pool, once (what was not committed rolled back: the provisional row and its levels)."""
         connection, self.connection = self.connection, None
         if connection is not None:
             connection.close()
 
 
-def record_levels(con: Connection, run_id: str, rows: list[tuple] | StagedLevels) -> None:
+def record_levels(con: Connection, run_id: str, rows: list[tuple]) -> None:
     """A published run's levels as rows (unit, code, level, properties JSON text), by COPY (a national run is ~12,000
-    rows and 25 MB of JSON), or from a StagedLevels on `con` itself. A run is recorded once; were it recorded again,
-    the rows already there stay."""
+    rows and 25 MB of JSON). A run is recorded once; were it recorded again, the rows already there stay."""
     if con.raw.execute("SELECT 1 FROM run_levels WHERE run_id = %s LIMIT 1", (run_id,)).fetchone():
-        return
-    if isinstance(rows, StagedLevels):
-        con.raw.execute("INSERT INTO run_levels (run_id, unit, code, level, properties) "
-                        "SELECT %s, unit, code, level, properties FROM pg_temp.levels_staged", (run_id,))
-        con.raw.execute("DROP TABLE pg_temp.levels_staged")
         return
     with con.raw.cursor() as cur, cur.copy("COPY run_levels (run_id, unit, code, level, properties) FROM STDIN") as copy:
         for row in rows:

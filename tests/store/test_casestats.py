@@ -1,5 +1,6 @@
 """What an evaluation reads of the stored cases, on both stores: every column as it was stored (a coordinate to
-its last bit, NULL as missing, text with quotes and Vietnamese intact), only the window and kind asked for."""
+its last bit, NULL as missing, text with quotes, line breaks and Vietnamese intact, an empty text or "NA" never
+taken for NULL), only the window and kind asked for."""
 from __future__ import annotations
 
 import math
@@ -13,6 +14,9 @@ ROWS = [
     ("b", "count", "2021-07-31", 3, 1, 0, 'chợ "Bến Thành"', "C-1, C-2", None, None, "00002", "code", None),
     ("c", "line", "2021-07-31", 1, 0, 1, None, None, 1e-300, -0.1, "00003", "point", "vn2025"),
     ("d", "line", "2021-07-29", 1, 1, 1, None, None, None, None, "00004", "name", None),
+    # words some readers take for NULL, an empty text and a line break: text as stored
+    ("e", "line", "2021-07-30", 1, 1, 1, "nhà máy\nsố 2", "NA", 106.0, 10.5, "00005", "point", "vn2009"),
+    ("f", "line", "2021-07-31", 2, 1, None, "NULL", "", 106.5, 10.25, "00006", "point", "vn2009"),
 ]
 COLUMNS = ("day", "count", "community", "source_known", "source_setting", "cluster_id", "lon", "lat", "commune_code",
            "located_by", "code_version")
@@ -39,7 +43,7 @@ def _same(read, stored) -> bool:
     return read == stored and type(read) is (float if isinstance(stored, (int, float)) else str)
 
 
-@pytest.mark.parametrize("every_case, keys", [(False, ["a", "b"]), (True, ["a", "b", "c"])])
+@pytest.mark.parametrize("every_case, keys", [(False, ["a", "b", "e", "f"]), (True, ["a", "b", "c", "e", "f"])])
 def test_the_cases_of_a_window_read_as_stored(store, every_case, keys):
     with store.connect(readonly=True) as con:
         df = store.evaluation_cases(con, "report_date", "2021-07-30", "2021-07-31", every_case=every_case)

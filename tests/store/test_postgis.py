@@ -129,3 +129,37 @@ def test_the_store_keeps_a_pool_of_connections(pg_cluster):
         assert 1 <= open_ <= pg.POOL_MAX
     finally:
         pg.close_pools()
+
+
+def test_levels_sent_ahead_are_seen_only_with_their_run(pg_cluster):
+    """A run's level rows go into run_levels while its files are written, under a provisional run row, in a
+    transaction its record commits: before that no reader sees the run or a row of it, and a run that is never
+    recorded (its publication failed) leaves neither."""
+    import psycopg
+
+    from geo.store import pg
+    from geo.store.database import Store
+    url = pg_cluster.new_database()
+    store = Store(url)
+    rows = [("commune", code, "safe", json.dumps({"code": code, "reasons": ["r"]})) for code in ("10001", "10002")]
+
+    def seen(run_id: str) -> tuple[int, int]:
+        with psycopg.connect(url) as other:
+            return (other.execute("SELECT count(*) FROM runs WHERE run_id = %s", (run_id,)).fetchone()[0],
+                    other.execute("SELECT count(*) FROM run_levels WHERE run_id = %s", (run_id,)).fetchone()[0])
+    try:
+        manifest = {"created_at": "2021-07-31T01:00:00+00:00", "boundary_version": "units", "kind": "full"}
+        staged = store.stage_levels("r1", (DAY, "qd2686", "abc", "units"), rows)
+        assert seen("r1") == (0, 0)
+        store.record_run("r1", DAY, "qd2686", "abc", manifest, staged)
+        assert seen("r1") == (1, 2)
+        assert store.run_for_date(DAY)["manifest"] == manifest                  # the provisional row made whole
+        assert store.run_for_date(DAY)["created_at"] == manifest["created_at"]
+        assert _properties(store, "r1")["10002"] == {"code": "10002", "reasons": ["r"]}
+        store.stage_levels("r2", (DAY, "qd2686", "abc", "units"), rows).close()      # never recorded
+        assert seen("r2") == (0, 0) and store.run_for_date(DAY)["run_id"] == "r1"
+        with pytest.raises(ValueError, match="r3"):                               # recorded as another run: refused
+            store.record_run("r4", DAY, "qd2686", "abc", manifest, store.stage_levels("r3", (DAY, "q", "", "u"), rows))
+        assert seen("r3") == (0, 0) and seen("r4") == (0, 0)
+    finally:
+        pg.close_pools()
