@@ -22,7 +22,7 @@ from geo.base.errors import MissingInputError
 from geo.base.vocabulary import UNITS
 from geo.store import boundaries, casestats, inputs
 from geo.store.connection import Connection, read_only_sqlite
-from geo.store.schema import SCHEMA, add_missing_columns
+from geo.store.schema import RUN_COLUMNS, SCHEMA, add_missing_columns
 
 CASE_FIELDS = ("case_key", "kind", "case_id", "report_date", "sample_date", "result_date", "count",
                "community", "source_known", "source_setting", "cluster_id", "lon", "lat",
@@ -196,8 +196,7 @@ class Store:
                json.dumps(manifest, ensure_ascii=False), run_id)
         with self.transaction(staged) as con:
             if staged is None:
-                con.execute("INSERT INTO runs (date, created_at, ruleset, ruleset_sha256, boundary_version, manifest, "
-                            "run_id) VALUES (?,?,?,?,?,?,?)", run)
+                con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})", run)
             else:
                 staged.complete_run(con, run)
             con.execute("INSERT INTO published (date, run_id) VALUES (?, ?) "

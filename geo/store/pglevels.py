@@ -5,9 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from geo.store.pg import Connection, connect
-
-# A run's row, column by column as record_run() fills it (the run's id last).
-RUN_COLUMNS = ("date", "created_at", "ruleset", "ruleset_sha256", "boundary_version", "manifest")
+from geo.store.schema import RUN_COLUMNS
 
 
 def _fast_compression(raw: psycopg.Connection) -> None:
@@ -53,10 +51,10 @@ class StagedLevels:
         self.close()
 
     def complete_run(self, con: Connection, run: tuple) -> None:
-        """The provisional run row made whole: `run` = RUN_COLUMNS' values then the run's id (this one's)."""
+        """The provisional run row made whole: `run` = the values of RUN_COLUMNS (the run's id last: this one's)."""
         if run[-1] != self.run_id:
             raise ValueError(f"levels staged for run {self.run_id}, recorded for {run[-1]}")
-        cur = con.raw.execute(f"UPDATE runs SET {', '.join(f'{c} = %s' for c in RUN_COLUMNS)} WHERE run_id = %s", run)
+        cur = con.raw.execute(f"UPDATE runs SET {', '.join(f'{c} = %s' for c in RUN_COLUMNS[:-1])} WHERE run_id = %s", run)
         if cur.rowcount != 1:
             raise RuntimeError(f"run {self.run_id}: its provisional row is gone")
 
