@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import urllib.error
 import urllib.request
@@ -323,6 +324,36 @@ def test_responses_are_compressed(sample_server):
         with urllib.request.urlopen(req) as r:
             assert r.headers.get("Content-Encoding") in ("br", "gzip"), path
             assert "Accept-Encoding" in (r.headers.get("Vary") or ""), path
+
+
+def _tile_box(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """A web-mercator tile's (west, south, east, north) in degrees."""
+    def lat(row: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / 2 ** z))))
+    return x / 2 ** z * 360 - 180, lat(y + 1), (x + 1) / 2 ** z * 360 - 180, lat(y)
+
+
+def test_no_shape_tile_is_asked_for_outside_the_shapes(browser, sample_server):
+    """Zoomed out, most tiles on screen hold no shape (sea, other countries): they are not asked for (each was a
+    204 costing a round trip and a kilobyte of headers on a phone), and those holding the shapes are drawn."""
+    base, _ = sample_server
+    v = Visit(browser, base, f"/map?date={DAY}")
+    page = v.page
+    cfg = page.evaluate("() => JSON.parse(document.getElementById('zones-config').textContent)")
+    index = _get_json(base, f"/tiles/shapes/{cfg['shapes']}/index.json")
+    page.evaluate("(z) => zonesApi.map.setZoom(z, {animate: false})", cfg["min_zoom"])
+    page.wait_for_selector("body[data-zones-drawn='1']")
+    page.wait_for_timeout(300)
+    west, south, east, north = index["bounds"]
+
+    asked = [tuple(map(int, m.groups())) for m in (re.search(r"/tiles/shapes/[^/]+/(\d+)/(\d+)/(\d+)\.mvt", u)
+                                                   for u in v.requests) if m]
+    on_screen = page.evaluate("() => document.querySelectorAll('.leaflet-tile-container canvas').length")
+    assert asked and on_screen > len({a for a in asked if a[0] == min(a[0] for a in asked)}), (asked, on_screen)
+    for z, x, y in asked:
+        w, s, e, n = _tile_box(z, x, y)
+        assert e >= west and w <= east and n >= south and s <= north, ((z, x, y), index["bounds"])
+    v.close()
 
 
 def test_a_lockdown_in_the_panel_has_its_issuer_and_dates(browser, sample_server):

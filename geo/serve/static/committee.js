@@ -253,13 +253,26 @@ function drawMarks(ctx, feats, px) {
   }
 }
 
+// The lon/lat box of a version's shapes: a tile outside it is empty and not asked for (the whole country at zoom 5
+// is 3 tiles with shapes among the ~24 on a screen, each asking 204 cost a round trip and a kilobyte of headers).
+function shapeBounds(sid) {
+  return sid === cfg.shapes ? Promise.resolve(cfg.home.all) : shapesIndex(sid).then((ix) => ix.bounds);
+}
+function outside(coords, b) {
+  const nw = map.unproject([coords.x * 256, coords.y * 256], coords.z);
+  const se = map.unproject([(coords.x + 1) * 256, (coords.y + 1) * 256], coords.z);
+  return se.lng < b[0] || nw.lng > b[2] || nw.lat < b[1] || se.lat > b[3];
+}
+const EMPTY = {layers: {}};
+
 const ShapeLayer = L.GridLayer.extend({
   createTile(coords, done) {
     const canvas = document.createElement("canvas");
     canvas.width = canvas.height = 256 * DPR;
     canvas.style.width = canvas.style.height = "256px";
     const d = dataKey(coords);
-    loadData(state.sid, d.z, d.x, d.y).then((data) => {
+    const sid = state.sid;
+    shapeBounds(sid).then((b) => (outside(coords, b) ? EMPTY : loadData(sid, d.z, d.x, d.y))).then((data) => {
       canvas._zones = {coords, data};
       draw(canvas);
       scheduleLabels();
