@@ -32,13 +32,10 @@ class StagedLevels:
         try:
             raw = self.connection.raw
             _fast_compression(raw)
-            day, ruleset, sha256, boundary_version = provisional
-            raw.execute("INSERT INTO runs (run_id, date, created_at, ruleset, ruleset_sha256, boundary_version, "
-                        "manifest) VALUES (%s, %s, '', %s, %s, %s, '{}')",
-                        (run_id, day, ruleset, sha256, boundary_version))
-            with raw.cursor() as cur, cur.copy("COPY run_levels (run_id, unit, code, level, properties) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row((run_id, *row))
+            day, ruleset, sha256, boundary_version = provisional     # no creation time or manifest yet
+            raw.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join(['%s'] * len(RUN_COLUMNS))})",
+                        (day, "", ruleset, sha256, boundary_version, "{}", run_id))
+            _copy_rows(raw, run_id, rows)
         except BaseException:
             self.close()
             raise
@@ -70,6 +67,10 @@ def record_levels(con: Connection, run_id: str, rows: list[tuple]) -> None:
     rows and 25 MB of JSON). A run is recorded once; were it recorded again, the rows already there stay."""
     if con.raw.execute("SELECT 1 FROM run_levels WHERE run_id = %s LIMIT 1", (run_id,)).fetchone():
         return
-    with con.raw.cursor() as cur, cur.copy("COPY run_levels (run_id, unit, code, level, properties) FROM STDIN") as copy:
+    _copy_rows(con.raw, run_id, rows)
+
+
+def _copy_rows(raw: psycopg.Connection, run_id: str, rows: list[tuple]) -> None:
+    with raw.cursor() as cur, cur.copy("COPY run_levels (run_id, unit, code, level, properties) FROM STDIN") as copy:
         for row in rows:
             copy.write_row((run_id, *row))

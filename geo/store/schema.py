@@ -91,10 +91,11 @@ CREATE TABLE IF NOT EXISTS jobs (
   started_at TEXT NOT NULL, updated_at TEXT NOT NULL, finished_at TEXT);
 """
 
-# Columns added to tables after stores existed: made on a writer's first connection (SQLite) or once per
-# process (PostgreSQL), so a store made by an earlier version keeps working.
 # A run's row as record_run() writes it (the run's id last: the key a provisional row is completed by).
 RUN_COLUMNS = ("date", "created_at", "ruleset", "ruleset_sha256", "boundary_version", "manifest", "run_id")
+
+# Columns added to tables after stores existed: made on a writer's first connection (SQLite) or once per
+# process (PostgreSQL), so a store made by an earlier version keeps working.
 ADDED_COLUMNS = (
     ("boundary_versions", "valid_from", "TEXT"),     # the first day a boundary version is in force (codes read as its)
     ("cases", "code_version", "TEXT"),               # the boundary version a case's commune code belongs to
